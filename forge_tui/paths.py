@@ -1,0 +1,106 @@
+"""Where forge-tui keeps things outside the project (DESIGN §3).
+
+Private keys, the authoritative ledger copy and the "latest checkpoint seen" cache live in the user
+data directory (platformdirs, honouring XDG_DATA_HOME); the socket lives in the user runtime directory
+unless FORGE_SOCKET says otherwise. Nothing here is ever inside the working tree.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+APP = "forge-tui"
+FORGE_DIR = ".forge"
+SOCKET_PATH_MAX = 107  # sun_path is 108 bytes on Linux, including the NUL
+
+
+def data_root() -> Path:
+    """The user data folder (created 0700 on first use)."""
+    env = os.environ.get("FORGE_DATA_DIR")
+    if env:
+        root = Path(env)
+    else:
+        from platformdirs import user_data_path
+
+        root = user_data_path(APP)
+    return private_dir(root)
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and parents) and make sure it is a 0700 folder owned by us."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    st = path.stat()
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
+def keys_dir() -> Path:
+    return private_dir(data_root() / "keys")
+
+
+def project_state_dir(project_id: str) -> Path:
+    """Per-project private state: the authoritative ledger, the local ledger id, the seen cache."""
+    return private_dir(data_root() / "projects" / project_id)
+
+
+def runtime_dir() -> Path:
+    env = os.environ.get("FORGE_RUNTIME_DIR")
+    if env:
+        return private_dir(Path(env))
+    from platformdirs import user_runtime_path
+
+    return private_dir(user_runtime_path(APP))
+
+
+def socket_path(project_id: str) -> Path:
+    """The daemon socket for a project: FORGE_SOCKET, else `<runtime dir>/<project id>.sock`."""
+    env = os.environ.get("FORGE_SOCKET")
+    path = Path(env) if env else runtime_dir() / f"{project_id}.sock"
+    if len(os.fsencode(str(path))) > SOCKET_PATH_MAX:
+        from forge_tui.errors import ConfigError
+
+        raise ConfigError(
+            f"socket path is {len(os.fsencode(str(path)))} bytes, over the {SOCKET_PATH_MAX}-byte limit: {path}",
+            hint="set FORGE_SOCKET to a shorter path",
+        )
+    return path
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` as a 0600 file atomically (temp file, fsync, rename, fsync folder)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` atomically and durably."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
