@@ -1,0 +1,199 @@
+"""RFC 6962 / RFC 9162 Merkle tree hashes, inclusion and consistency proofs.
+
+leaf = SHA-256(0x00 ‖ data), node = SHA-256(0x01 ‖ left ‖ right), split at the largest power of two
+below n, empty tree = SHA-256(""). `CompactTree` keeps the O(log n) frontier an append-only log needs
+to compute its root after every batch without rehashing the whole tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from forge_tui.errors import ForgeError
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+class ProofError(ForgeError):
+    exit_code = 1
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split(n: int) -> int:
+    """Largest power of two strictly less than n (n >= 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root_from_leaves(leaves: Sequence[bytes]) -> bytes:
+    """The tree head over already-hashed leaves (iterative: fine for millions of leaves)."""
+    tree = CompactTree()
+    for h in leaves:
+        tree.append(h)
+    return tree.root()
+
+
+def _subtree_root(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
+    n = hi - lo
+    if n == 0:
+        return EMPTY_ROOT
+    if n == 1:
+        return leaves[lo]
+    k = _split(n)
+    return node_hash(_subtree_root(leaves, lo, lo + k), _subtree_root(leaves, lo + k, hi))
+
+
+class CompactTree:
+    """An append-only Merkle tree frontier: the roots of the perfect subtrees, largest first."""
+
+    __slots__ = ("size", "_stack")
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._stack: list[bytes] = []
+
+    def append(self, leaf: bytes) -> None:
+        self._stack.append(leaf)
+        self.size += 1
+        n = self.size
+        # Merge while the lowest bits say two perfect subtrees of equal size sit on top.
+        while n & 1 == 0:
+            right = self._stack.pop()
+            left = self._stack.pop()
+            self._stack.append(node_hash(left, right))
+            n >>= 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        acc = self._stack[-1]
+        for h in reversed(self._stack[:-1]):
+            acc = node_hash(h, acc)
+        return acc
+
+    def copy(self) -> CompactTree:
+        c = CompactTree()
+        c.size = self.size
+        c._stack = list(self._stack)
+        return c
+
+
+def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """RFC 6962 audit path for leaf `index` in the tree over `leaves` (hashed)."""
+    n = len(leaves)
+    if not 0 <= index < n:
+        raise ProofError(f"leaf index {index} is outside a tree of size {n}")
+    path: list[bytes] = []
+    lo, hi = 0, n
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index < lo + k:
+            path.append(_subtree_root(leaves, lo + k, hi))
+            hi = lo + k
+        else:
+            path.append(_subtree_root(leaves, lo, lo + k))
+            lo = lo + k
+    path.reverse()
+    return path
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """RFC 9162 §2.1.3.2: the root implied by an inclusion proof."""
+    if not 0 <= index < size:
+        raise ProofError(f"leaf index {index} is outside a tree of size {size}")
+    fn, sn = index, size - 1
+    r = leaf
+    for p in proof:
+        if sn == 0:
+            raise ProofError("inclusion proof is too long")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("inclusion proof is too short")
+    return r
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
+    if root_from_inclusion(index, size, leaf, proof) != root:
+        raise ProofError(f"inclusion proof for leaf {index} does not match the root")
+
+
+def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
+    """RFC 6962 §2.1.2 consistency proof from a tree of `old_size` leaves to one over all `leaves`."""
+    n = len(leaves)
+    if not 0 <= old_size <= n:
+        raise ProofError(f"old size {old_size} is outside 0..{n}")
+    if old_size in (0, n):
+        return []
+
+    def subproof(m: int, lo: int, hi: int, complete: bool) -> list[bytes]:
+        size = hi - lo
+        if m == size:
+            return [] if complete else [_subtree_root(leaves, lo, hi)]
+        k = _split(size)
+        if m <= k:
+            return subproof(m, lo, lo + k, complete) + [_subtree_root(leaves, lo + k, hi)]
+        return subproof(m - k, lo + k, hi, False) + [_subtree_root(leaves, lo, lo + k)]
+
+    return subproof(old_size, 0, n, True)
+
+
+def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> None:
+    """RFC 9162 §2.1.4.2; raises ProofError unless the proof links the two tree heads."""
+    if old_size > new_size:
+        raise ProofError(f"old size {old_size} is larger than new size {new_size}")
+    if old_size == new_size:
+        if proof:
+            raise ProofError("proof must be empty for equal sizes")
+        if old_root != new_root:
+            raise ProofError("equal sizes with different roots")
+        return
+    if old_size == 0:
+        if proof:
+            raise ProofError("proof must be empty from an empty tree")
+        return
+    if not proof:
+        raise ProofError("empty consistency proof")
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:  # a power of two: the old root is the first node
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise ProofError("consistency proof is too long")
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn & 1 == 0 and fn != 0:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("consistency proof is too short")
+    if fr != old_root:
+        raise ProofError("consistency proof does not match the old root")
+    if sr != new_root:
+        raise ProofError("consistency proof does not match the new root")
