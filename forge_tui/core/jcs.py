@@ -18,7 +18,9 @@ from forge_tui.errors import CanonicalError
 MAX_SAFE_INT = 2**53 - 1
 MAX_LINE = 1 << 20  # 1 MiB, DESIGN §4.1
 
-_dumps_fast = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False).encode
+_dumps_fast = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+).encode
 
 
 def _utf16_key(key: str) -> bytes:
@@ -116,7 +118,9 @@ def _no_constant(s: str) -> Any:
     raise CanonicalError(f"{s} is not allowed")
 
 
-_strict_decoder = json.JSONDecoder(object_pairs_hook=_no_dupes, parse_float=_no_float, parse_constant=_no_constant)
+_strict_decoder = json.JSONDecoder(
+    object_pairs_hook=_no_dupes, parse_float=_no_float, parse_constant=_no_constant
+)
 
 
 def loads_strict(data: bytes | str) -> Any:

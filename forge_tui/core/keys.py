@@ -39,7 +39,13 @@ def ledger_key_path(ledger_id: str) -> Path:
 
 def save_ledger_key(ledger_id: str, signer: Signer) -> Path:
     path = ledger_key_path(ledger_id)
-    doc = {"v": 1, "kind": "ledger", "name": signer.name, "seed": b64(signer.seed), "vkey": signer.verifier.vkey}
+    doc = {
+        "v": 1,
+        "kind": "ledger",
+        "name": signer.name,
+        "seed": b64(signer.seed),
+        "vkey": signer.verifier.vkey,
+    }
     write_private_file(path, (json.dumps(doc, indent=1) + "\n").encode())
     return path
 
@@ -91,7 +97,9 @@ class ReviewerKey:
         return b64(self.signer.sign(approval_message(approval)))
 
 
-def create_reviewer_key(name: str, passphrase: str, *, kdf: str = "moderate", overwrite: bool = False) -> ReviewerKey:
+def create_reviewer_key(
+    name: str, passphrase: str, *, kdf: str = "moderate", overwrite: bool = False
+) -> ReviewerKey:
     check_reviewer_name(name)
     if not passphrase:
         raise ConfigError("a reviewer key needs a non-empty passphrase")
@@ -101,7 +109,9 @@ def create_reviewer_key(name: str, passphrase: str, *, kdf: str = "moderate", ov
     ops, mem = KDF_LEVELS[kdf]
     signer = Signer.generate(REVIEWER_KEY_PREFIX + name)
     salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
-    box_key = nacl.pwhash.argon2id.kdf(nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=ops, memlimit=mem)
+    box_key = nacl.pwhash.argon2id.kdf(
+        nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=ops, memlimit=mem
+    )
     sealed = nacl.secret.SecretBox(box_key).encrypt(signer.seed)
     doc = {
         "v": 1,
@@ -128,7 +138,9 @@ def _read_reviewer_doc(name: str) -> dict:
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
-        raise KeyError_(f"no key for reviewer {name!r} on this machine", hint="forge-tui reviewer add NAME") from None
+        raise KeyError_(
+            f"no key for reviewer {name!r} on this machine", hint="forge-tui reviewer add NAME"
+        ) from None
     except (OSError, ValueError) as exc:
         raise KeyError_(f"reviewer key file {path} is unreadable: {exc}") from None
 
@@ -138,7 +150,11 @@ def unlock_reviewer(name: str, passphrase: str) -> ReviewerKey:
     try:
         salt = b64decode_strict(doc["salt"], "salt")
         box_key = nacl.pwhash.argon2id.kdf(
-            nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=doc["opslimit"], memlimit=doc["memlimit"]
+            nacl.secret.SecretBox.KEY_SIZE,
+            passphrase.encode(),
+            salt,
+            opslimit=doc["opslimit"],
+            memlimit=doc["memlimit"],
         )
         seed = nacl.secret.SecretBox(box_key).decrypt(b64decode_strict(doc["box"], "sealed key"))
     except nacl.exceptions.CryptoError:

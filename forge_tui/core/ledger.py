@@ -28,8 +28,23 @@ from typing import Any
 from forge_tui.core.jcs import parse_canonical
 from forge_tui.core.merkle import CompactTree, leaf_hash
 from forge_tui.core.note import Checkpoint, NoteError, Signer, Verifier, b64, open_checkpoint
-from forge_tui.core.records import ZERO_HASH, build_record, check_shape, format_ts, now_ms, parse_ts, verify_record_sig
-from forge_tui.errors import CanonicalError, LedgerBusy, LedgerCorrupt, LedgerError, LedgerLoss, SignatureError
+from forge_tui.core.records import (
+    ZERO_HASH,
+    build_record,
+    check_shape,
+    format_ts,
+    now_ms,
+    parse_ts,
+    verify_record_sig,
+)
+from forge_tui.errors import (
+    CanonicalError,
+    LedgerBusy,
+    LedgerCorrupt,
+    LedgerError,
+    LedgerLoss,
+    SignatureError,
+)
 from forge_tui.paths import atomic_write, fsync_dir, private_dir
 
 
@@ -86,7 +101,9 @@ class LedgerWriter:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._lock_fd)
-            raise LedgerBusy(f"ledger {ledger_id} is being written by another process (the daemon?)") from None
+            raise LedgerBusy(
+                f"ledger {ledger_id} is being written by another process (the daemon?)"
+            ) from None
         self._fd = -1
         self.tree = CompactTree()
         self.last_leaf = ZERO_HASH
@@ -329,7 +346,9 @@ class LedgerWriter:
     def _sign_checkpoint(self) -> None:
         size = self.tree.size
         if size < self.signed_size:  # never sign a smaller tree than one signed before
-            raise LedgerLoss(f"refusing to sign a checkpoint of {size} records after one of {self.signed_size}")
+            raise LedgerLoss(
+                f"refusing to sign a checkpoint of {size} records after one of {self.signed_size}"
+            )
         note = Checkpoint(self.origin, size, self.tree.root()).sign([self.signer])
         atomic_write(self.checkpoint_path, note.encode(), mode=0o600)
         self.signed_size = size
@@ -394,4 +413,12 @@ def fsync_tree(path: Path) -> None:
     fsync_dir(path)
 
 
-__all__ = ["Appended", "LedgerWriter", "append_note", "iter_lines", "read_checkpoint_file", "authoritative_dir", "b64"]
+__all__ = [
+    "Appended",
+    "LedgerWriter",
+    "append_note",
+    "iter_lines",
+    "read_checkpoint_file",
+    "authoritative_dir",
+    "b64",
+]

@@ -153,7 +153,9 @@ def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
     return subproof(old_size, 0, n, True)
 
 
-def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]) -> None:
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> None:
     """RFC 9162 §2.1.4.2; raises ProofError unless the proof links the two tree heads."""
     if old_size > new_size:
         raise ProofError(f"old size {old_size} is larger than new size {new_size}")

@@ -161,7 +161,7 @@ def init_project(root: Path, *, pack: str = "solo", name: str | None = None, for
     atomic_write(project.policy_path, policy)
     atomic_write(
         project.reviewers_path,
-        b"# Reviewers who may approve requests: [reviewers.<name>] vkey = \"...\" (forge-tui reviewer add NAME)\n",
+        b'# Reviewers who may approve requests: [reviewers.<name>] vkey = "..." (forge-tui reviewer add NAME)\n',
     )
     _ensure_gitattributes(root)
     join_project(project)
@@ -196,7 +196,9 @@ def _ensure_gitattributes(root: Path) -> None:
     existing = path.read_text(encoding="utf-8") if path.exists() else ""
     missing = [line for line in GITATTRIBUTES_LINES if line not in existing.split("\n")]
     if missing:
-        text = existing + ("" if existing.endswith("\n") or not existing else "\n") + "\n".join(missing) + "\n"
+        text = (
+            existing + ("" if existing.endswith("\n") or not existing else "\n") + "\n".join(missing) + "\n"
+        )
         atomic_write(path, text.encode())
 
 

@@ -22,7 +22,19 @@ RECORD_CONTEXT = b"forge-tui record v1\n"
 ZERO_HASH = "0" * 64
 FIELDS = ("v", "log", "seq", "ts", "type", "prev", "kid", "body", "sig")
 TYPES = frozenset(
-    {"genesis", "request", "decision", "approval", "outcome", "policy", "key", "reviewer", "violation", "recovery", "note"}
+    {
+        "genesis",
+        "request",
+        "decision",
+        "approval",
+        "outcome",
+        "policy",
+        "key",
+        "reviewer",
+        "violation",
+        "recovery",
+        "note",
+    }
 )
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 HEX64_RE = re.compile(r"^[0-9a-f]{64}$")

@@ -95,5 +95,7 @@ class ReviewerStore:
         key = unlock_reviewer(name, passphrase)
         reg = self.registered().get(name)
         if reg is None or reg.verifier != key.verifier:
-            raise ConfigError(f"reviewer {name!r} is not registered with this key in {self.project.reviewers_path}")
+            raise ConfigError(
+                f"reviewer {name!r} is not registered with this key in {self.project.reviewers_path}"
+            )
         return key

@@ -1,0 +1,97 @@
+"""forge-tui log"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "log"
+HELP = "show ledger records as a table (newest last) or JSON lines"
+DESCRIPTION = """\
+Print the records of this machine's ledger (or --ledger ID / --all) as a table, newest last, or
+with --json as JSON Lines (the records verbatim). Filters combine with AND. Times accept prefixes of
+RFC 3339 (2026-11-23, 2026-11-23T20:12). Reads the files only; the daemon need not run."""
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", help="records at or after this time")
+    p.add_argument("--until", help="records at or before this time")
+    p.add_argument("--type", action="append", help="record type (repeatable): request, decision, approval, …")
+    p.add_argument("--actor", help="actor id (requests), reviewer (approvals) or author (notes)")
+    p.add_argument("--path", help="a glob over the action's paths, e.g. 'src/auth/**'")
+    p.add_argument("--status", help="allowed, denied, pending, succeeded, failed …")
+    p.add_argument("--rule", help="the deciding rule id")
+    p.add_argument("--request", help="records about one request id")
+    p.add_argument("--tail", type=int, metavar="N", help="only the last N matching records")
+    p.add_argument("--ledger", help="ledger id (default: this machine's)")
+    p.add_argument("--all", action="store_true", help="every ledger of the project")
+    p.add_argument("--json", action="store_true", help="JSON Lines, the records verbatim")
+
+
+def run(args: argparse.Namespace) -> int:
+    import collections
+    import sys
+
+    from forge_tui.core.jcs import CanonicalError, loads_strict
+    from forge_tui.core.ledger import iter_lines
+    from forge_tui.core.project import find_project
+    from forge_tui.core.query import Filters, normalise_time, record_actor, record_summary
+    from forge_tui.errors import ConfigError
+
+    project = find_project()
+    if args.tail is not None and args.tail < 0:
+        raise ConfigError("--tail takes a non-negative number")
+    if args.all:
+        ids = project.ledger_ids()
+    else:
+        ids = [args.ledger or project.local_ledger_id()]
+    f = Filters(
+        since=normalise_time(args.since),
+        until=normalise_time(args.until, end=True),
+        types=frozenset(args.type) if args.type else None,
+        actor=args.actor,
+        path=args.path,
+        status=args.status,
+        rule=args.rule,
+        request_id=args.request,
+    )
+    rows: collections.deque = collections.deque(maxlen=args.tail)
+    for lid in ids:
+        path = project.tracked_ledger(lid)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(f"no ledger {lid} in {project.ledger_dir}") from None
+        for _off, line in iter_lines(data):
+            try:
+                rec = loads_strict(line)
+            except CanonicalError:
+                print(
+                    f"forge-tui: warning: unreadable record in {lid} (run forge-tui verify)", file=sys.stderr
+                )
+                continue
+            if f.matches(rec):
+                rows.append((line, rec))
+    if args.tail == 0:
+        rows.clear()
+    out = sys.stdout
+    if args.json:
+        for line, _rec in rows:
+            out.write(line.decode("utf-8") + "\n")
+        return 0
+    out.write(
+        f"{'SEQ':>7}  {'TIME (UTC)':<23}  {'TYPE':<9}  {'ACTOR':<16}  {'STATUS':<9}  {'RULE':<16}  SUMMARY\n"
+    )
+    for _line, rec in rows:
+        b = rec.get("body") or {}
+        status = b.get("status") or (b.get("approval") or {}).get("verdict") or ""
+        out.write(
+            f"{rec.get('seq', ''):>7}  {rec.get('ts', ''):<23}  {rec.get('type', ''):<9}  "
+            f"{_clip(record_actor(rec) or '', 16):<16}  {_clip(str(status), 9):<9}  "
+            f"{_clip(str(b.get('rule') or ''), 16):<16}  {_clip(record_summary(rec), 80)}\n"
+        )
+    return 0
+
+
+def _clip(s: str, n: int) -> str:
+    s = "".join(ch if ch.isprintable() else "\ufffd" for ch in s)
+    return s if len(s) <= n else s[: n - 1] + "…"

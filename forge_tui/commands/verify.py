@@ -1,0 +1,102 @@
+"""forge-tui verify"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+NAME = "verify"
+HELP = "verify the project's ledgers offline (signatures, chain, checkpoints, forensic rules)"
+DESCRIPTION = """\
+Check every ledger in .forge/ledger/ from the files alone: strict canonical parsing, seq and prev
+chain, every record signature (both cores), the Merkle root against the signed checkpoint, anchors
+the ledger must extend, and the forensic rules (execution without authorization, self-approval,
+forged or unbound approvals, quorum not met, time running backwards, unrecorded policy changes).
+
+Trust anchors: --base-ref REF reads the keys, reviewers and checkpoints from a git ref (in CI: the
+protected base branch, never the branch under test); --anchor FILE uses a saved checkpoint; on a
+developer machine the local "latest seen" cache and the daemon's own checkpoint are used too.
+
+Exit codes: 0 verified; 1 tampering or a forensic violation; 2 usage or configuration error;
+3 torn or unsigned tail (a warning; an error with --strict)."""
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--fast", action="store_true", help="skip per-record signatures (chain and checkpoint only)"
+    )
+    p.add_argument(
+        "--base-ref", metavar="REF", help="read trusted keys and the base checkpoint from this git ref"
+    )
+    p.add_argument(
+        "--anchor", metavar="FILE", action="append", default=[], help="a saved checkpoint to extend"
+    )
+    p.add_argument("--strict", action="store_true", help="treat a torn or unsigned tail as an error (exit 1)")
+    p.add_argument("--json", action="store_true", help="print a machine-readable report")
+    p.add_argument("--no-local", action="store_true", help="ignore this machine's cached checkpoints")
+    p.add_argument("--quiet", "-q", action="store_true", help="print findings only")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from forge_tui.core.project import find_project
+    from forge_tui.core.verify import verify_project
+    from forge_tui.errors import ConfigError
+
+    project = find_project()
+    anchors = []
+    for a in args.anchor:
+        try:
+            with open(a, encoding="utf-8") as fh:
+                anchors.append(fh.read())
+        except OSError as exc:
+            raise ConfigError(f"cannot read anchor {a}: {exc.strerror}") from None
+    progress = None
+    if sys.stderr.isatty() and not args.json and not args.quiet:
+        progress = _ProgressBar()
+    report = verify_project(
+        project,
+        fast=args.fast,
+        base_ref=args.base_ref,
+        anchors=anchors,
+        use_local_state=not args.no_local,
+        progress=progress,
+    )
+    if progress:
+        progress.done()
+    code = report.exit_code(args.strict)
+    if args.json:
+        print(json.dumps(report.to_json(args.strict), indent=2))
+        return code
+    for f in report.findings:
+        print(f.line())
+    if not args.quiet:
+        for lr in report.ledgers:
+            sigs = "signatures skipped (--fast)" if report.fast else f"{lr.signatures_checked} signatures"
+            cp = f"checkpoint {lr.checkpoint_size}" if lr.checkpoint_size is not None else "no checkpoint"
+            anchors_s = ", anchored to " + "; ".join(lr.anchors) if lr.anchors else ""
+            print(f"ledger {lr.ledger_id}: {lr.records} records, {sigs}, {cp}{anchors_s}")
+        verdict = {0: "verified", 1: "FAILED", 3: "verified with warnings"}.get(code, "FAILED")
+        print(
+            f"{verdict}: {len(report.ledgers)} ledger(s), {sum(f.severity == 'error' for f in report.findings)} error(s)"
+        )
+    return code
+
+
+class _ProgressBar:
+    def __init__(self) -> None:
+        self.last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        pct = 100 * done // max(total, 1)
+        if pct != self.last:
+            self.last = pct
+            bar = "#" * (pct // 4)
+            sys.stderr.write(f"\rhashing [{bar:<25}] {pct:3d}%")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.last >= 0:
+            sys.stderr.write("\r" + " " * 40 + "\r")
+            sys.stderr.flush()

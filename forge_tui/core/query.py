@@ -1,0 +1,100 @@
+"""Record filters shared by `forge-tui log/query` and the daemon's `ledger.query`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wcmatch import glob as wglob
+
+_GLOB_FLAGS = wglob.GLOBSTAR | wglob.DOTMATCH
+
+
+def record_actor(rec: dict[str, Any]) -> str | None:
+    body = rec.get("body") or {}
+    actor = body.get("actor")
+    if isinstance(actor, dict):
+        return actor.get("id")
+    appr = body.get("approval")
+    if isinstance(appr, dict):
+        return appr.get("reviewer")
+    return body.get("author")
+
+
+def record_summary(rec: dict[str, Any]) -> str:
+    """One line describing a record, for tables (plain text; callers escape as needed)."""
+    b = rec.get("body") or {}
+    t = rec.get("type")
+    if t == "request":
+        a = b.get("action") or {}
+        return str(
+            a.get("summary") or a.get("command") or ", ".join(a.get("paths") or []) or a.get("tool") or ""
+        )
+    if t == "decision":
+        return f"{b.get('request_id')}: {b.get('reason', '')}"
+    if t == "approval":
+        a = b.get("approval") or {}
+        return f"{a.get('request_id')}: {a.get('verdict')} {a.get('reason', '')}".rstrip()
+    if t == "outcome":
+        return f"{b.get('request_id')}: {b.get('detail') or ''}".rstrip(": ")
+    if t == "note":
+        return str(b.get("text", ""))
+    if t == "policy":
+        return f"{b.get('path')} {str(b.get('digest', ''))[:12]}" + (
+            f" error: {b['error']}" if b.get("error") else ""
+        )
+    if t == "violation":
+        return f"{b.get('kind')}: {b.get('detail')}"
+    if t == "recovery":
+        return f"torn tail of {b.get('torn_bytes')} bytes set aside"
+    if t == "genesis":
+        return f"ledger {b.get('ledger_id')} created"
+    return ""
+
+
+@dataclass
+class Filters:
+    since: str | None = None
+    until: str | None = None
+    types: frozenset[str] | None = None
+    actor: str | None = None
+    path: str | None = None
+    status: str | None = None
+    rule: str | None = None
+    request_id: str | None = None
+
+    def matches(self, rec: dict[str, Any]) -> bool:
+        ts = rec.get("ts", "")
+        if self.since and ts < self.since:
+            return False
+        if self.until and ts > self.until:
+            return False
+        if self.types and rec.get("type") not in self.types:
+            return False
+        body = rec.get("body") or {}
+        if self.actor and record_actor(rec) != self.actor:
+            return False
+        if self.status and body.get("status") != self.status:
+            return False
+        if self.rule and body.get("rule") != self.rule:
+            return False
+        if self.request_id:
+            rid = body.get("request_id") or (body.get("approval") or {}).get("request_id")
+            if rid != self.request_id:
+                return False
+        if self.path:
+            paths = (body.get("action") or {}).get("paths") or []
+            if not any(
+                wglob.globmatch(str(p).lstrip("/"), self.path.lstrip("/"), flags=_GLOB_FLAGS) for p in paths
+            ):
+                return False
+        return True
+
+
+def normalise_time(value: str | None, *, end: bool = False) -> str | None:
+    """Accept `2026-11-23`, `2026-11-23T20:12` … and pad to a comparable RFC 3339 stamp."""
+    if not value:
+        return None
+    full = "0000-01-01T00:00:00.000Z" if not end else "9999-12-31T23:59:59.999Z"
+    v = value.rstrip("Z")
+    return v + full[len(v) :] if len(v) < len(full) else value

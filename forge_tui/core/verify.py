@@ -1,0 +1,668 @@
+"""Offline verification of a project's ledgers (DESIGN §5, §7). Reads files only; no daemon needed.
+
+For every ledger in `.forge/ledger/`: strict parsing (canonical JCS, LF only, no BOM, no duplicate
+keys), `seq`, `prev` and `log`; every record signature against the trusted keys (`--fast` skips them);
+the Merkle root and size against the checkpoint and its signature; anchors (a git base ref, a saved
+checkpoint, the local "latest seen" cache) that the ledger must extend; and the forensic rules of §7.
+
+Signature checks are spread over worker processes that each memory-map the file and take a byte range;
+the parent hashes every line for the chain and the Merkle root at the same time.
+"""
+
+from __future__ import annotations
+
+import json
+import mmap
+import os
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forge_tui.core.jcs import parse_canonical
+from forge_tui.core.merkle import EMPTY_ROOT, CompactTree, leaf_hash
+from forge_tui.core.note import Checkpoint, NoteError, Verifier, b64, open_checkpoint, parse_vkey
+from forge_tui.core.records import ZERO_HASH, check_shape, signing_message
+from forge_tui.errors import EXIT_FAIL, EXIT_OK, EXIT_WARN, CanonicalError, ConfigError, SignatureError
+
+ERROR, WARNING, NOTICE = "error", "warning", "notice"
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Finding:
+    ledger: str
+    seq: int | None
+    code: str
+    message: str
+    severity: str = ERROR
+
+    def line(self) -> str:
+        where = f"seq {self.seq}" if self.seq is not None else "ledger"
+        return f"{self.severity}: {self.ledger} {where}: {self.message} [{self.code}]"
+
+
+@dataclass
+class LedgerReport:
+    ledger_id: str
+    path: str
+    records: int = 0
+    root: str = ""
+    checkpoint_size: int | None = None
+    checkpoint_signers: list[str] = field(default_factory=list)
+    anchors: list[str] = field(default_factory=list)
+    signatures_checked: int = 0
+
+
+@dataclass
+class VerifyReport:
+    project_id: str
+    fast: bool
+    ledgers: list[LedgerReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def exit_code(self, strict: bool = False) -> int:
+        sev = {f.severity for f in self.findings}
+        if ERROR in sev:
+            return EXIT_FAIL
+        if WARNING in sev:
+            return EXIT_FAIL if strict else EXIT_WARN
+        return EXIT_OK
+
+    def to_json(self, strict: bool = False) -> dict[str, Any]:
+        return {
+            "project_id": self.project_id,
+            "fast": self.fast,
+            "exit_code": self.exit_code(strict),
+            "verified": self.exit_code(strict) == EXIT_OK,
+            "ledgers": [asdict(r) for r in self.ledgers],
+            "findings": [asdict(f) for f in self.findings],
+        }
+
+
+# ---- trust anchors --------------------------------------------------------------------------------
+
+
+class TrustSource:
+    """Where keys, reviewers and anchor checkpoints come from: the working tree or a git ref."""
+
+    def __init__(self, project, base_ref: str | None = None) -> None:
+        self.project = project
+        self.base_ref = base_ref
+        if base_ref:
+            self._git(
+                ["rev-parse", "--verify", "--quiet", f"{base_ref}^{{commit}}"], what=f"git ref {base_ref!r}"
+            )
+
+    def _git(self, args: list[str], what: str) -> bytes:
+        try:
+            res = subprocess.run(
+                ["git", "-C", str(self.project.root), *args], capture_output=True, check=False, timeout=60
+            )
+        except FileNotFoundError:
+            raise ConfigError("--base-ref needs git on PATH") from None
+        if res.returncode != 0:
+            raise ConfigError(
+                f"cannot read {what}: {res.stderr.decode(errors='replace').strip() or 'not found'}"
+            )
+        return res.stdout
+
+    def read(self, rel: str) -> str | None:
+        """Text of `.forge/<rel>` from the trust source, or None if it does not exist there."""
+        if not self.base_ref:
+            path = self.project.forge_dir / rel
+            try:
+                return path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return None
+        try:
+            return self._git(
+                ["show", f"{self.base_ref}:./.forge/{rel}"], what=f"{self.base_ref}:.forge/{rel}"
+            ).decode()
+        except ConfigError:
+            return None
+
+    def ledger_ids(self) -> list[str]:
+        if not self.base_ref:
+            return self.project.ledger_ids()
+        try:
+            out = self._git(["ls-tree", "--name-only", self.base_ref, "./.forge/ledger/"], what="ledger list")
+        except ConfigError:
+            return []
+        return sorted(Path(p).stem for p in out.decode().split("\n") if p.endswith(".jsonl"))
+
+    def label(self) -> str:
+        return f"base-ref {self.base_ref}" if self.base_ref else "working tree"
+
+
+def load_keys(text: str | None) -> list[Verifier]:
+    if text is None:
+        return []
+    return [parse_vkey(line) for line in text.split("\n") if line.strip() and not line.startswith("#")]
+
+
+# ---- per-chunk work (runs in worker processes) ----------------------------------------------------
+
+
+def _chunk_bounds(offsets: list[int], complete: int, parts: int) -> list[tuple[int, int, int]]:
+    """Split the complete lines into `parts` byte ranges (start, end, first line index)."""
+    n = len(offsets)
+    if n == 0:
+        return []
+    parts = max(1, min(parts, n))
+    bounds = []
+    for i in range(parts):
+        a, b = n * i // parts, n * (i + 1) // parts
+        if a < b:
+            bounds.append((offsets[a], offsets[b] if b < n else complete, a))
+    return bounds
+
+
+def _summary(rec: dict[str, Any]) -> tuple | None:
+    """The few fields the forensic rules need, so workers return little."""
+    t = rec["type"]
+    b = rec["body"]
+    if t == "request":
+        actor = b.get("actor") if isinstance(b.get("actor"), dict) else {}
+        return (
+            t,
+            b.get("request_id"),
+            actor.get("id"),
+            actor.get("kind"),
+            b.get("principal"),
+            actor.get("session"),
+        )
+    if t == "decision":
+        return (
+            t,
+            b.get("request_id"),
+            b.get("request_hash"),
+            b.get("status"),
+            b.get("decided_by"),
+            b.get("rule"),
+            b.get("policy_digest"),
+            b.get("approvals_needed"),
+            tuple(b.get("distinct_from") or ()),
+        )
+    if t == "approval":
+        return (
+            t,
+            json.dumps(b.get("approval"), sort_keys=True),
+            b.get("reviewer_kid"),
+            b.get("reviewer_sig"),
+        )
+    if t == "outcome":
+        return (t, b.get("request_id"), b.get("status"))
+    if t == "policy":
+        return (t, b.get("digest"), b.get("error"))
+    if t in ("key", "reviewer"):
+        return (t, b.get("action"), b.get("vkey"), b.get("from_seq"), b.get("name"))
+    if t == "genesis":
+        return (t, b.get("vkey"))
+    if t == "violation":
+        return (t, b.get("kind"), b.get("request_id"), b.get("detail"))
+    return None
+
+
+def check_chunk(path: str, start: int, end: int, first_seq: int, origin: str, vkeys: list[str], fast: bool):
+    """Parse (and unless `fast`, signature-check) lines [start, end) of a ledger file.
+
+    Returns (findings as tuples (seq, code, message), summaries {seq: tuple}, kids {seq: kid}, ts list).
+    """
+    keys = {v.kid: v for v in (parse_vkey(k) for k in vkeys)}
+    findings: list[tuple[int, str, str]] = []
+    summaries: dict[int, tuple] = {}
+    kids: dict[int, str] = {}
+    stamps: list[tuple[int, str]] = []
+    with open(path, "rb") as fh:
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            pos, seq = start, first_seq
+            while pos < end:
+                nl = data.find(b"\n", pos, end)
+                line = data[pos:nl]
+                pos = nl + 1
+                try:
+                    rec = parse_canonical(line)
+                    check_shape(rec)
+                except (CanonicalError, NoteError) as exc:
+                    findings.append((seq, "malformed", f"record is malformed: {exc}"))
+                    seq += 1
+                    continue
+                if rec["seq"] != seq:
+                    findings.append((seq, "seq", f"record says seq {rec['seq']} at position {seq}"))
+                if rec["log"] != origin:
+                    findings.append((seq, "log", f"record belongs to log {rec['log']!r}"))
+                key = keys.get(rec["kid"])
+                if key is None:
+                    findings.append((seq, "unknown_key", f"signed by untrusted key {rec['kid']!r}"))
+                elif not fast:
+                    try:
+                        key.verify(signing_message(rec), _sig_bytes(rec["sig"]))
+                    except SignatureError:
+                        findings.append((seq, "signature", "record signature does not verify"))
+                kids[seq] = rec["kid"]
+                stamps.append((seq, rec["ts"]))
+                s = _summary(rec)
+                if s is not None:
+                    summaries[seq] = s
+                seq += 1
+        finally:
+            data.close()
+    return findings, summaries, kids, stamps
+
+
+def _sig_bytes(sig: str) -> bytes:
+    import base64
+
+    return base64.b64decode(sig)  # already checked strictly by check_shape
+
+
+# ---- the verifier ---------------------------------------------------------------------------------
+
+
+def _cpu_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def seen_cache_path(project, ledger_id: str) -> Path:
+    from forge_tui.paths import private_dir
+
+    return private_dir(project.state_dir / "seen") / f"{ledger_id}.checkpoint"
+
+
+def verify_project(
+    project,
+    *,
+    fast: bool = False,
+    base_ref: str | None = None,
+    anchors: list[str] | None = None,
+    use_local_state: bool = True,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    update_seen: bool = True,
+) -> VerifyReport:
+    """Verify every ledger of `project`; findings are collected, never raised (bugs still raise)."""
+    trust = TrustSource(project, base_ref)
+    report = VerifyReport(project.project_id, fast)
+    anchor_cps = [a for a in (anchors or [])]
+    ids = sorted(set(project.ledger_ids()) | set(trust.ledger_ids() if base_ref else []))
+    if not ids:
+        report.findings.append(Finding("-", None, "no_ledger", "no ledger found in .forge/ledger/"))
+        return report
+    reviewers_text = trust.read("reviewers.toml")
+    nworkers = workers or _cpu_workers()
+    pool = ProcessPoolExecutor(max_workers=nworkers) if nworkers > 1 and not fast else None
+    try:
+        for lid in ids:
+            lr, found = _verify_ledger(
+                project,
+                lid,
+                trust,
+                fast,
+                anchor_cps,
+                use_local_state,
+                pool,
+                nworkers,
+                progress,
+                reviewers_text,
+            )
+            report.ledgers.append(lr)
+            report.findings.extend(found)
+            if update_seen and use_local_state and not any(f.severity == ERROR for f in found):
+                _update_seen(project, lid)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+    return report
+
+
+def _verify_ledger(
+    project, lid, trust, fast, anchor_notes, use_local, pool, nworkers, progress, reviewers_text
+):
+    path = project.tracked_ledger(lid)
+    lr = LedgerReport(
+        lid, str(path.relative_to(project.root)) if path.is_relative_to(project.root) else str(path)
+    )
+    out: list[Finding] = []
+
+    def add(seq, code, msg, sev=ERROR):
+        out.append(Finding(lid, seq, code, msg, sev))
+
+    origin = project.origin(lid)
+    try:
+        keys = load_keys(trust.read(f"keys/{lid}.pub"))
+    except NoteError as exc:
+        add(None, "bad_key", f"public key file is malformed: {exc}")
+        return lr, out
+    if not keys:
+        add(None, "no_key", f"no trusted key for this ledger in the {trust.label()} (.forge/keys/{lid}.pub)")
+        return lr, out
+    keys = [k for k in keys if k.name == origin] or keys
+    if not path.exists():
+        add(None, "deleted", f"ledger present in the {trust.label()} is missing from the working tree")
+        return lr, out
+
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        try:
+            if data[:3] == b"\xef\xbb\xbf":
+                add(0, "bom", "file starts with a byte order mark")
+            complete = data.rfind(b"\n") + 1
+            if complete < size:
+                add(
+                    None,
+                    "torn_tail",
+                    f"{size - complete} bytes after the last complete record (torn write)",
+                    WARNING,
+                )
+            tree, leaves_at, prev_findings, n, offsets = _hash_chain(data, complete, lid, progress)
+            out.extend(prev_findings)
+        finally:
+            if size:
+                data.close()
+    # Workers parse every line and check its signature, each over a byte range of the file.
+    vkeys = [k.vkey for k in keys]
+    if pool:
+        bounds = _chunk_bounds(offsets, complete, nworkers * 4)
+        futures = [pool.submit(check_chunk, str(path), s, e, q, origin, vkeys, fast) for s, e, q in bounds]
+        results = [f.result() for f in futures]
+    else:
+        results = [
+            check_chunk(str(path), s, e, q, origin, vkeys, fast)
+            for s, e, q in _chunk_bounds(offsets, complete, 1)
+        ]
+    summaries: dict[int, tuple] = {}
+    stamps: list[tuple[int, str]] = []
+    for f_list, summ, _kids, st in results:
+        for seq, code, msg in f_list:
+            add(seq, code, msg)
+        summaries.update(summ)
+        stamps.extend(st)
+    lr.records = n
+    lr.root = tree.root().hex()
+    lr.signatures_checked = 0 if fast else n
+    # Checkpoint
+    cp = None
+    note_text = None
+    try:
+        note_text = (project.tracked_checkpoint(lid)).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        add(None, "no_checkpoint", "no checkpoint: the whole ledger is unsigned", WARNING)
+    except UnicodeDecodeError:
+        add(None, "checkpoint", "checkpoint is not UTF-8")
+    if note_text is not None:
+        try:
+            cp, signers = open_checkpoint(note_text, keys)
+            lr.checkpoint_signers = [v.kid for v in signers]
+        except (NoteError, SignatureError) as exc:
+            add(None, "checkpoint", f"checkpoint rejected: {exc}")
+    if cp is not None:
+        lr.checkpoint_size = cp.size
+        if cp.origin != origin:
+            add(None, "checkpoint", f"checkpoint is for log {cp.origin!r}")
+        elif cp.size > n:
+            add(
+                n,
+                "truncated",
+                f"checkpoint covers {cp.size} records but the ledger holds {n}: records removed",
+            )
+        else:
+            root = leaves_at(cp.size)
+            if root != cp.root:
+                add(
+                    None,
+                    "root_mismatch",
+                    f"records 0..{cp.size - 1} do not hash to the signed checkpoint root",
+                )
+            if cp.size < n:
+                add(
+                    cp.size,
+                    "unsigned_tail",
+                    f"{n - cp.size} records after the last signed checkpoint",
+                    WARNING,
+                )
+    # Anchors: the ledger must extend each.
+    anchor_list: list[tuple[str, str]] = []
+    if trust.base_ref:
+        base_note = trust.read(f"ledger/{lid}.checkpoint")
+        if base_note is not None:
+            anchor_list.append((f"base-ref {trust.base_ref}", base_note))
+    for a in anchor_notes:
+        anchor_list.append(("anchor file", a))
+    if use_local:
+        for label, p in (
+            ("local latest-seen cache", seen_cache_path(project, lid)),
+            ("local authoritative checkpoint", project.state_dir / "ledger" / f"{lid}.checkpoint"),
+        ):
+            try:
+                anchor_list.append((label, p.read_text(encoding="utf-8")))
+            except FileNotFoundError:
+                pass
+    for label, note in anchor_list:
+        try:
+            acp, _ = open_checkpoint(note, keys)
+        except (NoteError, SignatureError) as exc:
+            if label == "anchor file":
+                # An anchor for another ledger is simply not about this one.
+                continue
+            add(None, "anchor", f"{label}: checkpoint does not verify with the trusted key: {exc}")
+            continue
+        if acp.origin != origin:
+            continue
+        if acp.size > n:
+            add(
+                n,
+                "rollback",
+                f"{label} has {acp.size} records; the ledger holds only {n} (truncated or rolled back)",
+            )
+        elif leaves_at(acp.size) != acp.root:
+            add(
+                None,
+                "fork",
+                f"ledger is not an extension of the {label} (size {acp.size}): history was rewritten",
+            )
+        else:
+            lr.anchors.append(f"{label} ({acp.size})")
+    out.extend(forensics(lid, summaries, stamps, reviewers_text, fast))
+    out.sort(key=lambda f: -1 if f.seq is None else f.seq)
+    return lr, out
+
+
+def _hash_chain(data, complete: int, lid: str, progress: Progress | None):
+    """Leaf hashes, the `prev` chain, and a function giving the root at any size."""
+    findings: list[Finding] = []
+    leaves: list[bytes] = []
+    offsets: list[int] = []
+    prev_hex = ZERO_HASH
+    pos = 0
+    seq = 0
+    find = data.find
+    rfind = data.rfind
+    step = 1 << 14
+    while pos < complete:
+        end = find(b"\n", pos)
+        offsets.append(pos)
+        line = data[pos:end]
+        h = leaf_hash(line)
+        # In canonical records the top-level "prev" is the last one in the line (only scalars follow it).
+        k = rfind(b'"prev":"', pos, end)
+        if k < 0 or data[k + 8 : k + 72] != prev_hex.encode():
+            findings.append(Finding(lid, seq, "chain", "prev does not match the hash of the previous record"))
+        leaves.append(h)
+        prev_hex = h.hex()
+        pos = end + 1
+        seq += 1
+        if progress and seq % step == 0:
+            progress(pos, complete)
+    if progress:
+        progress(complete, complete)
+    tree = CompactTree()
+    cache: dict[int, bytes] = {0: EMPTY_ROOT}
+    for h in leaves:
+        tree.append(h)
+
+    def leaves_at(k: int) -> bytes:
+        if k not in cache:
+            t = CompactTree()
+            for h in leaves[:k]:
+                t.append(h)
+            cache[k] = t.root()
+        return cache[k]
+
+    cache[len(leaves)] = tree.root()
+    return tree, leaves_at, findings, len(leaves), offsets
+
+
+def _update_seen(project, lid: str) -> None:
+    """Remember the newest verified checkpoint so a later rollback on this machine is caught."""
+    from forge_tui.paths import atomic_write
+
+    src = project.tracked_checkpoint(lid)
+    try:
+        note = src.read_text(encoding="utf-8")
+        new = _cp_size(note)
+        dst = seen_cache_path(project, lid)
+        old = _cp_size(dst.read_text(encoding="utf-8")) if dst.exists() else -1
+        if new > old:
+            atomic_write(dst, note.encode(), mode=0o600)
+    except (OSError, NoteError, ValueError):
+        pass
+
+
+def _cp_size(note: str) -> int:
+    return int(note.split("\n")[1])
+
+
+# ---- forensic rules (DESIGN §7) -------------------------------------------------------------------
+
+
+def forensics(
+    lid: str, summaries: dict[int, tuple], stamps: list[tuple[int, str]], reviewers_text, fast
+) -> list[Finding]:
+    from forge_tui.core.approvals import verify_approval
+    from forge_tui.core.reviewers import parse_reviewers
+
+    out: list[Finding] = []
+
+    def add(seq, code, msg, sev=ERROR):
+        out.append(Finding(lid, seq, code, msg, sev))
+
+    stamps.sort()
+    for (_s0, t0), (s1, t1) in zip(stamps, stamps[1:], strict=False):
+        if t1 < t0:
+            add(s1, "time_backwards", f"timestamp {t1} is earlier than the previous record's {t0}")
+    try:
+        reviewers = parse_reviewers(reviewers_text or "")
+    except ConfigError as exc:
+        add(None, "reviewers", f"reviewers.toml is invalid: {exc}")
+        reviewers = {}
+    requests: dict[str, tuple[int, tuple]] = {}
+    request_hashes: dict[str, str] = {}
+    decisions: dict[str, tuple[int, tuple]] = {}
+    approvals: dict[str, list[tuple[int, dict]]] = {}
+    outcomes: dict[str, int] = {}
+    policy_digests: set[str] = set()
+    for seq in sorted(summaries):
+        s = summaries[seq]
+        t = s[0]
+        if t == "request":
+            requests[s[1]] = (seq, s)
+        elif t == "decision":
+            rid = s[1]
+            if rid not in requests:
+                add(seq, "orphan_decision", f"decision for unknown request {rid!r}")
+            if s[6] and s[6] not in policy_digests and s[4] in ("policy", "reviewers", "timeout"):
+                add(
+                    seq,
+                    "unrecorded_policy",
+                    f"decision made under policy {str(s[6])[:12]} with no policy record before it",
+                )
+            request_hashes.setdefault(rid, s[2])
+            if s[3] in ("allowed", "denied"):
+                if rid in decisions and decisions[rid][1][3] in ("allowed", "denied"):
+                    add(
+                        seq,
+                        "double_decision",
+                        f"request {rid} was already decided at seq {decisions[rid][0]}",
+                    )
+                decisions[rid] = (seq, s)
+                if s[3] == "allowed" and s[4] == "reviewers":
+                    _check_quorum(add, seq, rid, s, approvals.get(rid, []), requests.get(rid))
+            else:
+                decisions.setdefault(rid, (seq, s))
+        elif t == "approval":
+            try:
+                appr = json.loads(s[1])
+            except (TypeError, ValueError):
+                appr = None
+            if not isinstance(appr, dict):
+                add(seq, "forged_approval", "approval record holds no approval object")
+                continue
+            rid = appr.get("request_id")
+            name = appr.get("reviewer")
+            rev = reviewers.get(name)
+            if rev is None:
+                add(seq, "unknown_reviewer", f"approval by {name!r}, who is not a registered reviewer")
+            elif not rev.active_at(seq):
+                add(seq, "retired_reviewer", f"approval by {name!r} after the reviewer was retired")
+            elif not fast:
+                try:
+                    verify_approval(appr, s[3], rev.verifier)
+                except (SignatureError, CanonicalError, NoteError) as exc:
+                    add(seq, "forged_approval", f"approval signature by {name!r} does not verify: {exc}")
+            req = requests.get(rid)
+            if req is None:
+                add(seq, "orphan_approval", f"approval for unknown request {rid!r}")
+            elif appr.get("request_hash") != request_hashes.get(rid, appr.get("request_hash")):
+                add(seq, "unbound_approval", "approval is bound to another request hash")
+            if rid in outcomes:
+                add(
+                    seq,
+                    "approval_after_execution",
+                    f"approval for {rid} after its outcome at seq {outcomes[rid]}",
+                )
+            approvals.setdefault(rid, []).append((seq, appr))
+        elif t == "outcome":
+            rid = s[1]
+            d = decisions.get(rid)
+            if d is None or d[1][3] != "allowed":
+                add(seq, "unauthorized_execution", f"outcome for {rid!r} with no earlier allowing decision")
+            outcomes.setdefault(rid, seq)
+        elif t == "policy":
+            if s[1] and not s[2]:
+                policy_digests.add(s[1])
+        elif t == "violation":
+            add(seq, f"recorded_{s[1]}", f"gate refused: {s[3]}", NOTICE)
+    return out
+
+
+def _check_quorum(add, seq: int, rid: str, dec: tuple, appr_list: list[tuple[int, dict]], req) -> None:
+    needed = dec[7] if isinstance(dec[7], int) else 1
+    distinct = set(dec[8]) | {"requester"}
+    requester = req[1][2] if req else None
+    principal = req[1][4] if req else None
+    ok: set[str] = set()
+    for aseq, appr in appr_list:
+        name = appr.get("reviewer")
+        if appr.get("verdict") != "approve":
+            continue
+        if name == requester or ("principal" in distinct and principal and name == principal):
+            add(aseq, "self_approval", f"{name!r} approved a request they made or that acts for them")
+            continue
+        ok.add(name)
+    if len(ok) < needed:
+        add(seq, "quorum", f"allowed with {len(ok)} valid approval(s) where {needed} were needed")
+
+
+def root_b64(root: bytes) -> str:
+    return b64(root)
+
+
+__all__ = ["Finding", "LedgerReport", "VerifyReport", "verify_project", "Checkpoint", "check_chunk"]
