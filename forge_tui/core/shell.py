@@ -88,7 +88,9 @@ class SimpleCommand:
 
     def text(self) -> str:
         """A readable one-line rendering (not guaranteed to re-parse to the same words)."""
-        return " ".join(_display(w) for w in self.words)
+        if self.kind != "command":  # "<redirect> > out.txt", "<assign> FOO=1": keep the markers bare
+            return " ".join([self.words[0], *(_display(w) for w in self.words[1:])])
+        return " ".join(w if k in self.dynamic else _display(w) for k, w in enumerate(self.words))
 
 
 def _display(word: str) -> str:
