@@ -47,12 +47,37 @@ def project_state_dir(project_id: str) -> Path:
 
 
 def runtime_dir() -> Path:
+    """Where sockets live: FORGE_RUNTIME_DIR, else $XDG_RUNTIME_DIR/forge-tui when that is a private
+    folder of ours (as platformdirs accepts it), else /tmp/forge-tui-<uid>. Standard library only."""
     env = os.environ.get("FORGE_RUNTIME_DIR")
     if env:
         return private_dir(Path(env))
-    from platformdirs import user_runtime_path
+    xdg = os.environ.get("XDG_RUNTIME_DIR")
+    if xdg:
+        try:
+            st = os.stat(xdg)
+            if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077 == 0:
+                return private_dir(Path(xdg) / APP)
+        except OSError:
+            pass
+    return private_dir(Path("/tmp") / f"{APP}-{os.getuid()}")
 
-    return private_dir(user_runtime_path(APP))
+
+def find_project_root(start: Path | None = None) -> Path | None:
+    """The nearest folder at or above `start` holding `.forge/project.toml`, or None."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / FORGE_DIR / "project.toml").is_file():
+            return folder
+    return None
+
+
+def read_project_id(root: Path) -> str:
+    """The project id from `.forge/project.toml` (tomllib only: the agent-side paths use this)."""
+    import tomllib
+
+    with open(root / FORGE_DIR / "project.toml", "rb") as fh:
+        return str(tomllib.load(fh)["project_id"])
 
 
 def socket_path(project_id: str) -> Path:

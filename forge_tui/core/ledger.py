@@ -285,8 +285,11 @@ class LedgerWriter:
     def root(self) -> bytes:
         return self.tree.root()
 
-    def append(self, items: list[tuple[str, dict[str, Any]]]) -> list[Appended]:
+    def append(self, items: list[tuple[str, Any]]) -> list[Appended]:
         """Append records as one durable batch; returns them once fdatasync has returned.
+
+        Each item is (type, body) where body is a dict, or a callable taking the records built so far
+        in this batch and returning the dict.
 
         Raises LedgerError if anything fails; the file is then truncated back so no partial batch stays,
         and if even that fails the writer refuses every later append (the gate then denies).
@@ -303,6 +306,8 @@ class LedgerWriter:
         chunks: list[bytes] = []
         leaves: list[bytes] = []
         for i, (type_, body) in enumerate(items):
+            if callable(body):  # a body that needs earlier records of this batch (e.g. a request's hash)
+                body = body(out)
             rec, line = build_record(
                 log=self.origin, seq=base + i, ts=ts, type_=type_, prev=prev, signer=self.signer, body=body
             )

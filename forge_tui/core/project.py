@@ -17,7 +17,7 @@ import tomli_w
 
 from forge_tui.core.note import Verifier, parse_vkey
 from forge_tui.errors import ConfigError, NotAProject
-from forge_tui.paths import FORGE_DIR, atomic_write, private_dir, project_state_dir
+from forge_tui.paths import FORGE_DIR, atomic_write, find_project_root, private_dir, project_state_dir
 
 PROJECT_FILE = "project.toml"
 GITATTRIBUTES_LINES = (
@@ -124,11 +124,13 @@ def load_project_file(forge_dir: Path) -> Project:
 
 def find_project(start: Path | None = None) -> Project:
     """The project containing `start` (default: the current folder), searching upwards."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / FORGE_DIR / PROJECT_FILE).is_file():
-            return load_project_file(folder / FORGE_DIR)
-    raise NotAProject(f"no {FORGE_DIR}/{PROJECT_FILE} in {here} or above", hint="run `forge-tui init` first")
+    root = find_project_root(start)
+    if root is None:
+        here = (start or Path.cwd()).resolve()
+        raise NotAProject(
+            f"no {FORGE_DIR}/{PROJECT_FILE} in {here} or above", hint="run `forge-tui init` first"
+        )
+    return load_project_file(root / FORGE_DIR)
 
 
 def pack_text(pack: str) -> bytes:

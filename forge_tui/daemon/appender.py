@@ -1,0 +1,87 @@
+"""Group commit: concurrent callers share one ledger write and one fdatasync.
+
+Callers `await append(items)`; a single task drains everything queued while the previous batch was
+being written, writes it as one batch in a worker thread, and resolves every caller's future with its
+own records. A caller hears back only after its records are durable; if the write fails, every caller
+in the batch gets the error (and the gate denies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from forge_tui.core.ledger import Appended, LedgerWriter
+from forge_tui.errors import LedgerError
+
+MAX_BATCH_RECORDS = 512
+
+
+class GroupAppender:
+    def __init__(self, writer: LedgerWriter) -> None:
+        self.writer = writer
+        self._queue: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
+        self._wake = asyncio.Event()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
+        self._task: asyncio.Task | None = None
+        self._closed = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.batches = 0
+        self.records = 0
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="group-appender")
+
+    async def append(self, items: list[tuple[str, Any]]) -> list[Appended]:
+        if self._closed:
+            raise LedgerError("ledger unavailable: the daemon is shutting down")
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._queue.append((items, fut))
+        self._idle.clear()
+        self._wake.set()
+        return await fut
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                batch: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
+                count = 0
+                while self._queue and (not batch or count + len(self._queue[0][0]) <= MAX_BATCH_RECORDS):
+                    entry = self._queue.pop(0)
+                    batch.append(entry)
+                    count += len(entry[0])
+                flat = [item for items, _ in batch for item in items]
+                try:
+                    written = await loop.run_in_executor(self._executor, self.writer.append, flat)
+                except Exception as exc:  # every caller of the batch hears the failure and denies
+                    err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(err)
+                    continue
+                self.batches += 1
+                self.records += len(written)
+                pos = 0
+                for items, fut in batch:
+                    if not fut.done():
+                        fut.set_result(written[pos : pos + len(items)])
+                    pos += len(items)
+            self._idle.set()
+
+    async def close(self) -> None:
+        """Write what is queued, then stop."""
+        self._closed = True
+        if self._task is not None and not self._task.done():
+            await self._idle.wait()
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,598 @@
+"""The gate: turns requests into policy decisions, keeps the approval queue, checks approvals.
+
+Every decision is appended to the ledger (and durable) before anyone hears of it. Everything that goes
+wrong denies: a policy that raises, a ledger that cannot be written, a timeout, a shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forge_tui.core.approvals import check_approval_shape, verify_approval
+from forge_tui.core.ledger import Appended
+from forge_tui.core.note import NoteError
+from forge_tui.core.records import format_ts, now_ms
+from forge_tui.core.reviewers import load_reviewers
+from forge_tui.errors import CanonicalError, ConfigError, LedgerError, SignatureError
+
+ACTION_KINDS = frozenset(
+    {
+        "file.read",
+        "file.write",
+        "file.delete",
+        "shell.exec",
+        "net.fetch",
+        "git.commit",
+        "git.push",
+        "deploy",
+        "mcp.call",
+        "other",
+    }
+)
+ACTOR_KINDS = frozenset({"agent", "human", "ci"})
+MAX_CONTENT = 1 << 20
+DECIDED_MEMORY = 20_000
+
+
+class GateError(Exception):
+    """A refusal with a JSON-RPC application code (DESIGN §9)."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+UNAUTHORIZED, SELF_APPROVAL, BAD_SIGNATURE, UNKNOWN_REQUEST, NOT_PENDING, TOO_LARGE = (
+    4001,
+    4002,
+    4003,
+    4004,
+    4005,
+    4013,
+)
+LEDGER_UNAVAILABLE, BAD_PARAMS = 5001, -32602
+
+
+@dataclass
+class Pending:
+    request_id: str
+    seq: int
+    request_hash: str
+    received_ms: int
+    expires_ms: int
+    body: dict[str, Any]
+    evaluation: Any
+    content: dict[str, Any] | None
+    approvals: list[dict[str, Any]] = field(default_factory=list)
+    approval_seqs: list[int] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    result: dict[str, Any] | None = None
+    timer: asyncio.TimerHandle | None = None
+
+
+def _str_or_none(v: Any, name: str, limit: int = 4096) -> str | None:
+    if v is None:
+        return None
+    if type(v) is not str:
+        raise GateError(BAD_PARAMS, f"{name} must be a string")
+    if len(v) > limit:
+        raise GateError(BAD_PARAMS, f"{name} is longer than {limit} characters")
+    return v
+
+
+def validate_action(raw: Any) -> dict[str, Any]:
+    if type(raw) is not dict:
+        raise GateError(BAD_PARAMS, "action must be an object")
+    unknown = set(raw) - {"kind", "tool", "command", "paths", "url", "summary", "input_digest"}
+    if unknown:
+        raise GateError(BAD_PARAMS, f"unknown action fields: {', '.join(sorted(unknown))}")
+    kind = raw.get("kind")
+    if kind not in ACTION_KINDS:
+        raise GateError(BAD_PARAMS, f"action.kind must be one of {', '.join(sorted(ACTION_KINDS))}")
+    paths = raw.get("paths") or []
+    if (
+        type(paths) is not list
+        or not all(type(p) is str and p and len(p) <= 4096 for p in paths)
+        or len(paths) > 1000
+    ):
+        raise GateError(BAD_PARAMS, "action.paths must be a list of non-empty strings")
+    action = {
+        "kind": kind,
+        "tool": _str_or_none(raw.get("tool"), "action.tool", 256),
+        "command": _str_or_none(raw.get("command"), "action.command", 65536),
+        "paths": paths,
+        "url": _str_or_none(raw.get("url"), "action.url"),
+        "summary": _str_or_none(raw.get("summary"), "action.summary"),
+        "input_digest": _str_or_none(raw.get("input_digest"), "action.input_digest", 128),
+    }
+    if kind == "shell.exec" and not action["command"]:
+        raise GateError(BAD_PARAMS, "a shell.exec action needs a command")
+    return action
+
+
+def validate_actor(raw: Any) -> dict[str, Any]:
+    if type(raw) is not dict:
+        raise GateError(BAD_PARAMS, "actor must be an object {id, kind, session}")
+    aid = _str_or_none(raw.get("id"), "actor.id", 256)
+    if not aid:
+        raise GateError(BAD_PARAMS, "actor.id is required")
+    kind = raw.get("kind", "agent")
+    if kind not in ACTOR_KINDS:
+        raise GateError(BAD_PARAMS, "actor.kind must be agent, human or ci")
+    return {
+        "id": aid,
+        "kind": kind,
+        "session": _str_or_none(raw.get("session"), "actor.session", 256) or "default",
+    }
+
+
+def parse_wait(raw: Any, limit: float) -> float:
+    if raw is None:
+        return 0.0
+    if type(raw) not in (int, float) or raw != raw or raw < 0:
+        raise GateError(BAD_PARAMS, "wait_s must be a non-negative number")
+    return float(min(raw, limit))
+
+
+def new_request_id() -> str:
+    return "r-" + secrets.token_hex(8)
+
+
+class Gate:
+    """The daemon's decision state. All methods run on the event loop thread."""
+
+    def __init__(
+        self,
+        project,
+        appender,
+        policy_holder,
+        *,
+        protected_dirs: tuple[Path, ...] = (),
+        clock: Callable[[], int] = now_ms,
+        emit: Callable[[dict[str, Any]], None] = lambda ev: None,
+    ) -> None:
+        self.project = project
+        self.appender = appender
+        self.policies = policy_holder
+        self.protected_dirs = protected_dirs
+        self.clock = clock
+        self.emit = emit
+        self.pending: OrderedDict[str, Pending] = OrderedDict()
+        self.decided: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self.requests: OrderedDict[str, dict[str, Any]] = OrderedDict()  # request_id -> summary for history
+        self.session_successes: dict[str, set[str]] = {}
+        self.session_history: dict[str, list[str]] = {}
+        self.counts = {"allowed": 0, "denied": 0, "pending": 0}
+
+    # ---- gate.request -----------------------------------------------------------------------------
+
+    async def request(self, params: dict[str, Any], peer: dict[str, Any], client: str) -> dict[str, Any]:
+        action = validate_action(params.get("action"))
+        actor = validate_actor(params.get("actor"))
+        principal = _str_or_none(params.get("principal"), "principal", 256)
+        requirement = _str_or_none(params.get("requirement"), "requirement")
+        content = params.get("content")
+        if content is not None:
+            if type(content) is not dict or type(content.get("text")) is not str:
+                raise GateError(BAD_PARAMS, "content must be {kind, text}")
+            text = content["text"]
+            if len(text.encode("utf-8", "surrogatepass")) > MAX_CONTENT:
+                raise GateError(TOO_LARGE, "content is over 1 MiB")
+            digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+            action["input_digest"] = action["input_digest"] or f"sha256:{digest}"
+            content = {"kind": str(content.get("kind") or "text")[:16], "text": text, "size": len(text)}
+        policy = self.policies.current
+        wait_s = parse_wait(params.get("wait_s"), float(policy.approval_timeout_s))
+        rid = new_request_id()
+        session = actor["session"]
+        body = {
+            "request_id": rid,
+            "actor": actor,
+            "principal": principal,
+            "process": peer,
+            "action": {k: v for k, v in action.items()},
+            "requirement": requirement,
+            "client": client,
+        }
+        if content is not None:
+            body["content_size"] = content["size"]
+        ev = self._evaluate(policy, action, actor, session)
+        status = {"allow": "allowed", "deny": "denied", "ask": "pending"}[ev.decision]
+        decided_by = "policy"
+        needed = max(1, int(getattr(ev, "approvals", 1) or 1))
+        distinct = sorted(set(getattr(ev, "distinct_from", ()) or ()) | {"requester"})
+
+        def decision_body(done: list[Appended]) -> dict[str, Any]:
+            b = {
+                "request_id": rid,
+                "request_hash": done[0].leaf,
+                "status": status,
+                "decided_by": decided_by,
+                "rule": ev.rule,
+                "rules": list(ev.rules),
+                "reason": ev.reason,
+                "policy_digest": policy.digest,
+            }
+            if status == "pending":
+                b["approvals_needed"] = needed
+                b["distinct_from"] = distinct
+            return b
+
+        try:
+            written = await self.appender.append([("request", body), ("decision", decision_body)])
+        except LedgerError as exc:
+            raise GateError(LEDGER_UNAVAILABLE, f"denied: {exc}") from None
+        req_rec, dec_rec = written
+        self._remember_request(rid, body, ev)
+        result = {
+            "request_id": rid,
+            "status": status,
+            "decided_by": decided_by,
+            "rule": ev.rule,
+            "reason": ev.reason,
+            "seq": dec_rec.seq,
+        }
+        self.counts[status] += 1
+        if status != "pending":
+            self._finish(rid, result)
+            return result
+        now = self.clock()
+        p = Pending(
+            request_id=rid,
+            seq=req_rec.seq,
+            request_hash=req_rec.leaf,
+            received_ms=now,
+            expires_ms=now + policy.approval_timeout_s * 1000,
+            body=body,
+            evaluation=ev,
+            content=content,
+        )
+        p.result = result
+        p.needed = needed  # type: ignore[attr-defined]
+        p.distinct = distinct  # type: ignore[attr-defined]
+        self.pending[rid] = p
+        loop = asyncio.get_running_loop()
+        p.timer = loop.call_later(policy.approval_timeout_s, lambda: loop.create_task(self._expire(rid)))
+        self.emit({"type": "request.new", "request": self.describe(p)})
+        return await self.wait_for(p, wait_s)
+
+    def _evaluate(self, policy, action, actor, session):
+        from forge_tui.core.policy import Evaluation
+
+        if not self.policies.limiter.allow(session):
+            return Evaluation(
+                decision="deny",
+                rule="builtin:rate-limit",
+                rules=("builtin:rate-limit",),
+                reason=f"session {session} exceeded max_per_minute={policy.max_per_minute}: circuit breaker open",
+                approvals=1,
+                distinct_from=frozenset({"requester"}),
+                missing_prior=(),
+                matches=(),
+            )
+        try:
+            return policy.evaluate(
+                action,
+                project_root=self.project.root,
+                prior_succeeded=frozenset(self.session_successes.get(session, ())),
+                actor_kind=actor["kind"],
+                protected_dirs=self.protected_dirs,
+            )
+        except Exception as exc:  # a policy bug must deny, not let the action through
+            return Evaluation(
+                decision="deny",
+                rule="builtin:policy-error",
+                rules=("builtin:policy-error",),
+                reason=f"policy evaluation failed: {type(exc).__name__}: {exc}",
+                approvals=1,
+                distinct_from=frozenset({"requester"}),
+                missing_prior=(),
+                matches=(),
+            )
+
+    def _remember_request(self, rid: str, body: dict[str, Any], ev) -> None:
+        self.requests[rid] = {
+            "request_id": rid,
+            "ts": format_ts(self.clock()),
+            "kind": body["action"]["kind"],
+            "summary": body["action"].get("summary")
+            or body["action"].get("command")
+            or ", ".join(body["action"]["paths"]),
+            "session": body["actor"]["session"],
+            "rules": list(ev.rules),
+            "status": None,
+            "outcome": None,
+        }
+        self.session_history.setdefault(body["actor"]["session"], []).append(rid)
+        while len(self.requests) > DECIDED_MEMORY:
+            old, info = self.requests.popitem(last=False)
+            hist = self.session_history.get(info["session"])
+            if hist and hist[0] == old:
+                hist.pop(0)
+
+    def _finish(self, rid: str, result: dict[str, Any]) -> None:
+        self.decided[rid] = result
+        if rid in self.requests:
+            self.requests[rid]["status"] = result["status"]
+        while len(self.decided) > DECIDED_MEMORY:
+            self.decided.popitem(last=False)
+
+    async def wait_for(self, p: Pending, wait_s: float) -> dict[str, Any]:
+        if wait_s > 0 and not p.done.is_set():
+            try:
+                await asyncio.wait_for(p.done.wait(), timeout=wait_s)
+            except TimeoutError:
+                pass
+        assert p.result is not None
+        return dict(p.result)
+
+    async def wait(self, params: dict[str, Any]) -> dict[str, Any]:
+        rid = params.get("request_id")
+        if type(rid) is not str:
+            raise GateError(BAD_PARAMS, "request_id must be a string")
+        if rid in self.decided:
+            return dict(self.decided[rid])
+        p = self.pending.get(rid)
+        if p is None:
+            raise GateError(UNKNOWN_REQUEST, f"unknown request {rid}")
+        return await self.wait_for(p, parse_wait(params.get("wait_s"), 3600.0))
+
+    # ---- decisions by time and by reviewers ------------------------------------------------------
+
+    async def _decide(self, p: Pending, status: str, decided_by: str, reason: str, extra_records=()) -> dict:
+        """Decide a pending request: write `extra_records` (an approval) and the decision in one batch."""
+        policy = self.policies.current
+
+        def decision(done: list[Appended]) -> dict[str, Any]:
+            seqs = [*p.approval_seqs, *(r.seq for r in done if r.record["type"] == "approval")]
+            return {
+                "request_id": p.request_id,
+                "request_hash": p.request_hash,
+                "status": status,
+                "decided_by": decided_by,
+                "rule": p.evaluation.rule,
+                "reason": reason,
+                "policy_digest": policy.digest,
+                "approvals_needed": p.needed,  # type: ignore[attr-defined]
+                "distinct_from": p.distinct,  # type: ignore[attr-defined]
+                "approval_seqs": seqs,
+            }
+
+        # The request leaves the queue before the write, so nothing else can decide it meanwhile.
+        self.pending.pop(p.request_id, None)
+        if p.timer:
+            p.timer.cancel()
+        try:
+            written = await self.appender.append([*extra_records, ("decision", decision)])
+            seq = written[-1].seq
+        except LedgerError as exc:
+            # Not durable: the agent must not act. Waiters hear "denied" (the ledger is unavailable).
+            status, decided_by, seq, reason = "denied", "fallback", None, f"denied: {exc}"
+        result = {
+            "request_id": p.request_id,
+            "status": status,
+            "decided_by": decided_by,
+            "rule": p.evaluation.rule,
+            "reason": reason,
+            "seq": seq,
+        }
+        p.result = result
+        self.counts["pending"] = max(0, self.counts["pending"] - 1)
+        self.counts[status] = self.counts.get(status, 0) + 1
+        self._finish(p.request_id, result)
+        p.done.set()
+        self.emit({"type": "request.decided", **result})
+        return result
+
+    async def _expire(self, rid: str) -> None:
+        p = self.pending.get(rid)
+        if p is None:
+            return
+        await self._decide(p, "denied", "timeout", "no reviewer decided before the approval timeout")
+
+    async def shutdown(self) -> None:
+        """Deny and record everything still pending (decided_by fallback)."""
+        for p in list(self.pending.values()):
+            await self._decide(p, "denied", "fallback", "the daemon shut down before a reviewer decided")
+
+    async def decide(self, params: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
+        approval = params.get("approval")
+        sig = params.get("reviewer_sig")
+        try:
+            check_approval_shape(approval)
+        except CanonicalError as exc:
+            raise GateError(BAD_PARAMS, f"approval is malformed: {exc}") from None
+        if type(sig) is not str:
+            raise GateError(BAD_PARAMS, "reviewer_sig must be a base64 string")
+        rid = approval["request_id"]
+        name = approval["reviewer"]
+        p = self.pending.get(rid)
+        if p is None:
+            if rid in self.decided:
+                await self._violation(
+                    "replayed_approval", rid, f"approval by {name!r} for a request already decided"
+                )
+                raise GateError(
+                    NOT_PENDING, f"request {rid} is no longer pending ({self.decided[rid]['status']})"
+                )
+            raise GateError(UNKNOWN_REQUEST, f"unknown request {rid}")
+        try:
+            reviewers = load_reviewers(self.project.reviewers_path)
+        except (ConfigError, NoteError) as exc:
+            raise GateError(UNAUTHORIZED, f"reviewers.toml is invalid: {exc}") from None
+        rev = reviewers.get(name)
+        if rev is None:
+            await self._violation(
+                "unknown_reviewer", rid, f"approval signed as {name!r}, who is not a registered reviewer"
+            )
+            raise GateError(UNAUTHORIZED, f"{name!r} is not a registered reviewer")
+        if rev.retired_at_seq is not None:
+            await self._violation("retired_reviewer", rid, f"approval by retired reviewer {name!r}")
+            raise GateError(UNAUTHORIZED, f"reviewer {name!r} is retired")
+        try:
+            verify_approval(approval, sig, rev.verifier)
+        except (SignatureError, NoteError, CanonicalError):
+            await self._violation(
+                "forged_approval", rid, f"approval for {name!r} whose signature does not verify"
+            )
+            raise GateError(
+                BAD_SIGNATURE, f"the approval signature does not verify for reviewer {name!r}"
+            ) from None
+        if approval["request_hash"] != p.request_hash:
+            await self._violation(
+                "unbound_approval", rid, f"approval by {name!r} bound to another request hash"
+            )
+            raise GateError(
+                BAD_SIGNATURE, "the approval is bound to a different request (request_hash mismatch)"
+            )
+        actor = p.body["actor"]
+        excluded = {actor["id"]} | ({p.body.get("principal")} if "principal" in p.distinct else set())  # type: ignore[attr-defined]
+        if name in excluded:
+            who = "requester" if name == actor["id"] else "principal the agent acts for"
+            await self._violation(
+                "self_approval", rid, f"{name!r} tried to decide a request where they are the {who}"
+            )
+            raise GateError(SELF_APPROVAL, f"self-approval refused: {name} is the {who} of {rid}")
+        if any(a["reviewer"] == name for a in p.approvals):
+            raise GateError(NOT_PENDING, f"{name} has already approved {rid}; another reviewer is needed")
+        record = (
+            "approval",
+            {"approval": approval, "reviewer_kid": rev.verifier.kid, "reviewer_sig": sig, "peer": peer},
+        )
+        if approval["verdict"] == "reject":
+            reason = f"rejected by {name}" + (f": {approval['reason']}" if approval["reason"] else "")
+            res = await self._decide(p, "denied", "reviewers", reason, extra_records=[record])
+            return {
+                "status": res["status"],
+                "seq": res["seq"],
+                "approvals": len(p.approvals),
+                "needed": p.needed,
+            }  # type: ignore[attr-defined]
+        if len(p.approvals) + 1 >= p.needed:  # type: ignore[attr-defined]
+            names = ", ".join([*(a["reviewer"] for a in p.approvals), name])
+            p.approvals.append(approval)
+            res = await self._decide(
+                p, "allowed", "reviewers", f"approved by {names}", extra_records=[record]
+            )
+            return {
+                "status": res["status"],
+                "seq": res["seq"],
+                "approvals": len(p.approvals),
+                "needed": p.needed,
+            }  # type: ignore[attr-defined]
+        try:
+            written = await self.appender.append([record])
+        except LedgerError as exc:
+            raise GateError(LEDGER_UNAVAILABLE, str(exc)) from None
+        p.approvals.append(approval)
+        p.approval_seqs.append(written[0].seq)
+        self.emit({"type": "request.updated", "request": self.describe(p)})
+        return {"status": "pending", "seq": written[0].seq, "approvals": len(p.approvals), "needed": p.needed}  # type: ignore[attr-defined]
+
+    async def _violation(self, kind: str, rid: str | None, detail: str) -> None:
+        try:
+            await self.appender.append([("violation", {"kind": kind, "request_id": rid, "detail": detail})])
+        except LedgerError:
+            pass  # the refusal itself still stands
+        self.emit({"type": "violation", "kind": kind, "request_id": rid, "detail": detail})
+
+    # ---- outcomes, notes, descriptions ----------------------------------------------------------
+
+    async def outcome(self, params: dict[str, Any]) -> dict[str, Any]:
+        rid = params.get("request_id")
+        if type(rid) is not str or not rid or len(rid) > 128:
+            raise GateError(BAD_PARAMS, "request_id must be a string")
+        status = params.get("status")
+        if status not in ("succeeded", "failed", "skipped"):
+            raise GateError(BAD_PARAMS, "status must be succeeded, failed or skipped")
+        body = {
+            "request_id": rid,
+            "status": status,
+            "detail": _str_or_none(params.get("detail"), "detail"),
+            "commit": _str_or_none(params.get("commit"), "commit", 64),
+            "tool_use_id": _str_or_none(params.get("tool_use_id"), "tool_use_id", 256),
+        }
+        try:
+            written = await self.appender.append([("outcome", body)])
+        except LedgerError as exc:
+            raise GateError(LEDGER_UNAVAILABLE, str(exc)) from None
+        info = self.requests.get(rid)
+        if info is not None:
+            info["outcome"] = status
+            if status == "succeeded" and self.decided.get(rid, {}).get("status") == "allowed":
+                self.session_successes.setdefault(info["session"], set()).update(info["rules"])
+        return {"seq": written[0].seq}
+
+    async def note(self, params: dict[str, Any]) -> dict[str, Any]:
+        text = _str_or_none(params.get("text"), "text", 65536)
+        if not text:
+            raise GateError(BAD_PARAMS, "text is required")
+        body = {"text": text}
+        author = _str_or_none(params.get("author"), "author", 256)
+        if author:
+            body["author"] = author
+        try:
+            written = await self.appender.append([("note", body)])
+        except LedgerError as exc:
+            raise GateError(LEDGER_UNAVAILABLE, str(exc)) from None
+        return {"seq": written[0].seq}
+
+    def describe(self, p: Pending) -> dict[str, Any]:
+        """The PendingItem the TUI shows (DESIGN §9 queue.list)."""
+        b = p.body
+        session = b["actor"]["session"]
+        history = []
+        for rid in self.session_history.get(session, [])[-20:]:
+            info = self.requests.get(rid)
+            if info is None or rid == p.request_id:
+                continue
+            history.append({k: info[k] for k in ("request_id", "ts", "kind", "summary", "status", "outcome")})
+        ev = p.evaluation
+        return {
+            "request_id": p.request_id,
+            "seq": p.seq,
+            "request_hash": p.request_hash,
+            "received_at": format_ts(p.received_ms),
+            "expires_at": format_ts(p.expires_ms),
+            "actor": b["actor"],
+            "principal": b.get("principal"),
+            "process": b.get("process"),
+            "action": b["action"],
+            "content": p.content,
+            "requirement": b.get("requirement"),
+            "client": b.get("client"),
+            "rule": ev.rule,
+            "rules": list(ev.rules),
+            "reason": ev.reason,
+            "approvals_needed": p.needed,  # type: ignore[attr-defined]
+            "approvals": [
+                {"reviewer": a["reviewer"], "verdict": a["verdict"], "ts": a["ts"]} for a in p.approvals
+            ],
+            "distinct_from": p.distinct,  # type: ignore[attr-defined]
+            "session_history": history,
+        }
+
+
+def peer_process(pid: int | None, uid: int | None) -> dict[str, Any]:
+    exe = None
+    if pid:
+        try:
+            exe = os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            exe = None
+    return {"pid": pid, "uid": uid, "exe": exe}
+
+
+def monotonic() -> float:
+    return time.monotonic()

@@ -1,0 +1,505 @@
+"""The daemon's Unix-socket server: JSON-RPC 2.0, one JSON object per line (DESIGN §9).
+
+Per connection: peer credentials are read first (another uid is refused); lines are framed by hand so
+a line over 1 MiB gets error 4013 and is skipped without disturbing anything else; each request runs in
+its own task (a long `gate.request` wait never blocks the next message); notifications to subscribers go
+through a bounded queue so a reader that stops reading is dropped instead of stalling the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+from forge_tui import __version__
+from forge_tui.core.ledger import LedgerWriter
+from forge_tui.daemon.appender import GroupAppender
+from forge_tui.daemon.gate import (
+    BAD_PARAMS,
+    LEDGER_UNAVAILABLE,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    Gate,
+    GateError,
+    peer_process,
+)
+from forge_tui.daemon.policy_watch import PolicyHolder, watch_policy
+from forge_tui.errors import ConfigError, LedgerError
+from forge_tui.paths import keys_dir, private_dir
+
+MAX_LINE = 1 << 20
+READ_CHUNK = 1 << 16
+MAX_INFLIGHT_PER_CONN = 256
+EVENT_QUEUE = 1024
+
+PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INTERNAL = -32700, -32600, -32601, -32603
+
+
+def peer_credentials(sock: socket.socket) -> tuple[int | None, int | None, int | None]:
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        return struct.unpack("3i", raw)
+    except (OSError, AttributeError):
+        return None, None, None
+
+
+class Connection:
+    def __init__(self, daemon: Daemon, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.daemon = daemon
+        self.reader = reader
+        self.writer = writer
+        sock = writer.get_extra_info("socket")
+        self.pid, self.uid, self.gid = peer_credentials(sock) if sock is not None else (None, None, None)
+        self.client = "unknown"
+        self.events: asyncio.Queue | None = None
+        self.tasks: set[asyncio.Task] = set()
+        self._write_lock = asyncio.Lock()
+        self.closed = False
+
+    @property
+    def peer(self) -> dict[str, Any]:
+        return peer_process(self.pid, self.uid)
+
+    async def send(self, obj: dict[str, Any]) -> None:
+        if self.closed:
+            return
+        data = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode(
+            "utf-8", "surrogatepass"
+        )
+        async with self._write_lock:
+            try:
+                self.writer.write(data)
+                await asyncio.wait_for(self.writer.drain(), timeout=30)
+            except (ConnectionError, TimeoutError, RuntimeError):
+                self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.writer.close()
+
+    async def serve(self) -> None:
+        if self.uid is not None and self.uid != os.getuid():
+            await self.send(_error(None, UNAUTHORIZED, "connections from another user are refused"))
+            self.close()
+            return
+        buf = bytearray()
+        discarding = False
+        try:
+            while not self.closed:
+                chunk = await self.reader.read(READ_CHUNK)
+                if not chunk:
+                    break
+                buf += chunk
+                while True:
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        if len(buf) > MAX_LINE:
+                            if not discarding:
+                                await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
+                            discarding = True
+                            buf.clear()
+                        break
+                    line = bytes(buf[:nl])
+                    del buf[: nl + 1]
+                    if discarding:  # the end of an overlong line
+                        discarding = False
+                        continue
+                    if len(line) > MAX_LINE:
+                        await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
+                        continue
+                    if line.strip():
+                        self._dispatch(line)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self.closed = True
+            for t in list(self.tasks):
+                t.cancel()
+            self.daemon.subscribers.discard(self)
+            with contextlib.suppress(Exception):
+                self.writer.close()
+
+    def _dispatch(self, line: bytes) -> None:
+        if len(self.tasks) >= MAX_INFLIGHT_PER_CONN:
+            task = asyncio.create_task(
+                self.send(_error(None, INVALID_REQUEST, "too many requests in flight"))
+            )
+        else:
+            task = asyncio.create_task(self._handle(line))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _handle(self, line: bytes) -> None:
+        try:
+            msg = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            await self.send(_error(None, PARSE_ERROR, "parse error: not UTF-8 JSON"))
+            return
+        if type(msg) is not dict:
+            await self.send(_error(None, INVALID_REQUEST, "invalid request: expected one JSON object"))
+            return
+        rid = msg.get("id")
+        if type(rid) not in (int, str) and rid is not None:
+            rid = None
+        method = msg.get("method")
+        params = msg.get("params", {})
+        if msg.get("jsonrpc") != "2.0" or type(method) is not str:
+            await self.send(_error(rid, INVALID_REQUEST, "invalid request: needs jsonrpc 2.0 and a method"))
+            return
+        if params is None:
+            params = {}
+        if type(params) is not dict:
+            await self.send(_error(rid, BAD_PARAMS, "params must be an object"))
+            return
+        handler = self.daemon.methods.get(method)
+        if handler is None:
+            if "id" in msg:
+                await self.send(_error(rid, METHOD_NOT_FOUND, f"unknown method {method[:64]!r}"))
+            return
+        try:
+            result = await handler(self, params)
+        except GateError as exc:
+            await self.send(_error(rid, exc.code, exc.message, exc.data))
+            return
+        except LedgerError as exc:
+            await self.send(_error(rid, LEDGER_UNAVAILABLE, f"denied: {exc}"))
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug in one handler must not take the daemon down
+            self.daemon.log(f"internal error in {method}: {type(exc).__name__}: {exc}")
+            await self.send(_error(rid, INTERNAL, "internal error (denied)"))
+            return
+        if "id" in msg:
+            await self.send({"jsonrpc": "2.0", "id": rid, "result": result})
+
+    def push_event(self, event: dict[str, Any]) -> None:
+        if self.events is None or self.closed:
+            return
+        try:
+            self.events.put_nowait(event)
+        except asyncio.QueueFull:  # a subscriber that does not read is dropped, never waited for
+            self.close()
+
+    async def pump_events(self) -> None:
+        assert self.events is not None
+        while not self.closed:
+            ev = await self.events.get()
+            await self.send({"jsonrpc": "2.0", "method": "event", "params": ev})
+
+
+def _error(rid: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
+    err: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        err["data"] = data
+    return {"jsonrpc": "2.0", "id": rid, "error": err}
+
+
+class Daemon:
+    def __init__(self, project, socket_path: Path, *, policy_debounce_ms: int = 200, log_file=None) -> None:
+        self.project = project
+        self.socket_path = socket_path
+        self.policy_debounce_ms = policy_debounce_ms
+        self.log_file = log_file
+        self.started = time.monotonic()
+        self.subscribers: set[Connection] = set()
+        self.methods = {
+            "hello": self.m_hello,
+            "status": self.m_status,
+            "gate.request": self.m_request,
+            "gate.wait": self.m_wait,
+            "gate.outcome": self.m_outcome,
+            "queue.list": self.m_list,
+            "queue.subscribe": self.m_subscribe,
+            "queue.decide": self.m_decide,
+            "ledger.query": self.m_query,
+            "ledger.note": self.m_note,
+            "policy.reload": self.m_reload,
+        }
+        self._lock_fd = -1
+        self._server: asyncio.base_events.Server | None = None
+        self._stop = asyncio.Event()
+        self._watch_stop = asyncio.Event()
+        self.writer: LedgerWriter | None = None
+
+    def log(self, text: str) -> None:
+        if self.log_file is not None:
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            print(f"{stamp} {text}", file=self.log_file, flush=True)
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+
+    def _take_daemon_lock(self) -> None:
+        path = self.project.state_dir / "daemon.lock"
+        self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                other = os.pread(self._lock_fd, 32, 0).decode().strip()
+            except OSError:
+                other = "?"
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+            raise ConfigError(f"a daemon already runs for this project (pid {other or '?'})") from None
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
+
+    def _prepare_socket(self) -> None:
+        path = self.socket_path
+        private_dir(path.parent)
+        if path.exists() or path.is_symlink():
+            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                probe.connect(str(path))
+            except (ConnectionRefusedError, FileNotFoundError):
+                path.unlink(missing_ok=True)  # stale: its daemon is gone
+            except OSError:
+                path.unlink(missing_ok=True)
+            else:
+                raise ConfigError(f"another daemon answers on {path}")
+            finally:
+                probe.close()
+
+    async def start(self) -> None:
+        self._take_daemon_lock()
+        try:
+            self._prepare_socket()
+            self.writer = LedgerWriter.open(self.project)
+            self.appender = GroupAppender(self.writer)
+            self.appender.start()
+            self.policies = PolicyHolder(self.project.policy_path)
+            kind, body = self.policies.load_initial()
+            await self.appender.append([("policy", body)])
+            if kind == "error":
+                self.log(f"policy error, fail-closed default in force: {body['error']}")
+            self.gate = Gate(
+                self.project,
+                self.appender,
+                self.policies,
+                protected_dirs=(keys_dir(), self.project.state_dir),
+                emit=self.broadcast,
+            )
+            old = os.umask(0o177)
+            try:
+                self._server = await asyncio.start_unix_server(
+                    self._on_connect, path=str(self.socket_path), limit=MAX_LINE
+                )
+            finally:
+                os.umask(old)
+            os.chmod(self.socket_path, 0o600)
+            self._watch_task = asyncio.create_task(
+                watch_policy(
+                    self.policies, self._reload, debounce_ms=self.policy_debounce_ms, stop=self._watch_stop
+                )
+            )
+        except BaseException:
+            await self._release()
+            raise
+        self.log(
+            f"daemon {os.getpid()} serving {self.socket_path} (ledger {self.writer.ledger_id}, {self.writer.size} records)"
+        )
+
+    async def serve_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._stop.set)
+        await self._stop.wait()
+        await self.stop()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        self.log("shutting down: denying pending requests")
+        if self._server is not None:
+            self._server.close()
+        self._watch_stop.set()
+        try:
+            await self.gate.shutdown()
+        except Exception as exc:
+            self.log(f"shutdown: {exc}")
+        for c in list(self.subscribers):
+            c.close()
+        await self._release()
+
+    async def _release(self) -> None:
+        if getattr(self, "appender", None) is not None:
+            await self.appender.close()
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        if self._server is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.socket_path.unlink()
+            self._server = None
+        task = getattr(self, "_watch_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(self, reader, writer)
+        await conn.serve()
+
+    def broadcast(self, event: dict[str, Any]) -> None:
+        for c in list(self.subscribers):
+            c.push_event(event)
+
+    async def _reload(self) -> None:
+        res = self.policies.reload()
+        if res is None:
+            return
+        kind, body = res
+        try:
+            await self.appender.append([("policy", body)])
+        except LedgerError as exc:
+            self.log(f"could not record policy change: {exc}")
+        if kind == "policy.reloaded":
+            self.broadcast({"type": kind, "digest": body["digest"], "path": body["path"]})
+        else:
+            self.broadcast({"type": kind, "error": body["error"], "path": body["path"]})
+        self.log(f"{kind}: {body.get('error') or body['digest']}")
+
+    # ---- methods ----------------------------------------------------------------------------------
+
+    async def m_hello(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        client = params.get("client")
+        if type(client) is str and client:
+            conn.client = client[:32]
+        assert self.writer is not None
+        return {
+            "protocol": 1,
+            "version": __version__,
+            "project_id": self.project.project_id,
+            "ledger": {
+                "id": self.writer.ledger_id,
+                "size": self.writer.size,
+                "root": self.writer.root().hex(),
+            },
+        }
+
+    async def m_status(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        w = self.writer
+        assert w is not None
+        return {
+            "project_id": self.project.project_id,
+            "project_root": str(self.project.root),
+            "policy": self.policies.describe(),
+            "ledger": {
+                "id": w.ledger_id,
+                "size": w.size,
+                "root": w.root().hex(),
+                "path": str(w.tracked_path),
+                "broken": w.broken,
+            },
+            "pending": len(self.gate.pending),
+            "counts": dict(self.gate.counts),
+            "uptime_s": int(time.monotonic() - self.started),
+            "pid": os.getpid(),
+        }
+
+    async def m_request(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        client = params.get("client") if type(params.get("client")) is str else conn.client
+        return await self.gate.request(params, conn.peer, client[:32])
+
+    async def m_wait(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.gate.wait(params)
+
+    async def m_outcome(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.gate.outcome(params)
+
+    async def m_list(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        return {"pending": [self.gate.describe(p) for p in self.gate.pending.values()]}
+
+    async def m_subscribe(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        if conn.events is None:
+            conn.events = asyncio.Queue(EVENT_QUEUE)
+            self.subscribers.add(conn)
+            task = asyncio.create_task(conn.pump_events())
+            conn.tasks.add(task)
+            task.add_done_callback(conn.tasks.discard)
+        return {"subscribed": True}
+
+    async def m_decide(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.gate.decide(params, conn.peer)
+
+    async def m_note(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.gate.note(params)
+
+    async def m_reload(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        await self._reload()
+        return self.policies.describe()
+
+    async def m_query(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        from forge_tui.core.query import Filters, normalise_time
+
+        limit = params.get("limit", 100)
+        if type(limit) is not int or not 1 <= limit <= 1000:
+            raise GateError(BAD_PARAMS, "limit must be an integer from 1 to 1000")
+        types = params.get("type")
+        if isinstance(types, str):
+            types = [types]
+        try:
+            f = Filters(
+                since=normalise_time(params.get("since")),
+                until=normalise_time(params.get("until"), end=True),
+                types=frozenset(types) if types else None,
+                actor=params.get("actor"),
+                path=params.get("path"),
+                status=params.get("status"),
+                rule=params.get("rule"),
+                request_id=params.get("request_id"),
+            )
+        except (TypeError, AttributeError):
+            raise GateError(BAD_PARAMS, "filters must be strings") from None
+        assert self.writer is not None
+        path = self.writer.path
+        return {"records": await asyncio.to_thread(_scan_newest, path, f, limit)}
+
+
+def _scan_newest(path: Path, f, limit: int) -> list[dict[str, Any]]:
+    """Matching records, newest first, reading the file backwards in blocks."""
+    out: list[dict[str, Any]] = []
+    with open(path, "rb") as fh:
+        end = fh.seek(0, os.SEEK_END)
+        tail = b""
+        while end > 0 and len(out) < limit:
+            start = max(0, end - (1 << 20))
+            fh.seek(start)
+            block = fh.read(end - start) + tail
+            lines = block.split(b"\n")
+            tail = lines[0] if start > 0 else b""
+            for line in reversed(lines[1:] if start > 0 else lines):
+                if not line:
+                    continue
+                rec = json.loads(line)
+                if f.matches(rec):
+                    out.append(rec)
+                    if len(out) >= limit:
+                        break
+            end = start
+    return out
+
+
+async def run_daemon(project, socket_path: Path, *, log_file=None, ready=None) -> None:
+    d = Daemon(project, socket_path, log_file=log_file)
+    await d.start()
+    if ready is not None:
+        ready(d)
+    await d.serve_forever()

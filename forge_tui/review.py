@@ -1,0 +1,88 @@
+"""Headless review: sign an approval or rejection with a reviewer key and send it to the daemon.
+
+The same path the TUI uses: the approval binds to the request's hash as the daemon reports it, and the
+daemon re-checks everything (registered reviewer, signature, pending state, self-approval, quorum).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from forge_tui.client import Client, DaemonUnavailable, RPCError
+from forge_tui.core.keys import ReviewerKey
+from forge_tui.core.records import format_ts, now_ms
+from forge_tui.errors import ConfigError, ForgeError
+
+PASSPHRASE_ENV = "FORGE_PASSPHRASE"
+
+
+class ReviewRefused(ForgeError):
+    exit_code = 1
+
+
+def read_passphrase(name: str, *, confirm: bool = False) -> str:
+    """FORGE_PASSPHRASE when set (scripts, CI), else a prompt on the terminal; never a silent default."""
+    env = os.environ.get(PASSPHRASE_ENV)
+    if env is not None:
+        return env
+    if not sys.stdin.isatty():
+        raise ConfigError(f"no terminal to ask for {name}'s passphrase", hint=f"set {PASSPHRASE_ENV}")
+    import getpass
+
+    first = getpass.getpass(f"passphrase for reviewer {name}: ")
+    if confirm and getpass.getpass("again: ") != first:
+        raise ConfigError("the passphrases differ")
+    return first
+
+
+def build_approval(
+    request_id: str, request_hash: str, verdict: str, reason: str, reviewer: str
+) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "request_hash": request_hash,
+        "verdict": verdict,
+        "reason": reason,
+        "reviewer": reviewer,
+        "ts": format_ts(now_ms()),
+    }
+
+
+def find_pending(c: Client, request_id: str) -> dict[str, Any]:
+    pending = c.call("queue.list", {})["pending"]
+    for item in pending:
+        if item["request_id"] == request_id:
+            return item
+    raise ReviewRefused(f"request {request_id} is not pending (unknown, or already decided)")
+
+
+def send_decision(
+    c: Client, key: ReviewerKey, item: dict[str, Any], verdict: str, reason: str
+) -> dict[str, Any]:
+    approval = build_approval(item["request_id"], item["request_hash"], verdict, reason, key.name)
+    try:
+        return c.call("queue.decide", {"approval": approval, "reviewer_sig": key.sign_approval(approval)})
+    except RPCError as exc:
+        raise ReviewRefused(f"refused: {exc.message} (error {exc.code})") from None
+
+
+def review_cli(project, request_id: str, reviewer: str, verdict: str, reason: str) -> int:
+    from forge_tui.core.reviewers import ReviewerStore
+    from forge_tui.paths import socket_path
+
+    key = ReviewerStore(project).unlock(reviewer, read_passphrase(reviewer))
+    try:
+        with Client(socket_path(project.project_id), client="review") as c:
+            item = find_pending(c, request_id)
+            res = send_decision(c, key, item, verdict, reason)
+    except DaemonUnavailable as exc:
+        raise ConfigError(f"daemon unreachable: {exc}") from None
+    if res["status"] == "pending":
+        print(
+            f"recorded {verdict} by {reviewer} at seq {res['seq']}: {res['approvals']} of {res['needed']} approvals"
+        )
+    else:
+        print(f"{request_id} {res['status']} (seq {res['seq']})")
+    return 0
