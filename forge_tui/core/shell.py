@@ -89,6 +89,8 @@ class SimpleCommand:
     def text(self) -> str:
         """A readable one-line rendering (not guaranteed to re-parse to the same words)."""
         if self.kind != "command":  # "<redirect> > out.txt", "<assign> FOO=1": keep the markers bare
+            if self.kind == "redirect":
+                return f"{REDIRECT} {self.words[1]} {_display(self.words[2])}"
             return " ".join([self.words[0], *(_display(w) for w in self.words[1:])])
         return " ".join(w if k in self.dynamic else _display(w) for k, w in enumerate(self.words))
 
