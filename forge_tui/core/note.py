@@ -90,7 +90,7 @@ class Verifier:
 
 def parse_vkey(text: str) -> Verifier:
     text = text.strip()
-    parts = text.split("+")
+    parts = text.split("+", 2)  # the base64 key may itself contain '+'; names and ids never do
     if len(parts) != 3:
         raise NoteError("a vkey has the form <name>+<hex key id>+<base64 key>")
     name, hexid, key64 = parts
