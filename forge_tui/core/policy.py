@@ -130,6 +130,9 @@ class _Pattern:
 class _Compiled:
     rule: Rule
     commands: tuple[_Pattern, ...]
+    paths: tuple[tuple[str, Any], ...]  # (pattern, compiled wcmatch matcher or None for "<outside>")
+    keys: tuple[str, ...]  # the match keys, cheapest first
+    first_words: frozenset[str] | None  # literal command names of the patterns; None if any is a glob
 
 
 @dataclass(frozen=True)
@@ -151,8 +154,15 @@ class Policy:
     _compiled: tuple[_Compiled, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        order = ("kind", "tool", "url", "paths", "command")
         compiled = tuple(
-            _Compiled(r, tuple(_Pattern(p, _pattern_words(p)) for p in r.match.get("command", ())))
+            _Compiled(
+                r,
+                tuple(_Pattern(p, _pattern_words(p)) for p in r.match.get("command", ())),
+                tuple((p, _compile_path(p)) for p in r.match.get("paths", ())),
+                tuple(k for k in order if k in r.match),
+                _first_words(r.match.get("command", ())),
+            )
             for r in self.rules
         )
         object.__setattr__(self, "_compiled", compiled)
@@ -528,6 +538,13 @@ def match_words(
 
     if len(words) > 1000:  # absurdly long: only "may match", which can never allow
         return _MAYBE
+    # Fast path: most patterns fail on the command name.
+    if pattern and words and pattern[0] != "*" and 0 not in dynamic:
+        first = words[0]
+        if not fnmatch.fnmatchcase(first, pattern[0]) and (
+            "/" not in first or not fnmatch.fnmatchcase(os.path.basename(first), pattern[0])
+        ):
+            return _NO
     return m(0, 0)
 
 
@@ -548,12 +565,28 @@ def _relative(path: str, root: str) -> str | None:
     return path[len(prefix) :] if path.startswith(prefix) else None
 
 
-def _match_path(pattern: str, view: _PathView) -> bool:
+def _first_words(patterns: Iterable[str]) -> frozenset[str] | None:
+    firsts = [_pattern_words(p)[0] for p in patterns]
+    if any(re.search(r"[*?\[]", w) for w in firsts):
+        return None
+    return frozenset(firsts)
+
+
+def _compile_path(pattern: str) -> Any:
     if pattern == OUTSIDE:
+        return None
+    return wcglob.compile(
+        os.path.expanduser(pattern) if pattern.startswith("~") else pattern, flags=_GLOB_FLAGS
+    )
+
+
+def _match_path(pattern: str, matcher: Any, view: _PathView) -> bool:
+    """Absolute patterns see the absolute path; relative ones only paths inside the project."""
+    if matcher is None:
         return view.rel is None
     if pattern.startswith(("/", "~")):
-        return wcglob.globmatch(view.abs, os.path.expanduser(pattern), flags=_GLOB_FLAGS)
-    return view.rel is not None and wcglob.globmatch(view.rel, pattern, flags=_GLOB_FLAGS)
+        return bool(matcher.match(view.abs))
+    return view.rel is not None and bool(matcher.match(view.rel))
 
 
 def _normal_url(url: str) -> str:
@@ -732,7 +765,8 @@ class _Evaluator:
         match = comp.rule.match
         whys: list[str] = []
         strength = _YES
-        for key, values in match.items():
+        for key in comp.keys:
+            values = match[key]
             if key == "tool":
                 hit = self.tool is not None and next(
                     (v for v in values if fnmatch.fnmatchcase(self.tool, v)), None
@@ -757,7 +791,7 @@ class _Evaluator:
                 if unit.path is None:
                     return _NO, ""
                 view = self.views[unit.path]
-                hit = next((v for v in values if _match_path(v, view)), None)
+                hit = next((pat for pat, m in comp.paths if _match_path(pat, m, view)), None)
                 if not hit:
                     return _NO, ""
                 where = view.rel if view.rel is not None else f"{view.abs}, outside the project"
@@ -766,6 +800,10 @@ class _Evaluator:
                 if unit.cmd is None:
                     return _NO, ""
                 part = self.parts[unit.cmd]
+                if comp.first_words is not None and 0 not in part.dynamic:
+                    name = part.words[0]
+                    if name not in comp.first_words and os.path.basename(name) not in comp.first_words:
+                        return _NO, ""  # fast path: no pattern names this command
                 best, hit = _NO, None
                 for pat in comp.commands:
                     s = match_words(pat.words, part.words, part.dynamic)

@@ -9,6 +9,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forge_tui.core.policy import (
     Policy,
@@ -19,6 +21,7 @@ from forge_tui.core.policy import (
     parse_duration,
     parse_policy,
 )
+from forge_tui.core.shell import parse_command
 from forge_tui.errors import ConfigError, PolicyError
 
 DESIGN_EXAMPLE = b"""\
@@ -602,3 +605,15 @@ def test_core_policy_does_not_import_textual() -> None:
     """If this fails, the headless core pulls in the TUI stack (DESIGN §2)."""
     code = "import sys, forge_tui.core.policy; sys.exit(any(m.split('.')[0] in ('textual', 'rich') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("pytes gitpush-f $`'\"\\;&|()<>{}#=*\n.")), max_size=40))
+def test_evaluate_never_raises_and_never_allows_an_unknown_part(command: str) -> None:
+    """If this fails, odd input crashes the gate, or a part no rule names rides along on `pytest*`."""
+    only_pytest = parse_policy(
+        b'version = 1\ndefault = "deny"\n[[rule]]\nid = "t"\nmatch = { command = "pytest*" }\ndecision = "allow"\n'
+    )
+    ev = only_pytest.evaluate({"kind": "shell.exec", "command": command}, project_root=Path("/nonexistent/p"))
+    if ev.decision == "allow":
+        assert all(p.words[0] == "pytest" for p in parse_command(command))
