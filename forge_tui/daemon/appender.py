@@ -18,6 +18,23 @@ from forge_tui.errors import LedgerError
 MAX_BATCH_RECORDS = 512
 
 
+def _flatten(batch: list[tuple[list[tuple[str, Any]], asyncio.Future]]) -> list[tuple[str, Any]]:
+    """One list of items for the writer. A callable body sees only its own caller's records (a request's
+    decision needs *its* request's hash, not the first record of a batch shared with other callers)."""
+    flat: list[tuple[str, Any]] = []
+    for items, _ in batch:
+        start = len(flat)
+        for type_, body in items:
+            if callable(body):
+                body = _scoped(body, start)
+            flat.append((type_, body))
+    return flat
+
+
+def _scoped(body, start: int):
+    return lambda done: body(done[start:])
+
+
 class GroupAppender:
     def __init__(self, writer: LedgerWriter) -> None:
         self.writer = writer
@@ -55,23 +72,25 @@ class GroupAppender:
                     entry = self._queue.pop(0)
                     batch.append(entry)
                     count += len(entry[0])
-                flat = [item for items, _ in batch for item in items]
-                try:
-                    written = await loop.run_in_executor(self._executor, self.writer.append, flat)
-                except Exception as exc:  # every caller of the batch hears the failure and denies
-                    err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(err)
-                    continue
-                self.batches += 1
-                self.records += len(written)
-                pos = 0
-                for items, fut in batch:
-                    if not fut.done():
-                        fut.set_result(written[pos : pos + len(items)])
-                    pos += len(items)
+                await self._write(batch, loop)
             self._idle.set()
+
+    async def _write(self, batch: list[tuple[list[tuple[str, Any]], asyncio.Future]], loop) -> None:
+        try:
+            written = await loop.run_in_executor(self._executor, self.writer.append, _flatten(batch))
+        except Exception as exc:
+            err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
+            for _, fut in batch:  # every caller of the batch hears the failure and denies
+                if not fut.done():
+                    fut.set_exception(err)
+            return
+        self.batches += 1
+        self.records += len(written)
+        pos = 0
+        for items, fut in batch:
+            if not fut.done():
+                fut.set_result(written[pos : pos + len(items)])
+            pos += len(items)
 
     async def close(self) -> None:
         """Write what is queued, then stop."""
