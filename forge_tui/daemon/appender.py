@@ -79,6 +79,12 @@ class GroupAppender:
         try:
             written = await loop.run_in_executor(self._executor, self.writer.append, _flatten(batch))
         except Exception as exc:
+            if len(batch) > 1 and not isinstance(exc, LedgerError):
+                # A record that cannot be built (e.g. a string that is not valid Unicode) fails before
+                # anything is written: retry each caller alone so only its own caller hears the error.
+                for entry in batch:
+                    await self._write([entry], loop)
+                return
             err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
             for _, fut in batch:  # every caller of the batch hears the failure and denies
                 if not fut.done():
