@@ -79,6 +79,7 @@ class Pending:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     result: dict[str, Any] | None = None
     timer: asyncio.TimerHandle | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one decision step at a time
 
 
 def _str_or_none(v: Any, name: str, limit: int = 4096) -> str | None:
@@ -399,12 +400,18 @@ class Gate:
         p = self.pending.get(rid)
         if p is None:
             return
-        await self._decide(p, "denied", "timeout", "no reviewer decided before the approval timeout")
+        async with p.lock:
+            if self.pending.get(rid) is p:
+                await self._decide(p, "denied", "timeout", "no reviewer decided before the approval timeout")
 
     async def shutdown(self) -> None:
         """Deny and record everything still pending (decided_by fallback)."""
         for p in list(self.pending.values()):
-            await self._decide(p, "denied", "fallback", "the daemon shut down before a reviewer decided")
+            async with p.lock:
+                if self.pending.get(p.request_id) is p:
+                    await self._decide(
+                        p, "denied", "fallback", "the daemon shut down before a reviewer decided"
+                    )
 
     async def decide(self, params: dict[str, Any], peer: dict[str, Any]) -> dict[str, Any]:
         approval = params.get("approval")
@@ -427,6 +434,16 @@ class Gate:
                     NOT_PENDING, f"request {rid} is no longer pending ({self.decided[rid]['status']})"
                 )
             raise GateError(UNKNOWN_REQUEST, f"unknown request {rid}")
+        async with p.lock:  # concurrent approvals of one request are checked and counted one by one
+            if self.pending.get(rid) is not p:
+                raise GateError(NOT_PENDING, f"request {rid} is no longer pending")
+            return await self._decide_locked(p, approval, sig, peer)
+
+    async def _decide_locked(
+        self, p: Pending, approval: dict[str, Any], sig: str, peer: dict[str, Any]
+    ) -> dict[str, Any]:
+        rid = p.request_id
+        name = approval["reviewer"]
         try:
             reviewers = load_reviewers(self.project.reviewers_path)
         except (ConfigError, NoteError) as exc:
