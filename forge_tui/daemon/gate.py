@@ -474,9 +474,10 @@ class Gate:
                 BAD_SIGNATURE, "the approval is bound to a different request (request_hash mismatch)"
             )
         actor = p.body["actor"]
-        excluded = {actor["id"]} | ({p.body.get("principal")} if "principal" in p.distinct else set())  # type: ignore[attr-defined]
-        if name in excluded:
-            who = "requester" if name == actor["id"] else "principal the agent acts for"
+        requester = _identities(actor["id"])
+        principal = _identities(p.body.get("principal")) if "principal" in p.distinct else set()  # type: ignore[attr-defined]
+        if name in requester | principal:
+            who = "requester" if name in requester else "principal the agent acts for"
             await self._violation(
                 "self_approval", rid, f"{name!r} tried to decide a request where they are the {who}"
             )
@@ -599,6 +600,14 @@ class Gate:
             "distinct_from": p.distinct,  # type: ignore[attr-defined]
             "session_history": history,
         }
+
+
+def _identities(who: str | None) -> set[str]:
+    """The reviewer names a requester or principal id stands for: the id itself and, for a prefixed id
+    such as `cli:alice` (what `forge-tui request` sends for a human), the name after the prefix."""
+    if not who:
+        return set()
+    return {who, who.rsplit(":", 1)[-1]}
 
 
 def peer_process(pid: int | None, uid: int | None) -> dict[str, Any]:
