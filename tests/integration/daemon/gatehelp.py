@@ -1,0 +1,238 @@
+"""Helpers for the gate daemon tests: an isolated data folder, a project with a per-test policy and
+reviewer keys, an in-process daemon on a short socket path, and a small asyncio JSON-RPC client.
+
+tests/conftest.py (another engineer's) may add autouse isolation; these fixtures set what the daemon
+needs themselves so they work with or without it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forge_tui.core.keys import ReviewerKey
+from forge_tui.core.note import Signer
+from forge_tui.core.project import Project
+from forge_tui.paths import atomic_write
+
+REVIEWERS = ("alice", "bob", "carol")
+
+
+@dataclass
+class World:
+    home: Path
+    project: Project
+    sock: Path
+    keys: dict[str, ReviewerKey] = field(default_factory=dict)
+
+    def write_policy(self, text: str) -> None:
+        atomic_write(self.project.policy_path, text.encode())
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+        env["FORGE_SOCKET"] = str(self.sock)
+        env.update(extra)
+        return env
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of the authoritative ledger copy, in order."""
+        lid = self.project.local_ledger_id()
+        path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
+        return [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
+
+    def ledger_lines(self) -> list[bytes]:
+        lid = self.project.local_ledger_id()
+        path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
+        return [line for line in path.read_bytes().split(b"\n") if line]
+
+
+def reviewer_key(name: str) -> ReviewerKey:
+    """A reviewer key in memory (no argon2 file: the daemon only needs the registered public key)."""
+    return ReviewerKey(name, Signer.generate(f"forge-tui.reviewer/{name}"))
+
+
+class RPC:
+    """An asyncio JSON-RPC connection: concurrent calls by id, events kept in a queue."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.ids = itertools.count(1)
+        self.waiting: dict[Any, asyncio.Future] = {}
+        self.events: asyncio.Queue = asyncio.Queue()
+        self.unmatched: asyncio.Queue = asyncio.Queue()  # responses with id null or unknown
+        self.task = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, path: Path) -> RPC:
+        r, w = await asyncio.open_unix_connection(str(path), limit=8 << 20)
+        return cls(r, w)
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                line = await self.reader.readline()
+                if not line:
+                    break
+                msg = json.loads(line)
+                if msg.get("method") == "event":
+                    self.events.put_nowait(msg["params"])
+                    continue
+                fut = self.waiting.pop(msg.get("id"), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(msg)
+                else:
+                    self.unmatched.put_nowait(msg)
+        finally:
+            for fut in self.waiting.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError("connection closed"))
+
+    async def raw(self, method: str, params: Any = None, timeout: float = 10) -> dict[str, Any]:
+        rid = next(self.ids)
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[rid] = fut
+        msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params if params is not None else {}}
+        self.writer.write(json.dumps(msg).encode() + b"\n")
+        await self.writer.drain()
+        return await asyncio.wait_for(fut, timeout)
+
+    async def call(self, method: str, params: Any = None, timeout: float = 10) -> Any:
+        resp = await self.raw(method, params, timeout)
+        assert "error" not in resp, resp
+        return resp["result"]
+
+    async def error(self, method: str, params: Any = None, timeout: float = 10) -> dict[str, Any]:
+        resp = await self.raw(method, params, timeout)
+        assert "error" in resp, resp
+        return resp["error"]
+
+    async def event(self, type_: str, timeout: float = 10) -> dict[str, Any]:
+        """The next event of `type_` (earlier events of other types are dropped)."""
+
+        async def get() -> dict[str, Any]:
+            while True:
+                ev = await self.events.get()
+                if ev["type"] == type_:
+                    return ev
+
+        return await asyncio.wait_for(get(), timeout)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+
+def action(kind: str = "shell.exec", **kw: Any) -> dict[str, Any]:
+    return {"kind": kind, **kw}
+
+
+def actor(aid: str = "agent-1", session: str = "s1", kind: str = "agent") -> dict[str, Any]:
+    return {"id": aid, "kind": kind, "session": session}
+
+
+def req(command: str | None = None, *, kind: str = "shell.exec", **kw: Any) -> dict[str, Any]:
+    """gate.request params for a shell command (or another kind with paths=...)."""
+    a = {"kind": kind}
+    if command is not None:
+        a["command"] = command
+    if "paths" in kw:
+        a["paths"] = kw.pop("paths")
+    return {"action": a, "actor": actor(kw.pop("aid", "agent-1"), kw.pop("session", "s1")), **kw}
+
+
+def sign(
+    world: World,
+    signer: str,
+    item: dict[str, Any],
+    verdict: str = "approve",
+    reason: str = "",
+    as_name: str | None = None,
+    request_hash: str | None = None,
+) -> dict[str, Any]:
+    """queue.decide params: `signer`'s key signs an approval naming `as_name` (default: signer)."""
+    from forge_tui.review import build_approval
+
+    approval = build_approval(
+        item["request_id"], request_hash or item["request_hash"], verdict, reason, as_name or signer
+    )
+    return {"approval": approval, "reviewer_sig": world.keys[signer].sign_approval(approval)}
+
+
+# ---- subprocess daemons ------------------------------------------------------------------------
+
+
+def wait_for_socket(path: Path, proc: subprocess.Popen | None = None, timeout: float = 10.0) -> None:
+    """Bounded polling of a condition (the socket accepts a connection), not a sleep-as-synchronisation."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(
+                f"daemon exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
+            )
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(0.2)
+        try:
+            s.connect(str(path))
+            return
+        except OSError:
+            time.sleep(0.02)  # polling interval of a bounded condition loop
+        finally:
+            s.close()
+    raise AssertionError(f"no daemon answered on {path} within {timeout} s")
+
+
+def spawn_daemon(world: World, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "forge_tui",
+            "-C",
+            str(world.project.root),
+            "daemon",
+            "--socket",
+            str(world.sock),
+            *extra,
+        ],
+        env=world.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def run_cli(
+    world: World, *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "forge_tui", "-C", str(world.project.root), *args],
+        env=env or world.env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def verify_clean(world: World) -> None:
+    """The ledger verifies (exit 0) with no forensic error (notices for recorded refusals are fine)."""
+    from forge_tui.core.verify import verify_project
+
+    report = verify_project(world.project, workers=1)
+    lines = [f.line() for f in report.findings]
+    assert report.exit_code() == 0, lines
+    assert not [f for f in report.findings if f.severity == "error"], lines
