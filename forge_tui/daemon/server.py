@@ -166,21 +166,25 @@ class Connection:
             if "id" in msg:
                 await self.send(_error(rid, METHOD_NOT_FOUND, f"unknown method {method[:64]!r}"))
             return
+        reply = "id" in msg  # a notification (no id) is never answered, not even with an error
         try:
             result = await handler(self, params)
         except GateError as exc:
-            await self.send(_error(rid, exc.code, exc.message, exc.data))
+            if reply:
+                await self.send(_error(rid, exc.code, exc.message, exc.data))
             return
         except LedgerError as exc:
-            await self.send(_error(rid, LEDGER_UNAVAILABLE, f"denied: {exc}"))
+            if reply:
+                await self.send(_error(rid, LEDGER_UNAVAILABLE, f"denied: {exc}"))
             return
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug in one handler must not take the daemon down
             self.daemon.log(f"internal error in {method}: {type(exc).__name__}: {exc}")
-            await self.send(_error(rid, INTERNAL, "internal error (denied)"))
+            if reply:
+                await self.send(_error(rid, INTERNAL, "internal error (denied)"))
             return
-        if "id" in msg:
+        if reply:
             await self.send({"jsonrpc": "2.0", "id": rid, "result": result})
 
     def push_event(self, event: dict[str, Any]) -> None:
