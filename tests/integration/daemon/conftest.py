@@ -85,3 +85,30 @@ async def connect():
     yield open_
     for c in conns:
         await c.close()
+
+
+@pytest.fixture
+def thread_daemon():
+    """thread_daemon(world) -> a Daemon running on its own event loop in a thread (for sync tests such as
+    hypothesis properties, which cannot be coroutines)."""
+    import asyncio
+    import threading
+
+    running: list[tuple[Daemon, asyncio.AbstractEventLoop, threading.Thread]] = []
+
+    def start(world: World) -> Daemon:
+        loop = asyncio.new_event_loop()
+        t = threading.Thread(target=loop.run_forever, daemon=True)
+        t.start()
+        d = Daemon(world.project, world.sock, policy_debounce_ms=50)
+        asyncio.run_coroutine_threadsafe(d.start(), loop).result(timeout=20)
+        running.append((d, loop, t))
+        return d
+
+    yield start
+    for d, loop, t in running:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(d.stop(), loop).result(timeout=20)
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(timeout=10)
+        loop.close()

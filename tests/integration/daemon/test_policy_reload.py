@@ -1,0 +1,91 @@
+"""Policy hot reload (DESIGN §8): a good edit takes effect and is recorded; a broken one keeps the last good
+policy in force, is shown as an event and recorded. Editors save in place or by rename: both are tested."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+ALLOW = """\
+version = 1
+default = "ask"
+
+[[rule]]
+id = "build"
+match = { kind = "shell.exec", command = ["make*"] }
+decision = "allow"
+"""
+
+DENY = ALLOW.replace('decision = "allow"', 'decision = "deny"\nreason = "builds are frozen"')
+BROKEN = ALLOW.replace('decision = "allow"', 'decision = "perhaps"')
+
+
+def save_in_place(path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:  # truncate + write, like `echo > file`
+        fh.write(text)
+
+
+def save_by_rename(path, text: str) -> None:
+    tmp = path.with_name(".policy.toml.swp")  # like vim / VS Code: write a temp file, rename over
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def policy_records(world) -> list[dict]:
+    return [r["body"] for r in world.records() if r["type"] == "policy"]
+
+
+async def build(c) -> dict:
+    return await c.call(
+        "gate.request", {"action": {"kind": "shell.exec", "command": "make all"}, "actor": {"id": "a"}}
+    )
+
+
+@pytest.mark.parametrize("save", [save_in_place, save_by_rename], ids=["in-place", "rename"])
+async def test_good_then_bad_policy_edits(make_world, start_daemon, connect, save):
+    w = make_world(ALLOW)
+    await start_daemon(w)
+    c = await connect(w.sock)
+    await c.call("queue.subscribe")
+    assert (await build(c))["status"] == "allowed"
+
+    save(w.project.policy_path, DENY)
+    ev = await c.event("policy.reloaded")
+    digest = hashlib.sha256(DENY.encode()).hexdigest()
+    assert ev["digest"] == digest, "the reload event names another policy"
+    assert policy_records(w)[-1]["digest"] == digest and policy_records(w)[-1]["loaded"], (
+        "the change is not in the ledger"
+    )
+    res = await build(c)
+    assert (res["status"], res["reason"]) == ("denied", "builds are frozen"), "the new rule did not apply"
+
+    save(w.project.policy_path, BROKEN)
+    err = await c.event("policy.error")
+    assert "perhaps" in err["error"] or "decision" in err["error"], err
+    rec = policy_records(w)[-1]
+    assert rec["loaded"] is False and rec["error"] and rec["in_force"] == digest, (
+        "the broken edit is not recorded"
+    )
+    assert (await build(c))["status"] == "denied", "a broken policy replaced the last good one"
+    st = await c.call("status")
+    assert st["policy"]["digest"] == digest and st["policy"]["error"], "status hides the policy error"
+
+    save(w.project.policy_path, ALLOW)
+    ev = await c.event("policy.reloaded")
+    assert ev["digest"] == hashlib.sha256(ALLOW.encode()).hexdigest()
+    assert (await build(c))["status"] == "allowed", "fixing the policy did not bring the rule back"
+    from gatehelp import verify_clean
+
+    verify_clean(w)
+
+
+async def test_a_policy_broken_at_start_fails_closed(make_world, start_daemon, connect):
+    w = make_world(BROKEN)
+    await start_daemon(w)
+    c = await connect(w.sock)
+    res = await build(c)
+    assert res["status"] == "pending", "with no valid policy the gate must ask, not allow"
+    rec = policy_records(w)[-1]
+    assert rec["loaded"] is False and rec["error"], "the start-up policy error is not recorded"
