@@ -1,0 +1,1 @@
+"""The Textual console. Nothing under forge_tui.core imports this package: the core stays headless."""

@@ -1,0 +1,1 @@
+"""Screens of the console: queue, inspect, ledger, verify, policy, dialogs."""
