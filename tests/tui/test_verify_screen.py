@@ -1,0 +1,133 @@
+"""The verify screen runs the real verifier in a thread and shows what holds and what broke.
+
+The project is the deterministic sample (forge_tui.tui.sample) in a temporary folder; the tampered case
+edits one signed record and appends an outcome for a denied request, so the screen must name the ledger,
+the seq and the reason of each break.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App
+from textual.widgets import DataTable, ProgressBar, Static
+
+from forge_tui.tui.sample import LEDGER_ID, append_unauthorized_outcome, build_sample, tamper
+from forge_tui.tui.screens.verify import VerifyScreen
+
+
+class Host(App):
+    """A bare app that shows the screen under test."""
+
+    def __init__(self, screen_factory) -> None:
+        super().__init__()
+        self._factory = screen_factory
+
+    def on_mount(self) -> None:
+        self.push_screen(self._factory())
+
+
+@pytest.fixture
+def sample(tmp_path, monkeypatch):
+    monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data"))
+    return build_sample(tmp_path / "shop")
+
+
+def text_of(widget: Static) -> str:
+    return str(widget.render())
+
+
+async def finished(pilot, screen: VerifyScreen) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert not screen.running
+
+
+def table_rows(screen: VerifyScreen) -> list[list[str]]:
+    table = screen.query_one("#verify-findings", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_clean_ledger_is_all_green_and_progress_finishes(sample):
+    app = Host(lambda: VerifyScreen(sample.project, workers=1))
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, VerifyScreen)
+        await finished(pilot, screen)
+        assert screen.report is not None and screen.report.exit_code() == 0
+        assert text_of(screen.query_one("#verify-verdict", Static)).startswith("VERIFIED  1 ledger")
+        checks = text_of(screen.query_one("#verify-checks-text", Static))
+        for line in ("✓ chain", "✓ signatures", "✓ checkpoint", "✓ anchors", "✓ forensics"):
+            assert line in checks, checks
+        assert "17 of 17 records verified" in checks
+        assert "✗" not in checks and "!" not in checks
+        assert "1 refusal recorded by the gate" in checks
+        bar = screen.query_one("#verify-progress", ProgressBar)
+        assert bar.total is not None and bar.progress == bar.total
+        # The only finding is the gate's own recorded refusal: a notice, not an error.
+        rows = table_rows(screen)
+        assert [r[0] for r in rows] == ["notice"]
+
+
+async def test_tampered_ledger_names_ledger_seq_and_reason(sample):
+    unauthorized = append_unauthorized_outcome(sample)
+    edited = tamper(sample)["edited"]
+    app = Host(lambda: VerifyScreen(sample.project, workers=1))
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = app.screen
+        await finished(pilot, screen)
+        assert text_of(screen.query_one("#verify-verdict", Static)).startswith("FAILED")
+        rows = table_rows(screen)
+        by_code = {r[3]: r for r in rows}
+        assert by_code["signature"][1:3] == [LEDGER_ID, str(edited)]
+        assert by_code["chain"][1:3] == [LEDGER_ID, str(edited + 1)]
+        assert by_code["unauthorized_execution"][2] == str(unauthorized)
+        assert "no earlier allowing decision" in by_code["unauthorized_execution"][4]
+        assert "root_mismatch" in by_code
+        # Errors come before the notice.
+        assert rows[-1][0] == "notice"
+        checks = text_of(screen.query_one("#verify-checks-text", Static))
+        assert "✗ signatures" in checks and f"first at seq {edited}" in checks
+        assert "✗ chain" in checks and "✗ checkpoint" in checks and "✗ forensics" in checks
+        # Moving the cursor shows that finding in full.
+        table = screen.query_one("#verify-findings", DataTable)
+        table.focus()
+        target = next(i for i, r in enumerate(rows) if r[3] == "unauthorized_execution")
+        table.move_cursor(row=target)
+        await pilot.pause()
+        detail = text_of(screen.query_one("#verify-detail", Static))
+        assert f"seq {unauthorized}" in detail and "r-4d5e6f708192a3b4" in detail
+
+
+async def test_fast_toggle_reruns_without_signatures(sample):
+    app = Host(lambda: VerifyScreen(sample.project, workers=1))
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = app.screen
+        await finished(pilot, screen)
+        assert screen.report is not None and not screen.report.fast
+        await pilot.press("f")
+        await finished(pilot, screen)
+        assert screen.report is not None and screen.report.fast
+        checks = text_of(screen.query_one("#verify-checks-text", Static))
+        assert "– signatures" in checks and "skipped" in checks
+        # r re-runs: a record tampered meanwhile is found on the next run.
+        tamper(sample)
+        await pilot.press("r")
+        await finished(pilot, screen)
+        assert screen.report is not None and screen.report.exit_code() == 1
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, VerifyScreen)
+
+
+async def test_ledger_text_is_shown_literally(tmp_path, monkeypatch):
+    """A ledger file name with markup is shown as written (the screen must not parse it)."""
+    monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data"))
+    s = build_sample(tmp_path / "shop")
+    bogus = s.project.ledger_dir / "[red]x[b].jsonl"
+    bogus.write_bytes(b"")
+    app = Host(lambda: VerifyScreen(s.project, workers=1))
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = app.screen
+        await finished(pilot, screen)
+        assert any(r[1] == "[red]x[b]" for r in table_rows(screen))
+        assert "[red]x[b]" in text_of(screen.query_one("#verify-checks-text", Static))
