@@ -61,6 +61,7 @@ class Connection:
         self.pid, self.uid, self.gid = peer_credentials(sock) if sock is not None else (None, None, None)
         self.client = "unknown"
         self.events: asyncio.Queue | None = None
+        self.pump: asyncio.Task | None = None
         self.tasks: set[asyncio.Task] = set()
         self._write_lock = asyncio.Lock()
         self.closed = False
@@ -234,6 +235,7 @@ class Daemon:
         self._server: asyncio.base_events.Server | None = None
         self._stop = asyncio.Event()
         self._watch_stop = asyncio.Event()
+        self.connections: dict[Connection, asyncio.Task] = {}  # each open connection and its serve task
         self.writer: LedgerWriter | None = None
 
     def log(self, text: str) -> None:
@@ -334,9 +336,32 @@ class Daemon:
             await self.gate.shutdown()
         except Exception as exc:
             self.log(f"shutdown: {exc}")
-        for c in list(self.subscribers):
-            c.close()
+        await self._close_connections()
         await self._release()
+
+    async def _close_connections(self, grace: float = 1.0) -> None:
+        """Stop reading every connection, let requests in flight send their replies (the pending ones were
+        just denied), then close. A peer that does not read its replies is cut off after `grace` seconds.
+        Every connection's serve task has ended when this returns (no task is left to be destroyed)."""
+        conns = dict(self.connections)
+        if not conns:
+            return
+        for c in conns:
+            with contextlib.suppress(Exception):
+                c.writer.transport.pause_reading()
+        busy = [t for c in conns for t in c.tasks if t is not c.pump]
+        if busy:
+            await asyncio.wait(busy, timeout=grace)
+        for c in conns:
+            c.close()
+            transport = c.writer.transport
+            if transport.get_write_buffer_size():  # unread replies after the grace: drop them
+                transport.abort()
+        _, late = await asyncio.wait(conns.values(), timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.wait(late, timeout=grace)
 
     async def _release(self) -> None:
         if getattr(self, "appender", None) is not None:
@@ -359,7 +384,13 @@ class Daemon:
 
     async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(self, reader, writer)
-        await conn.serve()
+        task = asyncio.current_task()
+        assert task is not None
+        self.connections[conn] = task
+        try:
+            await conn.serve()
+        finally:
+            self.connections.pop(conn, None)
 
     def broadcast(self, event: dict[str, Any]) -> None:
         for c in list(self.subscribers):
@@ -435,7 +466,7 @@ class Daemon:
         if conn.events is None:
             conn.events = asyncio.Queue(EVENT_QUEUE)
             self.subscribers.add(conn)
-            task = asyncio.create_task(conn.pump_events())
+            task = conn.pump = asyncio.create_task(conn.pump_events())
             conn.tasks.add(task)
             task.add_done_callback(conn.tasks.discard)
         return {"subscribed": True}
