@@ -23,6 +23,7 @@ ALG_ED25519 = 0x01
 SIG_PREFIX = "\u2014 "  # em dash and a space
 _NAME_RE = re.compile(r"^[^\s+]+$")
 _B64_RE = re.compile(r"^[A-Za-z0-9+/]*={0,2}$")
+_CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f]")
 
 
 class NoteError(ForgeError):
@@ -155,6 +156,8 @@ def split_note(note: str) -> tuple[str, list[NoteSignature]]:
     """Split a signed note into its text and signature lines (split on LF only)."""
     if "\r" in note:
         raise NoteError("note holds a carriage return")
+    if _CONTROL_RE.search(note):  # C2SP signed-note: no ASCII control character but LF
+        raise NoteError("note holds a control character")
     idx = note.rfind("\n\n")
     if idx < 0 or not note.endswith("\n"):
         raise NoteError("note has no signature block")
