@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     import threading
 
     from forge_tui.daemon.spawn import start_daemon
-    from forge_tui.demo import DemoAgent, make_world, run_headless
+    from forge_tui.demo import HUMAN, DemoAgent, make_world, run_headless
 
     world = make_world()
     print(f"demo project: {world.project.root}")
@@ -46,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
             agent = DemoAgent(world.sock, lines.append, pace=1.5 if args.pace is None else args.pace, bot_key=world.bot_key)
             t = threading.Thread(target=agent.run, daemon=True)
-            app = ForgeApp.for_project(world.project, socket=world.sock, title="forge-tui demo")
-            app.call_after_refresh = getattr(app, "call_after_refresh", None)
+            app = ForgeApp.for_project(world.project, socket=world.sock, title="forge-tui demo", reviewer=HUMAN)
             t.start()
             try:
                 app.run()

@@ -1,0 +1,254 @@
+"""The console's asyncio link to the daemon: JSON-RPC 2.0 over the Unix socket, one object per line.
+
+One task owns the connection (`DaemonLink.run`, run by the app as an exclusive worker). It connects,
+says hello, subscribes to queue events and fetches the queue, then reads until the daemon goes away, and
+reconnects with exponential backoff for as long as the app runs. It never touches widgets: it only posts
+messages (`LinkState`, `QueueSnapshot`, `DaemonEvent`) through the `post` callable it was given.
+`call()` sends a request and awaits its answer from any coroutine on the app's loop; while the link is
+down it raises `DaemonUnavailable` at once, so the UI never waits on a daemon that is not there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from textual.message import Message
+
+from forge_tui import __version__
+from forge_tui.client import DaemonUnavailable, RPCError
+
+MAX_LINE = 1 << 20
+CONNECTING, CONNECTED, DISCONNECTED = "connecting", "connected", "disconnected"
+
+__all__ = [
+    "CONNECTED",
+    "CONNECTING",
+    "DISCONNECTED",
+    "DaemonEvent",
+    "DaemonLink",
+    "DaemonUnavailable",
+    "Link",
+    "LinkState",
+    "QueueSnapshot",
+    "RPCError",
+]
+
+
+class LinkState(Message):
+    """The connection changed state: `connecting`, `connected` or `disconnected`."""
+
+    def __init__(self, state: str, detail: str = "", retry_in: float | None = None) -> None:
+        super().__init__()
+        self.state = state
+        self.detail = detail
+        self.retry_in = retry_in
+
+
+class QueueSnapshot(Message):
+    """The whole queue (and the daemon's status) right after a (re)connection."""
+
+    def __init__(self, pending: list[dict[str, Any]], status: dict[str, Any] | None) -> None:
+        super().__init__()
+        self.pending = pending
+        self.status = status
+
+
+class DaemonEvent(Message):
+    """One `event` notification from `queue.subscribe` (request.new/updated/decided, violation, policy.*)."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        super().__init__()
+        self.event = event
+
+
+class Link(Protocol):
+    """What the app needs from a daemon link (the tests' fake implements the same)."""
+
+    state: str
+
+    async def run(self) -> None: ...
+
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any: ...
+
+    def reconnect_now(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class DaemonLink:
+    """A reconnecting JSON-RPC connection to the daemon at `path`, reporting through `post`."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        post: Callable[[Message], object],
+        *,
+        client: str = "tui",
+        call_timeout: float = 10.0,
+        min_backoff: float = 0.1,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.path = str(path)
+        self.post = post
+        self.client = client
+        self.call_timeout = call_timeout
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+        self.state = DISCONNECTED
+        self.hello: dict[str, Any] | None = None
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._connected = False  # the socket is open (calls may go out), even before hello answered
+        self._wake = asyncio.Event()
+        self._closed = False
+
+    # ---- public ------------------------------------------------------------------------------------
+
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
+        """Send `method` and return its result; RPCError for a daemon refusal, DaemonUnavailable when the
+        link is down, goes down meanwhile, or no answer comes within the timeout."""
+        writer = self._writer
+        if writer is None or not self._connected:
+            raise DaemonUnavailable("not connected to the daemon")
+        rid = next(self._ids)
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = fut
+        msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}
+        try:
+            writer.write((json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass"))
+            await writer.drain()
+            resp = await asyncio.wait_for(fut, timeout if timeout is not None else self.call_timeout)
+        except TimeoutError:
+            raise DaemonUnavailable(f"the daemon did not answer {method} in time") from None
+        except (ConnectionError, OSError, RuntimeError) as exc:
+            raise DaemonUnavailable(f"connection to the daemon failed: {exc}") from None
+        finally:
+            self._waiting.pop(rid, None)
+        if "error" in resp:
+            err = resp["error"] or {}
+            raise RPCError(int(err.get("code", -32603)), str(err.get("message", "error")), err.get("data"))
+        return resp.get("result")
+
+    def reconnect_now(self) -> None:
+        """Cut a backoff wait short (the user asked to retry)."""
+        self._wake.set()
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self._drop_connection("closed")
+
+    # ---- the connection loop -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect: until `close()` or cancellation. Never raises for daemon trouble."""
+        delay = self.min_backoff
+        while not self._closed:
+            self._set_state(CONNECTING)
+            detail = ""
+            try:
+                served = await self._serve_once()
+                if served:
+                    delay = self.min_backoff  # it worked for a while: start the backoff afresh
+                detail = "the daemon closed the connection"
+            except DaemonUnavailable as exc:
+                detail = str(exc)
+            except RPCError as exc:
+                detail = f"the daemon refused the console: {exc.message} ({exc.code})"
+            except (OSError, ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
+                detail = _describe(exc)
+            finally:
+                self._drop_connection(detail or "disconnected")
+            if self._closed:
+                break
+            self._set_state(DISCONNECTED, detail, retry_in=delay)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)  # backoff; reconnect_now() ends it early
+            delay = min(delay * 2, self.max_backoff)
+
+    async def _serve_once(self) -> bool:
+        """One connection's life. Returns True when it got as far as `connected`."""
+        try:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_unix_connection(self.path, limit=MAX_LINE + 2), self.call_timeout
+            )
+        except TimeoutError:
+            raise DaemonUnavailable(f"no answer from {self.path}") from None
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise DaemonUnavailable(f"no daemon at {self.path}") from None
+        self._writer = writer
+        self._connected = True
+        reading = asyncio.create_task(self._read(reader))
+        # When reading stops (EOF, a bad line), nobody will answer: fail the calls waiting now.
+        reading.add_done_callback(lambda _t: self._drop_connection("the connection ended"))
+        try:
+            self.hello = await self.call("hello", {"client": self.client, "version": __version__})
+            await self.call("queue.subscribe", {})
+            pending = (await self.call("queue.list", {}))["pending"]
+            try:
+                status = await self.call("status", {})
+            except RPCError:
+                status = None
+            self._set_state(CONNECTED)
+            self.post(QueueSnapshot(pending, status))
+            await reading
+            return True
+        finally:
+            reading.cancel()
+            with contextlib.suppress(BaseException):
+                await reading
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        while True:
+            try:
+                line = await reader.readline()
+            except (ValueError, asyncio.LimitOverrunError):
+                raise ValueError("the daemon sent a line over 1 MiB") from None
+            if not line:
+                return
+            if not line.strip():
+                continue
+            msg = json.loads(line)
+            if type(msg) is not dict:
+                continue
+            if msg.get("method") == "event" and "id" not in msg:
+                params = msg.get("params")
+                if type(params) is dict and type(params.get("type")) is str:
+                    self.post(DaemonEvent(params))
+                continue
+            fut = self._waiting.get(msg.get("id"))  # type: ignore[arg-type]
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
+
+    def _drop_connection(self, why: str) -> None:
+        self._connected = False
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            with contextlib.suppress(Exception):
+                writer.close()
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_exception(DaemonUnavailable(f"connection to the daemon lost ({why})"))
+        self._waiting.clear()
+
+    def _set_state(self, state: str, detail: str = "", retry_in: float | None = None) -> None:
+        self.state = state
+        self.post(LinkState(state, detail, retry_in))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"connection failed: {exc.strerror}"
+    return f"connection failed: {exc}" if str(exc) else f"connection failed ({type(exc).__name__})"

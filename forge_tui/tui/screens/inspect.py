@@ -1,0 +1,287 @@
+"""Inspect one pending request: the whole action, its diff, who asked and why, what matched, and what the
+same session did before. Every value here came from an agent or the ledger: it is shown literally."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Group, RenderableType
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from forge_tui.client import DaemonUnavailable, RPCError
+from forge_tui.tui.text import clean, literal, shorten
+from forge_tui.tui.widgets.header import ConsoleHeader
+from forge_tui.tui.widgets.queue_table import age_of, expiry_of, fmt_duration, summary_of
+
+if TYPE_CHECKING:
+    from forge_tui.tui.app import ForgeApp
+
+
+def fields(*pairs: tuple[str, Any]) -> Text:
+    """Label/value lines; values are literal (None shown as a dim dash)."""
+    out = Text(end="")
+    for i, (label, value) in enumerate(pairs):
+        if i:
+            out.append("\n")
+        out.append(f"{label:<14}", style="bold")
+        if value is None or value == "" or value == []:
+            out.append("—", style="dim")
+        elif isinstance(value, Text):
+            out.append_text(value)
+        else:
+            out.append_text(literal(value))
+    return out
+
+
+def content_renderable(content: dict[str, Any]) -> RenderableType:
+    """A diff with diff highlighting (from the cleaned literal text), anything else as plain text."""
+    text = clean(content.get("text", ""))
+    kind = str(content.get("kind") or "text")
+    if kind == "diff" or text.startswith(("--- ", "diff ")):
+        return Syntax(text, "diff", theme="ansi_dark", word_wrap=True)
+    return literal(text)
+
+
+def history_table(rows: list[dict[str, Any]]) -> RenderableType:
+    if not rows:
+        return Text("No earlier actions in this session.", style="dim")
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
+    for col in ("when", "request", "kind", "summary", "decision", "outcome"):
+        table.add_column(col, overflow="fold" if col == "summary" else "ellipsis", no_wrap=col != "summary")
+    for r in rows:
+        status = r.get("status") or "?"
+        style = {"allowed": "green", "denied": "red", "pending": "yellow"}.get(status, "")
+        table.add_row(
+            literal(shorten(r.get("ts", ""), 24)),
+            literal(shorten(r.get("request_id", ""), 20)),
+            literal(shorten(r.get("kind", ""), 12)),
+            literal(shorten(r.get("summary", ""), 80)),
+            literal(status, style=style),
+            literal(r.get("outcome") or "—"),
+        )
+    return table
+
+
+def session_rows(records: list[dict[str, Any]], session: str, exclude: str) -> list[dict[str, Any]]:
+    """Earlier requests of `session`, oldest first, with their decision and outcome, from ledger records
+    (any order). Pure: the tests and the screen share it."""
+    requests: dict[str, dict[str, Any]] = {}
+    decided: dict[str, str] = {}
+    outcomes: dict[str, str] = {}
+    for rec in records:
+        body = rec.get("body") or {}
+        rid = body.get("request_id")
+        if not isinstance(rid, str) or rid == exclude:
+            continue
+        t = rec.get("type")
+        if t == "request" and (body.get("actor") or {}).get("session") == session:
+            action = body.get("action") or {}
+            requests[rid] = {
+                "ts": rec.get("ts", ""),
+                "seq": rec.get("seq", 0),
+                "request_id": rid,
+                "kind": action.get("kind", ""),
+                "summary": summary_of(body),
+            }
+        elif t == "decision" and body.get("status") != "pending":
+            decided[rid] = body.get("status", "")
+        elif t == "decision":
+            decided.setdefault(rid, "pending")
+        elif t == "outcome":
+            outcomes[rid] = body.get("status", "")
+    rows = sorted(requests.values(), key=lambda r: r["seq"])
+    for r in rows:
+        r["status"] = decided.get(r["request_id"])
+        r["outcome"] = outcomes.get(r["request_id"])
+    return rows
+
+
+class InspectScreen(Screen[None]):
+    """The full picture of request `request_id`. `a`/`r` (the app's bindings) act on it."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="inspect.back", tooltip="back to the queue"),
+    ]
+
+    DEFAULT_CSS = """
+    InspectScreen VerticalScroll {
+        padding: 0 1;
+    }
+    InspectScreen .section {
+        border: round $primary-darken-1;
+        border-title-color: $accent;
+        border-title-style: bold;
+        height: auto;
+        padding: 0 1;
+        margin-bottom: 0;
+    }
+    InspectScreen #banner {
+        display: none;
+        background: $warning 30%;
+        padding: 0 1;
+        text-style: bold;
+    }
+    InspectScreen #banner.shown {
+        display: block;
+    }
+    """
+
+    def __init__(self, item: dict[str, Any]) -> None:
+        super().__init__()
+        self.item = item
+        self.request_id: str = item["request_id"]
+        self.decided: dict[str, Any] | None = None
+
+    @property
+    def forge(self) -> ForgeApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader()
+        yield Static(id="banner")
+        with VerticalScroll(id="inspect"):
+            for sid, title in (
+                ("action", "Action"),
+                ("content", "Content"),
+                ("why", "Requirement and policy"),
+                ("who", "Requested by"),
+                ("approvals", "Approvals"),
+                ("history", "Earlier in this session"),
+            ):
+                s = Static(id=sid, classes="section")
+                s.border_title = title
+                yield s
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.render_item()
+        self.query_one(VerticalScroll).focus()
+        self.load_history()
+
+    # ---- rendering -----------------------------------------------------------------------------------
+
+    def render_item(self) -> None:
+        item = self.item
+        now = self.forge.clock()
+        action = item.get("action") or {}
+        paths = action.get("paths") or []
+        self.query_one("#action", Static).update(
+            fields(
+                ("request", item.get("request_id")),
+                ("kind", action.get("kind")),
+                ("tool", action.get("tool")),
+                ("summary", action.get("summary")),
+                ("command", action.get("command")),
+                ("paths", literal("\n".join(clean(p, one_line=True) for p in paths)) if paths else None),
+                ("url", action.get("url")),
+                ("input digest", action.get("input_digest")),
+                ("waiting", Text(fmt_duration(age_of(item, now)))),
+                ("expires in", Text(fmt_duration(expiry_of(item, now) or 0))),
+            )
+        )
+        content = item.get("content")
+        section = self.query_one("#content", Static)
+        if content and content.get("text") is not None:
+            section.display = True
+            section.border_title = f"Content ({shorten(content.get('kind') or 'text', 12)}, {content.get('size', len(content.get('text', '')))} chars)"
+            section.update(content_renderable(content))
+        else:
+            section.display = False
+        rules = item.get("rules") or []
+        self.query_one("#why", Static).update(
+            fields(
+                ("requirement", item.get("requirement")),
+                ("rule", item.get("rule") or "default"),
+                ("all matched", ", ".join(clean(r, one_line=True) for r in rules) if rules else None),
+                ("reason", item.get("reason")),
+            )
+        )
+        actor = item.get("actor") or {}
+        proc = item.get("process") or {}
+        self.query_one("#who", Static).update(
+            fields(
+                ("actor", actor.get("id")),
+                ("actor kind", actor.get("kind")),
+                ("session", actor.get("session")),
+                ("on behalf of", item.get("principal")),
+                ("client", item.get("client")),
+                (
+                    "process",
+                    f"pid {proc.get('pid')}  uid {proc.get('uid')}  {proc.get('exe') or ''}".rstrip()
+                    if proc
+                    else None,
+                ),
+            )
+        )
+        approvals = item.get("approvals") or []
+        done = Text()
+        for i, a in enumerate(approvals):
+            if i:
+                done.append("\n")
+            done.append_text(literal(f"{a.get('reviewer')} ({a.get('verdict')}, {a.get('ts')})"))
+        self.query_one("#approvals", Static).update(
+            fields(
+                ("needed", str(item.get("approvals_needed") or 1)),
+                ("so far", done if approvals else None),
+                ("distinct from", ", ".join(item.get("distinct_from") or []) or None),
+            )
+        )
+
+    def update_item(self, item: dict[str, Any]) -> None:
+        self.item = item
+        self.render_item()
+
+    def mark_decided(self, event: dict[str, Any]) -> None:
+        """The request left the queue (decided here, by another reviewer, or by timeout)."""
+        self.decided = event
+        banner = self.query_one("#banner", Static)
+        banner.update(
+            literal(
+                f"Decided: {event.get('status')} by {event.get('decided_by')}"
+                + (f" — {event['reason']}" if event.get("reason") else ""),
+                one_line=True,
+            )
+        )
+        banner.add_class("shown")
+        self.app.refresh_bindings()
+
+    def tick(self) -> None:
+        if self.decided is None:
+            self.render_item()
+
+    # ---- the session's history -----------------------------------------------------------------------
+
+    @work(exclusive=True, group="inspect-history")
+    async def load_history(self) -> None:
+        section = self.query_one("#history", Static)
+        actor = self.item.get("actor") or {}
+        session = actor.get("session")
+        rows: list[dict[str, Any]] | None = None
+        note = ""
+        try:
+            reqs = await self.forge.link.call(
+                "ledger.query", {"actor": actor.get("id"), "type": ["request"], "limit": 200}
+            )
+            others = await self.forge.link.call(
+                "ledger.query", {"type": ["decision", "outcome"], "limit": 1000}
+            )
+            rows = session_rows(reqs["records"] + others["records"], session, self.request_id)
+        except (DaemonUnavailable, RPCError) as exc:
+            note = f"(the ledger could not be queried: {exc}; showing what the daemon remembers)"
+        if rows is None:
+            rows = [dict(r) for r in self.item.get("session_history") or []]
+        body: list[RenderableType] = [history_table(rows[-20:])]
+        if note:
+            body.append(literal(note, style="dim"))
+        section.update(Group(*body))
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

@@ -1,0 +1,66 @@
+"""The queue: pending requests, live, oldest first, with an empty state."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from forge_tui.tui.widgets.header import ConsoleHeader
+from forge_tui.tui.widgets.queue_table import Clock, QueueTable
+
+EMPTY_TEXT = "No requests are waiting for a review."
+EMPTY_HINT = "Agents' actions that the policy sends to a human appear here as they arrive."
+DOWN_HINT = "The daemon is not reachable: the console reconnects by itself."
+
+
+class QueueScreen(Screen[None]):
+    """The console's main screen. The app feeds it (`table.upsert/remove/replace_all`)."""
+
+    DEFAULT_CSS = """
+    QueueScreen #empty {
+        height: 1fr;
+        content-align: center middle;
+        text-align: center;
+        color: $text-muted;
+    }
+    """
+
+    def __init__(self, *, clock: Clock) -> None:
+        super().__init__(id="queue-screen")
+        self.clock = clock
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader()
+        yield QueueTable(clock=self.clock, id="queue")
+        yield Static(id="empty")
+        yield Footer()
+
+    @property
+    def table(self) -> QueueTable:
+        return self.query_one(QueueTable)
+
+    def on_mount(self) -> None:
+        self.update_empty(connected=False)
+
+    def update_empty(self, *, connected: bool) -> None:
+        """Show the empty state when nothing waits (and say so when the daemon is away)."""
+        empty = not self.table.items
+        self.table.display = not empty
+        placeholder = self.query_one("#empty", Static)
+        placeholder.display = empty
+        if empty:
+            t = Text(justify="center")
+            t.append(EMPTY_TEXT + "\n\n", style="bold")
+            t.append(EMPTY_HINT if connected else DOWN_HINT)
+            placeholder.update(t)
+        else:
+            self.table.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.app.action_inspect()  # type: ignore[attr-defined]
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.app.refresh_bindings()

@@ -1,0 +1,62 @@
+"""The console's top line: title, project, connection state, queue size, policy state."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from forge_tui.tui.text import shorten
+
+_STATE_STYLE = {
+    "connected": ("●", "bold green"),
+    "connecting": ("◌", "bold yellow"),
+    "disconnected": ("○", "bold red"),
+}
+
+
+class ConsoleHeader(Widget):
+    """One line; every part is plain `Text` (project names and errors are shown literally)."""
+
+    DEFAULT_CSS = """
+    ConsoleHeader {
+        dock: top;
+        height: 1;
+        background: $panel;
+        color: $foreground;
+        padding: 0 1;
+    }
+    """
+
+    title: reactive[str] = reactive("forge-tui")
+    project: reactive[str] = reactive("")
+    state: reactive[str] = reactive("connecting")
+    detail: reactive[str] = reactive("")
+    pending: reactive[int] = reactive(0)
+    oldest: reactive[str] = reactive("")
+    policy_error: reactive[str] = reactive("")
+
+    def render(self) -> Text:
+        t = Text(no_wrap=True, overflow="ellipsis", end="")
+        t.append(self.title, style="bold")
+        if self.project:
+            t.append("  ")
+            t.append(shorten(self.project, 40), style="italic")
+        dot, style = _STATE_STYLE.get(self.state, ("?", "bold"))
+        t.append("   ")
+        t.append(f"{dot} {self.state}", style=style)
+        if self.state != "connected" and self.detail:
+            t.append(f"  {shorten(self.detail, 60)}", style="dim")
+        t.append("   ")
+        t.append(f"{self.pending} pending", style="bold" if self.pending else "dim")
+        if self.pending and self.oldest:
+            t.append(f" · oldest waiting {self.oldest}")
+        if self.policy_error:
+            t.append("   ")
+            t.append(f"policy error: {shorten(self.policy_error, 50)}", style="bold red")
+        return t
+
+    def on_mount(self) -> None:
+        sync = getattr(self.app, "sync_headers", None)  # take the app's current state when a screen opens
+        if callable(sync):
+            sync()
