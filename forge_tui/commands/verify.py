@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     anchors = []
     for a in args.anchor:
         try:
-            with open(a, encoding="utf-8") as fh:
+            with open(a, encoding="utf-8", newline="") as fh:
                 anchors.append(fh.read())
         except OSError as exc:
             raise ConfigError(f"cannot read anchor {a}: {exc.strerror}") from None

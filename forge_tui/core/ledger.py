@@ -74,7 +74,7 @@ def iter_lines(data: bytes | mmap.mmap) -> Iterator[tuple[int, bytes]]:
 
 def read_checkpoint_file(path: Path, verifiers: list[Verifier]) -> Checkpoint | None:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None
     return open_checkpoint(text, verifiers)[0]

@@ -114,7 +114,7 @@ class TrustSource:
         if not self.base_ref:
             path = self.project.forge_dir / rel
             try:
-                return path.read_text(encoding="utf-8")
+                return path.read_bytes().decode("utf-8")
             except FileNotFoundError:
                 return None
         try:
@@ -392,7 +392,7 @@ def _verify_ledger(
     cp = None
     note_text = None
     try:
-        note_text = (project.tracked_checkpoint(lid)).read_text(encoding="utf-8")
+        note_text = project.tracked_checkpoint(lid).read_bytes().decode("utf-8")
     except FileNotFoundError:
         add(None, "no_checkpoint", "no checkpoint: the whole ledger is unsigned", WARNING)
     except UnicodeDecodeError:
@@ -442,7 +442,7 @@ def _verify_ledger(
             ("local authoritative checkpoint", project.state_dir / "ledger" / f"{lid}.checkpoint"),
         ):
             try:
-                anchor_list.append((label, p.read_text(encoding="utf-8")))
+                anchor_list.append((label, p.read_bytes().decode("utf-8")))
             except FileNotFoundError:
                 pass
     for label, note in anchor_list:
