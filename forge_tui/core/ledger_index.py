@@ -269,14 +269,16 @@ class LedgerIndex:
         flt: LedgerFilter,
         *,
         cancelled: Callable[[], bool] | None = None,
+        start: int = 0,
         stop: int | None = None,
         progress: Callable[[int, int], None] | None = None,
     ) -> array | None:
-        """Indices (ascending) of the records among the first `stop` (default: all) that match `flt`.
+        """Indices (ascending) of the records in [start, stop) (default: all) that match `flt`.
 
         Raw bytes are checked first (a substring for each field, the line's tail for type and time) and
         only candidates are parsed. `cancelled` is polled between chunks; if it returns True the search
-        gives up and returns None; `progress(done, total)` is called between chunks. Safe to run in a worker thread while the UI reads the index.
+        gives up and returns None; `progress(done, total)` is called between chunks. Safe to run in a
+        worker thread while the UI reads the index.
         """
         offsets = self._offsets
         file = self._file
@@ -285,7 +287,7 @@ class LedgerIndex:
         if file is None or n <= 0:
             return out
         if flt.is_empty():
-            return array("Q", range(n))
+            return array("Q", range(max(0, start), n))
 
         plain: list[bytes] = []  # substrings every match contains
         if flt.actor:
@@ -319,22 +321,22 @@ class LedgerIndex:
         else:
             primary = None
 
-        for c0 in range(0, n, _CHUNK_LINES):
+        for c0 in range(max(0, start), n, _CHUNK_LINES):
             if cancelled is not None and cancelled():
                 return None
             if progress is not None:
                 progress(c0, n)
             c1 = min(n, c0 + _CHUNK_LINES)
-            start, end = offsets[c0], offsets[c1]
+            lo, hi = offsets[c0], offsets[c1]
             try:  # read, not mapped: the chunk never stays resident
-                chunk = os.pread(file.fileno(), end - start, start)
+                chunk = os.pread(file.fileno(), hi - lo, lo)
             except (OSError, ValueError):  # the index was reopened (file replaced) meanwhile
                 return None
             candidates: Iterable[int] = (
-                range(c0, c1) if primary is None else _hits(primary, fold, chunk, offsets, start)
+                range(c0, c1) if primary is None else _hits(primary, fold, chunk, offsets, lo)
             )
             for i in candidates:
-                line = chunk[offsets[i] - start : offsets[i + 1] - 1 - start]
+                line = chunk[offsets[i] - lo : offsets[i + 1] - 1 - lo]
                 if (types is not None or since or until) and not _tail_ok(line, types, since, until):
                     continue
                 if text_re is not None and text_re.search(line) is None:
