@@ -86,7 +86,7 @@ async def test_tampered_ledger_names_ledger_seq_and_reason(sample):
         # Errors come before the notice.
         assert rows[-1][0] == "notice"
         checks = text_of(screen.query_one("#verify-checks-text", Static))
-        assert "✗ signatures" in checks and f"first at seq {edited}" in checks
+        assert f"✗ signatures seq {edited}: record signature does not verify" in checks
         assert "✗ chain" in checks and "✗ checkpoint" in checks and "✗ forensics" in checks
         # Moving the cursor shows that finding in full.
         table = screen.query_one("#verify-findings", DataTable)

@@ -80,9 +80,9 @@ def ledger_checks(lr: LedgerReport, findings: list[Finding], fast: bool) -> dict
         warnings = [f for f in found if f.severity == WARNING]
         notices = [f for f in found if f.severity == NOTICE]
         if errors:
-            return CheckStatus(FAIL, _count(errors, "error") + _first_seq(errors))
+            return CheckStatus(FAIL, _summarise(errors))
         if warnings:
-            return CheckStatus(WARN, _count(warnings, "warning") + _first_seq(warnings))
+            return CheckStatus(WARN, _summarise(warnings))
         if notices:  # the gate refused something and wrote it down: evidence, not a break
             return CheckStatus(OK, f"no violation; {_count(notices, 'refusal')} recorded by the gate")
         return CheckStatus(empty_state, ok_detail)
@@ -115,9 +115,12 @@ def _count(items: list[Finding], word: str) -> str:
     return f"{len(items)} {word}{'' if len(items) == 1 else 's'}"
 
 
-def _first_seq(items: list[Finding]) -> str:
-    seqs = [f.seq for f in items if f.seq is not None]
-    return f", first at seq {min(seqs)}" if seqs else ""
+def _summarise(items: list[Finding]) -> str:
+    """The first finding's reason (at its seq), and how many more there are."""
+    first = min(items, key=lambda f: -1 if f.seq is None else f.seq)
+    where = f"seq {first.seq}: " if first.seq is not None else ""
+    more = f" (+{len(items) - 1} more)" if len(items) > 1 else ""
+    return f"{where}{first.message}{more}"
 
 
 def verdict(report: VerifyReport) -> tuple[str, str]:
@@ -211,7 +214,7 @@ class VerifyScreen(Screen):
     VerifyScreen #verify-verdict { height: auto; padding: 0 1; margin: 1 0 0 0; }
     VerifyScreen #verify-checks { height: auto; max-height: 50%; padding: 0 1; }
     VerifyScreen #verify-findings-title { height: 1; padding: 0 1; margin: 1 0 0 0; text-style: bold; }
-    VerifyScreen #verify-findings { height: 1fr; min-height: 4; }
+    VerifyScreen #verify-findings { height: 1fr; min-height: 4; scrollbar-size-horizontal: 1; }
     VerifyScreen #verify-detail { height: auto; max-height: 6; padding: 0 1; border-top: solid $panel; }
     """
 

@@ -1,0 +1,187 @@
+"""The policy screen shows the file, its digest and rules, and makes a bad policy impossible to miss.
+
+Without a daemon the screen validates the file itself and points at the broken line; with a daemon
+status it shows the digest in force and the daemon's last reload error, and the rules still in force.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.widgets import DataTable, Static
+
+from forge_tui.core.policy import parse_policy
+from forge_tui.demo import DEMO_POLICY
+from forge_tui.errors import PolicyError
+from forge_tui.tui.sample import build_sample
+from forge_tui.tui.screens.policy import PolicyScreen
+
+BROKEN = DEMO_POLICY.replace('decision = "deny"', 'decision = "denny"')
+BROKEN_LINE = BROKEN.split("\n").index('decision = "denny"') + 1
+
+
+class Host(App):
+    def __init__(self, screen_factory) -> None:
+        super().__init__()
+        self._factory = screen_factory
+
+    def on_mount(self) -> None:
+        self.push_screen(self._factory())
+
+
+@pytest.fixture
+def sample(tmp_path, monkeypatch):
+    monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data"))
+    return build_sample(tmp_path / "shop")
+
+
+def status_for(project, text: str, error: str | None = None) -> dict:
+    """A daemon `status` result as Daemon.m_status builds it from PolicyHolder.describe()."""
+    p = parse_policy(text.encode(), str(project.policy_path))
+    return {
+        "project_id": project.project_id,
+        "policy": {
+            "path": str(project.policy_path),
+            "digest": p.digest,
+            "default": p.default,
+            "approval_timeout_s": p.approval_timeout_s,
+            "max_per_minute": p.max_per_minute,
+            "rules": [{"id": r.id, "decision": r.decision, "approvals": r.approvals} for r in p.rules],
+            "error": error,
+            "loaded_at": None,
+        },
+        "pending": 0,
+    }
+
+
+def text_of(screen, selector: str) -> str:
+    """What the Static shows, as plain text (its content rendered by rich, markup never applied)."""
+    console = Console(width=200, color_system=None, record=True, file=io.StringIO())
+    console.print(screen.query_one(selector, Static).content)
+    return console.export_text()
+
+
+def rows(screen) -> list[list[str]]:
+    table = screen.query_one("#policy-rules", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def test_valid_policy_shows_digest_rules_and_source(sample):
+    digest = hashlib.sha256(DEMO_POLICY.encode()).hexdigest()
+    app = Host(lambda: PolicyScreen(sample.project))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert screen.query_one("#policy-error").has_class("hidden")
+        info = text_of(screen, "#policy-info")
+        assert f"digest {digest}" in info and "valid" in info and "invalid" not in info
+        assert "approval timeout 15 min" in info and "120/min" in info
+        table = rows(screen)
+        assert [r[1] for r in table] == [
+            "read-only",
+            "edit-project",
+            "protect-auth",
+            "no-force-push",
+            "tests",
+            "push",
+            "deploy-after-tests",
+        ]
+        by_id = {r[1]: r for r in table}
+        assert by_id["no-force-push"][2] == "deny"
+        assert by_id["no-force-push"][3].startswith("kind=shell.exec  command=git push --force*")
+        assert by_id["read-only"][0] == str(DEMO_POLICY.split("\n").index("[[rule]]") + 1)
+        assert "after tests" in by_id["deploy-after-tests"][4]
+        source = text_of(screen, "#policy-source-text")
+        assert 'id = "protect-auth"' in source
+
+
+async def test_broken_policy_shows_error_with_line(sample):
+    sample.project.policy_path.write_text(BROKEN)
+    with pytest.raises(PolicyError):  # the fixture really is invalid
+        parse_policy(BROKEN.encode())
+    app = Host(lambda: PolicyScreen(sample.project))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        box = screen.query_one("#policy-error")
+        assert not box.has_class("hidden") and box.display
+        err = text_of(screen, "#policy-error")
+        assert "INVALID POLICY" in err
+        assert f"line {BROKEN_LINE}, column 1" in err
+        assert "not 'denny'" in err
+        assert f'{BROKEN_LINE} │ decision = "denny"' in err  # the offending line is quoted
+        assert f"error at line {BROKEN_LINE}" in text_of(screen, "#policy-source-title")
+        assert "invalid" in text_of(screen, "#policy-info")
+        assert rows(screen) == []
+        # Fix the file and re-read: the error goes away.
+        sample.project.policy_path.write_text(DEMO_POLICY)
+        await pilot.press("r")
+        await pilot.pause()
+        assert screen.query_one("#policy-error").has_class("hidden")
+        assert len(rows(screen)) == 7
+
+
+async def test_daemon_status_with_last_error_keeps_rules_in_force(sample):
+    sample.project.policy_path.write_text(BROKEN)
+    try:
+        parse_policy(BROKEN.encode(), str(sample.project.policy_path))
+    except PolicyError as exc:
+        error = str(exc)
+    status = status_for(sample.project, DEMO_POLICY, error)
+    app = Host(lambda: PolicyScreen(sample.project, status))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        err = text_of(screen, "#policy-error")
+        in_force = status["policy"]["digest"]
+        assert "POLICY RELOAD FAILED" in err and f"digest {in_force[:12]}" in err
+        assert f"line {BROKEN_LINE}, column 1" in err
+        assert str(sample.project.root) not in err  # the path is said once, in the title, relative
+        info = text_of(screen, "#policy-info")
+        assert f"in force   digest {in_force}" in info
+        assert "the file differs from the policy in force" in info
+        table = rows(screen)
+        assert len(table) == 7 and table[3][1:3] == ["no-force-push", "deny"]
+        assert "from the daemon" in text_of(screen, "#policy-rules-title")
+        # A later status (policy.reloaded after the fix) clears the banner.
+        sample.project.policy_path.write_text(DEMO_POLICY)
+        screen.show_status(status_for(sample.project, DEMO_POLICY))
+        await pilot.pause()
+        assert screen.query_one("#policy-error").has_class("hidden")
+        assert "differs" not in text_of(screen, "#policy-info")
+
+
+async def test_policy_text_is_literal(sample):
+    """Markup and escape sequences in the file are shown as written, not interpreted."""
+    hostile = DEMO_POLICY.replace(
+        'reason = "pushes leave this machine"', 'reason = "[bold red]pushes[/] \\u001b[2J leave"'
+    )
+    sample.project.policy_path.write_text(hostile)
+    app = Host(lambda: PolicyScreen(sample.project))
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        push = next(r for r in rows(screen) if r[1] == "push")
+        assert push[4].startswith("“[bold red]pushes[/] \\x1b[2")
+        source = text_of(screen, "#policy-source-text")
+        assert 'reason = "[bold red]pushes[/] \\u001b[2J leave"' in source
+        # A raw escape byte in the file (invalid TOML) is shown as a visible escape, never sent.
+        sample.project.policy_path.write_text(hostile.replace("# The demo", "# \x1b[2J[b]x The demo"))
+        await pilot.press("r")
+        await pilot.pause()
+        source = text_of(screen, "#policy-source-text")
+        assert "# \\x1b[2J[b]x The demo" in source and "\x1b" not in source
+        assert "INVALID POLICY" in text_of(screen, "#policy-error")
+
+
+async def test_missing_policy_file(sample):
+    sample.project.policy_path.unlink()
+    app = Host(lambda: PolicyScreen(sample.project))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await pilot.pause()
+        err = text_of(app.screen, "#policy-error")
+        assert "no such policy file" in err
