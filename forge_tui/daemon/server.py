@@ -2,7 +2,8 @@
 
 Per connection: peer credentials are read first (another uid is refused); lines are framed by hand so
 a line over 1 MiB gets error 4013 and is skipped without disturbing anything else; each request runs in
-its own task (a long `gate.request` wait never blocks the next message); notifications to subscribers go
+its own task (a long `gate.request` wait never blocks the next message), at most MAX_INFLIGHT_PER_CONN at
+a time per connection (then reading pauses: back-pressure, never unbounded buffering); notifications to subscribers go
 through a bounded queue so a reader that stops reading is dropped instead of stalling the daemon.
 """
 
@@ -119,6 +120,12 @@ class Connection:
                         await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
                         continue
                     if line.strip():
+                        while len(self.tasks) >= MAX_INFLIGHT_PER_CONN and not self.closed:
+                            # Back-pressure: stop reading until a request finishes, so a peer that sends
+                            # without reading its replies holds a bounded number of tasks and buffers.
+                            await asyncio.wait(set(self.tasks), return_when=asyncio.FIRST_COMPLETED)
+                        if self.closed:
+                            break
                         self._dispatch(line)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -131,12 +138,7 @@ class Connection:
                 self.writer.close()
 
     def _dispatch(self, line: bytes) -> None:
-        if len(self.tasks) >= MAX_INFLIGHT_PER_CONN:
-            task = asyncio.create_task(
-                self.send(_error(None, INVALID_REQUEST, "too many requests in flight"))
-            )
-        else:
-            task = asyncio.create_task(self._handle(line))
+        task = asyncio.create_task(self._handle(line))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -490,6 +492,11 @@ class Daemon:
         types = params.get("type")
         if isinstance(types, str):
             types = [types]
+        if types is not None and (type(types) is not list or not all(type(t) is str for t in types)):
+            raise GateError(BAD_PARAMS, "type must be a string or a list of strings")
+        for key in ("since", "until", "actor", "path", "status", "rule", "request_id"):
+            if params.get(key) is not None and type(params[key]) is not str:
+                raise GateError(BAD_PARAMS, f"{key} must be a string")
         try:
             f = Filters(
                 since=normalise_time(params.get("since")),
