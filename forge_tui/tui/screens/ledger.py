@@ -115,7 +115,13 @@ class LedgerScreen(Screen):
         title = Text("Ledger ", style="bold")
         title.append_text(literal(self.ledger_id, one_line=True))
         title.append("  ")
-        title.append_text(literal(str(self.ledger_path), "dim", one_line=True))
+        shown = self.ledger_path
+        if self.project is not None:
+            try:
+                shown = self.ledger_path.resolve().relative_to(self.project.root)
+            except ValueError:
+                pass
+        title.append_text(literal(str(shown), "dim", one_line=True))
         self.query_one("#ledger-title", Static).update(title)
         self.view.focus()
         self._update_status()

@@ -1,0 +1,239 @@
+"""The Ledger screen, driven through Textual's Pilot over a small signed ledger (tests/tui/ledger_kit.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ledger_kit import HOSTILE_NOTE, build, tamper
+
+from forge_tui.tui.browse_app import BrowseApp
+from forge_tui.tui.screens.ledger import SIG_BAD, SIG_OK, SIG_UNKNOWN, LedgerScreen
+from forge_tui.tui.widgets.ledger_view import LedgerView
+
+SIZE = (120, 30)
+
+
+@pytest.fixture
+def kit(tmp_path):
+    k = build(tmp_path / "proj")
+    yield k
+    k.writer.close()
+
+
+def types_of(kit) -> list[str]:
+    return [json.loads(line)["type"] for line in kit.path.read_bytes().splitlines()]
+
+
+def row_text(view: LedgerView, y: int) -> str:
+    return view.render_line(y).text
+
+
+async def settle(app, pilot) -> None:
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_opens_newest_first_and_moves_the_cursor(kit):
+    # Wrong if the view opened at the oldest record or the keys did not move the cursor by one row.
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        assert isinstance(screen, LedgerScreen)
+        view = screen.query_one(LedgerView)
+        n = len(types_of(kit))
+        assert view.row_count == n == 12
+        assert view.cursor_index == n - 1
+        assert row_text(view, 0).lstrip().startswith("11 ")
+        assert row_text(view, n - 1).lstrip().startswith("0 ")
+        await pilot.press("down", "down")
+        assert view.cursor_index == n - 3
+        await pilot.press("up")
+        assert view.cursor_index == n - 2
+        await pilot.press("end")
+        assert view.cursor_index == 0
+        await pilot.press("home")
+        assert view.cursor_index == n - 1
+        await pilot.press("pagedown")
+        assert view.cursor_index == 0  # 12 rows fit on one page: a page down reaches the oldest
+
+
+async def test_page_keys_scroll_a_long_ledger(kit):
+    # Wrong if page down did not move a page, or End did not scroll the oldest record into view.
+    for i in range(60):
+        kit.append(("note", {"text": f"filler {i}", "author": "bob"}))
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(LedgerView)
+        page = view.page_height
+        await pilot.press("pagedown")
+        assert view.cursor == page
+        await pilot.press("end")
+        await pilot.pause()
+        assert view.cursor_index == 0
+        assert view.scroll_offset.y == view.row_count - page
+        assert row_text(view, page - 1).lstrip().startswith("0 ")
+        await pilot.press("pageup")
+        assert view.cursor == view.row_count - 1 - page
+
+
+async def test_filter_by_type(kit):
+    # Wrong if the type filter kept other records or dropped a matching one.
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        view = screen.query_one(LedgerView)
+        await pilot.press("f", *"note", "enter")
+        await settle(app, pilot)
+        expected = [i for i, t in enumerate(types_of(kit)) if t == "note"]
+        assert list(view.rows) == expected == [9, 11]
+        assert view.cursor_index == 11
+        assert "2 match type=note" in str(screen.query_one("#ledger-status").content)
+        await pilot.press("c")
+        await settle(app, pilot)
+        assert view.rows is None and view.row_count == 12
+
+
+async def test_filter_by_actor_status_and_rule(kit):
+    # Wrong if the field filters did not follow `forge-tui log` semantics (actor id, body status, rule).
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        view = screen.query_one(LedgerView)
+        screen.query_one("#f-status").value = "denied"
+        await pilot.press("f", "enter")
+        await settle(app, pilot)
+        assert list(view.rows) == [8]
+        screen.query_one("#f-status").value = ""
+        screen.query_one("#f-rule").value = "protect-auth"
+        screen.query_one("#f-actor").value = ""
+        await pilot.press("f", "enter")
+        await settle(app, pilot)
+        assert list(view.rows) == [3, 5]
+        screen.query_one("#f-rule").value = ""
+        screen.query_one("#f-actor").value = "alice"
+        await pilot.press("f", "enter")
+        await settle(app, pilot)
+        assert list(view.rows) == [4]
+
+
+async def test_search_text(kit):
+    # Wrong if the free-text search missed a record holding the text (any case, inside quotes) or kept
+    # one without it.
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(LedgerView)
+        await pilot.press("slash", *"FORCE", "enter")
+        await settle(app, pilot)
+        assert list(view.rows) == [7, 8]
+        await pilot.press("slash")
+        app.screen.query_one("#search").value = 'force "origin"'
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert list(view.rows) == [7]
+        assert view.has_focus
+
+
+async def test_jump_to_seq(kit):
+    # Wrong if `g` did not put the cursor on the record with that seq.
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(LedgerView)
+        await pilot.press("g", "4", "enter")
+        assert view.cursor_index == 4
+        assert "approval" in row_text(view, view.cursor - round(view.scroll_offset.y))
+        await pilot.press("g", *"99", "enter")
+        assert view.cursor_index == 4
+        assert "no record with seq 99" in str(app.screen.query_one("#ledger-status").content)
+
+
+async def test_detail_shows_the_record_and_a_good_signature(kit):
+    # Wrong if the detail panel did not show the selected record or called a genuine signature bad.
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("g", "8", "enter", "enter")
+        await pilot.pause()
+        assert screen.query_one("#ledger-detail").display
+        sig = str(screen.query_one("#detail-sig").content)
+        assert f"signature: {SIG_OK}" in sig
+        body = str(screen.query_one("#detail-body").content)
+        assert '"rule": "no-force-push"' in body
+        assert screen.signature_status(8)[0] == SIG_OK
+        await pilot.press("escape")
+        assert not screen.query_one("#ledger-detail").display
+        assert app.is_running
+        await pilot.press("escape")
+    assert app.return_code == 0
+
+
+async def test_tampered_record_shows_a_bad_signature(kit):
+    # Wrong if a record whose text was altered after signing were shown as signed.
+    tamper(kit.path, b"incident 42 closed", b"incident 43 closed")
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await pilot.press("enter")
+        await pilot.pause()
+        assert f"signature: {SIG_BAD}" in str(screen.query_one("#detail-sig").content)
+        assert "incident 43 closed" in str(screen.query_one("#detail-body").content)
+        assert screen.signature_status(10)[0] == SIG_OK  # the others still verify
+
+
+async def test_without_project_the_key_is_unknown(kit):
+    # Wrong if a record were called verified (or bad) with no trusted key to check it against.
+    app = BrowseApp(kit.path, None)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        assert f"signature: {SIG_UNKNOWN}" in str(app.screen.query_one("#detail-sig").content)
+
+
+async def test_reload_picks_up_appended_records(kit):
+    # Wrong if reload() missed new records, lost the cursor's record, or ignored the active filter.
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        view = screen.query_one(LedgerView)
+        kit.append(("note", {"text": "after open", "author": "bob"}))
+        assert screen.reload() == 1
+        await pilot.pause()
+        assert view.row_count == 13 and view.cursor_index == 12  # at the top: follows the newest
+        assert "after open" in row_text(view, 0)
+        await pilot.press("down", "down")
+        held = view.cursor_index
+        kit.append(
+            ("note", {"text": "second", "author": "bob"}),
+            ("outcome", {"request_id": "r-2", "status": "skipped"}),
+        )
+        assert screen.reload() == 2
+        assert view.cursor_index == held  # not at the top: stays on its record
+        await pilot.press("f", *"note", "enter")
+        await settle(app, pilot)
+        assert list(view.rows) == [9, 11, 12, 13]
+        kit.append(
+            ("note", {"text": "third", "author": "bob"}),
+            ("outcome", {"request_id": "r-2", "status": "failed"}),
+        )
+        assert screen.reload() == 2
+        assert list(view.rows) == [9, 11, 12, 13, 15]
+        assert screen.reload() == 0
+
+
+async def test_record_text_is_shown_literally(kit):
+    # Wrong if markup in a record were interpreted (styled or swallowed) or an escape sequence reached
+    # the terminal, in the row or in the detail panel.
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=(160, 30)) as pilot:
+        screen = app.screen
+        view = screen.query_one(LedgerView)
+        await pilot.press("g", "9", "enter")
+        row = row_text(view, view.cursor - round(view.scroll_offset.y))
+        assert "[bold red]pwned[/] \\x1b[31mred\\x1b[0m [/foo]" in row
+        assert "\x1b" not in row
+        await pilot.press("enter")
+        await pilot.pause()
+        body = screen.query_one("#detail-body").content.plain
+        assert "[bold red]pwned[/]" in body and "\x1b" not in body
+        assert "\\u001b[31m" in body  # the detail is the record's JSON: the ESC stays escaped
+        assert "\x1b" in HOSTILE_NOTE  # (the record really holds an ESC)
