@@ -1,0 +1,227 @@
+"""Helpers for the console tests: a project with reviewer keys, the REAL daemon in-process on a short
+socket, an agent-side asyncio JSON-RPC client, and bounded condition waits for Pilot tests.
+
+Import the fixtures into a test module (`from console_kit import console_world, daemon`) to use them.
+They set what they need themselves, with or without tests/conftest.py's autouse isolation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+from forge_tui.core.keys import ReviewerKey, create_reviewer_key  # noqa: E402
+from forge_tui.core.project import Project, init_project  # noqa: E402
+from forge_tui.core.reviewers import Reviewer, save_reviewers  # noqa: E402
+from forge_tui.daemon.server import Daemon  # noqa: E402
+from forge_tui.paths import atomic_write  # noqa: E402
+
+PASSPHRASE = "correct horse"
+
+POLICY = """\
+version = 1
+default = "ask"
+approval_timeout = "15m"
+
+[[rule]]
+id = "read-only"
+match = { tool = ["Read", "Glob", "Grep"] }
+decision = "allow"
+
+[[rule]]
+id = "protect-auth"
+match = { kind = "file.write", paths = ["src/auth/**"] }
+decision = "ask"
+reason = "authentication code needs a human review"
+
+[[rule]]
+id = "no-force-push"
+match = { kind = "shell.exec", command = ["git push --force*"] }
+decision = "deny"
+"""
+
+DIFF = """\
+--- a/src/auth/session.py
++++ b/src/auth/session.py
+@@ -1,3 +1,3 @@
+-    expires = now() + timedelta(hours=12)
++    expires = now() + timedelta(hours=1)
+     return token
+"""
+
+
+@dataclass
+class ConsoleWorld:
+    home: Path
+    project: Project
+    sock: Path
+    keys: dict[str, ReviewerKey] = field(default_factory=dict)
+    daemons: list[Daemon] = field(default_factory=list)
+
+    def records(self) -> list[dict[str, Any]]:
+        lid = self.project.local_ledger_id()
+        path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
+        return [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
+
+    async def start_daemon(self) -> Daemon:
+        d = Daemon(self.project, self.sock, policy_debounce_ms=50)
+        await d.start()
+        self.daemons.append(d)
+        return d
+
+    def config(self, text: str) -> Path:
+        path = Path(os.environ["XDG_CONFIG_HOME"]) / "forge-tui" / "config.toml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+
+def make_console_world(monkeypatch, reviewers: tuple[str, ...] = ("alice",)) -> ConsoleWorld:
+    home = Path(tempfile.mkdtemp(prefix="fct-", dir="/tmp"))  # short: the socket path is ≤ 107 bytes
+    for var, sub in (
+        ("FORGE_DATA_DIR", "data"),
+        ("FORGE_RUNTIME_DIR", "run"),
+        ("XDG_CONFIG_HOME", "cfg"),
+        ("XDG_RUNTIME_DIR", "xrun"),
+    ):
+        (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        monkeypatch.setenv(var, str(home / sub))
+    for var in ("FORGE_SOCKET", "FORGE_PASSPHRASE", "FORGE_TUI_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    root = home / "proj"
+    root.mkdir()
+    project = init_project(root, pack="solo", name="shop")
+    atomic_write(project.policy_path, POLICY.encode())
+    keys = {n: create_reviewer_key(n, PASSPHRASE, kdf="interactive") for n in reviewers}
+    save_reviewers(project.reviewers_path, {n: Reviewer(n, k.verifier) for n, k in keys.items()})
+    return ConsoleWorld(home, project, home / "d.sock", keys)
+
+
+@pytest.fixture
+async def console_world(monkeypatch):
+    w = make_console_world(monkeypatch)
+    yield w
+    for d in w.daemons:
+        with contextlib.suppress(Exception):
+            await d.stop()
+    shutil.rmtree(w.home, ignore_errors=True)
+
+
+@pytest.fixture
+async def daemon(console_world):
+    """The world's daemon, started (the console_world fixture stops it)."""
+    return await console_world.start_daemon()
+
+
+class Agent:
+    """The agent side: an asyncio JSON-RPC connection sending gate requests."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.ids = itertools.count(1)
+        self.waiting: dict[int, asyncio.Future] = {}
+        self.task = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, path: Path) -> Agent:
+        r, w = await asyncio.open_unix_connection(str(path), limit=8 << 20)
+        return cls(r, w)
+
+    async def _read(self) -> None:
+        try:
+            while line := await self.reader.readline():
+                msg = json.loads(line)
+                fut = self.waiting.pop(msg.get("id"), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(msg)
+        finally:
+            for fut in self.waiting.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError("closed"))
+
+    async def call(self, method: str, params: dict[str, Any], timeout: float = 10) -> Any:
+        rid = next(self.ids)
+        fut = asyncio.get_running_loop().create_future()
+        self.waiting[rid] = fut
+        self.writer.write(
+            json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n"
+        )
+        await self.writer.drain()
+        resp = await asyncio.wait_for(fut, timeout)
+        assert "error" not in resp, resp
+        return resp["result"]
+
+    async def request(
+        self,
+        action: dict[str, Any],
+        *,
+        actor: str = "claude",
+        kind: str = "agent",
+        session: str = "s1",
+        content: dict[str, Any] | None = None,
+        requirement: str | None = None,
+    ) -> dict[str, Any]:
+        return await self.call(
+            "gate.request",
+            {
+                "action": action,
+                "actor": {"id": actor, "kind": kind, "session": session},
+                "principal": "dana",
+                "requirement": requirement,
+                "content": content,
+                "wait_s": 0,
+            },
+        )
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+
+@pytest.fixture
+async def agent_factory():
+    agents: list[Agent] = []
+
+    async def open_(path: Path) -> Agent:
+        a = await Agent.open(path)
+        agents.append(a)
+        return a
+
+    yield open_
+    for a in agents:
+        await a.close()
+
+
+def auth_edit(summary: str = "Shorten session lifetime") -> dict[str, Any]:
+    return {"kind": "file.write", "tool": "Edit", "paths": ["src/auth/session.py"], "summary": summary}
+
+
+async def wait_until(pilot, cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Let the app run until `cond()` is truthy; fail after `timeout` s. A bounded condition wait: each
+    round lets Textual process its messages (pilot.pause) and the daemon serve its sockets."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.01)
