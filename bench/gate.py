@@ -1,0 +1,279 @@
+"""Gate throughput and latency: 32 concurrent clients against a real daemon, next to a bare echo server.
+
+DESIGN §12: decisions durable before the reply (group commit, fdatasync), 32 concurrent clients,
+>= 5,000 decisions/s on 2 cores, p99 <= 20 ms. The daemon runs as its own process exactly as in
+production (`python -m forge_tui daemon`), with a policy of allow and deny rules, so every request is
+decided by the policy and written (request + decision records, signed, chained, fdatasync'd, checkpoint
+signed) before its reply. The same load generator then drives a bare asyncio JSON-line echo server
+(also its own process, same socket type): the ratio daemon/echo is the figure that travels between
+machines.
+
+Each client is closed-loop (send one request, wait for its reply, send the next); the load generator is
+one asyncio process. Several runs alternate daemon and echo; the table shows medians.
+
+    .venv/bin/python bench/gate.py [--runs 5] [--seconds 3] [--clients 32] [--out bench/results/gate.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+POLICY = """\
+version = 1
+default = "ask"
+approval_timeout = "10m"
+
+[[rule]]
+id = "tests"
+match = { kind = "shell.exec", command = ["pytest*"] }
+decision = "allow"
+
+[[rule]]
+id = "no-rm"
+match = { kind = "shell.exec", command = ["rm -rf *"] }
+decision = "deny"
+reason = "no recursive deletes"
+"""
+
+ECHO_SERVER = textwrap.dedent(
+    """
+    import asyncio, json, os, sys
+
+    async def handle(reader, writer):
+        while True:
+            line = await reader.readline()
+            if not line:
+                break
+            msg = json.loads(line)
+            writer.write((json.dumps({"jsonrpc": "2.0", "id": msg.get("id"), "result": msg.get("params")},
+                                     separators=(",", ":")) + "\\n").encode())
+            await writer.drain()
+        writer.close()
+
+    async def main(path):
+        old = os.umask(0o177)
+        server = await asyncio.start_unix_server(handle, path=path, limit=1 << 20)
+        os.umask(old)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FORGE_", "XDG_", "PYTEST"))}
+    for var, sub in (
+        ("HOME", "home"),
+        ("FORGE_DATA_DIR", "data"),
+        ("FORGE_RUNTIME_DIR", "run"),
+        ("XDG_DATA_HOME", "xdg/data"),
+        ("XDG_CONFIG_HOME", "xdg/config"),
+        ("XDG_STATE_HOME", "xdg/state"),
+        ("XDG_CACHE_HOME", "xdg/cache"),
+        ("XDG_RUNTIME_DIR", "xdg/run"),
+    ):
+        (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        env[var] = str(home / sub)
+    return env
+
+
+def wait_for_socket(path: Path, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited with {proc.returncode}")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(str(path))
+            return
+        except OSError:
+            time.sleep(0.02)  # polling a bounded condition
+        finally:
+            s.close()
+    raise SystemExit(f"nothing answered on {path}")
+
+
+def request_line(i: int, client: int) -> bytes:
+    cmd = "pytest -q tests" if i % 4 else "rm -rf build"
+    msg = {
+        "jsonrpc": "2.0",
+        "id": i,
+        "method": "gate.request",
+        "params": {
+            "action": {"kind": "shell.exec", "command": cmd},
+            "actor": {"id": f"bench-{client}", "kind": "agent", "session": f"bench-{client}"},
+        },
+    }
+    return json.dumps(msg, separators=(",", ":")).encode() + b"\n"
+
+
+async def one_client(path: str, client: int, stop_at: float, warm_until: float, lat: list[float]) -> int:
+    reader, writer = await asyncio.open_unix_connection(path, limit=1 << 20)
+    done = 0
+    i = 0
+    try:
+        while True:
+            t0 = time.perf_counter()
+            if t0 >= stop_at:
+                break
+            i += 1
+            writer.write(request_line(i, client))
+            line = await reader.readline()
+            t1 = time.perf_counter()
+            msg = json.loads(line)
+            if msg.get("id") != i or "result" not in msg:
+                raise SystemExit(f"bad reply: {line[:200]!r}")
+            if t0 >= warm_until:
+                lat.append(t1 - t0)
+                done += 1
+    finally:
+        writer.close()
+    return done
+
+
+async def drive(path: str, clients: int, seconds: float, warmup: float) -> tuple[float, float, float, int]:
+    lat: list[float] = []
+    start = time.perf_counter()
+    warm_until = start + warmup
+    stop_at = warm_until + seconds
+    counts = await asyncio.gather(*(one_client(path, c, stop_at, warm_until, lat) for c in range(clients)))
+    measured = time.perf_counter() - warm_until
+    total = sum(counts)
+    lat.sort()
+    p50 = lat[len(lat) // 2] * 1000
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+    return total / measured, p50, p99, total
+
+
+def start_daemon(env: dict[str, str], root: Path, sock: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forge_tui", "-C", str(root), "daemon", "--socket", str(sock)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_socket(sock, proc)
+    return proc
+
+
+def start_echo(env: dict[str, str], sock: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ECHO_SERVER, str(sock)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for_socket(sock, proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--warmup", type=float, default=0.5)
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "gate.txt"))
+    args = ap.parse_args(argv)
+
+    home = Path(tempfile.mkdtemp(prefix="fgb-", dir="/tmp"))
+    env = isolated_env(home)
+    os.environ.update(env)  # init_project below writes keys into the isolated data folder
+    from forge_tui.core.project import init_project
+    from forge_tui.paths import atomic_write
+
+    root = home / "proj"
+    root.mkdir()
+    project = init_project(root, pack="solo", name="bench")
+    atomic_write(project.policy_path, POLICY.encode())
+    sock = home / "g.sock"
+    rows: dict[str, list[tuple[float, float, float, int]]] = {"daemon": [], "echo": []}
+    try:
+        for run in range(args.runs):
+            for kind in ("daemon", "echo"):
+                proc = start_daemon(env, root, sock) if kind == "daemon" else start_echo(env, sock)
+                try:
+                    r = asyncio.run(drive(str(sock), args.clients, args.seconds, args.warmup))
+                finally:
+                    stop(proc)
+                    sock.unlink(missing_ok=True)
+                rows[kind].append(r)
+                print(
+                    f"run {run + 1} {kind:6}: {r[0]:8.0f}/s  p50 {r[1]:6.2f} ms  p99 {r[2]:6.2f} ms  ({r[3]} replies)",
+                    file=sys.stderr,
+                )
+        ledger_records = next((project.state_dir / "ledger").glob("*.jsonl")).read_bytes().count(b"\n")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+    def med(kind: str, k: int) -> float:
+        return statistics.median(r[k] for r in rows[kind])
+
+    out = [
+        f"# gate benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+        "",
+        f"machine: {machine()}",
+        f"command: python bench/gate.py --runs {args.runs} --seconds {args.seconds} --clients {args.clients}",
+        f"{args.clients} closed-loop clients, one asyncio load process; medians of {args.runs} runs of "
+        f"{args.seconds:g} s (after {args.warmup:g} s warm-up); daemon replies only after fdatasync.",
+        "",
+        "| server | replies/s | p50 ms | p99 ms |",
+        "| --- | ---: | ---: | ---: |",
+        f"| forge-tui daemon (gate.request, durable) | {med('daemon', 0):,.0f} | {med('daemon', 1):.2f} | {med('daemon', 2):.2f} |",
+        f"| bare asyncio JSON-line echo | {med('echo', 0):,.0f} | {med('echo', 1):.2f} | {med('echo', 2):.2f} |",
+        f"| ratio daemon / echo | {med('daemon', 0) / med('echo', 0):.2f} | | |",
+        "",
+        "goal (DESIGN §12): >= 5,000 decisions/s on 2 cores, p99 <= 20 ms",
+        f"ledger after the runs: {ledger_records:,} records",
+        "",
+        "per run (replies/s, p50 ms, p99 ms):",
+    ]
+    for kind in ("daemon", "echo"):
+        out.append(f"  {kind}: " + "; ".join(f"{r[0]:.0f} {r[1]:.2f} {r[2]:.2f}" for r in rows[kind]))
+    text = "\n".join(out) + "\n"
+    print(text)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
