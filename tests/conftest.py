@@ -29,19 +29,26 @@ XDG_DIRS = (
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory, monkeypatch):
-    """Point HOME and XDG_* at fresh folders and unset FORGE_*; yields the base folder."""
+def isolated_env(tmp_path_factory):
+    """Point HOME and XDG_* at fresh folders and unset FORGE_*; yields the base folder.
+
+    Uses its own MonkeyPatch, so a test calling `monkeypatch.undo()` cannot undo the isolation.
+    """
+    mp = pytest.MonkeyPatch()
     base = tmp_path_factory.mktemp("env")
     for var, sub in XDG_DIRS:
         folder = base / sub
         folder.mkdir(parents=True, mode=0o700)
-        monkeypatch.setenv(var, str(folder))
+        mp.setenv(var, str(folder))
     runtime = tempfile.mkdtemp(prefix="fr-", dir="/tmp")  # 0700, short: sockets live here
-    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+    mp.setenv("XDG_RUNTIME_DIR", runtime)
     for var in FORGE_VARS:
-        monkeypatch.delenv(var, raising=False)
-    yield base
-    shutil.rmtree(runtime, ignore_errors=True)
+        mp.delenv(var, raising=False)
+    try:
+        yield base
+    finally:
+        mp.undo()
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 @pytest.fixture
