@@ -33,7 +33,8 @@ def _check(value: Any, needs_custom_sort: list[bool], depth: int = 0) -> None:
         raise CanonicalError("value nested more than 64 levels deep")
     t = type(value)
     if t is str:
-        _check_str(value)
+        if not value.isascii():  # ASCII (most strings) can hold no lone surrogate
+            _check_str(value)
     elif t is bool or value is None:
         pass
     elif t is int:
@@ -43,9 +44,10 @@ def _check(value: Any, needs_custom_sort: list[bool], depth: int = 0) -> None:
         for k, v in value.items():
             if type(k) is not str:
                 raise CanonicalError(f"object key {k!r} is not a string")
-            _check_str(k)
-            if not needs_custom_sort[0] and any(ord(c) > 0xFFFF for c in k):
-                needs_custom_sort[0] = True
+            if not k.isascii():
+                _check_str(k)
+                if not needs_custom_sort[0] and max(k) > "\uffff":
+                    needs_custom_sort[0] = True
             _check(v, needs_custom_sort, depth + 1)
     elif t is list or t is tuple:
         for v in value:
