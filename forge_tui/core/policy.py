@@ -548,6 +548,26 @@ def match_words(
     return m(0, 0)
 
 
+_TRUSTED_TTL_S = 1.0
+_trusted_real: dict[str, tuple[float, str]] = {}
+
+
+def _trusted_realpath(path: str) -> str:
+    """realpath of a trusted folder (the project root, .forge, the key folder), reused for one second.
+    Only these are cached, never a path or word from an action: they change only by actions the built-in
+    guard denies (or by the human), and resolving them on every decision cost a dozen lstat calls, the
+    largest single cost of a gate decision."""
+    now = time.monotonic()
+    hit = _trusted_real.get(path)
+    if hit is not None and now - hit[0] < _TRUSTED_TTL_S:
+        return hit[1]
+    real = os.path.realpath(path)
+    if len(_trusted_real) > 256:
+        _trusted_real.clear()
+    _trusted_real[path] = (now, real)
+    return real
+
+
 def _path_views(raw: str, root: str, real_root: str) -> list[_PathView]:
     expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
     lexical = os.path.normpath(os.path.join(root, expanded or "."))
@@ -627,7 +647,7 @@ class _Evaluator:
         self.action = action if isinstance(action, dict) else {}
         self.malformed = None if isinstance(action, dict) else "the action is not an object"
         self.root = os.path.normpath(os.path.abspath(str(root)))
-        self.real_root = os.path.realpath(self.root)
+        self.real_root = _trusted_realpath(self.root)
         self.prior = frozenset(prior)
         self.actor_kind = actor_kind
         self.protected = protected
@@ -979,7 +999,7 @@ class _Guard:
         for d in dirs:
             n = os.path.normpath(d)
             found.add(n.casefold())  # case-insensitive file systems: .FORGE is .forge
-            found.add(os.path.realpath(n).casefold())
+            found.add(_trusted_realpath(n).casefold())
         self.dirs = sorted(found)
 
     def covers(self, raw: str) -> bool:
