@@ -1,0 +1,565 @@
+"""Offline verification (DESIGN §5) and the forensic rules (§7), each made to fire on a crafted ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from typing import Any
+
+import pytest
+
+from forge_tui.core.approvals import approval_message
+from forge_tui.core.keys import load_ledger_key
+from forge_tui.core.ledger import LedgerWriter, authoritative_dir
+from forge_tui.core.merkle import CompactTree, leaf_hash
+from forge_tui.core.note import Checkpoint, Signer, b64
+from forge_tui.core.records import build_record, format_ts
+from forge_tui.core.reviewers import Reviewer, save_reviewers
+from forge_tui.core.verify import verify_project
+
+TS0 = 1_790_000_000_000  # a fixed clock: 2026-09-21
+
+
+def reviewer(name: str) -> Signer:
+    return Signer(f"forge-tui.reviewer/{name}", hashlib.sha256(name.encode()).digest())
+
+
+@pytest.fixture
+def team(project):
+    keys = {n: reviewer(n) for n in ("alice", "bob", "carol")}
+    save_reviewers(project.reviewers_path, {n: Reviewer(n, k.verifier) for n, k in keys.items()})
+    return keys
+
+
+def digest_of(project) -> str:
+    return hashlib.sha256(project.policy_path.read_bytes()).hexdigest()
+
+
+def request(rid: str, actor: str = "claude", principal: str = "dev") -> dict[str, Any]:
+    return {
+        "request_id": rid,
+        "actor": {"id": actor, "kind": "agent", "session": "s1"},
+        "principal": principal,
+        "process": {"pid": 1, "uid": 1000, "exe": "/usr/bin/node"},
+        "action": {"kind": "shell.exec", "tool": "Bash", "command": "make deploy", "paths": []},
+        "requirement": None,
+        "client": "hook",
+    }
+
+
+def decision(project, rid, rhash, status, by="policy", **extra) -> dict[str, Any]:
+    body = {
+        "request_id": rid,
+        "request_hash": rhash,
+        "status": status,
+        "decided_by": by,
+        "rule": "r",
+        "reason": "because",
+        "policy_digest": digest_of(project),
+    }
+    body.update(extra)
+    return body
+
+
+def approval(signer: Signer, name: str, rid: str, rhash: str, verdict="approve", sig_of=None) -> dict:
+    appr = {
+        "request_id": rid,
+        "request_hash": rhash,
+        "verdict": verdict,
+        "reason": "ok",
+        "reviewer": name,
+        "ts": format_ts(TS0),
+    }
+    signed = sig_of or appr
+    return {
+        "approval": appr,
+        "reviewer_kid": signer.kid,
+        "reviewer_sig": b64(signer.sign(approval_message(signed))),
+    }
+
+
+def policy_record(project) -> tuple[str, dict]:
+    return (
+        "policy",
+        {"digest": digest_of(project), "path": ".forge/policy.toml", "loaded": True, "rules": 1},
+    )
+
+
+def writer(project) -> LedgerWriter:
+    return LedgerWriter.open(project, clock=lambda: TS0)
+
+
+def verify(project, **kw):
+    kw.setdefault("workers", 1)
+    return verify_project(project, **kw)
+
+
+def codes(report) -> set[str]:
+    return {f.code for f in report.findings}
+
+
+def findings(report, code):
+    return [f for f in report.findings if f.code == code]
+
+
+def reviewed_request(
+    project, w, rid="r1", actor="claude", principal="dev", needed=1, distinct=("requester",)
+):
+    """A request and its pending decision; returns the request's leaf hash."""
+    out = w.append(
+        [
+            ("request", request(rid, actor, principal)),
+            (
+                "decision",
+                lambda done: decision(
+                    project,
+                    rid,
+                    done[0].leaf,
+                    "pending",
+                    "policy",
+                    approvals_needed=needed,
+                    distinct_from=list(distinct),
+                ),
+            ),
+        ]
+    )
+    return out[0].leaf
+
+
+def allow_by_reviewers(project, w, rid, rhash, needed=1, distinct=("requester",)):
+    w.append(
+        [
+            (
+                "decision",
+                decision(
+                    project,
+                    rid,
+                    rhash,
+                    "allowed",
+                    "reviewers",
+                    approvals_needed=needed,
+                    distinct_from=list(distinct),
+                ),
+            )
+        ]
+    )
+
+
+# ---- clean ledgers --------------------------------------------------------------------------------
+
+
+def test_fresh_project_verifies(project):
+    report = verify(project)
+    assert report.exit_code() == 0
+    assert report.findings == []
+    (lr,) = report.ledgers
+    assert lr.records == 1 and lr.checkpoint_size == 1 and lr.signatures_checked == 1
+
+
+def test_full_gate_story_verifies(project, team):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        # allowed by policy, then run
+        out = w.append([("request", request("r1"))])
+        w.append([("decision", decision(project, "r1", out[0].leaf, "allowed"))])
+        w.append([("outcome", {"request_id": "r1", "status": "succeeded"})])
+        # two reviewers approve, then it runs
+        rhash = reviewed_request(project, w, "r2", needed=2)
+        w.append([("approval", approval(team["alice"], "alice", "r2", rhash))])
+        w.append([("approval", approval(team["bob"], "bob", "r2", rhash))])
+        allow_by_reviewers(project, w, "r2", rhash, needed=2)
+        w.append([("outcome", {"request_id": "r2", "status": "succeeded"})])
+        # rejected, never run
+        rhash3 = reviewed_request(project, w, "r3")
+        w.append([("approval", approval(team["carol"], "carol", "r3", rhash3, verdict="reject"))])
+        w.append([("decision", decision(project, "r3", rhash3, "denied", "reviewers"))])
+    report = verify(project)
+    assert report.exit_code() == 0, [f.line() for f in report.findings]
+    assert report.ledgers[0].records == 15
+
+
+def test_parallel_workers_agree_with_one(project):
+    with writer(project) as w:
+        for i in range(40):
+            w.append([("note", {"text": f"n{i}"})])
+    one = verify(project, workers=1, update_seen=False)
+    two = verify(project, workers=2, update_seen=False)
+    assert one.to_json() == two.to_json()
+    assert one.exit_code() == 0 and one.ledgers[0].signatures_checked == 41
+
+
+def test_json_report_shape(project):
+    report = verify(project).to_json()
+    json.dumps(report)  # serialisable
+    assert set(report) == {"project_id", "fast", "exit_code", "verified", "ledgers", "findings"}
+    assert report["project_id"] == project.project_id
+    assert report["verified"] is True and report["exit_code"] == 0
+    (lr,) = report["ledgers"]
+    assert set(lr) >= {
+        "ledger_id",
+        "path",
+        "records",
+        "root",
+        "checkpoint_size",
+        "checkpoint_signers",
+        "anchors",
+    }
+    assert lr["ledger_id"] == project.local_ledger_id()
+    assert lr["path"] == f".forge/ledger/{lr['ledger_id']}.jsonl"
+    assert len(bytes.fromhex(lr["root"])) == 32
+    assert lr["checkpoint_signers"] == [project.ledger_verifiers(lr["ledger_id"])[0].kid]
+
+
+def test_json_findings_shape(project):
+    tracked = project.tracked_ledger(project.local_ledger_id())
+    tracked.write_bytes(tracked.read_bytes() + b"torn")
+    report = verify(project, use_local_state=False).to_json()
+    assert report["exit_code"] == 3 and report["verified"] is False
+    (f,) = report["findings"]
+    assert set(f) == {"ledger", "seq", "code", "message", "severity"}
+    assert f["code"] == "torn_tail" and f["severity"] == "warning"
+    assert verify(project, use_local_state=False).to_json(strict=True)["exit_code"] == 1
+
+
+def test_no_ledger_is_an_error(project):
+    for p in project.ledger_dir.iterdir():
+        p.unlink()
+    report = verify(project, use_local_state=False)
+    assert codes(report) == {"no_ledger"} and report.exit_code() == 1
+
+
+# ---- tampering, --fast ----------------------------------------------------------------------------
+
+
+def _resign_last_record_with_a_broken_signature(project):
+    """Break the last record's signature and re-sign the checkpoint (as a key holder could)."""
+    lid = project.local_ledger_id()
+    tracked = project.tracked_ledger(lid)
+    lines = tracked.read_bytes()[:-1].split(b"\n")
+    rec = json.loads(lines[-1])
+    sig = bytearray(__import__("base64").b64decode(rec["sig"]))
+    sig[0] ^= 1
+    rec["sig"] = b64(bytes(sig))
+    from forge_tui.core.jcs import canonical
+
+    lines[-1] = canonical(rec)
+    tracked.write_bytes(b"\n".join(lines) + b"\n")
+    t = CompactTree()
+    for line in lines:
+        t.append(leaf_hash(line))
+    signer = load_ledger_key(lid)
+    project.tracked_checkpoint(lid).write_text(Checkpoint(signer.name, t.size, t.root()).sign([signer]))
+
+
+def test_fast_skips_record_signatures_only(project):
+    with writer(project) as w:
+        w.append([("note", {"text": "a"})])
+    _resign_last_record_with_a_broken_signature(project)
+    full = verify(project, use_local_state=False)
+    assert [(f.code, f.seq) for f in full.findings] == [("signature", 1)]
+    fast = verify(project, fast=True, use_local_state=False)
+    assert fast.findings == [] and fast.exit_code() == 0
+    assert fast.ledgers[0].signatures_checked == 0 and fast.to_json()["fast"] is True
+
+
+def test_fast_still_checks_chain_and_checkpoint(project):
+    with writer(project) as w:
+        w.append([("note", {"text": "a"}), ("note", {"text": "b"})])
+    tracked = project.tracked_ledger(project.local_ledger_id())
+    tracked.write_bytes(tracked.read_bytes().replace(b'"text":"a"', b'"text":"A"'))
+    report = verify(project, fast=True, use_local_state=False)
+    assert {"chain", "root_mismatch"} <= codes(report)
+    assert report.exit_code() == 1
+
+
+def test_unsigned_tail_is_a_warning(project):
+    lid = project.local_ledger_id()
+    cp = project.tracked_checkpoint(lid).read_bytes()
+    with writer(project) as w:
+        w.append([("note", {"text": "a"})])
+    project.tracked_checkpoint(lid).write_bytes(cp)
+    report = verify(project, use_local_state=False)
+    assert [(f.code, f.severity) for f in report.findings] == [("unsigned_tail", "warning")]
+    assert report.exit_code() == 3 and report.exit_code(strict=True) == 1
+
+
+# ---- anchors --------------------------------------------------------------------------------------
+
+
+def test_anchor_file_rollback_and_fork(project):
+    lid = project.local_ledger_id()
+    tracked, tracked_cp = project.tracked_ledger(lid), project.tracked_checkpoint(lid)
+    old = tracked.read_bytes(), tracked_cp.read_bytes()
+    with writer(project) as w:
+        w.append([("note", {"text": "a"}), ("note", {"text": "b"})])
+    anchor = tracked_cp.read_text()
+    ok = verify(project, anchors=[anchor], use_local_state=False)
+    assert ok.exit_code() == 0 and ok.ledgers[0].anchors == ["anchor file (3)"]
+    # Rolled back to an older genuine copy: only the anchor can tell.
+    tracked.write_bytes(old[0])
+    tracked_cp.write_bytes(old[1])
+    assert verify(project, use_local_state=False).exit_code() == 0
+    rolled = verify(project, anchors=[anchor], use_local_state=False)
+    assert "rollback" in codes(rolled) and rolled.exit_code() == 1
+    # A history rewritten by the key holder: same size, another root.
+    _rewrite(project, [("note", {"text": "A"}), ("note", {"text": "b"})])
+    assert verify(project, use_local_state=False).exit_code() == 0
+    forked = verify(project, anchors=[anchor], use_local_state=False)
+    assert "fork" in codes(forked)
+
+
+def test_anchor_for_another_ledger_is_ignored(project):
+    other = Signer.generate("forge-tui.local/x/y")
+    note = Checkpoint(other.name, 99, b"\x00" * 32).sign([other])
+    assert verify(project, anchors=[note], use_local_state=False).exit_code() == 0
+
+
+def test_local_state_catches_rollback(project):
+    lid = project.local_ledger_id()
+    tracked, tracked_cp = project.tracked_ledger(lid), project.tracked_checkpoint(lid)
+    old = tracked.read_bytes(), tracked_cp.read_bytes()
+    with writer(project) as w:
+        w.append([("note", {"text": "a"})])
+    assert verify(project).exit_code() == 0  # records the latest seen checkpoint
+    tracked.write_bytes(old[0])
+    tracked_cp.write_bytes(old[1])
+    report = verify(project)
+    assert "rollback" in codes(report)
+    assert any("cache" in f.message or "authoritative" in f.message for f in findings(report, "rollback"))
+
+
+def _git(root, *args):
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(root), *args],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def test_base_ref_anchor(project):
+    _git(project.root, "init", "-q", "-b", "main")
+    _git(project.root, "add", "-A")
+    _git(project.root, "commit", "-q", "-m", "base")
+    lid = project.local_ledger_id()
+    with writer(project) as w:
+        w.append([("note", {"text": "on the branch"})])
+    ok = verify(project, base_ref="main", use_local_state=False)
+    assert ok.exit_code() == 0 and any("base-ref main (1)" in a for a in ok.ledgers[0].anchors)
+    # The branch replaces the key and re-signs the whole ledger: the base ref's key does not sign it.
+    other = Signer.generate(project.origin(lid))
+    (project.pub_dir / f"{lid}.pub").write_text(other.verifier.vkey + "\n")
+    _rewrite(project, [("note", {"text": "forged"})], signer=other)
+    assert verify(project, use_local_state=False).exit_code() == 0  # the working tree alone is fooled
+    report = verify(project, base_ref="main", use_local_state=False)
+    assert report.exit_code() == 1
+    assert {"unknown_key", "checkpoint"} <= codes(report)
+
+
+def test_base_ref_that_does_not_exist_is_a_usage_error(project):
+    from forge_tui.errors import ConfigError
+
+    _git(project.root, "init", "-q", "-b", "main")
+    with pytest.raises(ConfigError):
+        verify(project, base_ref="no-such-ref")
+
+
+# ---- forensic rules (§7) --------------------------------------------------------------------------
+
+
+def test_outcome_without_allowing_decision(project):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        out = w.append([("request", request("r1"))])
+        w.append([("decision", decision(project, "r1", out[0].leaf, "denied"))])
+        w.append([("outcome", {"request_id": "r1", "status": "succeeded"})])  # ran although denied
+        w.append([("outcome", {"request_id": "ghost", "status": "succeeded"})])  # no request at all
+    report = verify(project)
+    assert [f.seq for f in findings(report, "unauthorized_execution")] == [4, 5]
+    assert report.exit_code() == 1
+
+
+def test_outcome_before_its_decision(project):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        out = w.append([("request", request("r1"))])
+        w.append([("outcome", {"request_id": "r1", "status": "succeeded"})])
+        w.append([("decision", decision(project, "r1", out[0].leaf, "allowed"))])
+    assert [f.seq for f in findings(verify(project), "unauthorized_execution")] == [3]
+
+
+def test_approval_after_execution(project, team):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash = reviewed_request(project, w)
+        w.append([("approval", approval(team["alice"], "alice", "r1", rhash))])
+        allow_by_reviewers(project, w, "r1", rhash)
+        w.append([("outcome", {"request_id": "r1", "status": "succeeded"})])
+        w.append([("approval", approval(team["bob"], "bob", "r1", rhash))])  # rubber stamp afterwards
+    report = verify(project)
+    assert [f.seq for f in findings(report, "approval_after_execution")] == [7]
+
+
+def test_approvals_not_meeting_the_rule(project, team):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash = reviewed_request(project, w, needed=2)
+        w.append([("approval", approval(team["alice"], "alice", "r1", rhash))])
+        w.append([("approval", approval(team["alice"], "alice", "r1", rhash))])  # the same reviewer twice
+        allow_by_reviewers(project, w, "r1", rhash, needed=2)
+        rhash2 = reviewed_request(project, w, "r2")
+        w.append([("approval", approval(team["bob"], "bob", "r2", rhash2, verdict="reject"))])
+        allow_by_reviewers(project, w, "r2", rhash2)  # allowed on a rejection
+    report = verify(project)
+    assert [f.seq for f in findings(report, "quorum")] == [6, 10]
+    assert "1 valid approval(s) where 2" in findings(report, "quorum")[0].message
+
+
+def test_self_approval_by_requester_and_by_principal(project, team):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash = reviewed_request(project, w, "r1", actor="alice")
+        w.append([("approval", approval(team["alice"], "alice", "r1", rhash))])
+        allow_by_reviewers(project, w, "r1", rhash)
+        rhash2 = reviewed_request(
+            project, w, "r2", actor="claude", principal="bob", distinct=("requester", "principal")
+        )
+        w.append([("approval", approval(team["bob"], "bob", "r2", rhash2))])
+        allow_by_reviewers(project, w, "r2", rhash2, distinct=("requester", "principal"))
+        # Without "principal" in distinct_from, the human the agent acts for may approve.
+        rhash3 = reviewed_request(project, w, "r3", actor="claude", principal="carol")
+        w.append([("approval", approval(team["carol"], "carol", "r3", rhash3))])
+        allow_by_reviewers(project, w, "r3", rhash3)
+    report = verify(project)
+    assert [f.seq for f in findings(report, "self_approval")] == [4, 8]
+    assert [f.seq for f in findings(report, "quorum")] == [5, 9]
+
+
+def test_bad_approval_signature(project, team):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash = reviewed_request(project, w)
+        other = {
+            "request_id": "r1",
+            "request_hash": rhash,
+            "verdict": "reject",
+            "reason": "ok",
+            "reviewer": "alice",
+            "ts": format_ts(TS0),
+        }
+        # alice signed a rejection; the record claims she approved
+        w.append([("approval", approval(team["alice"], "alice", "r1", rhash, sig_of=other))])
+        # bob's name, mallory's key
+        w.append([("approval", approval(Signer.generate("forge-tui.reviewer/bob"), "bob", "r1", rhash))])
+        # a reviewer who is not registered
+        w.append([("approval", approval(reviewer("mallory"), "mallory", "r1", rhash))])
+    report = verify(project)
+    assert [f.seq for f in findings(report, "forged_approval")] == [4, 5]
+    assert [f.seq for f in findings(report, "unknown_reviewer")] == [6]
+    assert report.exit_code() == 1
+
+
+def test_approval_bound_to_another_request(project, team):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash1 = reviewed_request(project, w, "r1")
+        reviewed_request(project, w, "r2")
+        # alice's genuine approval of r1, replayed as an approval of r2
+        w.append([("approval", approval(team["alice"], "alice", "r2", rhash1))])
+    report = verify(project)
+    assert [f.seq for f in findings(report, "unbound_approval")] == [6]
+
+
+def test_retired_reviewer(project, team):
+    save_reviewers(
+        project.reviewers_path,
+        {"alice": Reviewer("alice", team["alice"].verifier, retired_at_seq=3)},
+    )
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash = reviewed_request(project, w)
+        w.append([("approval", approval(team["alice"], "alice", "r1", rhash))])
+    assert [f.seq for f in findings(verify(project), "retired_reviewer")] == [4]
+
+
+def test_seq_gap_and_time_backwards(project):
+    _rewrite(
+        project,
+        [("note", {"text": "a"}), ("note", {"text": "b"}), ("note", {"text": "c"})],
+        seqs=[1, 3, 4],  # seq 2 missing
+        stamps=[TS0, TS0 + 1000, TS0 - 5000],
+    )
+    report = verify(project, use_local_state=False)
+    assert [(f.code, f.seq) for f in report.findings if f.code in ("seq", "time_backwards")] == [
+        ("seq", 2),
+        ("seq", 3),
+        ("time_backwards", 3),
+    ]
+    assert report.exit_code() == 1
+
+
+def test_unrecorded_policy_change(project):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        out = w.append([("request", request("r1"))])
+        w.append([("decision", decision(project, "r1", out[0].leaf, "allowed"))])
+        out = w.append([("request", request("r2"))])
+        d = decision(project, "r2", out[0].leaf, "allowed")
+        d["policy_digest"] = "f" * 64  # decided under a policy no record announced
+        w.append([("decision", d)])
+    report = verify(project)
+    assert [f.seq for f in findings(report, "unrecorded_policy")] == [5]
+
+
+def test_failed_policy_load_does_not_count_as_recorded(project):
+    with writer(project) as w:
+        w.append(
+            [("policy", {"digest": "e" * 64, "path": ".forge/policy.toml", "loaded": False, "error": "bad"})]
+        )
+        out = w.append([("request", request("r1"))])
+        d = decision(project, "r1", out[0].leaf, "allowed")
+        d["policy_digest"] = "e" * 64
+        w.append([("decision", d)])
+    assert [f.seq for f in findings(verify(project), "unrecorded_policy")] == [3]
+
+
+def test_recorded_violations_are_notices(project):
+    with writer(project) as w:
+        w.append([("violation", {"kind": "self_approval", "request_id": "r1", "detail": "alice tried"})])
+    report = verify(project)
+    (f,) = report.findings
+    assert (f.code, f.severity, f.seq) == ("recorded_self_approval", "notice", 1)
+    assert report.exit_code() == 0
+
+
+# ---- helpers that write a crafted ledger directly -------------------------------------------------
+
+
+def _rewrite(project, items, *, signer=None, seqs=None, stamps=None):
+    """Replace the ledger (both copies) with genesis + `items`, signed by the ledger key (or `signer`),
+    with a checkpoint over all of it; `seqs`/`stamps` override the seq field and time of each item."""
+    lid = project.local_ledger_id()
+    signer = signer or load_ledger_key(lid)
+    tracked = project.tracked_ledger(lid)
+    genesis_body = json.loads(tracked.read_bytes().split(b"\n")[0])["body"]
+    genesis_body["vkey"] = signer.verifier.vkey
+    all_items = [("genesis", genesis_body), *items]
+    lines, prev, tree = [], "0" * 64, CompactTree()
+    for i, (type_, body) in enumerate(all_items):
+        seq = 0 if i == 0 else (seqs[i - 1] if seqs else i)
+        ts = format_ts(TS0 if i == 0 or not stamps else stamps[i - 1])
+        _, line = build_record(
+            log=project.origin(lid), seq=seq, ts=ts, type_=type_, prev=prev, signer=signer, body=body
+        )
+        lines.append(line)
+        h = leaf_hash(line)
+        prev = h.hex()
+        tree.append(h)
+    data = b"\n".join(lines) + b"\n"
+    note = Checkpoint(project.origin(lid), tree.size, tree.root()).sign([signer])
+    tracked.write_bytes(data)
+    project.tracked_checkpoint(lid).write_text(note)
+    folder = authoritative_dir(project)
+    (folder / f"{lid}.jsonl").write_bytes(data)
+    (folder / f"{lid}.checkpoint").write_text(note)
