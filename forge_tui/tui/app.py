@@ -94,6 +94,7 @@ class ForgeApp(App[None]):
             "enter",
             "inspect",
             "Inspect",
+            show=False,  # the queue table's own Enter binding is the one shown
             id="app.inspect",
             tooltip="the whole request: diff, rules, requester",
         ),
@@ -266,7 +267,7 @@ class ForgeApp(App[None]):
         self.refresh_bindings()
 
     def sync_headers(self) -> None:
-        oldest = self.queue_screen.table.oldest() if self.queue_screen.is_mounted else None
+        oldest = min(self.pending.values(), key=lambda i: i.get("received_at") or "", default=None)
         for screen in self.screen_stack:
             for header in screen.query(ConsoleHeader):
                 header.title = self.title

@@ -139,6 +139,7 @@ class InspectScreen(Screen[None]):
         self.item = item
         self.request_id: str = item["request_id"]
         self.decided: dict[str, Any] | None = None
+        self.history_loaded = False
 
     @property
     def forge(self) -> ForgeApp:
@@ -282,6 +283,7 @@ class InspectScreen(Screen[None]):
         if note:
             body.append(literal(note, style="dim"))
         section.update(Group(*body))
+        self.history_loaded = True
 
     def action_back(self) -> None:
         self.app.pop_screen()

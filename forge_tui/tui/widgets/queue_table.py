@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -20,15 +21,17 @@ from forge_tui.tui.text import literal, shorten
 
 Clock = Callable[[], float]
 
+# The summary comes last and takes the width that is left, cut with an ellipsis (Inspect shows it whole).
 COLUMNS = (
     ("age", "Age"),
+    ("expires", "Expires in"),
     ("actor", "Actor"),
     ("kind", "Kind"),
-    ("summary", "Summary"),
     ("rule", "Rule"),
     ("approvals", "Approvals"),
-    ("expires", "Expires in"),
+    ("summary", "Summary"),
 )
+MIN_SUMMARY, MAX_SUMMARY = 16, 200
 
 
 def parse_ts(ts: str | None) -> float | None:
@@ -103,9 +106,15 @@ def expiry_text(item: dict[str, Any], now: float) -> Text:
 class QueueTable(DataTable):
     """Pending requests, oldest first. `items` holds the latest description of each row."""
 
+    # Enter selects the row, which the queue screen turns into Inspect; shown in the footer as such.
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Inspect", id="queue.inspect", tooltip="the whole request"),
+    ]
+
     DEFAULT_CSS = """
     QueueTable {
         height: 1fr;
+        overflow-x: hidden;
     }
     """
 
@@ -113,10 +122,16 @@ class QueueTable(DataTable):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.clock = clock
         self.items: dict[str, dict[str, Any]] = {}
+        self.summary_width = 40
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        # Rows may arrive before this widget's mount handler ran (the link starts with the app).
+        if not self.columns:
+            for key, label in COLUMNS:
+                self.add_column(label, key=key)
 
     # ---- rows by key ---------------------------------------------------------------------------------
 
@@ -125,16 +140,39 @@ class QueueTable(DataTable):
         rule = item.get("rule") or "default"
         return [
             Text(fmt_duration(age_of(item, now))),
-            literal(shorten(actor.get("id", "?"), 24), one_line=True),
-            literal(shorten((item.get("action") or {}).get("kind", "?"), 12), one_line=True),
-            literal(shorten(summary_of(item), 60), one_line=True),
-            literal(shorten(rule, 24), one_line=True),
-            approvals_text(item),
             expiry_text(item, now),
+            literal(shorten(actor.get("id", "?"), 20), one_line=True),
+            literal(shorten((item.get("action") or {}).get("kind", "?"), 12), one_line=True),
+            literal(shorten(rule, 20), one_line=True),
+            approvals_text(item),
+            self.summary_cell(item),
         ]
+
+    def summary_cell(self, item: dict[str, Any]) -> Text:
+        return literal(shorten(summary_of(item), self.summary_width), one_line=True)
+
+    def _fit_summary(self) -> None:
+        """Give the summary the width the other columns leave (recomputed on resize and new rows)."""
+        width = self.size.width
+        if width <= 0:
+            return
+        used = 0
+        for key, label in COLUMNS[:-1]:
+            col = self.columns.get(key)  # type: ignore[call-overload]
+            content = col.content_width if col is not None else 0
+            used += max(len(label), content) + 2 * self.cell_padding
+        fit = max(MIN_SUMMARY, min(MAX_SUMMARY, width - used - 2 * self.cell_padding - 1))
+        if fit != self.summary_width:
+            self.summary_width = fit
+            for rid, item in self.items.items():
+                self.update_cell(rid, "summary", self.summary_cell(item))
+
+    def on_resize(self) -> None:
+        self._fit_summary()
 
     def upsert(self, item: dict[str, Any]) -> bool:
         """Add or update the row of `item`; True when the row is new."""
+        self._ensure_columns()
         rid = item["request_id"]
         now = self.clock()
         if rid in self.items:
@@ -150,6 +188,7 @@ class QueueTable(DataTable):
             return True
         self.items[rid] = item
         self.add_row(*self.cells(item, now), key=rid)
+        self.call_after_refresh(self._fit_summary)
         return True
 
     def remove(self, request_id: str) -> dict[str, Any] | None:
@@ -160,6 +199,7 @@ class QueueTable(DataTable):
 
     def replace_all(self, items: Iterable[dict[str, Any]]) -> None:
         """The whole queue after a (re)connection: keeps the cursor on the same request when it is still there."""
+        self._ensure_columns()
         keep = self.selected_id()
         self.clear()
         self.items = {}
@@ -169,6 +209,7 @@ class QueueTable(DataTable):
             self.add_row(*self.cells(item, now), key=item["request_id"])
         if keep in self.items:
             self.move_cursor(row=self.get_row_index(keep))
+        self.call_after_refresh(self._fit_summary)
 
     def tick(self) -> None:
         """Recompute the age and expiry columns from the clock."""

@@ -1,0 +1,244 @@
+"""How the console looks: the queue, its empty state and the inspect screen, made deterministic (fixed
+size, a frozen clock, fixed request data through a fake link, animations off).
+
+Update the pictures with `pytest tests/tui/test_console_snapshots.py --snapshot-update` after checking
+the change is wanted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+from forge_tui.core.project import Project  # noqa: E402
+from forge_tui.tui.app import ForgeApp  # noqa: E402
+from forge_tui.tui.link import CONNECTED, LinkState, QueueSnapshot  # noqa: E402
+from forge_tui.tui.screens.inspect import InspectScreen  # noqa: E402
+from forge_tui.tui.widgets.queue_table import parse_ts  # noqa: E402
+
+SIZE = (118, 34)
+NOW = parse_ts("2026-11-23T20:04:12.000Z")
+DIFF = """\
+--- a/src/auth/session.py
++++ b/src/auth/session.py
+@@ -12,4 +12,5 @@ def issue_token(user: User) -> str:
+-    expires = now() + timedelta(hours=12)
++    # Shorter sessions after the incident review (SEC-142).
++    expires = now() + timedelta(hours=1)
+     token = sign({"sub": user.id, "exp": expires})
+"""
+
+
+def item(n: int, received: str, expires: str, **over: Any) -> dict[str, Any]:
+    base = {
+        "request_id": f"r-00000000000000{n:02d}",
+        "seq": 10 + n,
+        "request_hash": "ab" * 32,
+        "received_at": received,
+        "expires_at": expires,
+        "actor": {"id": "claude-code", "kind": "agent", "session": "sess-7f3a"},
+        "principal": "dana",
+        "process": {"pid": 4242, "uid": 1000, "exe": "/usr/bin/node"},
+        "action": {
+            "kind": "shell.exec",
+            "tool": "Bash",
+            "command": "make deploy",
+            "paths": [],
+            "summary": None,
+        },
+        "content": None,
+        "requirement": None,
+        "client": "hook",
+        "rule": "deploy-after-tests",
+        "rules": ["deploy-after-tests"],
+        "reason": "deploys need a passing test run first and a human",
+        "approvals_needed": 1,
+        "approvals": [],
+        "distinct_from": ["requester"],
+        "session_history": [],
+    }
+    base.update(over)
+    return base
+
+
+PENDING = [
+    item(
+        1,
+        "2026-11-23T20:00:00.000Z",
+        "2026-11-23T20:15:00.000Z",
+        action={
+            "kind": "file.write",
+            "tool": "Edit",
+            "command": None,
+            "paths": ["src/auth/session.py"],
+            "summary": "Shorten session lifetime to 1 h [bold red]x[/]",
+            "input_digest": "sha256:" + "0f" * 32,
+        },
+        content={"kind": "diff", "text": DIFF, "size": len(DIFF)},
+        requirement="SEC-142",
+        rule="protect-auth",
+        rules=["edit-project", "protect-auth"],
+        reason="authentication code needs a human review",
+        approvals_needed=2,
+        approvals=[{"reviewer": "bob", "verdict": "approve", "ts": "2026-11-23T20:02:00.000Z"}],
+        distinct_from=["principal", "requester"],
+    ),
+    item(2, "2026-11-23T20:03:30.000Z", "2026-11-23T20:18:30.000Z"),
+    item(
+        3,
+        "2026-11-23T20:04:02.000Z",
+        "2026-11-23T20:04:50.000Z",
+        actor={"id": "release-bot", "kind": "agent", "session": "bot-1"},
+        action={
+            "kind": "shell.exec",
+            "tool": "Bash",
+            "command": "git push origin v1.4.0 \x1b[31m",
+            "paths": [],
+        },
+        rule="push",
+        rules=["push"],
+        reason="pushes leave this machine",
+    ),
+]
+
+HISTORY = [
+    {
+        "seq": 3,
+        "ts": "2026-11-23T19:58:01.120Z",
+        "type": "request",
+        "body": {
+            "request_id": "r-00000000000000a1",
+            "actor": {"id": "claude-code", "kind": "agent", "session": "sess-7f3a"},
+            "action": {
+                "kind": "file.read",
+                "tool": "Read",
+                "paths": ["README.md"],
+                "summary": "Read README.md",
+            },
+        },
+    },
+    {
+        "seq": 4,
+        "ts": "2026-11-23T19:58:01.130Z",
+        "type": "decision",
+        "body": {"request_id": "r-00000000000000a1", "status": "allowed"},
+    },
+    {
+        "seq": 5,
+        "ts": "2026-11-23T19:58:02.000Z",
+        "type": "outcome",
+        "body": {"request_id": "r-00000000000000a1", "status": "succeeded"},
+    },
+    {
+        "seq": 6,
+        "ts": "2026-11-23T19:59:10.000Z",
+        "type": "request",
+        "body": {
+            "request_id": "r-00000000000000a2",
+            "actor": {"id": "claude-code", "kind": "agent", "session": "sess-7f3a"},
+            "action": {
+                "kind": "shell.exec",
+                "tool": "Bash",
+                "command": "git push --force origin main",
+                "paths": [],
+            },
+        },
+    },
+    {
+        "seq": 7,
+        "ts": "2026-11-23T19:59:10.010Z",
+        "type": "decision",
+        "body": {"request_id": "r-00000000000000a2", "status": "denied"},
+    },
+]
+
+
+class FakeLink:
+    """A link that reports a fixed, connected daemon with a fixed queue (the app's Link protocol)."""
+
+    def __init__(self, post, pending: list[dict[str, Any]]) -> None:
+        self.post = post
+        self.pending = pending
+        self.state = "connecting"
+        self._stop = asyncio.Event()
+
+    async def run(self) -> None:
+        self.state = CONNECTED
+        self.post(LinkState(CONNECTED))
+        self.post(QueueSnapshot([dict(p) for p in self.pending], {"policy": {}, "ledger": {}}))
+        await self._stop.wait()
+
+    async def call(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> Any:
+        if method == "ledger.query":
+            types = set(params.get("type") or [])
+            return {"records": [r for r in HISTORY if r["type"] in types]}
+        raise AssertionError(f"unexpected call {method}")
+
+    def reconnect_now(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        self._stop.set()
+
+
+def make_app(pending: list[dict[str, Any]]) -> ForgeApp:
+    project = Project(
+        root=Path("/tmp/forge-snapshot/shop"), project_id="00000000-0000-4000-8000-000000000000", name="shop"
+    )
+    app = ForgeApp(
+        project,
+        link_factory=lambda post: FakeLink(post, pending),
+        clock=lambda: NOW,
+        tick_interval=None,
+    )
+    app.animation_level = "none"
+    return app
+
+
+async def _until(pilot, cond, rounds: int = 500) -> None:
+    for _ in range(rounds):
+        if cond():
+            return
+        await pilot.pause()
+    raise AssertionError("the app never reached the expected state")
+
+
+def test_queue_snapshot(snap_compare):
+    """Broken if the queue's look changes: columns, oldest first, ages from the clock, literal text."""
+    app = make_app(PENDING)
+
+    async def ready(pilot) -> None:
+        await _until(pilot, lambda: len(app.queue_screen.table.items) == 3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_empty_queue_snapshot(snap_compare):
+    """Broken if the empty state stops saying that nothing waits."""
+    app = make_app([])
+
+    async def ready(pilot) -> None:
+        await _until(pilot, lambda: app.link_state == CONNECTED)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_inspect_snapshot(snap_compare):
+    """Broken if the inspect screen's look changes: the diff highlighting, the requirement and rules,
+    the requester, approvals so far, and the session's earlier actions."""
+    app = make_app(PENDING)
+
+    async def ready(pilot) -> None:
+        await _until(pilot, lambda: len(app.queue_screen.table.items) == 3)
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, InspectScreen))
+        await _until(pilot, lambda: app.screen.history_loaded)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(118, 60), run_before=ready)
