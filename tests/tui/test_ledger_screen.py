@@ -237,3 +237,24 @@ async def test_record_text_is_shown_literally(kit):
         assert "[bold red]pwned[/]" in body and "\x1b" not in body
         assert "\\u001b[31m" in body  # the detail is the record's JSON: the ESC stays escaped
         assert "\x1b" in HOSTILE_NOTE  # (the record really holds an ESC)
+
+
+async def test_empty_ledger_then_first_records(tmp_path):
+    # Wrong if an empty (or torn-only) ledger crashed the screen, offered a detail of nothing, or the
+    # first complete record were not picked up by reload().
+    path = tmp_path / "empty.jsonl"
+    path.write_bytes(b'{"torn')
+    app = BrowseApp(path, None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        view = screen.query_one(LedgerView)
+        assert view.row_count == 0 and view.cursor_index is None
+        await pilot.press("enter", "end", "down", "g", "0", "enter")
+        assert not screen.query_one("#ledger-detail").display
+        assert "0 records" in str(screen.query_one("#ledger-status").content)
+        path.write_bytes(b'{"seq":0,"ts":"2026-11-18T11:06:40.000Z","type":"note","body":{"text":"hi"}}\n')
+        assert screen.reload() == 1
+        await pilot.pause()
+        assert view.cursor_index == 0 and "hi" in row_text(view, 0)
+        await pilot.press("enter")
+        assert f"signature: {SIG_BAD}" in str(screen.query_one("#detail-sig").content)  # not well-formed

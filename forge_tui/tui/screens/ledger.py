@@ -146,6 +146,7 @@ class LedgerScreen(Screen):
         if self._message:
             parts.append(self._message)
         self.query_one("#ledger-status", Static).update(literal(" · ".join(parts), one_line=True))
+        self.refresh_bindings()  # Detail is enabled only with a record under the cursor
 
     def _say(self, message: str) -> None:
         self._message = message
@@ -196,6 +197,10 @@ class LedgerScreen(Screen):
     def action_reload(self) -> None:
         added = self.reload()
         self._say(f"{added:,} new" if added else "no new records")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Detail needs a record under the cursor.
+        return not (action == "detail" and self.is_mounted and self.view.cursor_index is None)
 
     def action_detail(self) -> None:
         index = self.view.cursor_index
@@ -269,7 +274,7 @@ class LedgerScreen(Screen):
         self._update_status()
         self._search(flt, len(self.index))
 
-    @work(thread=True, exclusive=True, group="ledger-search", exit_on_error=True)
+    @work(thread=True, exclusive=True, group="ledger-search", exit_on_error=False)
     def _search(self, flt: LedgerFilter, stop: int) -> tuple[LedgerFilter, int, array | None]:
         worker = get_current_worker()
 
@@ -281,7 +286,13 @@ class LedgerScreen(Screen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group != "ledger-search" or event.state != WorkerState.SUCCESS:
+        if worker.group != "ledger-search":
+            return
+        if event.state == WorkerState.ERROR:  # e.g. the file became unreadable: say so, keep the old rows
+            self._searching = False
+            self._say(f"filter failed: {worker.error}")
+            return
+        if event.state != WorkerState.SUCCESS:
             return
         flt, stop, rows = worker.result
         if rows is None or flt != self._wanted:
@@ -319,6 +330,8 @@ class LedgerScreen(Screen):
 
         The console calls this when decisions arrive. With a filter active, the new records are filtered
         too (inline when few, else by a new search)."""
+        if not self.is_mounted:  # not shown yet: the view reads the index when it is composed
+            return self.index.refresh()
         before = len(self.index)
         generation = self.index.generation
         added = self.index.refresh()
