@@ -1,0 +1,379 @@
+"""The ledger commands from the command line: init, note, verify, log, merge-ledger (DESIGN §5, §10).
+Exit codes 0/1/2/3, --json, log filters, init's refusals, key files outside the repository, one-line
+errors without tracebacks, and --help everywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forge_tui.cli import _available_commands
+from forge_tui.core.project import find_project
+
+COMMANDS = [m.NAME for m in _available_commands()]
+
+
+def one_error_line(err: str) -> str:
+    lines = err.strip("\n").split("\n")
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert lines[0].startswith("forge-tui")
+    return lines[0]
+
+
+def cli(*args: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "forge_tui", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        **kw,
+    )
+
+
+# ---- help -----------------------------------------------------------------------------------------
+
+
+def test_top_level_help_lists_the_commands(run_cli):
+    code, out, err = run_cli("--help")
+    assert code == 0, err
+    for name in ("init", "verify", "log", "note", "merge-ledger"):
+        assert name in out
+    assert "Exit codes" in out
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_help(run_cli, name):
+    code, out, err = run_cli(name, "--help")
+    assert code == 0, err
+    assert out.startswith(f"usage: forge-tui {name}")
+
+
+def test_help_through_the_entry_point(tmp_path):
+    res = cli("--help", cwd=tmp_path)
+    assert res.returncode == 0 and "usage: forge-tui" in res.stdout
+    res = cli("verify", "--help", cwd=tmp_path)
+    assert res.returncode == 0 and "Exit codes" in res.stdout
+
+
+def test_usage_errors_exit_2_in_one_line(run_cli):
+    for args in (("no-such-command",), ("verify", "--no-such-flag"), ("log", "--tail", "x")):
+        code, out, err = run_cli(*args)
+        assert code == 2, args
+        one_error_line(err)
+
+
+# ---- init -----------------------------------------------------------------------------------------
+
+
+def test_init_creates_the_project_and_keeps_the_key_outside(run_cli, tmp_path, isolated_env):
+    root = tmp_path / "repo"
+    root.mkdir()
+    code, out, err = run_cli("init", root)
+    assert code == 0, err
+    assert "initialised" in out
+    forge = root / ".forge"
+    for rel in ("project.toml", "policy.toml", "reviewers.toml"):
+        assert (forge / rel).is_file()
+    project = find_project(root)
+    lid = project.local_ledger_id()
+    assert (forge / "keys" / f"{lid}.pub").is_file()
+    assert project.tracked_ledger(lid).is_file() and project.tracked_checkpoint(lid).is_file()
+    assert ".forge/ledger/** -text merge=forge-ledger" in (root / ".gitattributes").read_text().split("\n")
+    # The private key: 0600, in a 0700 folder, under the user data folder, never in the repository.
+    keys = list(Path(os.environ["XDG_DATA_HOME"]).rglob(f"{lid}.key"))
+    assert len(keys) == 1
+    key = keys[0]
+    assert not key.is_relative_to(root)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+    assert not [p for p in root.rglob("*") if p.suffix == ".key"]
+    seed = json.loads(key.read_text())["seed"]
+    assert not any(seed in p.read_text(errors="replace") for p in root.rglob("*") if p.is_file())
+
+
+def test_init_refuses_to_clobber_and_force_keeps_a_backup(run_cli, tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    assert run_cli("init", root)[0] == 0
+    before = (root / ".forge" / "project.toml").read_text()
+    code, out, err = run_cli("init", root)
+    assert code == 2
+    assert "already exists" in one_error_line(err)
+    assert (root / ".forge" / "project.toml").read_text() == before
+    code, out, err = run_cli("init", "--force", root)
+    assert code == 0, err
+    backups = list(root.glob(".forge.bak-*"))
+    assert len(backups) == 1 and (backups[0] / "project.toml").read_text() == before
+    assert (root / ".forge" / "project.toml").read_text() != before
+
+
+def test_init_packs_and_bad_folder(run_cli, tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    code, _, err = run_cli("init", "--pack", "strict", root)
+    assert code == 0, err
+    assert (root / ".forge" / "policy.toml").read_bytes() == (
+        Path(__file__).parents[2] / "policies" / "strict.toml"
+    ).read_bytes()
+    code, _, err = run_cli("init", tmp_path / "missing")
+    assert code == 2 and "not a folder" in one_error_line(err)
+    code, _, err = run_cli("init", "--pack", "nope", root)
+    assert code == 2
+
+
+def test_init_without_a_terminal_never_prompts(tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    res = cli("init", cwd=root)  # stdin is /dev/null
+    assert res.returncode == 0, res.stderr
+    assert (root / ".forge" / "project.toml").is_file()
+    res = cli("verify", cwd=root)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+# ---- note -----------------------------------------------------------------------------------------
+
+
+def test_note(run_cli, project):
+    code, out, err = run_cli("note", "rotated the deploy key", "--author", "ann")
+    assert code == 0, err
+    assert out.strip() == "note recorded at seq 1"
+    code, out, _ = run_cli("log", "--json", "--type", "note")
+    (rec,) = [json.loads(x) for x in out.splitlines()]
+    assert rec["body"] == {"text": "rotated the deploy key", "author": "ann"}
+    code, _, err = run_cli("note", "   ")
+    assert code == 2 and "empty" in one_error_line(err)
+
+
+def test_commands_outside_a_project(run_cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for args in (("note", "x"), ("verify",), ("log",)):
+        code, _, err = run_cli(*args)
+        assert code == 2, args
+        assert "forge-tui init" in one_error_line(err)
+
+
+# ---- verify ---------------------------------------------------------------------------------------
+
+
+def test_verify_clean(run_cli, project):
+    run_cli("note", "a")
+    code, out, err = run_cli("verify")
+    assert code == 0, out + err
+    assert out.strip().split("\n")[-1].startswith("verified: 1 ledger(s), 0 error(s)")
+    code, out, _ = run_cli("verify", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["verified"] is True and report["ledgers"][0]["records"] == 2
+    code, out, _ = run_cli("verify", "--fast", "--quiet")
+    assert code == 0 and out == ""
+
+
+def test_verify_tampering_exits_1_naming_ledger_and_seq(run_cli, project):
+    run_cli("note", "a")
+    run_cli("note", "b")
+    lid = project.local_ledger_id()
+    tracked = project.tracked_ledger(lid)
+    tracked.write_bytes(tracked.read_bytes().replace(b'"text":"a"', b'"text":"z"'))
+    code, out, err = run_cli("verify", "--no-local")
+    assert code == 1, out + err
+    error_lines = [x for x in out.splitlines() if x.startswith("error:")]
+    assert error_lines and all(lid in x for x in error_lines)
+    assert any(f"{lid} seq 2" in x and "[chain]" in x for x in error_lines)  # the record after the edit
+    assert any("[signature]" in x and "seq 1" in x for x in error_lines)
+    code, out, _ = run_cli("verify", "--json", "--no-local")
+    report = json.loads(out)
+    assert code == 1 and report["exit_code"] == 1
+    assert {"ledger", "seq", "code", "message", "severity"} == set(report["findings"][0])
+
+
+def test_verify_torn_tail_warns_with_3_and_strict_fails(run_cli, project):
+    tracked = project.tracked_ledger(project.local_ledger_id())
+    tracked.write_bytes(tracked.read_bytes() + b'{"v":1')
+    code, out, _ = run_cli("verify", "--no-local")
+    assert code == 3, out
+    assert "warning:" in out and "[torn_tail]" in out
+    assert run_cli("verify", "--no-local", "--strict")[0] == 1
+    code, out, _ = run_cli("verify", "--no-local", "--json")
+    assert code == 3 and json.loads(out)["exit_code"] == 3
+
+
+def test_verify_anchor(run_cli, project, tmp_path):
+    lid = project.local_ledger_id()
+    old = project.tracked_ledger(lid).read_bytes(), project.tracked_checkpoint(lid).read_bytes()
+    run_cli("note", "a")
+    anchor = tmp_path / "anchor.checkpoint"
+    anchor.write_bytes(project.tracked_checkpoint(lid).read_bytes())
+    assert run_cli("verify", "--no-local", "--anchor", anchor)[0] == 0
+    project.tracked_ledger(lid).write_bytes(old[0])
+    project.tracked_checkpoint(lid).write_bytes(old[1])
+    code, out, _ = run_cli("verify", "--no-local", "--anchor", anchor)
+    assert code == 1 and "[rollback]" in out
+    code, _, err = run_cli("verify", "--anchor", tmp_path / "missing")
+    assert code == 2 and "anchor" in one_error_line(err)
+
+
+def test_verify_bad_configuration_is_2(run_cli, project):
+    (project.forge_dir / "project.toml").write_text("project_id = 'not-a-uuid'\n")
+    code, _, err = run_cli("verify")
+    assert code == 2 and "UUID" in one_error_line(err)
+    (project.forge_dir / "project.toml").write_text("project_id = [\n")
+    code, _, err = run_cli("verify")
+    assert code == 2
+    one_error_line(err)
+
+
+def test_errors_never_print_a_traceback(project):
+    (project.forge_dir / "project.toml").write_text("not toml at all [[[\n")
+    for args in (("verify",), ("log",), ("note", "x"), ("init",)):
+        res = cli(*args, cwd=project.root)
+        assert res.returncode == 2, (args, res.stderr)
+        one_error_line(res.stderr)
+
+
+# ---- log ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def busy(project, run_cli):
+    for text in ("one", "two", "three"):
+        assert run_cli("note", text, "--author", "ann")[0] == 0
+    return project
+
+
+def test_log_table(run_cli, busy):
+    code, out, err = run_cli("log")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["SEQ", "TIME", "(UTC)"]
+    assert len(lines) == 1 + 4
+    assert lines[1].split()[0] == "0" and "genesis" in lines[1]
+    assert lines[-1].split()[0] == "3" and lines[-1].rstrip().endswith("three")
+
+
+def test_log_json_is_the_records_verbatim(run_cli, busy):
+    code, out, _ = run_cli("log", "--json")
+    assert code == 0
+    tracked = busy.tracked_ledger(busy.local_ledger_id()).read_text()
+    assert out == tracked
+
+
+def test_log_filters(run_cli, busy):
+    def seqs(*args):
+        code, out, err = run_cli("log", "--json", *args)
+        assert code == 0, err
+        return [json.loads(x)["seq"] for x in out.splitlines()]
+
+    assert seqs("--type", "note") == [1, 2, 3]
+    assert seqs("--type", "genesis", "--type", "note") == [0, 1, 2, 3]
+    assert seqs("--tail", "2") == [2, 3]
+    assert seqs("--type", "note", "--tail", "1") == [3]
+    assert seqs("--tail", "0") == []
+    assert seqs("--actor", "ann") == [1, 2, 3]
+    assert seqs("--since", "2000-01-01") == [0, 1, 2, 3]
+    assert seqs("--since", "2999") == []
+    assert seqs("--until", "2000-01-01T00:00") == []
+    stamps = [json.loads(x)["ts"] for x in run_cli("log", "--json")[1].splitlines()]
+    assert seqs("--since", stamps[3]) == [s for s in range(4) if stamps[s] >= stamps[3]]
+    assert seqs("--until", stamps[0]) == [s for s in range(4) if stamps[s] <= stamps[0]]
+    code, _, err = run_cli("log", "--tail", "-1")
+    assert code == 2 and "--tail" in one_error_line(err)
+    code, _, err = run_cli("log", "--ledger", "0000000000000000")
+    assert code == 2
+    one_error_line(err)
+
+
+def test_log_warns_on_an_unreadable_record_and_goes_on(run_cli, busy):
+    tracked = busy.tracked_ledger(busy.local_ledger_id())
+    lines = tracked.read_bytes().split(b"\n")
+    lines[2] = b'{"broken":'
+    tracked.write_bytes(b"\n".join(lines))
+    code, out, err = run_cli("log", "--json")
+    assert code == 0
+    assert "warning" in err and "verify" in err
+    assert [json.loads(x)["seq"] for x in out.splitlines()] == [0, 1, 3]
+
+
+# ---- merge-ledger ---------------------------------------------------------------------------------
+
+
+def _files(tmp_path, base: bytes, ours: bytes, theirs: bytes):
+    paths = []
+    for name, data in (("O", base), ("A", ours), ("B", theirs)):
+        p = tmp_path / name
+        p.write_bytes(data)
+        paths.append(p)
+    return paths
+
+
+def test_merge_ledger_takes_the_longer_of_a_prefix_pair(run_cli, tmp_path):
+    short, long_ = b"r0\nr1\n", b"r0\nr1\nr2\n"
+    o, a, b = _files(tmp_path, short, short, long_)
+    assert run_cli("merge-ledger", o, a, b, ".forge/ledger/x.jsonl")[0] == 0
+    assert a.read_bytes() == long_
+    o, a, b = _files(tmp_path, short, long_, short)
+    assert run_cli("merge-ledger", o, a, b, ".forge/ledger/x.jsonl")[0] == 0
+    assert a.read_bytes() == long_
+
+
+def test_merge_ledger_fails_loudly_on_a_fork(run_cli, tmp_path):
+    o, a, b = _files(tmp_path, b"r0\n", b"r0\nmine\n", b"r0\ntheirs\n")
+    code, out, err = run_cli("merge-ledger", o, a, b, ".forge/ledger/x.jsonl")
+    assert code == 1
+    assert "diverge" in one_error_line(err)
+    assert a.read_bytes() == b"r0\nmine\n"
+
+
+def test_merge_ledger_checkpoints(run_cli, tmp_path):
+    small = "origin\n2\nroot2=\n\n\u2014 k sig\n".encode()
+    big = "origin\n5\nroot5=\n\n\u2014 k sig\n".encode()
+    o, a, b = _files(tmp_path, small, small, big)
+    assert run_cli("merge-ledger", o, a, b, ".forge/ledger/x.checkpoint")[0] == 0
+    assert a.read_bytes() == big
+    o, a, b = _files(tmp_path, small, big, small)
+    assert run_cli("merge-ledger", o, a, b, ".forge/ledger/x.checkpoint")[0] == 0
+    assert a.read_bytes() == big
+    conflicting = big.replace(b"root5", b"other")
+    o, a, b = _files(tmp_path, small, big, conflicting)
+    code, _, err = run_cli("merge-ledger", o, a, b, ".forge/ledger/x.checkpoint")
+    assert code == 1 and a.read_bytes() == big
+    one_error_line(err)
+
+
+def test_merge_driver_in_git(run_cli, project, tmp_path):
+    """Two branches that each appended to the ledger: git merges with the driver, and it verifies."""
+
+    def git(*args):
+        return subprocess.run(
+            ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+            cwd=project.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    git("init", "-q", "-b", "main")
+    git("config", "merge.forge-ledger.driver", f"{sys.executable} -m forge_tui merge-ledger %O %A %B %P")
+    git("add", "-A")
+    assert git("commit", "-q", "-m", "init").returncode == 0
+    git("checkout", "-q", "-b", "side")
+    git("checkout", "-q", "main")
+    run_cli("note", "on main")
+    git("commit", "-qam", "main note")
+    git("checkout", "-q", "side")  # the tracked copy goes back; the authoritative one stays
+    run_cli("note", "on side")  # the writer appends after "on main", so side's copy extends main's
+    git("commit", "-qam", "side note")
+    git("checkout", "-q", "main")
+    res = git("merge", "-q", "--no-edit", "side")
+    assert res.returncode == 0, res.stdout + res.stderr
+    code, out, err = run_cli("log", "--json", "--type", "note")
+    assert [json.loads(x)["body"]["text"] for x in out.splitlines()] == ["on main", "on side"]
+    assert run_cli("verify")[0] == 0
