@@ -127,6 +127,10 @@ class LedgerScreen(Screen):
         self._update_status()
         self.set_interval(0.2, self._tick, name="ledger-progress")
 
+    def on_unmount(self) -> None:
+        self.workers.cancel_group(self, "ledger-search")
+        self.index.close()
+
     # ---- status line -------------------------------------------------------------------------------
 
     def _update_status(self) -> None:

@@ -95,12 +95,14 @@ class LedgerView(ScrollView, can_focus=True):
     indices given to `set_rows` (a filter's result)."""
 
     BINDINGS = [
-        Binding("up,k", "cursor_up", "Up", show=False, id="ledger.cursor_up"),
-        Binding("down,j", "cursor_down", "Down", show=False, id="ledger.cursor_down"),
-        Binding("pageup", "page_up", "Page up", show=False, id="ledger.page_up"),
-        Binding("pagedown", "page_down", "Page down", show=False, id="ledger.page_down"),
-        Binding("home", "first", "Newest", show=False, id="ledger.first"),
-        Binding("end", "last", "Oldest", show=False, id="ledger.last"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="ledger.cursor_up", tooltip="Newer record"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="ledger.cursor_down", tooltip="Older record"),
+        Binding("pageup", "page_up", "Page up", show=False, id="ledger.page_up", tooltip="A page newer"),
+        Binding(
+            "pagedown", "page_down", "Page down", show=False, id="ledger.page_down", tooltip="A page older"
+        ),
+        Binding("home", "first", "Newest", show=False, id="ledger.first", tooltip="The newest record"),
+        Binding("end", "last", "Oldest", show=False, id="ledger.last", tooltip="The oldest record"),
     ]
 
     COMPONENT_CLASSES = {"ledger-view--cursor", "ledger-view--dim", "ledger-view--error"}
