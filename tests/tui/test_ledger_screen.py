@@ -258,3 +258,28 @@ async def test_empty_ledger_then_first_records(tmp_path):
         assert view.cursor_index == 0 and "hi" in row_text(view, 0)
         await pilot.press("enter")
         assert f"signature: {SIG_BAD}" in str(screen.query_one("#detail-sig").content)  # not well-formed
+
+
+async def test_time_range_filter(kit):
+    # Wrong if since/until prefixes were not padded to whole stamps (inclusive ends) or a malformed time
+    # were applied instead of refused.
+    stamps = [json.loads(line)["ts"] for line in kit.path.read_bytes().splitlines()]
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        view = screen.query_one(LedgerView)
+        screen.query_one("#f-since").value = stamps[9][:19]  # to the second, no millis
+        await pilot.press("f", "enter")
+        await settle(app, pilot)
+        assert list(view.rows) == [i for i, ts in enumerate(stamps) if ts >= stamps[9][:19]] == [9, 10, 11]
+        screen.query_one("#f-since").value = ""
+        screen.query_one("#f-until").value = stamps[3][:19]
+        await pilot.press("f", "enter")
+        await settle(app, pilot)
+        assert list(view.rows) == [i for i, ts in enumerate(stamps) if ts[:19] <= stamps[3][:19]]
+        assert 3 in view.rows and 4 not in view.rows
+        screen.query_one("#f-until").value = "yesterday"
+        await pilot.press("f", "enter")
+        await settle(app, pilot)
+        assert "until: use an RFC 3339 prefix" in str(screen.query_one("#ledger-status").content)
+        assert 4 not in view.rows  # the previous filter stays
