@@ -104,13 +104,13 @@ json_values = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(json_values)
 def test_canonical_equals_rfc8785_package(value):
     assert canonical(value) == rfc8785.dumps(value)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.dictionaries(keys, json_values, max_size=5))
 def test_parse_canonical_accepts_its_own_output_and_round_trips(obj):
     obj = normalize(obj)
