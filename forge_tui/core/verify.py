@@ -11,9 +11,13 @@ the parent hashes every line for the chain and the Merkle root at the same time.
 
 from __future__ import annotations
 
+import base64
+import bisect
+import hashlib
 import json
 import mmap
 import os
+import re
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -21,13 +25,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from forge_tui.core.jcs import parse_canonical
-from forge_tui.core.merkle import EMPTY_ROOT, CompactTree, leaf_hash
+import nacl.bindings
+import nacl.exceptions
+
+from forge_tui.core.jcs import MAX_LINE, _dumps_fast, loads_strict, parse_canonical
+from forge_tui.core.merkle import EMPTY_ROOT
 from forge_tui.core.note import Checkpoint, NoteError, Verifier, b64, open_checkpoint, parse_vkey
-from forge_tui.core.records import ZERO_HASH, check_shape, signing_message
+from forge_tui.core.records import RECORD_CONTEXT, ZERO_HASH, check_shape
 from forge_tui.errors import EXIT_FAIL, EXIT_OK, EXIT_WARN, CanonicalError, ConfigError, SignatureError
 
 ERROR, WARNING, NOTICE = "error", "warning", "notice"
+_LONG_INT = re.compile(rb"[:,\[]-?[0-9]{16}")
 Progress = Callable[[int, int], None]
 
 
@@ -146,17 +154,19 @@ def load_keys(text: str | None) -> list[Verifier]:
 # ---- per-chunk work (runs in worker processes) ----------------------------------------------------
 
 
-def _chunk_bounds(offsets: list[int], complete: int, parts: int) -> list[tuple[int, int, int]]:
-    """Split the complete lines into `parts` byte ranges (start, end, first line index)."""
-    n = len(offsets)
-    if n == 0:
-        return []
-    parts = max(1, min(parts, n))
+def _byte_bounds(data, complete: int, parts: int) -> list[tuple[int, int]]:
+    """Split the complete lines into about `parts` byte ranges that start and end at line boundaries."""
     bounds = []
-    for i in range(parts):
-        a, b = n * i // parts, n * (i + 1) // parts
-        if a < b:
-            bounds.append((offsets[a], offsets[b] if b < n else complete, a))
+    start = 0
+    for i in range(1, parts + 1):
+        if start >= complete:
+            break
+        end = complete if i == parts else data.find(b"\n", max(start, complete * i // parts)) + 1
+        if end <= 0 or end > complete:
+            end = complete
+        if end > start:
+            bounds.append((start, end))
+            start = end
     return bounds
 
 
@@ -206,33 +216,49 @@ def _summary(rec: dict[str, Any]) -> tuple | None:
     return None
 
 
-def check_chunk(path: str, start: int, end: int, first_seq: int, origin: str, vkeys: list[str], fast: bool):
-    """Parse (and unless `fast`, signature-check) lines [start, end) of a ledger file.
+def check_chunk(
+    path: str,
+    start: int,
+    end: int,
+    first_seq: int,
+    origin: str,
+    vkeys: list[str],
+    fast: bool,
+    reviewers_text: str | None = None,
+):
+    """Parse (and unless `fast`, signature-check) lines [start, end) of a ledger file; the first is
+    numbered `first_seq`.
 
-    Returns (findings as tuples (seq, code, message), summaries {seq: tuple}, kids {seq: kid}, ts list).
+    Returns (findings as tuples (seq, code, message), summaries {seq: tuple}, stamps) where stamps is
+    (first ts, last ts, [(seq, ts, previous ts)] for each time step backwards inside the range).
+    The parent checks `seq` and `prev` from the bytes (see `_hash_chain`); this checks everything else,
+    including (unless `fast`) the reviewer signature of each approval against `reviewers_text`.
     """
-    keys = {v.kid: v for v in (parse_vkey(k) for k in vkeys)}
+    keys = {v.kid: v.public_key for v in (parse_vkey(k) for k in vkeys)}
+    reviewers = None if fast else _reviewers_or_none(reviewers_text)
     findings: list[tuple[int, str, str]] = []
     summaries: dict[int, tuple] = {}
-    kids: dict[int, str] = {}
-    stamps: list[tuple[int, str]] = []
+    first_ts = last_ts = None
+    backwards: list[tuple[int, str, str]] = []
+    sign_open = nacl.bindings.crypto_sign_open
+    bad_sig = nacl.exceptions.BadSignatureError
+    b64decode = base64.b64decode
     with open(path, "rb") as fh:
         data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         try:
             pos, seq = start, first_seq
+            find = data.find
             while pos < end:
-                nl = data.find(b"\n", pos, end)
+                nl = find(b"\n", pos, end)
                 line = data[pos:nl]
                 pos = nl + 1
                 try:
-                    rec = parse_canonical(line)
+                    rec = _parse_line(line)
                     check_shape(rec)
                 except (CanonicalError, NoteError) as exc:
                     findings.append((seq, "malformed", f"record is malformed: {exc}"))
                     seq += 1
                     continue
-                if rec["seq"] != seq:
-                    findings.append((seq, "seq", f"record says seq {rec['seq']} at position {seq}"))
                 if rec["log"] != origin:
                     findings.append((seq, "log", f"record belongs to log {rec['log']!r}"))
                 key = keys.get(rec["kid"])
@@ -240,24 +266,81 @@ def check_chunk(path: str, start: int, end: int, first_seq: int, origin: str, vk
                     findings.append((seq, "unknown_key", f"signed by untrusted key {rec['kid']!r}"))
                 elif not fast:
                     try:
-                        key.verify(signing_message(rec), _sig_bytes(rec["sig"]))
-                    except SignatureError:
+                        sign_open(b64decode(rec["sig"]) + _signed_bytes(line), key)
+                    except bad_sig:
                         findings.append((seq, "signature", "record signature does not verify"))
-                kids[seq] = rec["kid"]
-                stamps.append((seq, rec["ts"]))
+                ts = rec["ts"]
+                if first_ts is None:
+                    first_ts = ts
+                elif ts < last_ts:
+                    backwards.append((seq, ts, last_ts))
+                last_ts = ts
                 s = _summary(rec)
                 if s is not None:
+                    if reviewers is not None and s[0] == "approval":
+                        s = (*s, _approval_sig_error(rec["body"], reviewers, seq))
                     summaries[seq] = s
                 seq += 1
         finally:
             data.close()
-    return findings, summaries, kids, stamps
+    return findings, summaries, (first_ts, last_ts, backwards)
 
 
-def _sig_bytes(sig: str) -> bytes:
-    import base64
+def _reviewers_or_none(text: str | None):
+    from forge_tui.core.reviewers import parse_reviewers
 
-    return base64.b64decode(sig)  # already checked strictly by check_shape
+    try:
+        return parse_reviewers(text or "")
+    except ConfigError:
+        return None  # forensics reports the broken file
+
+
+def _approval_sig_error(body: dict[str, Any], reviewers, seq: int) -> str | None:
+    """None if the approval's reviewer signature verifies, else why not; "" when forensics decides
+    without it (no approval object, unknown or retired reviewer)."""
+    from forge_tui.core.approvals import verify_approval
+
+    appr = body.get("approval")
+    rev = reviewers.get(appr.get("reviewer")) if isinstance(appr, dict) else None
+    if rev is None or not rev.active_at(seq):
+        return ""
+    try:
+        verify_approval(appr, body.get("reviewer_sig"), rev.verifier)
+    except (SignatureError, CanonicalError, NoteError, TypeError) as exc:
+        return str(exc)
+    return None
+
+
+def _parse_line(line: bytes) -> dict[str, Any]:
+    """`parse_canonical`, with a fast path for the common line: ASCII only (so every string is NFC and
+    free of lone surrogates, every key sorts the same by code point as by UTF-16 unit), no integer of
+    16 or more digits (so all within +-2^53), at most 64 brackets (so not too deep). For such a line the
+    plain sorted compact encoding is the JCS one. Anything else, or any mismatch, takes the full check."""
+    if (
+        line.isascii()
+        and len(line) <= MAX_LINE
+        and not _LONG_INT.search(line)
+        and line.count(b"{") + line.count(b"[") <= 64
+    ):
+        obj = loads_strict(line)
+        if type(obj) is dict:
+            try:
+                if _dumps_fast(obj).encode("utf-8") == line:
+                    return obj
+            except UnicodeEncodeError:  # an escaped lone surrogate: the full check names it
+                pass
+    return parse_canonical(line)
+
+
+def _signed_bytes(line: bytes) -> bytes:
+    """The signed message of a canonical record line: the line without its `sig` member.
+
+    Removing one member from canonical JSON leaves the canonical JSON of the rest, so this equals
+    RECORD_CONTEXT + JCS(record without sig). The top-level `sig` is the last `,"sig":"` in the line:
+    only `ts`, `type` and `v` follow it, and a string value cannot hold an unescaped quote."""
+    i = line.rfind(b',"sig":"')
+    j = line.index(b'"', i + 8) + 1
+    return RECORD_CONTEXT + line[:i] + line[j:]
 
 
 # ---- the verifier ---------------------------------------------------------------------------------
@@ -348,6 +431,9 @@ def _verify_ledger(
         add(None, "deleted", f"ledger present in the {trust.label()} is missing from the working tree")
         return lr, out
 
+    vkeys = [k.vkey for k in keys]
+    spath = str(path)
+    futures = []
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
@@ -362,31 +448,39 @@ def _verify_ledger(
                     f"{size - complete} bytes after the last complete record (torn write)",
                     WARNING,
                 )
-            tree, leaves_at, prev_findings, n, offsets = _hash_chain(data, complete, lid, progress)
+            # Workers parse every line and check its signature, each over a byte range of the file,
+            # while this process hashes the lines for the chain and the Merkle root.
+            # --fast is the chain and the checkpoint only: no parsing, signatures or forensic rules.
+            bounds = [] if fast else _byte_bounds(data, complete, nworkers * 4 if pool else 1)
+            if pool:
+                futures = [
+                    pool.submit(check_chunk, spath, a, b, 0, origin, vkeys, fast, reviewers_text)
+                    for a, b in bounds
+                ]
+            leaves_at, prev_findings, n, offsets = _hash_chain(data, complete, lid, progress)
             out.extend(prev_findings)
         finally:
             if size:
                 data.close()
-    # Workers parse every line and check its signature, each over a byte range of the file.
-    vkeys = [k.vkey for k in keys]
     if pool:
-        bounds = _chunk_bounds(offsets, complete, nworkers * 4)
-        futures = [pool.submit(check_chunk, str(path), s, e, q, origin, vkeys, fast) for s, e, q in bounds]
         results = [f.result() for f in futures]
     else:
-        results = [
-            check_chunk(str(path), s, e, q, origin, vkeys, fast)
-            for s, e, q in _chunk_bounds(offsets, complete, 1)
-        ]
+        results = [check_chunk(spath, a, b, 0, origin, vkeys, fast, reviewers_text) for a, b in bounds]
     summaries: dict[int, tuple] = {}
-    stamps: list[tuple[int, str]] = []
-    for f_list, summ, _kids, st in results:
+    stamps: list[tuple[int, str, str]] = []  # (seq, ts, previous ts) where time ran backwards
+    last_ts = None
+    for (a, _b), (f_list, summ, (first_ts, end_ts, backwards)) in zip(bounds, results, strict=True):
+        base = bisect.bisect_left(offsets, a)  # the seq of the range's first line
         for seq, code, msg in f_list:
-            add(seq, code, msg)
-        summaries.update(summ)
-        stamps.extend(st)
+            add(seq + base, code, msg)
+        summaries.update({seq + base: v for seq, v in summ.items()})
+        if first_ts is not None:
+            if last_ts is not None and first_ts < last_ts:
+                stamps.append((base, first_ts, last_ts))
+            stamps.extend((seq + base, t, t0) for seq, t, t0 in backwards)
+            last_ts = end_ts
     lr.records = n
-    lr.root = tree.root().hex()
+    lr.root = leaves_at(n).hex()
     lr.signatures_checked = 0 if fast else n
     # Checkpoint
     cp = None
@@ -470,54 +564,79 @@ def _verify_ledger(
             )
         else:
             lr.anchors.append(f"{label} ({acp.size})")
-    out.extend(forensics(lid, summaries, stamps, reviewers_text, fast))
+    if not fast:
+        out.extend(forensics(lid, summaries, stamps, reviewers_text, fast))
     out.sort(key=lambda f: -1 if f.seq is None else f.seq)
     return lr, out
 
 
 def _hash_chain(data, complete: int, lid: str, progress: Progress | None):
-    """Leaf hashes, the `prev` chain, and a function giving the root at any size."""
+    """Leaf hashes, the `prev` chain and `seq` from the bytes, and a function giving the root at any size.
+
+    In a canonical record the top-level `prev` is the last `"prev":"` in the line (only scalars follow
+    it) and `,"seq":N` comes right after its value; a line where that is not so gets a finding here and
+    (unless --fast) a precise `malformed` one from the workers.
+    """
     findings: list[Finding] = []
     leaves: list[bytes] = []
     offsets: list[int] = []
-    prev_hex = ZERO_HASH
+    prev_hex = ZERO_HASH.encode()
     pos = 0
     seq = 0
     find = data.find
     rfind = data.rfind
+    sha256 = hashlib.sha256
+    append_leaf = leaves.append
+    append_off = offsets.append
     step = 1 << 14
     while pos < complete:
         end = find(b"\n", pos)
-        offsets.append(pos)
-        line = data[pos:end]
-        h = leaf_hash(line)
-        # In canonical records the top-level "prev" is the last one in the line (only scalars follow it).
+        append_off(pos)
+        h = sha256(b"\x00" + data[pos:end]).digest()
         k = rfind(b'"prev":"', pos, end)
-        if k < 0 or data[k + 8 : k + 72] != prev_hex.encode():
+        if k < 0 or data[k + 8 : k + 72] != prev_hex:
             findings.append(Finding(lid, seq, "chain", "prev does not match the hash of the previous record"))
-        leaves.append(h)
-        prev_hex = h.hex()
+        if k >= 0:
+            q = find(b",", k + 80, end)
+            said = data[k + 80 : q] if data[k + 72 : k + 80] == b'","seq":' and q > 0 else b"?"
+            if said != str(seq).encode():
+                findings.append(
+                    Finding(
+                        lid, seq, "seq", f"record says seq {said.decode(errors='replace')} at position {seq}"
+                    )
+                )
+        append_leaf(h)
+        prev_hex = h.hex().encode()
         pos = end + 1
         seq += 1
         if progress and seq % step == 0:
             progress(pos, complete)
     if progress:
         progress(complete, complete)
-    tree = CompactTree()
     cache: dict[int, bytes] = {0: EMPTY_ROOT}
-    for h in leaves:
-        tree.append(h)
 
     def leaves_at(k: int) -> bytes:
         if k not in cache:
-            t = CompactTree()
-            for h in leaves[:k]:
-                t.append(h)
-            cache[k] = t.root()
+            cache[k] = _root(leaves, k)
         return cache[k]
 
-    cache[len(leaves)] = tree.root()
-    return tree, leaves_at, findings, len(leaves), offsets
+    return leaves_at, findings, len(leaves), offsets
+
+
+def _root(leaves: list[bytes], k: int) -> bytes:
+    """RFC 6962 root of the first k leaves, level by level: an odd node at the end of a level moves up
+    unchanged, which gives the same tree as splitting at the largest power of two."""
+    if k == 0:
+        return EMPTY_ROOT
+    level = leaves[:k]
+    sha256 = hashlib.sha256
+    while len(level) > 1:
+        odd = level[-1] if len(level) % 2 else None
+        it = iter(level)
+        level = [sha256(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=False)]
+        if odd is not None:
+            level.append(odd)
+    return level[0]
 
 
 def _update_seen(project, lid: str) -> None:
@@ -544,9 +663,8 @@ def _cp_size(note: str) -> int:
 
 
 def forensics(
-    lid: str, summaries: dict[int, tuple], stamps: list[tuple[int, str]], reviewers_text, fast
+    lid: str, summaries: dict[int, tuple], stamps: list[tuple[int, str, str]], reviewers_text, fast
 ) -> list[Finding]:
-    from forge_tui.core.approvals import verify_approval
     from forge_tui.core.reviewers import parse_reviewers
 
     out: list[Finding] = []
@@ -554,10 +672,8 @@ def forensics(
     def add(seq, code, msg, sev=ERROR):
         out.append(Finding(lid, seq, code, msg, sev))
 
-    stamps.sort()
-    for (_s0, t0), (s1, t1) in zip(stamps, stamps[1:], strict=False):
-        if t1 < t0:
-            add(s1, "time_backwards", f"timestamp {t1} is earlier than the previous record's {t0}")
+    for s1, t1, t0 in sorted(stamps):
+        add(s1, "time_backwards", f"timestamp {t1} is earlier than the previous record's {t0}")
     try:
         reviewers = parse_reviewers(reviewers_text or "")
     except ConfigError as exc:
@@ -613,10 +729,13 @@ def forensics(
             elif not rev.active_at(seq):
                 add(seq, "retired_reviewer", f"approval by {name!r} after the reviewer was retired")
             elif not fast:
-                try:
-                    verify_approval(appr, s[3], rev.verifier)
-                except (SignatureError, CanonicalError, NoteError) as exc:
-                    add(seq, "forged_approval", f"approval signature by {name!r} does not verify: {exc}")
+                err = (
+                    s[4]
+                    if len(s) > 4
+                    else _approval_sig_error({"approval": appr, "reviewer_sig": s[3]}, reviewers, seq)
+                )
+                if err:
+                    add(seq, "forged_approval", f"approval signature by {name!r} does not verify: {err}")
             req = requests.get(rid)
             if req is None:
                 add(seq, "orphan_approval", f"approval for unknown request {rid!r}")

@@ -1,0 +1,189 @@
+"""Benchmark `forge-tui verify` on a 100,000-record ledger against a bare loop of pynacl verifications.
+
+    python bench/verify.py [--records 100000] [--dir /tmp/forge-bench-verify] [--reps 5] [--out FILE]
+
+DESIGN §12: verify with every signature must be faster than a bare one-process loop of 100,000 pynacl
+`VerifyKey.verify` calls (so it must use both cores); `verify --fast` must take at most 0.5 s.
+
+Builds the ledger with bench/make_ledger.py (or reuses DIR when it already holds one of that size), then
+for each repetition, interleaved so that background load hits all three alike:
+  - the bare loop: `VerifyKey.verify(sig + message)` over the ledger's own 100,000 signed messages,
+    prepared beforehand, in this process (the loop alone is timed);
+  - `forge-tui verify` and `forge-tui verify --fast` as subprocesses (wall clock from spawn to exit,
+    interpreter start-up included);
+  - `verify_project` in this process (no interpreter start-up), full and fast.
+Reports medians and the ratio, as a markdown table, and writes it to --out (default
+bench/results/verify.txt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import make_ledger  # noqa: E402
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def ensure_ledger(folder: Path, records: int) -> dict:
+    info_path = folder / "info.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text())
+        if info.get("records") == records and Path(info["ledger"]).exists():
+            return info
+        raise SystemExit(f"{folder} holds another ledger; remove it or pick another --dir")
+    print(f"building a {records:,}-record ledger in {folder} ...", file=sys.stderr)
+    info = make_ledger.build(folder, records)
+    info_path.write_text(json.dumps(info, indent=1))
+    return info
+
+
+def signed_messages(info: dict) -> tuple[bytes, list[bytes]]:
+    """The ledger's public key and, per record, signature ‖ signed message (what VerifyKey.verify takes)."""
+    from forge_tui.core.note import parse_vkey
+    from forge_tui.core.records import RECORD_CONTEXT
+
+    root = Path(info["root"])
+    vkey = (root / ".forge" / "keys" / f"{info['ledger_id']}.pub").read_text().split("\n")[0]
+    out = []
+    with open(info["ledger"], "rb") as fh:
+        for line in fh:
+            line = line.rstrip(b"\n")
+            i = line.rfind(b',"sig":"')
+            j = line.index(b'"', i + 8)
+            sig = base64.b64decode(line[i + 8 : j])
+            out.append(sig + RECORD_CONTEXT + line[:i] + line[j + 1 :])
+    return parse_vkey(vkey).public_key, out
+
+
+def bare_loop(public_key: bytes, sms: list[bytes]) -> float:
+    import nacl.signing
+
+    vk = nacl.signing.VerifyKey(public_key)
+    verify = vk.verify
+    t = time.perf_counter()
+    for sm in sms:
+        verify(sm)
+    return time.perf_counter() - t
+
+
+def cli(info: dict, *args: str) -> float:
+    env = dict(os.environ, **info["env"])
+    cmd = [sys.executable, "-m", "forge_tui", "-C", info["root"], "verify", "-q", *args]
+    t = time.perf_counter()
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    dt = time.perf_counter() - t
+    if res.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {res.returncode}: {res.stdout}{res.stderr}")
+    return dt
+
+
+def in_process(info: dict, fast: bool) -> float:
+    from forge_tui.core.project import load_project_file
+    from forge_tui.core.verify import verify_project
+
+    old = os.environ.get("FORGE_DATA_DIR")
+    os.environ["FORGE_DATA_DIR"] = info["env"]["FORGE_DATA_DIR"]
+    try:
+        project = load_project_file(Path(info["root"]) / ".forge")
+        t = time.perf_counter()
+        report = verify_project(project, fast=fast)
+        dt = time.perf_counter() - t
+    finally:
+        if old is None:
+            os.environ.pop("FORGE_DATA_DIR", None)
+        else:
+            os.environ["FORGE_DATA_DIR"] = old
+    if report.exit_code() != 0:
+        raise SystemExit(f"verify_project failed: {[f.line() for f in report.findings][:5]}")
+    return dt
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--records", type=int, default=100_000)
+    p.add_argument("--dir", type=Path, default=None, help="ledger folder (default /tmp/forge-bench-verify-N)")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--out", type=Path, default=HERE / "results" / "verify.txt")
+    args = p.parse_args(argv)
+    folder = (args.dir or Path(f"/tmp/forge-bench-verify-{args.records}")).resolve()
+    info = ensure_ledger(folder, args.records)
+    public_key, sms = signed_messages(info)
+    assert len(sms) == args.records
+    load0 = os.getloadavg()
+    runs: dict[str, list[float]] = {k: [] for k in ("bare", "cli", "cli_fast", "proc", "proc_fast")}
+    cli(info)  # warm the page cache and the local "latest seen" cache
+    for i in range(args.reps):
+        runs["bare"].append(bare_loop(public_key, sms))
+        runs["cli"].append(cli(info))
+        runs["cli_fast"].append(cli(info, "--fast"))
+        runs["proc"].append(in_process(info, False))
+        runs["proc_fast"].append(in_process(info, True))
+        print(
+            f"rep {i + 1}/{args.reps}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in runs.items()),
+            file=sys.stderr,
+        )
+    load1 = os.getloadavg()
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    n = args.records
+    rows = [
+        ("bare loop: VerifyKey.verify x N, one process", med["bare"], runs["bare"]),
+        ("`forge-tui verify` (CLI, every signature)", med["cli"], runs["cli"]),
+        ("`forge-tui verify --fast` (CLI)", med["cli_fast"], runs["cli_fast"]),
+        ("verify_project() in-process, full", med["proc"], runs["proc"]),
+        ("verify_project() in-process, --fast", med["proc_fast"], runs["proc_fast"]),
+    ]
+    lines = [
+        f"# verify benchmark: {n:,}-record ledger",
+        "",
+        f"Command: `python bench/verify.py --records {n} --reps {args.reps}`  ",
+        f"Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), {cpu_model()}, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}  ",
+        f"Ledger: {Path(info['ledger']).stat().st_size / 1e6:.1f} MB, built by bench/make_ledger.py  ",
+        f"Load average before/after: {load0[0]:.2f} / {load1[0]:.2f}  ",
+        f"Medians of {args.reps} interleaved repetitions (all runs listed).",
+        "",
+        "| measurement | median (s) | µs/record | runs (s) |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for name, m, all_ in rows:
+        lines.append(f"| {name} | {m:.3f} | {m / n * 1e6:.1f} | {', '.join(f'{x:.3f}' for x in all_)} |")
+    ratio = med["bare"] / med["cli"]
+    lines += [
+        "",
+        f"- full verify (CLI) vs bare loop: **{ratio:.2f}x** "
+        f"({'faster' if ratio > 1 else 'SLOWER'}; goal: faster); in-process {med['bare'] / med['proc']:.2f}x",
+        f"- `verify --fast` (CLI): **{med['cli_fast']:.3f} s** (goal ≤ 0.5 s: "
+        f"{'met' if med['cli_fast'] <= 0.5 else 'NOT met'})",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
