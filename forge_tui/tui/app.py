@@ -47,7 +47,8 @@ REFUSALS = {
     4013: "Message too large",
     5001: "Ledger unavailable",
 }
-RECORDED = {4001, 4002, 4003}  # refusals the daemon records as violation records
+RECORDED = {4001, 4002, 4003}
+ANNOUNCE_WINDOW_S = 0.3  # new requests arriving within this window share one notification and one bell  # refusals the daemon records as violation records
 
 
 class ForgeCommands(Provider):
@@ -135,6 +136,7 @@ class ForgeApp(App[None]):
         self.link_detail = ""
         self.policy_error = ""
         self.reviewer_key: Any = None
+        self._arrivals: list[dict[str, Any]] = []
         if link_factory is None:
             if self.socket is None:
                 raise ValueError("ForgeApp needs a socket or a link_factory")
@@ -224,13 +226,7 @@ class ForgeApp(App[None]):
             if isinstance(self.screen, InspectScreen) and self.screen.request_id == rid:
                 self.screen.update_item(item)
             if kind == "request.new" and new:
-                actor = (item.get("actor") or {}).get("id", "?")
-                self.notify(
-                    f"{shorten(actor, 30)}: {shorten(summary_of(item), 70)}",
-                    title="New request waiting",
-                    markup=False,
-                )
-                self.bell()
+                self._announce(item)
         elif kind == "request.decided":
             rid = ev.get("request_id")
             if not isinstance(rid, str):
@@ -265,6 +261,27 @@ class ForgeApp(App[None]):
             )
         self.sync_headers()
         self.refresh_bindings()
+
+    def _announce(self, item: dict[str, Any]) -> None:
+        """A notification and a bell for new requests; a burst (an agent firing several at once) is
+        gathered into one toast and one bell."""
+        self._arrivals.append(item)
+        if len(self._arrivals) == 1:
+            self.set_timer(ANNOUNCE_WINDOW_S, self._flush_arrivals)
+
+    def _flush_arrivals(self) -> None:
+        batch, self._arrivals = self._arrivals, []
+        if not batch:
+            return
+        lines = [
+            f"{shorten((i.get('actor') or {}).get('id', '?'), 30)}: {shorten(summary_of(i), 70)}"
+            for i in batch[:3]
+        ]
+        if len(batch) > 3:
+            lines.append(f"… and {len(batch) - 3} more")
+        title = "New request waiting" if len(batch) == 1 else f"{len(batch)} new requests waiting"
+        self.notify("\n".join(lines), title=title, markup=False)
+        self.bell()
 
     def sync_headers(self) -> None:
         oldest = min(self.pending.values(), key=lambda i: i.get("received_at") or "", default=None)
@@ -325,7 +342,8 @@ class ForgeApp(App[None]):
         except ImportError:
             self._missing("ledger")
             return
-        self.push_screen(LedgerScreen(self._ledger_path(), project=self.project))
+        if not isinstance(self.screen, LedgerScreen):
+            self.push_screen(LedgerScreen(self._ledger_path(), project=self.project))
 
     def action_verify(self) -> None:
         try:
@@ -333,7 +351,8 @@ class ForgeApp(App[None]):
         except ImportError:
             self._missing("verify")
             return
-        self.push_screen(VerifyScreen(self.project))
+        if not isinstance(self.screen, VerifyScreen):
+            self.push_screen(VerifyScreen(self.project))
 
     def action_policy(self) -> None:
         try:
@@ -341,7 +360,8 @@ class ForgeApp(App[None]):
         except ImportError:
             self._missing("policy")
             return
-        self.push_screen(PolicyScreen(self.project, self.status))
+        if not isinstance(self.screen, PolicyScreen):
+            self.push_screen(PolicyScreen(self.project, self.status))
 
     def action_save_screenshot(self) -> None:
         path = self.save_screenshot()

@@ -84,10 +84,12 @@ async def test_queue_shows_live_requests_oldest_first_and_rings(console_world, d
         allowed = await agent.request({"kind": "file.read", "tool": "Read", "paths": ["README.md"]})
         assert allowed["status"] == "allowed"
         first = await agent.request(auth_edit("first edit"))
+        await wait_until(pilot, lambda: len(rung) == 1, what="a bell for the first request")
         second = await agent.request(
             {"kind": "shell.exec", "tool": "Bash", "command": "make deploy"}, actor="bot"
         )
         await queued(pilot, app, 2)
+        await wait_until(pilot, lambda: len(rung) == 2, what="a bell for the second request")
         table = app.queue_screen.table
         assert list(table.items) == [first["request_id"], second["request_id"]]
         assert [str(k.value) for k in table.rows] == [first["request_id"], second["request_id"]]
@@ -95,10 +97,16 @@ async def test_queue_shows_live_requests_oldest_first_and_rings(console_world, d
         assert row[2:] == ["claude", "file.write", "protect-auth", "0/1", "first edit"]
         assert row[1].startswith(("14m", "15m"))  # the policy's 15 minutes, counting down
         assert not app.queue_screen.query_one("#empty", Static).display
-        assert len(rung) == 2
         assert any("New request waiting: bot: make deploy" in n for n in notes(app))
+        # A burst of requests is announced once, naming them.
+        await asyncio.gather(*(agent.request(auth_edit(f"burst {i}")) for i in range(4)))
+        await wait_until(pilot, lambda: len(rung) == 3, what="one bell for the burst")
+        burst = [n for n in notes(app) if n.startswith("4 new requests waiting")]
+        assert len(burst) == 1 and "claude: burst" in burst[0] and "… and 1 more" in burst[0]
+        await pilot.pause(0.5)  # longer than the gathering window: no second bell follows
+        assert len(rung) == 3
         header = app.queue_screen.query_one(ConsoleHeader)
-        assert header.state == "connected" and header.pending == 2
+        assert header.state == "connected" and header.pending == 6
 
 
 async def test_approve_confirmed_with_enter_leaves_queue_and_is_in_the_ledger(

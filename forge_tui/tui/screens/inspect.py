@@ -104,6 +104,16 @@ def session_rows(records: list[dict[str, Any]], session: str, exclude: str) -> l
     return rows
 
 
+SECTIONS = (
+    ("action", "Action"),
+    ("content", "Content"),
+    ("why", "Requirement and policy"),
+    ("who", "Requested by"),
+    ("approvals", "Approvals"),
+    ("history", "Earlier in this session"),
+)
+
+
 class InspectScreen(Screen[None]):
     """The full picture of request `request_id`. `a`/`r` (the app's bindings) act on it."""
 
@@ -140,6 +150,13 @@ class InspectScreen(Screen[None]):
         self.request_id: str = item["request_id"]
         self.decided: dict[str, Any] | None = None
         self.history_loaded = False
+        # Held, not queried: daemon events may update this screen while the app tears it down.
+        self.banner = Static(id="banner")
+        self.sections: dict[str, Static] = {}
+        for sid, title in SECTIONS:
+            section = Static(id=sid, classes="section")
+            section.border_title = title
+            self.sections[sid] = section
 
     @property
     def forge(self) -> ForgeApp:
@@ -147,19 +164,9 @@ class InspectScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()
-        yield Static(id="banner")
+        yield self.banner
         with VerticalScroll(id="inspect"):
-            for sid, title in (
-                ("action", "Action"),
-                ("content", "Content"),
-                ("why", "Requirement and policy"),
-                ("who", "Requested by"),
-                ("approvals", "Approvals"),
-                ("history", "Earlier in this session"),
-            ):
-                s = Static(id=sid, classes="section")
-                s.border_title = title
-                yield s
+            yield from self.sections.values()
         yield Footer()
 
     def on_mount(self) -> None:
@@ -174,7 +181,7 @@ class InspectScreen(Screen[None]):
         now = self.forge.clock()
         action = item.get("action") or {}
         paths = action.get("paths") or []
-        self.query_one("#action", Static).update(
+        self.sections["action"].update(
             fields(
                 ("request", item.get("request_id")),
                 ("kind", action.get("kind")),
@@ -189,7 +196,7 @@ class InspectScreen(Screen[None]):
             )
         )
         content = item.get("content")
-        section = self.query_one("#content", Static)
+        section = self.sections["content"]
         if content and content.get("text") is not None:
             section.display = True
             section.border_title = f"Content ({shorten(content.get('kind') or 'text', 12)}, {content.get('size', len(content.get('text', '')))} chars)"
@@ -197,7 +204,7 @@ class InspectScreen(Screen[None]):
         else:
             section.display = False
         rules = item.get("rules") or []
-        self.query_one("#why", Static).update(
+        self.sections["why"].update(
             fields(
                 ("requirement", item.get("requirement")),
                 ("rule", item.get("rule") or "default"),
@@ -207,7 +214,7 @@ class InspectScreen(Screen[None]):
         )
         actor = item.get("actor") or {}
         proc = item.get("process") or {}
-        self.query_one("#who", Static).update(
+        self.sections["who"].update(
             fields(
                 ("actor", actor.get("id")),
                 ("actor kind", actor.get("kind")),
@@ -228,7 +235,7 @@ class InspectScreen(Screen[None]):
             if i:
                 done.append("\n")
             done.append_text(literal(f"{a.get('reviewer')} ({a.get('verdict')}, {a.get('ts')})"))
-        self.query_one("#approvals", Static).update(
+        self.sections["approvals"].update(
             fields(
                 ("needed", str(item.get("approvals_needed") or 1)),
                 ("so far", done if approvals else None),
@@ -243,7 +250,7 @@ class InspectScreen(Screen[None]):
     def mark_decided(self, event: dict[str, Any]) -> None:
         """The request left the queue (decided here, by another reviewer, or by timeout)."""
         self.decided = event
-        banner = self.query_one("#banner", Static)
+        banner = self.banner
         banner.update(
             literal(
                 f"Decided: {event.get('status')} by {event.get('decided_by')}"
@@ -262,7 +269,7 @@ class InspectScreen(Screen[None]):
 
     @work(exclusive=True, group="inspect-history")
     async def load_history(self) -> None:
-        section = self.query_one("#history", Static)
+        section = self.sections["history"]
         actor = self.item.get("actor") or {}
         session = actor.get("session")
         rows: list[dict[str, Any]] | None = None

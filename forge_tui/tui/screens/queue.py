@@ -30,16 +30,15 @@ class QueueScreen(Screen[None]):
     def __init__(self, *, clock: Clock) -> None:
         super().__init__(id="queue-screen")
         self.clock = clock
+        # Held, not queried: link messages may still arrive while the app tears the screen down.
+        self.table = QueueTable(clock=clock, id="queue")
+        self.placeholder = Static(id="empty")
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()
-        yield QueueTable(clock=self.clock, id="queue")
-        yield Static(id="empty")
+        yield self.table
+        yield self.placeholder
         yield Footer()
-
-    @property
-    def table(self) -> QueueTable:
-        return self.query_one(QueueTable)
 
     def on_mount(self) -> None:
         self.update_empty(connected=False)
@@ -48,14 +47,14 @@ class QueueScreen(Screen[None]):
         """Show the empty state when nothing waits (and say so when the daemon is away)."""
         empty = not self.table.items
         self.table.display = not empty
-        placeholder = self.query_one("#empty", Static)
+        placeholder = self.placeholder
         placeholder.display = empty
         if empty:
             t = Text(justify="center")
             t.append(EMPTY_TEXT + "\n\n", style="bold")
             t.append(EMPTY_HINT if connected else DOWN_HINT)
             placeholder.update(t)
-        else:
+        elif self.table.is_mounted:
             self.table.focus()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
