@@ -25,7 +25,10 @@ def types_of(kit) -> list[str]:
     return [json.loads(line)["type"] for line in kit.path.read_bytes().splitlines()]
 
 
-def row_text(view: LedgerView, y: int) -> str:
+def drawn(view: LedgerView, row: int) -> str:
+    """The text drawn on screen for display row `row` (which must be scrolled into view)."""
+    y = row - round(view.scroll_offset.y) + 1  # line 0 is the column header
+    assert 1 <= y <= view.page_height, f"row {row} is not on screen"
     return view.render_line(y).text
 
 
@@ -44,8 +47,9 @@ async def test_opens_newest_first_and_moves_the_cursor(kit):
         n = len(types_of(kit))
         assert view.row_count == n == 12
         assert view.cursor_index == n - 1
-        assert row_text(view, 0).lstrip().startswith("11 ")
-        assert row_text(view, n - 1).lstrip().startswith("0 ")
+        assert view.render_line(0).text.split()[:3] == ["SEQ", "TIME", "(UTC)"]
+        assert drawn(view, 0).lstrip().startswith("11 ")
+        assert drawn(view, n - 1).lstrip().startswith("0 ")
         await pilot.press("down", "down")
         assert view.cursor_index == n - 3
         await pilot.press("up")
@@ -72,7 +76,7 @@ async def test_page_keys_scroll_a_long_ledger(kit):
         await pilot.pause()
         assert view.cursor_index == 0
         assert view.scroll_offset.y == view.row_count - page
-        assert row_text(view, page - 1).lstrip().startswith("0 ")
+        assert drawn(view, view.row_count - 1).lstrip().startswith("0 ")
         await pilot.press("pageup")
         assert view.cursor == view.row_count - 1 - page
 
@@ -141,7 +145,7 @@ async def test_jump_to_seq(kit):
         view = app.screen.query_one(LedgerView)
         await pilot.press("g", "4", "enter")
         assert view.cursor_index == 4
-        assert "approval" in row_text(view, view.cursor - round(view.scroll_offset.y))
+        assert "approval" in drawn(view, view.cursor)
         await pilot.press("g", *"99", "enter")
         assert view.cursor_index == 4
         assert "no record with seq 99" in str(app.screen.query_one("#ledger-status").content)
@@ -199,7 +203,7 @@ async def test_reload_picks_up_appended_records(kit):
         assert screen.reload() == 1
         await pilot.pause()
         assert view.row_count == 13 and view.cursor_index == 12  # at the top: follows the newest
-        assert "after open" in row_text(view, 0)
+        assert "after open" in drawn(view, 0)
         await pilot.press("down", "down")
         held = view.cursor_index
         kit.append(
@@ -228,7 +232,7 @@ async def test_record_text_is_shown_literally(kit):
         screen = app.screen
         view = screen.query_one(LedgerView)
         await pilot.press("g", "9", "enter")
-        row = row_text(view, view.cursor - round(view.scroll_offset.y))
+        row = drawn(view, view.cursor)
         assert "[bold red]pwned[/] \\x1b[31mred\\x1b[0m [/foo]" in row
         assert "\x1b" not in row
         await pilot.press("enter")
@@ -255,7 +259,7 @@ async def test_empty_ledger_then_first_records(tmp_path):
         path.write_bytes(b'{"seq":0,"ts":"2026-11-18T11:06:40.000Z","type":"note","body":{"text":"hi"}}\n')
         assert screen.reload() == 1
         await pilot.pause()
-        assert view.cursor_index == 0 and "hi" in row_text(view, 0)
+        assert view.cursor_index == 0 and "hi" in drawn(view, 0)
         await pilot.press("enter")
         assert f"signature: {SIG_BAD}" in str(screen.query_one("#detail-sig").content)  # not well-formed
 

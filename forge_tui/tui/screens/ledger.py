@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from forge_tui.core.ledger_index import LedgerFilter, LedgerIndex
 from forge_tui.tui.text import literal
-from forge_tui.tui.widgets.ledger_view import LedgerView, header_line
+from forge_tui.tui.widgets.ledger_view import LedgerView
 
 if TYPE_CHECKING:
     from forge_tui.core.note import Verifier
@@ -32,15 +32,15 @@ if TYPE_CHECKING:
 
 SIG_OK, SIG_BAD, SIG_UNKNOWN = "ok", "bad", "unknown key"
 _TIME_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,3})?)?)?)?)?)?Z?$")
-# Filter inputs: (field, placeholder, width)
+# Filter inputs: (field, placeholder, width in fractions of the bar; the search box takes 2)
 FILTER_FIELDS: tuple[tuple[str, str, int], ...] = (
-    ("type", "type", 14),
-    ("actor", "actor", 14),
-    ("path", "path glob", 14),
-    ("status", "status", 10),
-    ("rule", "rule", 12),
-    ("since", "since", 12),
-    ("until", "until", 12),
+    ("type", "type", 1),
+    ("actor", "actor", 1),
+    ("path", "path glob", 1),
+    ("status", "status", 1),
+    ("rule", "rule", 1),
+    ("since", "since", 1),
+    ("until", "until", 1),
 )
 _SMALL_SYNC = 20_000  # appended records filtered inline below this; a worker above
 
@@ -62,8 +62,8 @@ class LedgerScreen(Screen):
     LedgerScreen #ledger-title { height: 1; padding: 0 1; background: $panel; text-style: bold; }
     LedgerScreen #ledger-filters { height: 1; margin: 1 0 0 0; }
     LedgerScreen #ledger-filters Input { margin: 0 1 0 0; }
-    LedgerScreen #ledger-filters #search { width: 1fr; margin: 0; }
-    LedgerScreen #ledger-header { height: 1; color: $text-muted; text-style: bold; margin: 1 0 0 0; }
+    LedgerScreen #ledger-filters #search { width: 2fr; margin: 0; }
+    LedgerScreen LedgerView { margin: 1 0 0 0; }
     LedgerScreen #ledger-detail {
         height: 45%; border-top: solid $accent; display: none; padding: 0 1;
     }
@@ -95,10 +95,9 @@ class LedgerScreen(Screen):
         with Horizontal(id="ledger-filters"):
             for field, placeholder, width in FILTER_FIELDS:
                 box = Input(placeholder=placeholder, id=f"f-{field}", compact=True)
-                box.styles.width = width
+                box.styles.width = f"{width}fr"
                 yield box
             yield Input(placeholder="/ search text", id="search", compact=True)
-        yield Static(literal(header_line()), id="ledger-header")
         yield LedgerView(self.index, id="ledger-view")
         with VerticalScroll(id="ledger-detail"):
             yield Static(id="detail-sig")

@@ -25,7 +25,9 @@ from forge_tui.core.ledger_index import LedgerIndex, UnreadableRecord
 from forge_tui.core.query import record_actor, record_summary
 from forge_tui.tui.text import shorten
 
-# (title, width) of the fixed columns; the summary takes the rest of the line.
+# (title, width) of the fixed columns; the summary takes the rest of the line. Below WIDE cells the
+# time loses its year and milliseconds and the actor narrows, so the summary keeps some room.
+WIDE = 110
 COLUMNS: tuple[tuple[str, int], ...] = (
     ("SEQ", 8),
     ("TIME (UTC)", 23),
@@ -33,8 +35,20 @@ COLUMNS: tuple[tuple[str, int], ...] = (
     ("ACTOR", 16),
     ("STATUS", 9),
 )
+NARROW_COLUMNS: tuple[tuple[str, int], ...] = (
+    ("SEQ", 7),
+    ("TIME (UTC)", 14),
+    ("TYPE", 9),
+    ("ACTOR", 10),
+    ("STATUS", 9),
+)
 SUMMARY_TITLE = "SUMMARY"
 _GAP = " "
+
+
+def columns_for(width: int) -> tuple[tuple[str, int], ...]:
+    return COLUMNS if width >= WIDE else NARROW_COLUMNS
+
 
 _STATUS_STYLES = {
     "allowed": Style(color="green"),
@@ -64,7 +78,7 @@ def record_status(rec: dict[str, Any]) -> str:
     return "" if status is None else str(status)
 
 
-def row_cells(rec: dict[str, Any]) -> list[str]:
+def row_cells(rec: dict[str, Any], *, narrow: bool = False) -> list[str]:
     """The raw (uncleaned) cell values of one record: seq, time, type, actor, status, summary."""
     try:
         summary = record_summary(rec)
@@ -75,9 +89,11 @@ def row_cells(rec: dict[str, Any]) -> list[str]:
     except (TypeError, AttributeError):
         actor = None
     ts = str(rec.get("ts", ""))
+    if len(ts) == 24:  # 2026-11-23T20:12:19.123Z
+        ts = f"{ts[5:10]} {ts[11:19]}" if narrow else ts[:23].replace("T", " ")
     return [
         str(rec.get("seq", "")),
-        ts[:23].replace("T", " ") if len(ts) == 24 else ts,
+        ts,
         str(rec.get("type", "")),
         "" if actor is None else str(actor),
         record_status(rec),
@@ -85,14 +101,18 @@ def row_cells(rec: dict[str, Any]) -> list[str]:
     ]
 
 
-def header_line() -> str:
-    parts = [f"{title:>{w}}" if i == 0 else f"{title:<{w}}" for i, (title, w) in enumerate(COLUMNS)]
+def header_line(width: int = WIDE) -> str:
+    cols = columns_for(width)
+    parts = [f"{title:>{w}}" if i == 0 else f"{title:<{w}}" for i, (title, w) in enumerate(cols)]
     return _GAP.join([*parts, SUMMARY_TITLE])
 
 
 class LedgerView(ScrollView, can_focus=True):
-    """Ledger records, newest first, with a cursor. Shows every record of the index, or only the
-    indices given to `set_rows` (a filter's result)."""
+    """Ledger records, newest first, with a cursor and a column header on the first line. Shows every
+    record of the index, or only the indices given to `set_rows` (a filter's result).
+
+    Scroll offset y is the display row at the top of the list (under the header); the virtual height is
+    one more than the rows, for the header."""
 
     BINDINGS = [
         Binding("up,k", "cursor_up", "Up", show=False, id="ledger.cursor_up", tooltip="Newer record"),
@@ -105,7 +125,12 @@ class LedgerView(ScrollView, can_focus=True):
         Binding("end", "last", "Oldest", show=False, id="ledger.last", tooltip="The oldest record"),
     ]
 
-    COMPONENT_CLASSES = {"ledger-view--cursor", "ledger-view--dim", "ledger-view--error"}
+    COMPONENT_CLASSES = {
+        "ledger-view--cursor",
+        "ledger-view--dim",
+        "ledger-view--error",
+        "ledger-view--header",
+    }
 
     DEFAULT_CSS = """
     LedgerView {
@@ -125,6 +150,10 @@ class LedgerView(ScrollView, can_focus=True):
     }
     LedgerView > .ledger-view--error {
         color: $error;
+    }
+    LedgerView > .ledger-view--header {
+        color: $text-muted;
+        text-style: bold;
     }
     """
 
@@ -219,7 +248,7 @@ class LedgerView(ScrollView, can_focus=True):
         self.post_message(self.Highlighted(self, self.cursor_index))
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, self._count)
+        self.virtual_size = Size(self.scrollable_content_region.width, self._count + 1)
 
     def on_resize(self, _event: events.Resize) -> None:
         self._resize()
@@ -231,7 +260,7 @@ class LedgerView(ScrollView, can_focus=True):
 
     @property
     def page_height(self) -> int:
-        return max(1, self.scrollable_content_region.height)
+        return max(1, self.scrollable_content_region.height - 1)  # less the header
 
     def move_to(self, row: int, *, center: bool = False) -> None:
         """Put the cursor on display row `row` (clamped) and scroll it into view."""
@@ -246,8 +275,8 @@ class LedgerView(ScrollView, can_focus=True):
             self.scroll_to(y=row, animate=False)
         elif row >= top + height:
             self.scroll_to(y=row - height + 1, animate=False)
-        self.refresh_line(old)
-        self.refresh_line(row)
+        self.refresh_line(old + 1)  # + 1: the header line
+        self.refresh_line(row + 1)
         if old != row or center:
             self.post_message(self.Highlighted(self, self.cursor_index))
 
@@ -282,21 +311,30 @@ class LedgerView(ScrollView, can_focus=True):
         self.move_to(self._count - 1)
 
     def on_click(self, event: events.Click) -> None:
-        row = round(self.scroll_offset.y) + event.y
-        if 0 <= row < self._count:
+        row = round(self.scroll_offset.y) + event.y - 1
+        if event.y >= 1 and 0 <= row < self._count:
             self.move_to(row)
 
     # ---- rendering ---------------------------------------------------------------------------------
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        row = round(self.scroll_offset.y) + y
         base = self.rich_style
+        if y == 0:
+            header = base + self.get_component_rich_style("ledger-view--header", partial=True)
+            return Strip([Segment(set_cell_size(header_line(width), width), header)], width)
+        row = round(self.scroll_offset.y) + y - 1
         if row >= self._count:
             return Strip.blank(width, base)
         index = self.index_at(row)
         style = base + self.get_component_rich_style("ledger-view--cursor") if row == self.cursor else base
         return Strip(self._segments(index, width, style), width).adjust_cell_length(width, style)
+
+    def row_text(self, row: int) -> str:
+        """The plain text of display row `row` as it is drawn now (tests and tools)."""
+        width = self.scrollable_content_region.width
+        style = self.rich_style
+        return Strip(self._segments(self.index_at(row), width, style), width).text
 
     def _segments(self, index: int, width: int, style: Style) -> list[Segment]:
         try:
@@ -305,10 +343,11 @@ class LedgerView(ScrollView, can_focus=True):
             error = style + self.get_component_rich_style("ledger-view--error", partial=True)
             text = f"{'?':>8}{_GAP}unreadable line {index}: {exc} (run forge-tui verify)"
             return [Segment(set_cell_size(shorten(text, width), width), error)]
-        cells = row_cells(rec)
+        cols = columns_for(width)
+        cells = row_cells(rec, narrow=cols is NARROW_COLUMNS)
         dim = style + self.get_component_rich_style("ledger-view--dim", partial=True)
         segs: list[Segment] = []
-        for i, (_title, w) in enumerate(COLUMNS):
+        for i, (_title, w) in enumerate(cols):
             value = shorten(cells[i], w)
             value = value.rjust(w) if i == 0 else set_cell_size(value, w)
             if i == 1:
@@ -321,7 +360,7 @@ class LedgerView(ScrollView, can_focus=True):
                 seg_style = style
             segs.append(Segment(value, seg_style))
             segs.append(Segment(_GAP, style))
-        used = sum(w for _t, w in COLUMNS) + len(COLUMNS) * len(_GAP)
+        used = sum(w for _t, w in cols) + len(cols) * len(_GAP)
         rest = max(0, width - used)
         if rest:
             segs.append(Segment(set_cell_size(shorten(cells[5], rest), rest), style))
