@@ -70,6 +70,11 @@ class ForgeCommands(Provider):
             ("Save a screenshot", "write an SVG of this screen", app.action_save_screenshot),
             ("Open the ledger", "browse every record", app.action_ledger),
             ("Show the policy", "rules in force, and the last load error", app.action_policy),
+            (
+                "Reconnect to the daemon",
+                "retry now instead of waiting for the next attempt",
+                app.action_reconnect,
+            ),
         ]
 
     async def discover(self) -> Hits:
@@ -362,6 +367,9 @@ class ForgeApp(App[None]):
             return
         if not isinstance(self.screen, PolicyScreen):
             self.push_screen(PolicyScreen(self.project, self.status))
+
+    def action_reconnect(self) -> None:
+        self.link.reconnect_now()
 
     def action_save_screenshot(self) -> None:
         path = self.save_screenshot()

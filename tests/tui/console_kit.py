@@ -49,6 +49,12 @@ decision = "ask"
 reason = "authentication code needs a human review"
 
 [[rule]]
+id = "two-keys"
+match = { kind = "deploy" }
+decision = "ask"
+approvals = 2
+
+[[rule]]
 id = "no-force-push"
 match = { kind = "shell.exec", command = ["git push --force*"] }
 decision = "deny"

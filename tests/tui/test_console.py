@@ -264,6 +264,52 @@ async def test_passphrase_asked_once_with_a_choice_of_reviewer(monkeypatch, agen
             await d.stop()
 
 
+async def test_an_approval_short_of_the_quorum_updates_the_row(
+    console_world, daemon, agent_factory, monkeypatch
+):
+    """Broken if a rule needing two reviewers loses its request after one approval, or the row does not
+    show the approvals so far (request.updated)."""
+    monkeypatch.setenv("FORGE_PASSPHRASE", PASSPHRASE)
+    app = make_app(console_world)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await connected(pilot, app)
+        agent = await agent_factory(console_world.sock)
+        rid = (await agent.request({"kind": "deploy", "tool": "Bash", "command": "make deploy"}))[
+            "request_id"
+        ]
+        await queued(pilot, app, 1)
+        assert app.queue_screen.table.get_cell(rid, "approvals").plain == "0/2"
+        await pilot.press("a")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm")
+        await pilot.press("enter")
+        await wait_until(
+            pilot,
+            lambda: app.queue_screen.table.get_cell(rid, "approvals").plain == "1/2",
+            what="1/2 approvals",
+        )
+        assert rid in app.pending
+        assert any(n.startswith("Approval recorded:") and "1 of 2" in n for n in notes(app))
+
+
+async def test_policy_errors_and_reloads_are_shown(console_world, daemon):
+    """Broken if a policy that fails to load is not shown (header and notification), or the error stays
+    after a good policy is back."""
+    from console_kit import POLICY
+
+    from forge_tui.paths import atomic_write
+
+    app = make_app(console_world)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await connected(pilot, app)
+        header = app.queue_screen.query_one(ConsoleHeader)
+        atomic_write(console_world.project.policy_path, b"version = 1\ndefault = [oops\n")
+        await wait_until(pilot, lambda: header.policy_error, what="the policy error in the header")
+        assert any(n.startswith("Policy error:") for n in notes(app))
+        atomic_write(console_world.project.policy_path, POLICY.encode())
+        await wait_until(pilot, lambda: not header.policy_error, what="the error to clear")
+        assert any(n.startswith("Policy reloaded:") for n in notes(app))
+
+
 # ---- inspect --------------------------------------------------------------------------------------------
 
 
@@ -409,6 +455,7 @@ async def test_command_palette_offers_console_commands(console_world, daemon):
             "Save a screenshot",
             "Open the ledger",
             "Show the policy",
+            "Reconnect to the daemon",
         ]
         hits = [h async for h in provider.search("reload")]
         assert [h.text for h in hits] == ["Reload the policy"]
