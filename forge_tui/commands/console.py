@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     # `forge-tui` with no command arrives here without this module's options: use the defaults.
     sock_arg = getattr(args, "socket", None)
     sock = Path(sock_arg) if sock_arg else socket_path(project.project_id)
-    if not getattr(args, "no_start", False) and not daemon_answers(sock):
+    if not getattr(args, "no_start", False) and not _answers(sock, daemon_answers):
         log_path = project.state_dir / "daemon.log"
         print(f"starting the daemon for {project.name} (log: {log_path})")
         start_daemon(project.root, sock, log_path=log_path)
@@ -41,3 +41,12 @@ def run(args: argparse.Namespace) -> int:
     app = ForgeApp.for_project(project, socket=sock, reviewer=getattr(args, "reviewer", None))
     app.run()
     return 0
+
+
+def _answers(sock, daemon_answers) -> bool:
+    from forge_tui.client import RPCError
+
+    try:
+        return daemon_answers(sock)
+    except RPCError:  # a daemon is there (shutting down or refusing): do not start a second one
+        return True

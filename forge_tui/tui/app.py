@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.worker import WorkerFailed
+from textual.worker import Worker, WorkerFailed, WorkerState
 
 from forge_tui.client import DaemonUnavailable, RPCError
 from forge_tui.errors import ForgeError
@@ -199,6 +199,17 @@ class ForgeApp(App[None]):
         self.queue_screen.update_empty(connected=message.state == CONNECTED)
         self.sync_headers()
         self.refresh_bindings()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # The link never raises for daemon trouble; if it died anyway (a bug), say so instead of
+        # showing "connecting" for ever.
+        if event.worker.name == "daemon-link" and event.state == WorkerState.ERROR:
+            self.link_state = "disconnected"
+            self.link_detail = f"the daemon link failed: {event.worker.error!r}"
+            self.notify(self.link_detail, title="Internal error", severity="error", markup=False, timeout=30)
+            self.queue_screen.update_empty(connected=False)
+            self.sync_headers()
+            self.refresh_bindings()
 
     def on_queue_snapshot(self, message: QueueSnapshot) -> None:
         if message.status is not None:
