@@ -75,11 +75,12 @@ def child(root: Path, spawned_at: float) -> dict:
     def render_line(self, y):  # note when rows first reach the screen, and when the end does
         strip = original(self, y)
         now = time.perf_counter()
-        marks.setdefault("first_row", now)
-        marks.setdefault("first_row_wall", time.time())
+        if y >= 1 and self.row_count:  # a record row, not just the header
+            marks.setdefault("first_row", now)
+            marks.setdefault("first_row_wall", time.time())
         if "pressed_end" in marks and "end_row" not in marks:
             top = round(self.scroll_offset.y)
-            if self.cursor == self.row_count - 1 and top + y == self.cursor:
+            if self.cursor == self.row_count - 1 and top + y - 1 == self.cursor:  # line 0: header
                 marks["end_row"] = now
         return strip
 
@@ -208,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     results = [run_once(root) for _ in range(args.runs)]
     command = "python bench/tui.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = table(results, ledger)
-    report = f"$ {command.strip()}\nmachine: {machine()}\n\n{text}"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    report = f"$ {command.strip()}\nmachine: {machine()}\nload average after the runs: {load}\n\n{text}"
     print(report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
