@@ -287,3 +287,24 @@ async def test_time_range_filter(kit):
         await settle(app, pilot)
         assert "until: use an RFC 3339 prefix" in str(screen.query_one("#ledger-status").content)
         assert 4 not in view.rows  # the previous filter stays
+
+
+async def test_unreadable_and_malformed_lines_do_not_break_the_view(tmp_path):
+    # Wrong if a corrupt line or a body of the wrong shape crashed rendering instead of showing a row.
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(
+        b'{"seq":0,"ts":"2026-11-18T11:06:40.000Z","type":"request","body":{"action":{"paths":[1,{"a":2}]}}}\n'
+        b"\x1b[2J not json [/x]\n"
+        b'{"seq":2,"ts":"x","type":"decision","body":["not","an","object"]}\n'
+    )
+    app = BrowseApp(path, None)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(LedgerView)
+        assert view.row_count == 3
+        assert drawn(view, 0).lstrip().startswith("2 ")
+        assert "unreadable line 1" in drawn(view, 1) and "\x1b" not in drawn(view, 1)
+        assert drawn(view, 2).lstrip().startswith("0 ")
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert "\\x1b[2J not json [/x]" in app.screen.query_one("#detail-body").content.plain
+        assert f"signature: {SIG_BAD}" in str(app.screen.query_one("#detail-sig").content)
