@@ -222,11 +222,17 @@ class World:
         return Checkpoint(origin or self.origin, tree.size, tree.root()).sign([signer])
 
     def resign(self, records: list[dict[str, Any]], signer: Signer, start: int = 0) -> list[bytes]:
-        """Re-sign records[start:] with `signer` (fixing prev), keeping records[:start] byte-exact;
-        writes the ledger and a checkpoint over it signed by `signer`. Returns the lines."""
+        """Re-sign records[start:] with `signer` (fixing prev, and the request_hash of decisions whose
+        request was re-signed), keeping records[:start] byte-exact; writes the ledger and a checkpoint
+        over it signed by `signer`. Returns the lines. (Approvals cannot be fixed: the reviewer signed
+        the old request hash.)"""
         lines = self.lines()[:start]
         prev = leaf_hash(lines[-1]).hex() if lines else ZERO_HASH
+        new_hash: dict[str, str] = {}  # request id -> leaf hash of its re-signed request
         for rec in records[start:]:
+            body = rec["body"]
+            if rec["type"] == "decision" and body.get("request_id") in new_hash:
+                body = {**body, "request_hash": new_hash[body["request_id"]]}  # as the attacker would
             _r, line = build_record(
                 log=rec["log"],
                 seq=rec["seq"],
@@ -234,10 +240,12 @@ class World:
                 type_=rec["type"],
                 prev=prev,
                 signer=signer,
-                body=rec["body"],
+                body=body,
             )
             lines.append(line)
             prev = leaf_hash(line).hex()
+            if rec["type"] == "request":
+                new_hash[body["request_id"]] = prev
         self.write_lines(lines)
         self.checkpoint.write_text(self.checkpoint_for(lines, signer))
         return lines

@@ -249,24 +249,29 @@ def test_rollback_caught_by_local_state(verify, world, tmp_path):
 def test_fork_rewritten_history_caught_by_anchor(verify, world, tmp_path):
     anchor = tmp_path / "anchor.checkpoint"
     anchor.write_text(world.checkpoint.read_text())
+    original = world.records()
+    # Rewriting the note at 10 and re-signing everything after it makes a ledger valid on its own...
     recs = world.records()
-    recs[3]["body"]["status"] = "denied"
-    recs[4]["body"]["status"] = "skipped"
-    world.resign(recs, world.signer(), start=3)
+    recs[10]["body"]["text"] = "nothing to see"
+    world.resign(recs, world.signer(), start=10)
     code, rep, _ = verify()
-    assert code == FAIL  # the decision now denies, yet the outcome ran: a forensic finding
-    assert report_pairs(rep) == {("unauthorized_execution", 4)}
-    # a cleaner rewrite (only the note text) passes alone but is a fork of the anchor
-    world2_recs = world.records()
-    world2_recs[3]["body"]["status"] = "allowed"
-    world2_recs[10]["body"]["text"] = "nothing to see"
-    world.resign(world2_recs, world.signer(), start=3)
-    assert verify()[0] == OK
+    assert code == OK, rep["findings"]
+    # ...but not an extension of a checkpoint saved before, nor of this machine's own checkpoint.
     code, rep, _ = verify("--anchor", str(anchor))
     assert code == FAIL
     assert report_pairs(rep) == {("fork", None)}
-    code, rep, _ = verify(local=True)  # this machine's own checkpoint is an anchor as well
+    code, rep, _ = verify(local=True)
     assert code == FAIL and ("fork", None) in report_pairs(rep)
+    # Rewriting a decision (allowed -> denied) leaves its outcome unauthorized: a forensic finding,
+    # whatever else the rewrite breaks (the approval at 7 signed the old hash of request 5).
+    recs = original
+    recs[3]["body"]["status"] = "denied"
+    world.resign(recs, world.signer(), start=3)
+    code, rep, _ = verify()
+    assert code == FAIL
+    pairs = report_pairs(rep)
+    assert ("unauthorized_execution", 4) in pairs
+    assert pairs <= {("unauthorized_execution", 4), ("unbound_approval", 7)}
 
 
 def test_whole_log_resigned_with_another_key_caught_by_base_ref(verify, world):
@@ -277,7 +282,8 @@ def test_whole_log_resigned_with_another_key_caught_by_base_ref(verify, world):
     world.resign(recs, evil, start=0)
     world.pub.write_text(evil.verifier.vkey + "\n")
     code, rep, _ = verify()
-    assert code == OK, "self-consistent with the key in the working tree"
+    # consistent with the key in the working tree; only the approval still names the old request hash
+    assert report_pairs(rep) <= {("unbound_approval", 7)}
     code, rep, _ = verify("--base-ref", "main")
     assert code == FAIL
     pairs = report_pairs(rep)
