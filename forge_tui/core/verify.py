@@ -279,6 +279,8 @@ def check_chunk(
                 if s is not None:
                     if reviewers is not None and s[0] == "approval":
                         s = (*s, _approval_sig_error(rec["body"], reviewers, seq))
+                    elif s[0] == "request":  # its leaf hash: decisions and approvals must name it
+                        s = (*s, hashlib.sha256(b"\x00" + line).hexdigest())
                     summaries[seq] = s
                 seq += 1
         finally:
@@ -689,7 +691,15 @@ def forensics(
         s = summaries[seq]
         t = s[0]
         if t == "request":
+            if s[1] in requests:
+                add(
+                    seq,
+                    "duplicate_request",
+                    f"request id {s[1]!r} was already used at seq {requests[s[1]][0]}",
+                )
+                continue
             requests[s[1]] = (seq, s)
+            request_hashes[s[1]] = s[6]
         elif t == "decision":
             rid = s[1]
             if rid not in requests:
@@ -700,7 +710,12 @@ def forensics(
                     "unrecorded_policy",
                     f"decision made under policy {str(s[6])[:12]} with no policy record before it",
                 )
-            request_hashes.setdefault(rid, s[2])
+            if rid in request_hashes and s[2] != request_hashes[rid]:
+                add(
+                    seq,
+                    "unbound_decision",
+                    f"decision names request hash {str(s[2])[:12]}, not that of request {rid} at seq {requests[rid][0]}",
+                )
             if s[3] in ("allowed", "denied"):
                 if rid in decisions and decisions[rid][1][3] in ("allowed", "denied"):
                     add(
@@ -739,8 +754,8 @@ def forensics(
             req = requests.get(rid)
             if req is None:
                 add(seq, "orphan_approval", f"approval for unknown request {rid!r}")
-            elif appr.get("request_hash") != request_hashes.get(rid, appr.get("request_hash")):
-                add(seq, "unbound_approval", "approval is bound to another request hash")
+            elif appr.get("request_hash") != request_hashes[rid]:
+                add(seq, "unbound_approval", f"approval is not bound to request {rid} at seq {req[0]}")
             if rid in outcomes:
                 add(
                     seq,
