@@ -565,12 +565,6 @@ def _rewrite(project, items, *, signer=None, seqs=None, stamps=None):
     (folder / f"{lid}.checkpoint").write_text(note)
 
 
-KNOWN_GAP = pytest.mark.xfail(
-    strict=True, reason="verify compares approvals with the decision's request_hash, not the request record's"
-)
-
-
-@KNOWN_GAP
 def test_approval_reused_for_a_second_request_with_the_same_id(project, team):
     """A writer holding the ledger key reuses alice's approval of a harmless request for another request
     under the same id, naming the first request's hash in the decision: the approval binds to the
@@ -589,7 +583,6 @@ def test_approval_reused_for_a_second_request_with_the_same_id(project, team):
     assert {"duplicate_request"} & codes(report)
 
 
-@KNOWN_GAP
 def test_decision_naming_another_records_hash(project, team):
     """A decision must name the leaf hash of its request record, and approvals must bind to that record."""
     with writer(project) as w:
