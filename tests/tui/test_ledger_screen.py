@@ -308,3 +308,21 @@ async def test_unreadable_and_malformed_lines_do_not_break_the_view(tmp_path):
         await pilot.pause()
         assert "\\x1b[2J not json [/x]" in app.screen.query_one("#detail-body").content.plain
         assert f"signature: {SIG_BAD}" in str(app.screen.query_one("#detail-sig").content)
+
+
+async def test_reload_while_a_filter_is_computed(kit):
+    # Wrong if records appended while a search ran were lost from its result (or the search restarted
+    # and never finished).
+    app = BrowseApp(kit.path, kit.project)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        view = screen.query_one(LedgerView)
+        screen.query_one("#f-type").value = "note"
+        await pilot.press("f", "enter")  # starts the search in a thread
+        kit.append(("note", {"text": "during", "author": "bob"}))
+        screen.reload()
+        kit.append(("note", {"text": "during 2", "author": "bob"}))
+        screen.reload()
+        await settle(app, pilot)
+        assert list(view.rows) == [9, 11, 12, 13]
+        assert "filtering" not in str(screen.query_one("#ledger-status").content)

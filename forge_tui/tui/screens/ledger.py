@@ -83,6 +83,7 @@ class LedgerScreen(Screen):
         self.filter = LedgerFilter()  # the filter whose result is shown
         self._wanted = LedgerFilter()  # the filter being computed
         self._searching = False
+        self._search_worker: Worker | None = None
         self._progress = (0, 0)
         self._message = ""
         self._verifiers: list[Verifier] | None = None
@@ -275,7 +276,7 @@ class LedgerScreen(Screen):
         self._searching = True
         self._progress = (0, len(self.index))
         self._update_status()
-        self._search(flt, len(self.index))
+        self._search_worker = self._search(flt, len(self.index))
 
     @work(thread=True, exclusive=True, group="ledger-search", exit_on_error=False)
     def _search(self, flt: LedgerFilter, stop: int) -> tuple[LedgerFilter, int, array | None]:
@@ -289,8 +290,8 @@ class LedgerScreen(Screen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group != "ledger-search":
-            return
+        if worker.group != "ledger-search" or worker is not self._search_worker:
+            return  # not ours, or superseded by a newer search
         if event.state == WorkerState.ERROR:  # e.g. the file became unreadable: say so, keep the old rows
             self._searching = False
             self._say(f"filter failed: {worker.error}")
@@ -345,9 +346,12 @@ class LedgerScreen(Screen):
             return added
         if not added:
             return 0
-        if self.filter.is_empty():
+        if self._searching:
+            pass  # the running search takes the new records in when it ends (never restart it: under
+            # steady traffic a restarted search would never finish)
+        elif self.filter.is_empty():
             self.view.appended(added)
-        elif added <= _SMALL_SYNC and not self._searching:
+        elif added <= _SMALL_SYNC:
             new_rows = self.index.search(self.filter, start=before)
             self.view.appended(added, new_rows)
         else:
