@@ -344,13 +344,17 @@ class ForgeApp(App[None]):
 
     def action_approve(self) -> None:
         item = self.current_item()
-        if item is not None:
+        if item is not None and not self._reviewing():
             self.review(item["request_id"], "approve")
 
     def action_reject(self) -> None:
         item = self.current_item()
-        if item is not None:
+        if item is not None and not self._reviewing():
             self.review(item["request_id"], "reject")
+
+    def _reviewing(self) -> bool:
+        """A review is under way (a key pressed twice before its dialog opened must not start another)."""
+        return any(w.group == "review" and not w.is_finished for w in self.workers)
 
     def action_ledger(self) -> None:
         try:
