@@ -545,9 +545,8 @@ def _verify_ledger(
         try:
             acp, _ = open_checkpoint(note, keys)
         except (NoteError, SignatureError) as exc:
-            if label == "anchor file":
-                # An anchor for another ledger is simply not about this one.
-                continue
+            if label == "anchor file" and note.split("\n", 1)[0] != origin:
+                continue  # an anchor for another ledger is simply not about this one
             add(None, "anchor", f"{label}: checkpoint does not verify with the trusted key: {exc}")
             continue
         if acp.origin != origin:

@@ -600,3 +600,30 @@ def test_not_a_project_is_a_usage_error(run_cli, tmp_path):
     code, out, err = run_cli("-C", str(tmp_path / "empty"), "verify", "--json")
     assert code == USAGE and out == ""
     assert "forge-tui init" in err
+
+
+def test_whole_log_resigned_with_another_key_caught_by_anchor(verify, world, tmp_path):
+    """--anchor holds a checkpoint signed by the real key; the working tree now trusts the attacker's."""
+    anchor = tmp_path / "anchor.checkpoint"
+    anchor.write_text(world.checkpoint.read_text())
+    evil = attacker(world.origin)
+    world.resign(world.records(), evil, start=0)
+    world.pub.write_text(evil.verifier.vkey + "\n")
+    code, rep, _ = verify("--anchor", str(anchor))
+    assert code == FAIL
+    assert ("anchor", None) in report_pairs(rep)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open point for the lead: an anchor about none of the project's ledgers is ignored "
+    "(tests/unit/test_core_verify.py wants that), so deleting one ledger of a team project, with its "
+    "key and checkpoint, passes `verify --anchor` (--base-ref does catch it)",
+)
+def test_anchor_for_no_ledger_is_reported(verify, world, other, tmp_path):
+    """An anchor that is about none of the project's ledgers was not checked: say so, do not pass."""
+    anchor = tmp_path / "other.checkpoint"
+    anchor.write_text(other.checkpoint.read_text())
+    code, rep, _ = verify("--anchor", str(anchor))
+    assert code == FAIL
+    assert report_pairs(rep) == {("anchor", None)}
