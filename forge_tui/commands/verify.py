@@ -23,7 +23,9 @@ Exit codes: 0 verified; 1 tampering or a forensic violation; 2 usage or configur
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--fast", action="store_true", help="skip per-record signatures (chain and checkpoint only)"
+        "--fast",
+        action="store_true",
+        help="chain, seq and signed checkpoint only: no per-record parsing, signatures or forensic rules",
     )
     p.add_argument(
         "--base-ref", metavar="REF", help="read trusted keys and the base checkpoint from this git ref"
@@ -73,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
         print(f.line())
     if not args.quiet:
         for lr in report.ledgers:
-            sigs = "signatures skipped (--fast)" if report.fast else f"{lr.signatures_checked} signatures"
+            sigs = (
+                "signatures and forensic rules skipped (--fast)"
+                if report.fast
+                else f"{lr.signatures_checked} signatures"
+            )
             cp = f"checkpoint {lr.checkpoint_size}" if lr.checkpoint_size is not None else "no checkpoint"
             anchors_s = ", anchored to " + "; ".join(lr.anchors) if lr.anchors else ""
             print(f"ledger {lr.ledger_id}: {lr.records} records, {sigs}, {cp}{anchors_s}")
