@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import io
 import os
 import shutil
 import signal
@@ -372,7 +373,7 @@ async def test_inspect_shows_diff_history_and_untrusted_text_literally(console_w
 def _rendered(app: ForgeApp, widget: Static) -> str:
     from rich.console import Console
 
-    console = Console(width=200, record=True, color_system=None, file=open(os.devnull, "w"))  # noqa: SIM115
+    console = Console(width=200, record=True, color_system=None, file=io.StringIO())
     console.print(widget.content)
     return console.export_text()
 
