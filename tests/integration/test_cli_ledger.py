@@ -377,3 +377,31 @@ def test_merge_driver_in_git(run_cli, project, tmp_path):
     code, out, err = run_cli("log", "--json", "--type", "note")
     assert [json.loads(x)["body"]["text"] for x in out.splitlines()] == ["on main", "on side"]
     assert run_cli("verify")[0] == 0
+
+
+def test_version(run_cli):
+    code, out, _ = run_cli("--version")
+    assert code == 0 and out.startswith("forge-tui ")
+
+
+def test_a_second_machine_joins_with_its_own_ledger(run_cli, project, tmp_path, monkeypatch):
+    """Two machines (two private data folders) write two ledgers of one project; both verify."""
+    first = project.local_ledger_id()
+    run_cli("note", "from machine one")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "machine-two"))
+    code, out, err = run_cli("init", "--join")
+    assert code == 0, err
+    second = find_project().local_ledger_id()
+    assert second != first and second in out
+    assert sorted(find_project().ledger_ids()) == sorted([first, second])
+    run_cli("note", "from machine two")
+    code, out, err = run_cli("verify")
+    assert code == 0, out + err
+    assert "2 ledger(s)" in out
+    code, out, _ = run_cli("log", "--all", "--json", "--type", "note")
+    assert sorted(json.loads(x)["body"]["text"] for x in out.splitlines()) == [
+        "from machine one",
+        "from machine two",
+    ]
+    code, _, err = run_cli("init", "--join")  # this machine already writes a ledger here
+    assert code == 2 and "already writes" in one_error_line(err)
