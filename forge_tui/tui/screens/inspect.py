@@ -178,23 +178,7 @@ class InspectScreen(Screen[None]):
 
     def render_item(self) -> None:
         item = self.item
-        now = self.forge.clock()
-        action = item.get("action") or {}
-        paths = action.get("paths") or []
-        self.sections["action"].update(
-            fields(
-                ("request", item.get("request_id")),
-                ("kind", action.get("kind")),
-                ("tool", action.get("tool")),
-                ("summary", action.get("summary")),
-                ("command", action.get("command")),
-                ("paths", literal("\n".join(clean(p, one_line=True) for p in paths)) if paths else None),
-                ("url", action.get("url")),
-                ("input digest", action.get("input_digest")),
-                ("waiting", Text(fmt_duration(age_of(item, now)))),
-                ("expires in", Text(fmt_duration(expiry_of(item, now) or 0))),
-            )
-        )
+        self.render_action()
         content = item.get("content")
         section = self.sections["content"]
         if content and content.get("text") is not None:
@@ -243,6 +227,27 @@ class InspectScreen(Screen[None]):
             )
         )
 
+    def render_action(self) -> None:
+        """The action and its clock-driven lines (the only part the one-second tick repaints)."""
+        item = self.item
+        now = self.forge.clock()
+        action = item.get("action") or {}
+        paths = action.get("paths") or []
+        self.sections["action"].update(
+            fields(
+                ("request", item.get("request_id")),
+                ("kind", action.get("kind")),
+                ("tool", action.get("tool")),
+                ("summary", action.get("summary")),
+                ("command", action.get("command")),
+                ("paths", literal("\n".join(clean(p, one_line=True) for p in paths)) if paths else None),
+                ("url", action.get("url")),
+                ("input digest", action.get("input_digest")),
+                ("waiting", Text(fmt_duration(age_of(item, now)))),
+                ("expires in", Text(fmt_duration(expiry_of(item, now) or 0))),
+            )
+        )
+
     def update_item(self, item: dict[str, Any]) -> None:
         self.item = item
         self.render_item()
@@ -263,7 +268,7 @@ class InspectScreen(Screen[None]):
 
     def tick(self) -> None:
         if self.decided is None:
-            self.render_item()
+            self.render_action()
 
     # ---- the session's history -----------------------------------------------------------------------
 
