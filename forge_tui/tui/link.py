@@ -24,6 +24,7 @@ from forge_tui import __version__
 from forge_tui.client import DaemonUnavailable, RPCError
 
 MAX_LINE = 1 << 20
+PROTOCOL = 1
 CONNECTING, CONNECTED, DISCONNECTED = "connecting", "connected", "disconnected"
 
 __all__ = [
@@ -195,6 +196,10 @@ class DaemonLink:
         reading.add_done_callback(lambda _t: self._drop_connection("the connection ended"))
         try:
             self.hello = await self.call("hello", {"client": self.client, "version": __version__})
+            if (self.hello or {}).get("protocol") != PROTOCOL:
+                raise DaemonUnavailable(
+                    f"the daemon speaks protocol {(self.hello or {}).get('protocol')!r}, not {PROTOCOL}"
+                )
             await self.call("queue.subscribe", {})
             pending = (await self.call("queue.list", {}))["pending"]
             try:
