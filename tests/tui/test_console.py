@@ -442,6 +442,18 @@ async def test_view_bindings_open_their_screens(console_world, daemon, key, modu
             assert any(f"the {module} view is not available" in n for n in notes(app))
 
 
+async def test_q_quits_and_leaves_the_daemon_running(console_world, daemon, agent_factory):
+    """Broken if `q` does not leave the console, or leaving it takes the daemon (and the agents' pending
+    requests) down with it."""
+    app = make_app(console_world)
+    async with app.run_test(size=SIZE) as pilot:
+        await connected(pilot, app)
+        await pilot.press("q")
+        await wait_until(pilot, lambda: not app.is_running, what="the console to quit")
+    agent = await agent_factory(console_world.sock)
+    assert (await agent.request(auth_edit()))["status"] == "pending"
+
+
 async def test_command_palette_offers_console_commands(console_world, daemon):
     """Broken if verify, reload policy, screenshot and open ledger are missing from the palette, or
     reloading the policy from it does not reach the daemon."""
