@@ -14,9 +14,13 @@ from typing import Any
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
+from forge_tui.client import RPCError  # noqa: E402
+from forge_tui.core.keys import ReviewerKey  # noqa: E402
+from forge_tui.core.note import Signer  # noqa: E402
 from forge_tui.core.project import Project  # noqa: E402
 from forge_tui.tui.app import ForgeApp  # noqa: E402
 from forge_tui.tui.link import CONNECTED, LinkState, QueueSnapshot  # noqa: E402
+from forge_tui.tui.screens.dialogs import ConfirmDialog, MessageDialog  # noqa: E402
 from forge_tui.tui.screens.inspect import InspectScreen  # noqa: E402
 from forge_tui.tui.widgets.queue_table import parse_ts  # noqa: E402
 
@@ -175,6 +179,9 @@ class FakeLink:
     async def call(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
     ) -> Any:
+        if method == "queue.decide":
+            rid = params["approval"]["request_id"]
+            raise RPCError(4002, f"self-approval refused: alice is the requester of {rid}")
         if method == "ledger.query":
             types = set(params.get("type") or [])
             return {"records": [r for r in HISTORY if r["type"] in types]}
@@ -242,3 +249,36 @@ def test_inspect_snapshot(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(118, 60), run_before=ready)
+
+
+def _unlocked(app: ForgeApp) -> None:
+    # The look of the dialogs, not the key store: an in-memory key stands for one unlocked earlier.
+    app.reviewer_key = ReviewerKey("alice", Signer.generate("forge-tui.reviewer/alice"))
+
+
+def test_confirm_dialog_snapshot(snap_compare):
+    """Broken if the approval confirmation stops naming the request, actor, action and rule literally."""
+    app = make_app(PENDING)
+    _unlocked(app)
+
+    async def ready(pilot) -> None:
+        await _until(pilot, lambda: len(app.queue_screen.table.items) == 3)
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_refusal_dialog_snapshot(snap_compare):
+    """Broken if a refusal by the daemon (self-approval, 4002) is not shown plainly with its code."""
+    app = make_app(PENDING)
+    _unlocked(app)
+
+    async def ready(pilot) -> None:
+        await _until(pilot, lambda: len(app.queue_screen.table.items) == 3)
+        await pilot.press("a")
+        await _until(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, MessageDialog))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=ready)
