@@ -597,3 +597,28 @@ def test_decision_naming_another_records_hash(project, team):
     assert out[0].leaf != rhash
     assert [f.seq for f in findings(report, "unbound_decision")] == [6, 8]
     assert [f.seq for f in findings(report, "unbound_approval")] == [7]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open point: invalid approvals still count toward the quorum (the tamper corpus expects no "
+    "quorum finding beside forged_approval); see the issue note",
+)
+def test_invalid_approvals_do_not_count_toward_the_quorum(project, team):
+    """An action allowed on an unknown reviewer's or a forged approval was allowed without a valid one."""
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash = reviewed_request(project, w, "r1")
+        w.append([("approval", approval(reviewer("mallory"), "mallory", "r1", rhash))])
+        allow_by_reviewers(project, w, "r1", rhash)
+        rhash2 = reviewed_request(project, w, "r2")
+        w.append([("approval", approval(Signer.generate("forge-tui.reviewer/bob"), "bob", "r2", rhash2))])
+        allow_by_reviewers(project, w, "r2", rhash2)
+        rhash3 = reviewed_request(project, w, "r3")
+        w.append([("approval", approval(team["carol"], "carol", "r3", rhash))])  # bound to r1
+        allow_by_reviewers(project, w, "r3", rhash3)
+    report = verify(project)
+    assert [f.seq for f in findings(report, "unknown_reviewer")] == [4]
+    assert [f.seq for f in findings(report, "forged_approval")] == [8]
+    assert [f.seq for f in findings(report, "unbound_approval")] == [12]
+    assert [f.seq for f in findings(report, "quorum")] == [5, 9, 13]
