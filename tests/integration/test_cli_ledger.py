@@ -405,3 +405,24 @@ def test_a_second_machine_joins_with_its_own_ledger(run_cli, project, tmp_path, 
     ]
     code, _, err = run_cli("init", "--join")  # this machine already writes a ledger here
     assert code == 2 and "already writes" in one_error_line(err)
+
+
+def test_project_option_from_another_folder(run_cli, project, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_cli("-C", project.root, "verify")
+    assert code == 0, out + err
+    code, _, err = run_cli("-C", tmp_path / "missing", "verify")
+    assert code == 2
+    one_error_line(err)
+
+
+def test_log_never_prints_terminal_escapes_from_records(run_cli, project):
+    """Agent-supplied text reaches the log: escape sequences must not reach the terminal raw."""
+    hostile = "\x1b[2J\x1b]0;pwned\x07 rm -rf \r\x08\x08"
+    assert run_cli("note", hostile)[0] == 0
+    code, out, _ = run_cli("log")
+    assert code == 0
+    assert not any(ch in out for ch in "\x1b\x07\r\x08")
+    code, out, _ = run_cli("log", "--json")
+    assert not any(ch in out for ch in "\x1b\x07\r\x08")
+    assert json.loads(out.splitlines()[-1])["body"]["text"] == hostile
