@@ -126,10 +126,15 @@ class DaemonLink:
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         self._waiting[rid] = fut
         msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}
+        data = (json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+
+        async def exchange() -> dict[str, Any]:
+            writer.write(data)
+            await writer.drain()  # inside the timeout too: a daemon that stops reading must not hang us
+            return await fut
+
         try:
-            writer.write((json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass"))
-            await writer.drain()
-            resp = await asyncio.wait_for(fut, timeout if timeout is not None else self.call_timeout)
+            resp = await asyncio.wait_for(exchange(), timeout if timeout is not None else self.call_timeout)
         except TimeoutError:
             raise DaemonUnavailable(f"the daemon did not answer {method} in time") from None
         except (ConnectionError, OSError, RuntimeError) as exc:
