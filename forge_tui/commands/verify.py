@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(args.strict), indent=2))
         return code
     for f in report.findings:
-        print(f.line())
+        print(_printable(f.line()))
     if not args.quiet:
         for lr in report.ledgers:
             sigs = (
@@ -82,12 +82,19 @@ def run(args: argparse.Namespace) -> int:
             )
             cp = f"checkpoint {lr.checkpoint_size}" if lr.checkpoint_size is not None else "no checkpoint"
             anchors_s = ", anchored to " + "; ".join(lr.anchors) if lr.anchors else ""
-            print(f"ledger {lr.ledger_id}: {lr.records} records, {sigs}, {cp}{anchors_s}")
+            print(_printable(f"ledger {lr.ledger_id}: {lr.records} records, {sigs}, {cp}{anchors_s}"))
         verdict = {0: "verified", 1: "FAILED", 3: "verified with warnings"}.get(code, "FAILED")
         print(
             f"{verdict}: {len(report.ledgers)} ledger(s), {sum(f.severity == 'error' for f in report.findings)} error(s)"
         )
     return code
+
+
+def _printable(text: str) -> str:
+    """Messages quote record text: show control characters escaped, never send them to the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 class _ProgressBar:
