@@ -426,3 +426,18 @@ def test_log_never_prints_terminal_escapes_from_records(run_cli, project):
     code, out, _ = run_cli("log", "--json")
     assert not any(ch in out for ch in "\x1b\x07\r\x08")
     assert json.loads(out.splitlines()[-1])["body"]["text"] == hostile
+
+
+def test_verify_prints_no_terminal_escapes_from_records(run_cli, project):
+    """Finding messages quote record text (a violation's detail, ids): a tampered or hostile ledger
+    must not be able to rewrite the verdict on the reader's terminal (e.g. erase an error line)."""
+    from forge_tui.core.ledger import LedgerWriter
+
+    hostile = "ok\x1b[1A\x1b[2K\r\x07"
+    with LedgerWriter.open(project) as w:
+        w.append([("violation", {"kind": "self_approval", "request_id": hostile, "detail": hostile})])
+        w.append([("outcome", {"request_id": hostile, "status": "succeeded"})])
+    code, out, err = run_cli("verify")
+    assert code == 1
+    assert "[unauthorized_execution]" in out and "[recorded_self_approval]" in out
+    assert not any(ch in out + err for ch in "\x1b\x07\r"), repr(out)
