@@ -17,7 +17,6 @@ import hashlib
 import json
 import mmap
 import os
-import re
 import subprocess
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -28,14 +27,13 @@ from typing import Any
 import nacl.bindings
 import nacl.exceptions
 
-from forge_tui.core.jcs import MAX_LINE, _dumps_fast, loads_strict, parse_canonical
+from forge_tui.core.jcs import MAX_LINE, _dumps_fast, parse_canonical
 from forge_tui.core.merkle import EMPTY_ROOT
 from forge_tui.core.note import Checkpoint, NoteError, Verifier, b64, open_checkpoint, parse_vkey
 from forge_tui.core.records import RECORD_CONTEXT, ZERO_HASH, check_shape
 from forge_tui.errors import EXIT_FAIL, EXIT_OK, EXIT_WARN, CanonicalError, ConfigError, SignatureError
 
 ERROR, WARNING, NOTICE = "error", "warning", "notice"
-_LONG_INT = re.compile(rb"[:,\[]-?[0-9]{16}")
 Progress = Callable[[int, int], None]
 
 
@@ -313,24 +311,38 @@ def _approval_sig_error(body: dict[str, Any], reviewers, seq: int) -> str | None
     return None
 
 
+class _NotFast(Exception):
+    """The fast path cannot decide this line; the full parse_canonical will."""
+
+
+def _fast_int(text: str) -> int:
+    if len(text) > 15:  # may be outside +-(2^53-1): let the full check judge
+        raise _NotFast
+    return int(text)
+
+
+def _not_fast(_text: str):
+    raise _NotFast
+
+
+# No object_pairs_hook: a duplicate key cannot survive the re-encoding comparison below (the encoded
+# object holds each key once, the line twice), so the fast path needs no duplicate check of its own.
+_fast_decode = json.JSONDecoder(parse_int=_fast_int, parse_float=_not_fast, parse_constant=_not_fast).decode
+
+
 def _parse_line(line: bytes) -> dict[str, Any]:
     """`parse_canonical`, with a fast path for the common line: ASCII only (so every string is NFC and
-    free of lone surrogates, every key sorts the same by code point as by UTF-16 unit), no integer of
-    16 or more digits (so all within +-2^53), at most 64 brackets (so not too deep). For such a line the
-    plain sorted compact encoding is the JCS one. Anything else, or any mismatch, takes the full check."""
-    if (
-        line.isascii()
-        and len(line) <= MAX_LINE
-        and not _LONG_INT.search(line)
-        and line.count(b"{") + line.count(b"[") <= 64
-    ):
-        obj = loads_strict(line)
-        if type(obj) is dict:
-            try:
-                if _dumps_fast(obj).encode("utf-8") == line:
-                    return obj
-            except UnicodeEncodeError:  # an escaped lone surrogate: the full check names it
-                pass
+    free of lone surrogates, every key sorts the same by code point as by UTF-16 unit), no float, no
+    integer of 16 or more digits (so all within +-2^53), at most 64 brackets (so not too deep). For such
+    a line the plain sorted compact encoding is the JCS one, so re-encoding it must give the line back.
+    Anything else, or any mismatch, takes the full check (which also words the error)."""
+    if line.isascii() and len(line) <= MAX_LINE and line.count(b"{") + line.count(b"[") <= 64:
+        try:
+            obj = _fast_decode(line.decode("ascii"))
+            if type(obj) is dict and _dumps_fast(obj).encode("utf-8") == line:
+                return obj
+        except (_NotFast, ValueError, UnicodeEncodeError, RecursionError):
+            pass  # ValueError: not JSON; UnicodeEncodeError: an escaped lone surrogate
     return parse_canonical(line)
 
 
