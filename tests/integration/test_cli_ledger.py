@@ -441,3 +441,15 @@ def test_verify_prints_no_terminal_escapes_from_records(run_cli, project):
     assert code == 1
     assert "[unauthorized_execution]" in out and "[recorded_self_approval]" in out
     assert not any(ch in out + err for ch in "\x1b\x07\r"), repr(out)
+
+
+def test_init_keeps_existing_gitattributes(run_cli, tmp_path):
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / ".gitattributes").write_text("*.png binary")  # no final newline
+    assert run_cli("init", root)[0] == 0
+    assert run_cli("init", "--force", root)[0] == 0
+    lines = (root / ".gitattributes").read_text().split("\n")
+    assert lines[0] == "*.png binary"
+    assert lines.count(".forge/ledger/** -text merge=forge-ledger") == 1
+    assert lines[-1] == ""
