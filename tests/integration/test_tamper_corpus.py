@@ -627,3 +627,26 @@ def test_anchor_for_no_ledger_is_reported(verify, world, other, tmp_path):
     code, rep, _ = verify("--anchor", str(anchor))
     assert code == FAIL
     assert report_pairs(rep) == {("anchor", None)}
+
+
+def test_findings_do_not_depend_on_how_the_work_is_split(world):
+    """Workers take byte ranges; a time step backwards or a bad line at a range boundary must be
+    reported the same as in one process."""
+    from forge_tui.core.verify import verify_project
+
+    recs = world.records()
+    recs[6]["ts"] = "2001" + recs[6]["ts"][4:]  # time runs backwards at 6, and forwards again at 7
+    recs[7]["body"]["approval"]["reason"] = "changed"  # forged approval at 7
+    world.resign(recs, world.signer(), start=6)
+    lines = world.lines()
+    lines[10] = lines[10].replace(b'"seq":10,', b'"seq": 10,')  # malformed at 10, chain at 11
+    world.write_lines(lines)
+    reports = {}
+    for workers in (1, 2, 3, 5, 16):
+        rep = verify_project(world.project, workers=workers, use_local_state=False, update_seen=False)
+        reports[workers] = [(f.seq, f.code, f.message, f.severity) for f in rep.findings]
+    assert {("time_backwards", 6), ("forged_approval", 7), ("malformed", 10), ("chain", 11)} <= {
+        (c, s) for s, c, _m, _sev in reports[1]
+    }
+    for workers, found in reports.items():
+        assert found == reports[1], workers
