@@ -52,7 +52,7 @@ def test_sigkill_at_random_points_loses_no_acknowledged_record(project, tmp_path
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     lid = project.local_ledger_id()
-    for rnd in range(8):
+    for rnd in range(12):
         proc = subprocess.Popen(
             [sys.executable, str(script), str(project.root), f"round{rnd}", str(rng.randrange(1 << 30))],
             stdout=subprocess.PIPE,
