@@ -111,6 +111,7 @@ class LedgerWriter:
         self.signed_size = 0
         self.broken: str | None = None
         self.recovered: dict[str, Any] | None = None
+        self._tracked_size = -1  # bytes of the tracked copy as this writer last left it
 
     # ---- opening -----------------------------------------------------------------------------------
 
@@ -285,11 +286,18 @@ class LedgerWriter:
     def root(self) -> bytes:
         return self.tree.root()
 
-    def append(self, items: list[tuple[str, Any]]) -> list[Appended]:
+    def append(
+        self, items: list[tuple[str, Any]], *, checkpoint: bool | Callable[[], bool] = True
+    ) -> list[Appended]:
         """Append records as one durable batch; returns them once fdatasync has returned.
 
         Each item is (type, body) where body is a dict, or a callable taking the records built so far
         in this batch and returning the dict.
+
+        With checkpoint=False (or a callable, asked once the records are durable, that returns False) the
+        records are durable but not yet covered by a signed checkpoint and the tracked copy is not updated:
+        the caller (the daemon's group commit, under load) calls `checkpoint()` soon after, once for
+        several batches.
 
         Raises LedgerError if anything fails; the file is then truncated back so no partial batch stays,
         and if even that fails the writer refuses every later append (the gate then denies).
@@ -332,14 +340,28 @@ class LedgerWriter:
             self.tree.append(h)
         self.last_leaf = prev
         self.last_ts_ms = ts_ms
-        try:
-            self._sign_checkpoint()
-        except OSError as exc:
-            # The records are durable and chained; only the checkpoint lags (verify reports an unsigned tail).
-            self.broken = f"checkpoint write failed: {exc.strerror or exc}"
-            raise LedgerError(self.broken) from None
-        self._sync_tracked(full=False, appended=data, before=start)
+        if checkpoint is True or (checkpoint is not False and checkpoint()):
+            self.checkpoint()
         return out
+
+    def checkpoint(self) -> None:
+        """Sign a checkpoint over everything appended (if anything is unsigned) and bring the tracked copy
+        up to date. Raises LedgerError (and refuses later appends) if the checkpoint cannot be written."""
+        if self.broken:
+            raise LedgerError(f"ledger unavailable: {self.broken}")
+        if self.signed_size == self.tree.size and self._tracked_size == self._size_bytes():
+            return
+        if self.signed_size < self.tree.size:
+            try:
+                self._sign_checkpoint()
+            except OSError as exc:
+                # The records are durable and chained; only the checkpoint lags (verify: unsigned tail).
+                self.broken = f"checkpoint write failed: {exc.strerror or exc}"
+                raise LedgerError(self.broken) from None
+        self._sync_tracked(full=False)
+
+    def _size_bytes(self) -> int:
+        return os.fstat(self._fd).st_size
 
     def _undo(self, start: int, exc: OSError) -> None:
         try:
@@ -359,23 +381,31 @@ class LedgerWriter:
         self.signed_size = size
         self._checkpoint_note = note
 
-    def _sync_tracked(self, *, full: bool, appended: bytes = b"", before: int = 0) -> None:
-        """Bring `.forge/ledger/` up to date; a derived copy, so a failure here never fails the append."""
+    def _sync_tracked(self, *, full: bool) -> None:
+        """Bring `.forge/ledger/` up to date; a derived copy, so a failure here never fails the append.
+        Only what was appended since the last sync is copied, if the tracked file is still the size this
+        writer left it; otherwise (a checkout, an edit, a first sync) it is copied in full."""
         try:
             self.tracked_path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 tracked_size = self.tracked_path.stat().st_size
             except FileNotFoundError:
                 tracked_size = -1
-            if not full and appended and tracked_size == before:
-                with open(self.tracked_path, "ab") as fh:
-                    fh.write(appended)
-            elif full or tracked_size != os.fstat(self._fd).st_size:
+            size = self._size_bytes()
+            if not full and 0 <= self._tracked_size == tracked_size < size:
+                with open(self.path, "rb") as src, open(self.tracked_path, "ab") as dst:
+                    src.seek(tracked_size)
+                    left = size - tracked_size
+                    while left > 0 and (chunk := src.read(min(left, 1 << 20))):
+                        dst.write(chunk)
+                        left -= len(chunk)
+            elif full or tracked_size != size:
                 tmp = self.tracked_path.with_name(f".{self.tracked_path.name}.tmp")
                 with open(self.path, "rb") as src, open(tmp, "wb") as dst:
                     while chunk := src.read(1 << 20):
                         dst.write(chunk)
                 os.replace(tmp, self.tracked_path)
+            self._tracked_size = size
             note = getattr(self, "_checkpoint_note", None)
             if note is None:
                 note = self.checkpoint_path.read_text(encoding="utf-8")

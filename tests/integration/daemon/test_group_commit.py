@@ -1,0 +1,86 @@
+"""Group commit and its checkpoints (DESIGN §4.6). Every caller hears back only once its records are
+durable. An idle appender signs a checkpoint and updates the tracked copy before answering, as a plain
+append does; under load, batches written while more callers wait skip the checkpoint, and the batch
+that finds nobody waiting (or the first after CHECKPOINT_EVERY_S) signs for all of them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from gatehelp import verify_clean
+
+import forge_tui.daemon.appender as appender_mod
+from forge_tui.core.ledger import LedgerWriter
+from forge_tui.daemon.appender import GroupAppender
+
+POLICY = 'version = 1\ndefault = "ask"\n'
+
+
+def _same_copies(w: LedgerWriter) -> None:
+    assert w.tracked_path.read_bytes() == w.path.read_bytes(), "the tracked copy differs from the ledger"
+    assert w.tracked_checkpoint_path.read_bytes() == w.checkpoint_path.read_bytes()
+
+
+@pytest.fixture
+async def appender(make_world):
+    world = make_world(POLICY)
+    writer = LedgerWriter.open(world.project)
+    a = GroupAppender(writer)
+    a.start()
+    yield world, writer, a
+    await a.close()
+    writer.close()
+
+
+async def test_an_idle_appender_signs_before_it_answers(appender):
+    world, w, a = appender
+    for i in range(5):
+        done = await a.append([("note", {"text": f"n{i}"})])
+        assert w.signed_size == w.size == done[0].seq + 1, "answered before the checkpoint covered it"
+        _same_copies(w)
+    assert a.checkpoints == a.batches == 5
+
+
+async def test_under_load_one_checkpoint_covers_the_batches_written_while_others_waited(
+    appender, monkeypatch
+):
+    world, w, a = appender
+    monkeypatch.setattr(appender_mod, "CHECKPOINT_EVERY_S", 3600.0)
+    n = appender_mod.MAX_BATCH_RECORDS * 2 + 100  # three batches, all queued at once
+    results = await asyncio.gather(*(a.append([("note", {"text": f"n{i}"})]) for i in range(n)))
+    seqs = [r[0].seq for r in results]
+    assert len(set(seqs)) == n and max(seqs) == w.size - 1
+    assert a.batches == 3, a.batches
+    assert a.checkpoints == 1, "each batch written while callers waited signed its own checkpoint"
+    assert w.signed_size == w.size, "the last batch of the burst left an unsigned tail"
+    _same_copies(w)
+    verify_clean(world)
+
+
+async def test_a_long_burst_still_signs_every_checkpoint_interval(appender, monkeypatch):
+    world, w, a = appender
+    monkeypatch.setattr(appender_mod, "CHECKPOINT_EVERY_S", 0.0)
+    n = appender_mod.MAX_BATCH_RECORDS * 2 + 100
+    await asyncio.gather(*(a.append([("note", {"text": f"n{i}"})]) for i in range(n)))
+    assert a.batches == a.checkpoints == 3
+    _same_copies(w)
+
+
+def test_checkpoint_after_unsigned_appends_catches_up_the_copies(make_world):
+    world = make_world(POLICY)
+    with LedgerWriter.open(world.project) as w:
+        signed = w.signed_size
+        for i in range(3):
+            w.append([("note", {"text": f"n{i}"})], checkpoint=False)
+        assert w.signed_size == signed < w.size
+        assert w.tracked_path.stat().st_size < w.path.stat().st_size
+        w.checkpoint()
+        assert w.signed_size == w.size
+        _same_copies(w)
+        w.append([("note", {"text": "asked"})], checkpoint=lambda: False)
+        assert w.signed_size == w.size - 1
+        w.append([("note", {"text": "asked"})], checkpoint=lambda: True)
+        assert w.signed_size == w.size
+        _same_copies(w)
+    verify_clean(world)
