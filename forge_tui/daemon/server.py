@@ -41,6 +41,10 @@ MAX_LINE = 1 << 20
 READ_CHUNK = 1 << 16
 MAX_INFLIGHT_PER_CONN = 256
 EVENT_QUEUE = 1024
+# Connections waiting to be accepted while the loop is busy. asyncio's default (100) is easily filled by a
+# burst of agents; a client whose connect finds the backlog full is refused or, with asyncio's own
+# non-blocking connect, handed a socket that is not connected.
+BACKLOG = 1024
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INTERNAL = -32700, -32600, -32601, -32603
 
@@ -301,7 +305,7 @@ class Daemon:
             old = os.umask(0o177)
             try:
                 self._server = await asyncio.start_unix_server(
-                    self._on_connect, path=str(self.socket_path), limit=MAX_LINE
+                    self._on_connect, path=str(self.socket_path), limit=MAX_LINE, backlog=BACKLOG
                 )
             finally:
                 os.umask(old)

@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 
 from gatehelp import verify_clean
 
@@ -57,7 +58,17 @@ def _gate(rid, command: str, session: str = "fuzz") -> bytes:
 
 
 async def _open(path: str):
-    return await asyncio.open_unix_connection(path, limit=8 << 20)
+    """A connection made by a blocking connect (in a thread): while the daemon is busy its accept backlog
+    may be full, and asyncio's non-blocking connect then hands back a socket that is not connected."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    try:
+        await asyncio.to_thread(s.connect, path)
+    except BaseException:
+        s.close()
+        raise
+    s.setblocking(False)
+    return await asyncio.open_unix_connection(sock=s, limit=8 << 20)
 
 
 async def _until_sentinel(
