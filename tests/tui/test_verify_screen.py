@@ -54,7 +54,9 @@ async def test_clean_ledger_is_all_green_and_progress_finishes(sample):
         assert isinstance(screen, VerifyScreen)
         await finished(pilot, screen)
         assert screen.report is not None and screen.report.exit_code() == 0
-        assert text_of(screen.query_one("#verify-verdict", Static)).startswith("VERIFIED  1 ledger")
+        assert text_of(screen.query_one("#verify-verdict", Static)).startswith(
+            "VERIFIED  1 ledger, 17 records, no errors or warnings"
+        )
         checks = text_of(screen.query_one("#verify-checks-text", Static))
         for line in ("✓ chain", "✓ signatures", "✓ checkpoint", "✓ anchors", "✓ forensics"):
             assert line in checks, checks
@@ -81,7 +83,7 @@ async def test_tampered_ledger_names_ledger_seq_and_reason(sample):
         assert by_code["signature"][1:3] == [LEDGER_ID, str(edited)]
         assert by_code["chain"][1:3] == [LEDGER_ID, str(edited + 1)]
         assert by_code["unauthorized_execution"][2] == str(unauthorized)
-        assert "no earlier allowing decision" in by_code["unauthorized_execution"][4]
+        assert by_code["unauthorized_execution"][4].startswith("outcome for 'r-4d5e6f708192a3b4'")
         assert "root_mismatch" in by_code
         # Errors come before the notice.
         assert rows[-1][0] == "notice"
@@ -95,7 +97,8 @@ async def test_tampered_ledger_names_ledger_seq_and_reason(sample):
         table.move_cursor(row=target)
         await pilot.pause()
         detail = text_of(screen.query_one("#verify-detail", Static))
-        assert f"seq {unauthorized}" in detail and "r-4d5e6f708192a3b4" in detail
+        assert f"seq {unauthorized}" in detail and "[unauthorized_execution]" in detail
+        assert "outcome for 'r-4d5e6f708192a3b4' with no earlier allowing decision" in detail
 
 
 async def test_fast_toggle_reruns_without_signatures(sample):

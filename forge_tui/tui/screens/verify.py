@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from forge_tui.core.verify import ERROR, NOTICE, WARNING, Finding, LedgerReport, VerifyReport, verify_project
 from forge_tui.errors import EXIT_FAIL, EXIT_OK, EXIT_WARN, ForgeError
-from forge_tui.tui.text import clean, literal
+from forge_tui.tui.text import clean, literal, shorten
 
 # Below this many ledger bytes a process pool costs more than it saves (and forking a threaded app is
 # best avoided when it buys nothing).
@@ -129,16 +129,19 @@ def verdict(report: VerifyReport) -> tuple[str, str]:
     errors = sum(f.severity == ERROR for f in report.findings)
     warnings = sum(f.severity == WARNING for f in report.findings)
     n = len(report.ledgers)
+    records = sum(lr.records for lr in report.ledgers)
     mode = " (fast: signatures not checked)" if report.fast else ""
     if code == EXIT_OK:
-        return f"VERIFIED  {n} ledger{'s' if n != 1 else ''}, no findings{mode}", "bold green"
+        where = f"{n} ledger{'s' if n != 1 else ''}, {records} records"
+        return f"VERIFIED  {where}, no errors or warnings{mode}", "bold green"
     if code == EXIT_WARN:
         return (
             f"VERIFIED WITH WARNINGS  {warnings} warning{'s' if warnings != 1 else ''}{mode}",
             "bold yellow",
         )
     assert code == EXIT_FAIL
-    return f"FAILED  {errors} error{'s' if errors != 1 else ''}, {warnings} warning(s){mode}", "bold red"
+    counted = f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''}"
+    return f"FAILED  {counted}{mode}", "bold red"
 
 
 def render_ledgers(report: VerifyReport) -> Text:
@@ -214,8 +217,8 @@ class VerifyScreen(Screen):
     VerifyScreen #verify-verdict { height: auto; padding: 0 1; margin: 1 0 0 0; }
     VerifyScreen #verify-checks { height: auto; max-height: 50%; padding: 0 1; }
     VerifyScreen #verify-findings-title { height: 1; padding: 0 1; margin: 1 0 0 0; text-style: bold; }
-    VerifyScreen #verify-findings { height: 1fr; min-height: 4; scrollbar-size-horizontal: 1; }
-    VerifyScreen #verify-detail { height: auto; max-height: 6; padding: 0 1; border-top: solid $panel; }
+    VerifyScreen #verify-findings { height: auto; max-height: 45%; scrollbar-size-horizontal: 1; }
+    VerifyScreen #verify-detail { height: auto; max-height: 6; padding: 0 1; margin: 1 0 0 0; }
     """
 
     fast: reactive[bool] = reactive(False, init=False)
@@ -377,13 +380,15 @@ class VerifyScreen(Screen):
         )
         table = self.query_one("#verify-findings", DataTable)
         table.clear()
+        # The reason column takes what the others leave; the detail below shows it in full.
+        room = max(24, self.size.width - 64)
         for k, f in enumerate(self._findings):
             table.add_row(
                 Text(f.severity, style=SEVERITY_STYLE.get(f.severity, "")),
                 literal(f.ledger, one_line=True),
                 Text("—" if f.seq is None else str(f.seq), justify="right"),
                 literal(f.code, one_line=True),
-                literal(f.message, one_line=True),
+                literal(shorten(f.message, room), one_line=True),
                 key=str(k),
             )
         title = self.query_one("#verify-findings-title", Static)
