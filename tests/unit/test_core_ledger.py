@@ -8,6 +8,8 @@ import os
 import stat
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from forge_tui.core.jcs import parse_canonical
 from forge_tui.core.ledger import LedgerWriter, append_note, authoritative_dir, read_checkpoint_file
@@ -429,3 +431,61 @@ def test_read_checkpoint_file(project, tmp_path):
     verifiers = project.ledger_verifiers(lid)
     assert read_checkpoint_file(tmp_path / "absent", verifiers) is None
     assert read_checkpoint_file(auth_cp, verifiers).size == 1
+
+
+# ---- a property: any mix of batches, reopens, torn tails and stale tracked copies stays verifiable ---
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(1, 4)),
+        st.tuples(st.just("reopen"), st.just(0)),
+        st.tuples(st.just("tear"), st.integers(1, 40)),
+        st.tuples(st.just("stale_tracked"), st.just(0)),
+        st.tuples(st.just("drop_tracked"), st.just(0)),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_writer_history_always_verifies(tmp_path_factory, ops):
+    import tempfile
+    from pathlib import Path
+
+    from forge_tui.core.project import init_project
+
+    root = Path(tempfile.mkdtemp(dir=tmp_path_factory.getbasetemp()))
+    project = init_project(root, pack="solo", name="prop")
+    lid, auth, auth_cp, tracked, tracked_cp = paths(project)
+    expected = 1  # genesis
+    texts = iter(range(10**6))
+    w = LedgerWriter.open(project)
+    try:
+        for op, n in ops:
+            if op == "append":
+                notes(w, *(f"n{next(texts)}" for _ in range(n)))
+                expected += n
+            elif op == "reopen":
+                w.close()
+                w = LedgerWriter.open(project)
+            elif op == "tear":
+                w.close()
+                with open(auth, "ab") as fh:
+                    fh.write(b'{"body":{"text":"' + b"x" * n)
+                w = LedgerWriter.open(project)
+                expected += 1  # the recovery record
+            elif op == "stale_tracked" and tracked.exists():
+                data = tracked.read_bytes()
+                tracked.write_bytes(data[: data.index(b"\n") + 1])  # as if an old commit were checked out
+            elif op == "drop_tracked":
+                tracked.unlink(missing_ok=True)
+    finally:
+        w.close()
+    with LedgerWriter.open(project) as w:
+        assert w.size == expected
+    assert len(lines_of(auth)) == expected
+    assert tracked.read_bytes() == auth.read_bytes()
+    assert tracked_cp.read_text() == auth_cp.read_text()
+    assert_checkpoint_covers(project, auth, auth_cp)
+    assert_verifies(project)
