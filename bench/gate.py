@@ -122,7 +122,9 @@ def request_line(i: int, client: int) -> bytes:
     return json.dumps(msg, separators=(",", ":")).encode() + b"\n"
 
 
-async def one_client(path: str, client: int, stop_at: float, warm_until: float, lat: list[float]) -> int:
+async def one_client(
+    path: str, client: int, stop_at: float, warm_until: float, lat: list[float], every: list[int]
+) -> int:
     reader, writer = await asyncio.open_unix_connection(path, limit=1 << 20)
     done = 0
     i = 0
@@ -138,6 +140,7 @@ async def one_client(path: str, client: int, stop_at: float, warm_until: float, 
             msg = json.loads(line)
             if msg.get("id") != i or "result" not in msg:
                 raise SystemExit(f"bad reply: {line[:200]!r}")
+            every[0] += 1
             if t0 >= warm_until:
                 lat.append(t1 - t0)
                 done += 1
@@ -146,12 +149,17 @@ async def one_client(path: str, client: int, stop_at: float, warm_until: float, 
     return done
 
 
-async def drive(path: str, clients: int, seconds: float, warmup: float) -> tuple[float, float, float, int]:
+async def drive(
+    path: str, clients: int, seconds: float, warmup: float, every: list[int] | None = None
+) -> tuple[float, float, float, int]:
     lat: list[float] = []
+    every = every if every is not None else [0]
     start = time.perf_counter()
     warm_until = start + warmup
     stop_at = warm_until + seconds
-    counts = await asyncio.gather(*(one_client(path, c, stop_at, warm_until, lat) for c in range(clients)))
+    counts = await asyncio.gather(
+        *(one_client(path, c, stop_at, warm_until, lat, every) for c in range(clients))
+    )
     measured = time.perf_counter() - warm_until
     total = sum(counts)
     lat.sort()
@@ -182,6 +190,12 @@ def start_echo(env: dict[str, str], sock: Path) -> subprocess.Popen:
     )
     wait_for_socket(sock, proc)
     return proc
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -225,19 +239,24 @@ def main(argv: list[str] | None = None) -> int:
     project = init_project(root, pack="solo", name="bench")
     atomic_write(project.policy_path, POLICY.encode())
     sock = home / "g.sock"
-    rows: dict[str, list[tuple[float, float, float, int]]] = {"daemon": [], "echo": []}
+    load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    rows: dict[str, list[tuple[float, float, float, int, float]]] = {"daemon": [], "echo": []}
     try:
         for run in range(args.runs):
             for kind in ("daemon", "echo"):
                 proc = start_daemon(env, root, sock) if kind == "daemon" else start_echo(env, sock)
+                every = [0]
                 try:
-                    r = asyncio.run(drive(str(sock), args.clients, args.seconds, args.warmup))
+                    cpu0 = cpu_seconds(proc.pid)
+                    r = asyncio.run(drive(str(sock), args.clients, args.seconds, args.warmup, every))
+                    cpu_us = (cpu_seconds(proc.pid) - cpu0) / every[0] * 1e6
                 finally:
                     stop(proc)
                     sock.unlink(missing_ok=True)
-                rows[kind].append(r)
+                rows[kind].append((*r, cpu_us))
                 print(
-                    f"run {run + 1} {kind:6}: {r[0]:8.0f}/s  p50 {r[1]:6.2f} ms  p99 {r[2]:6.2f} ms  ({r[3]} replies)",
+                    f"run {run + 1} {kind:6}: {r[0]:8.0f}/s  p50 {r[1]:6.2f} ms  p99 {r[2]:6.2f} ms  "
+                    f"server CPU {cpu_us:5.0f} us/reply  ({r[3]} replies)",
                     file=sys.stderr,
                 )
         ledger_records = next((project.state_dir / "ledger").glob("*.jsonl")).read_bytes().count(b"\n")
@@ -255,19 +274,25 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.clients} closed-loop clients, one asyncio load process; medians of {args.runs} runs of "
         f"{args.seconds:g} s (after {args.warmup:g} s warm-up); daemon replies only after fdatasync.",
         "",
-        "| server | replies/s | p50 ms | p99 ms |",
-        "| --- | ---: | ---: | ---: |",
-        f"| forge-tui daemon (gate.request, durable) | {med('daemon', 0):,.0f} | {med('daemon', 1):.2f} | {med('daemon', 2):.2f} |",
-        f"| bare asyncio JSON-line echo | {med('echo', 0):,.0f} | {med('echo', 1):.2f} | {med('echo', 2):.2f} |",
-        f"| ratio daemon / echo | {med('daemon', 0) / med('echo', 0):.2f} | | |",
+        "| server | replies/s | p50 ms | p99 ms | server CPU per reply |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        f"| forge-tui daemon (gate.request, durable) | {med('daemon', 0):,.0f} | {med('daemon', 1):.2f} | {med('daemon', 2):.2f} | {med('daemon', 4):.0f} µs |",
+        f"| bare asyncio JSON-line echo | {med('echo', 0):,.0f} | {med('echo', 1):.2f} | {med('echo', 2):.2f} | {med('echo', 4):.0f} µs |",
+        f"| ratio daemon / echo | {med('daemon', 0) / med('echo', 0):.3f} | | | |",
         "",
         "goal (DESIGN §12): >= 5,000 decisions/s on 2 cores, p99 <= 20 ms",
         f"ledger after the runs: {ledger_records:,} records",
         "",
-        "per run (replies/s, p50 ms, p99 ms):",
+        "server CPU per reply: user+system time of the server process (all threads) over the run, divided",
+        "by its replies; less sensitive than replies/s to other load on the machine.",
+        f"load average before the runs: {load_before}",
+        "",
+        "per run (replies/s, p50 ms, p99 ms, server CPU µs/reply):",
     ]
     for kind in ("daemon", "echo"):
-        out.append(f"  {kind}: " + "; ".join(f"{r[0]:.0f} {r[1]:.2f} {r[2]:.2f}" for r in rows[kind]))
+        out.append(
+            f"  {kind}: " + "; ".join(f"{r[0]:.0f} {r[1]:.2f} {r[2]:.2f} {r[4]:.0f}" for r in rows[kind])
+        )
     text = "\n".join(out) + "\n"
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
