@@ -77,6 +77,8 @@ def read_checkpoint_file(path: Path, verifiers: list[Verifier]) -> Checkpoint | 
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise NoteError(f"checkpoint {path.name} is not UTF-8") from None
     return open_checkpoint(text, verifiers)[0]
 
 
