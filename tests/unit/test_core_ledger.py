@@ -359,6 +359,14 @@ def test_checkpoint_from_another_key_is_refused(project):
         LedgerWriter.open(project)
 
 
+@pytest.mark.parametrize("which", ["authoritative", "tracked"])
+def test_checkpoint_that_is_not_utf8_is_corruption_not_a_crash(project, which):
+    lid, auth, auth_cp, tracked, tracked_cp = paths(project)
+    (auth_cp if which == "authoritative" else tracked_cp).write_bytes(b"\xff\xfe not a note\n")
+    with pytest.raises(LedgerCorrupt, match="UTF-8"):
+        LedgerWriter.open(project)
+
+
 # ---- tracked copy vs authoritative copy -----------------------------------------------------------
 
 
