@@ -73,7 +73,7 @@ def rows(screen) -> list[list[str]]:
 async def test_valid_policy_shows_digest_rules_and_source(sample):
     digest = hashlib.sha256(DEMO_POLICY.encode()).hexdigest()
     app = Host(lambda: PolicyScreen(sample.project))
-    async with app.run_test(size=(110, 40)) as pilot:
+    async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         screen = app.screen
         assert screen.query_one("#policy-error").has_class("hidden")

@@ -295,13 +295,18 @@ class PolicyScreen(Screen):
         p = self.file.policy
         if p is not None:
             title.update(f"Rules in the file ({len(p.rules)}): all matching rules count; deny > ask > allow")
+            # Share what the fixed columns leave between `match` and `also` (the source shows it all).
+            id_w = max((len(r.id) for r in p.rules), default=4)
+            room = max(32, self.size.width - (4 + id_w + 8 + 2 * 5 + 2))
+            match_w = max(20, room * 3 // 5)
+            also_w = max(12, room - match_w)
             for r in p.rules:
                 table.add_row(
                     Text(str(r.line), justify="right"),
                     literal(r.id, "bold", one_line=True),
                     Text(r.decision, style=DECISION_STYLE.get(r.decision, "")),
-                    literal(shorten(matchers(r), 44), one_line=True),
-                    literal(shorten(rule_extras(r), 28), one_line=True),
+                    literal(shorten(matchers(r), match_w), one_line=True),
+                    literal(shorten(rule_extras(r), also_w), one_line=True),
                     key=r.id,
                 )
             return
@@ -356,6 +361,10 @@ class PolicyScreen(Screen):
     def _scroll_to_line(self, line: int) -> None:
         scroller = self.query_one("#policy-source", VerticalScroll)
         scroller.scroll_to(y=max(0, line - 3), animate=False)
+
+    def on_resize(self) -> None:
+        if self.is_mounted:
+            self._show_rules()
 
     # ---- actions ------------------------------------------------------------------------------------
 

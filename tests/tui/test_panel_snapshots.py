@@ -1,0 +1,81 @@
+"""The look of the verify and policy screens, compared with reviewed SVG snapshots.
+
+The data is the deterministic sample project (fixed ids, keys and clock), the terminal size is fixed,
+and the screens are shown by a bare host app, so a difference means the screens changed. After a
+deliberate change: `pytest tests/tui/test_panel_snapshots.py --snapshot-update`, then look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App
+
+from forge_tui.core.policy import parse_policy
+from forge_tui.demo import DEMO_POLICY
+from forge_tui.errors import PolicyError
+from forge_tui.tui.sample import append_unauthorized_outcome, build_sample, tamper
+from forge_tui.tui.screens.policy import PolicyScreen
+from forge_tui.tui.screens.verify import VerifyScreen
+
+SIZE = (100, 32)
+
+
+class Host(App):
+    TITLE = "forge-tui"
+
+    def __init__(self, screen_factory) -> None:
+        super().__init__()
+        self._factory = screen_factory
+
+    def on_mount(self) -> None:
+        self.push_screen(self._factory())
+
+
+async def verified(pilot) -> None:
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.fixture
+def sample(tmp_path, monkeypatch):
+    monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data"))
+    return build_sample(tmp_path / "shop")
+
+
+def test_verify_clean(snap_compare, sample):
+    app = Host(lambda: VerifyScreen(sample.project, workers=1))
+    assert snap_compare(app, terminal_size=SIZE, run_before=verified)
+
+
+def test_verify_tampered(snap_compare, sample):
+    append_unauthorized_outcome(sample)
+    tamper(sample)
+    app = Host(lambda: VerifyScreen(sample.project, workers=1))
+    assert snap_compare(app, terminal_size=SIZE, run_before=verified)
+
+
+def test_policy_valid_without_daemon(snap_compare, sample):
+    app = Host(lambda: PolicyScreen(sample.project))
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_policy_reload_error_from_daemon(snap_compare, sample):
+    broken = DEMO_POLICY.replace('decision = "deny"', 'decision = "denny"')
+    sample.project.policy_path.write_text(broken)
+    with pytest.raises(PolicyError) as err:
+        parse_policy(broken.encode(), str(sample.project.policy_path))
+    good = parse_policy(DEMO_POLICY.encode())
+    status = {
+        "policy": {
+            "path": str(sample.project.policy_path),
+            "digest": good.digest,
+            "default": good.default,
+            "approval_timeout_s": good.approval_timeout_s,
+            "max_per_minute": good.max_per_minute,
+            "rules": [{"id": r.id, "decision": r.decision, "approvals": r.approvals} for r in good.rules],
+            "error": str(err.value),
+            "loaded_at": None,
+        }
+    }
+    app = Host(lambda: PolicyScreen(sample.project, status))
+    assert snap_compare(app, terminal_size=SIZE)
