@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
                 anchors.append(fh.read())
         except OSError as exc:
             raise ConfigError(f"cannot read anchor {a}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"anchor {a} is not UTF-8 (a checkpoint is a UTF-8 signed note)") from None
     progress = None
     if sys.stderr.isatty() and not args.json and not args.quiet:
         progress = _ProgressBar()

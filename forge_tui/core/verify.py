@@ -120,15 +120,20 @@ class TrustSource:
         if not self.base_ref:
             path = self.project.forge_dir / rel
             try:
-                return path.read_bytes().decode("utf-8")
+                data = path.read_bytes()
             except FileNotFoundError:
                 return None
+        else:
+            try:
+                data = self._git(
+                    ["show", f"{self.base_ref}:./.forge/{rel}"], what=f"{self.base_ref}:.forge/{rel}"
+                )
+            except ConfigError:
+                return None
         try:
-            return self._git(
-                ["show", f"{self.base_ref}:./.forge/{rel}"], what=f"{self.base_ref}:.forge/{rel}"
-            ).decode()
-        except ConfigError:
-            return None
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f".forge/{rel} in the {self.label()} is not UTF-8") from None
 
     def ledger_ids(self) -> list[str]:
         if not self.base_ref:
@@ -553,6 +558,8 @@ def _verify_ledger(
                 anchor_list.append((label, p.read_bytes().decode("utf-8")))
             except FileNotFoundError:
                 pass
+            except UnicodeDecodeError:
+                add(None, "anchor", f"{label} ({p}) is not UTF-8")
     for label, note in anchor_list:
         try:
             acp, _ = open_checkpoint(note, keys)
