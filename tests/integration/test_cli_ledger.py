@@ -453,3 +453,39 @@ def test_init_keeps_existing_gitattributes(run_cli, tmp_path):
     assert lines[0] == "*.png binary"
     assert lines.count(".forge/ledger/** -text merge=forge-ledger") == 1
     assert lines[-1] == ""
+
+
+@pytest.mark.parametrize("target", ["anchor", "pub", "reviewers", "seen-cache", "base-ref-pub"])
+def test_verify_non_utf8_inputs_are_reported_not_crashes(run_cli, project, tmp_path, target):
+    """A binary anchor, key file, reviewers file or cache is a clear error (exit 1 or 2), never exit 70."""
+    lid = project.local_ledger_id()
+    args = ["verify"]
+    if target == "anchor":
+        (tmp_path / "a.bin").write_bytes(b"\xff\xfe")
+        args += ["--anchor", str(tmp_path / "a.bin")]
+    elif target == "pub":
+        pub = project.pub_dir / f"{lid}.pub"
+        pub.write_bytes(pub.read_bytes() + b"# \xff\n")
+    elif target == "reviewers":
+        project.reviewers_path.write_bytes(b"# \xff\xfe\n")
+    elif target == "seen-cache":
+        assert run_cli("verify")[0] == 0  # writes the cache
+        from forge_tui.core.verify import seen_cache_path
+
+        seen_cache_path(project, lid).write_bytes(b"\xff\xfe")
+    else:
+        pub = project.pub_dir / f"{lid}.pub"
+        pub.write_bytes(pub.read_bytes() + b"# \xff\n")
+        for git_args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "base"]):
+            subprocess.run(
+                ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *git_args],
+                cwd=project.root,
+                check=True,
+                capture_output=True,
+                timeout=60,
+            )
+        args += ["--base-ref", "main"]
+    code, out, err = run_cli(*args)
+    assert code in (1, 2), (code, out, err)
+    assert "internal error" not in err and "Traceback" not in err
+    assert "UTF-8" in out + err
