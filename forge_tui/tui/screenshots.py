@@ -91,8 +91,7 @@ async def settle(pilot: Any, screen: Any) -> None:
 
 
 async def drive(app: Any, out: Path, sample: Any, log: Callable[[str], None]) -> None:
-    from forge_tui.demo import DEMO_POLICY
-    from forge_tui.tui.sample import tamper
+    from forge_tui.tui.sample import SAMPLE_POLICY, tamper
     from forge_tui.tui.screens.dialogs import ConfirmDialog
     from forge_tui.tui.screens.inspect import InspectScreen
     from forge_tui.tui.screens.ledger import LedgerScreen
@@ -154,7 +153,7 @@ async def drive(app: Any, out: Path, sample: Any, log: Callable[[str], None]) ->
         await until(pilot, lambda: app.screen is app.queue_screen, "the queue")
 
         # A broken edit of the policy: the daemon keeps the last good one and reports the error.
-        broken = DEMO_POLICY.replace('decision = "deny"', 'decision = "denny"')
+        broken = SAMPLE_POLICY.replace('decision = "deny"', 'decision = "denny"')
         sample.project.policy_path.write_text(broken, encoding="utf-8")
         await until(pilot, lambda: bool(app.policy_error), "the daemon's policy error")
         app.action_reload_policy()  # refreshes app.status with the daemon's description
@@ -178,7 +177,7 @@ async def drive(app: Any, out: Path, sample: Any, log: Callable[[str], None]) ->
         await until(pilot, lambda: app.screen.report is not None, "the verification")
         await pilot.pause()
         save("verify-tampered.svg")
-        sample.project.policy_path.write_text(DEMO_POLICY, encoding="utf-8")
+        sample.project.policy_path.write_text(SAMPLE_POLICY, encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

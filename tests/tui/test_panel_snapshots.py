@@ -11,9 +11,8 @@ import pytest
 from textual.app import App
 
 from forge_tui.core.policy import parse_policy
-from forge_tui.demo import DEMO_POLICY
 from forge_tui.errors import PolicyError
-from forge_tui.tui.sample import append_unauthorized_outcome, build_sample, tamper
+from forge_tui.tui.sample import SAMPLE_POLICY, append_unauthorized_outcome, build_sample, tamper
 from forge_tui.tui.screens.policy import PolicyScreen
 from forge_tui.tui.screens.verify import VerifyScreen
 
@@ -60,11 +59,11 @@ def test_policy_valid_without_daemon(snap_compare, sample):
 
 
 def test_policy_reload_error_from_daemon(snap_compare, sample):
-    broken = DEMO_POLICY.replace('decision = "deny"', 'decision = "denny"')
+    broken = SAMPLE_POLICY.replace('decision = "deny"', 'decision = "denny"')
     sample.project.policy_path.write_text(broken)
     with pytest.raises(PolicyError) as err:
         parse_policy(broken.encode(), str(sample.project.policy_path))
-    good = parse_policy(DEMO_POLICY.encode())
+    good = parse_policy(SAMPLE_POLICY.encode())
     status = {
         "policy": {
             "path": str(sample.project.policy_path),

@@ -15,12 +15,11 @@ from textual.app import App
 from textual.widgets import DataTable, Static
 
 from forge_tui.core.policy import parse_policy
-from forge_tui.demo import DEMO_POLICY
 from forge_tui.errors import PolicyError
-from forge_tui.tui.sample import build_sample
+from forge_tui.tui.sample import SAMPLE_POLICY, build_sample
 from forge_tui.tui.screens.policy import PolicyScreen
 
-BROKEN = DEMO_POLICY.replace('decision = "deny"', 'decision = "denny"')
+BROKEN = SAMPLE_POLICY.replace('decision = "deny"', 'decision = "denny"')
 BROKEN_LINE = BROKEN.split("\n").index('decision = "denny"') + 1
 
 
@@ -71,7 +70,7 @@ def rows(screen) -> list[list[str]]:
 
 
 async def test_valid_policy_shows_digest_rules_and_source(sample):
-    digest = hashlib.sha256(DEMO_POLICY.encode()).hexdigest()
+    digest = hashlib.sha256(SAMPLE_POLICY.encode()).hexdigest()
     app = Host(lambda: PolicyScreen(sample.project))
     async with app.run_test(size=(140, 40)) as pilot:
         await pilot.pause()
@@ -93,7 +92,7 @@ async def test_valid_policy_shows_digest_rules_and_source(sample):
         by_id = {r[1]: r for r in table}
         assert by_id["no-force-push"][2] == "deny"
         assert by_id["no-force-push"][3].startswith("kind=shell.exec  command=git push --force*")
-        assert by_id["read-only"][0] == str(DEMO_POLICY.split("\n").index("[[rule]]") + 1)
+        assert by_id["read-only"][0] == str(SAMPLE_POLICY.split("\n").index("[[rule]]") + 1)
         assert "after tests" in by_id["deploy-after-tests"][4]
         source = text_of(screen, "#policy-source-text")
         assert 'id = "protect-auth"' in source
@@ -118,7 +117,7 @@ async def test_broken_policy_shows_error_with_line(sample):
         assert "invalid" in text_of(screen, "#policy-info")
         assert rows(screen) == []
         # Fix the file and re-read: the error goes away.
-        sample.project.policy_path.write_text(DEMO_POLICY)
+        sample.project.policy_path.write_text(SAMPLE_POLICY)
         await pilot.press("r")
         await pilot.pause()
         assert screen.query_one("#policy-error").has_class("hidden")
@@ -131,7 +130,7 @@ async def test_daemon_status_with_last_error_keeps_rules_in_force(sample):
         parse_policy(BROKEN.encode(), str(sample.project.policy_path))
     except PolicyError as exc:
         error = str(exc)
-    status = status_for(sample.project, DEMO_POLICY, error)
+    status = status_for(sample.project, SAMPLE_POLICY, error)
     app = Host(lambda: PolicyScreen(sample.project, status))
     async with app.run_test(size=(110, 40)) as pilot:
         await pilot.pause()
@@ -148,8 +147,8 @@ async def test_daemon_status_with_last_error_keeps_rules_in_force(sample):
         assert len(table) == 7 and table[3][1:3] == ["no-force-push", "deny"]
         assert "from the daemon" in text_of(screen, "#policy-rules-title")
         # A later status (policy.reloaded after the fix) clears the banner.
-        sample.project.policy_path.write_text(DEMO_POLICY)
-        screen.show_status(status_for(sample.project, DEMO_POLICY))
+        sample.project.policy_path.write_text(SAMPLE_POLICY)
+        screen.show_status(status_for(sample.project, SAMPLE_POLICY))
         await pilot.pause()
         assert screen.query_one("#policy-error").has_class("hidden")
         assert "differs" not in text_of(screen, "#policy-info")
@@ -157,7 +156,7 @@ async def test_daemon_status_with_last_error_keeps_rules_in_force(sample):
 
 async def test_policy_text_is_literal(sample):
     """Markup and escape sequences in the file are shown as written, not interpreted."""
-    hostile = DEMO_POLICY.replace(
+    hostile = SAMPLE_POLICY.replace(
         'reason = "pushes leave this machine"', 'reason = "[bold red]pushes[/] \\u001b[2J leave"'
     )
     sample.project.policy_path.write_text(hostile)
@@ -170,11 +169,11 @@ async def test_policy_text_is_literal(sample):
         source = text_of(screen, "#policy-source-text")
         assert 'reason = "[bold red]pushes[/] \\u001b[2J leave"' in source
         # A raw escape byte in the file (invalid TOML) is shown as a visible escape, never sent.
-        sample.project.policy_path.write_text(hostile.replace("# The demo", "# \x1b[2J[b]x The demo"))
+        sample.project.policy_path.write_text(hostile.replace("# The sample", "# \x1b[2J[b]x The sample"))
         await pilot.press("r")
         await pilot.pause()
         source = text_of(screen, "#policy-source-text")
-        assert "# \\x1b[2J[b]x The demo" in source and "\x1b" not in source
+        assert "# \\x1b[2J[b]x The sample" in source and "\x1b" not in source
         assert "INVALID POLICY" in text_of(screen, "#policy-error")
 
 
