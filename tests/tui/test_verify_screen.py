@@ -7,7 +7,10 @@ the seq and the reason of each break.
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from rich.console import Console
 from textual.app import App
 from textual.widgets import DataTable, ProgressBar, Static
 
@@ -33,7 +36,10 @@ def sample(tmp_path, monkeypatch):
 
 
 def text_of(widget: Static) -> str:
-    return str(widget.render())
+    """What the Static shows, as plain text (its content rendered by rich)."""
+    console = Console(width=200, color_system=None, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
 
 
 async def finished(pilot, screen: VerifyScreen) -> None:
@@ -63,8 +69,9 @@ async def test_clean_ledger_is_all_green_and_progress_finishes(sample):
         assert "17 of 17 records verified" in checks
         assert "✗" not in checks and "!" not in checks
         assert "1 refusal recorded by the gate" in checks
+        # The callback fed the bar the ledger's size in bytes (nothing else sets that total).
         bar = screen.query_one("#verify-progress", ProgressBar)
-        assert bar.total is not None and bar.progress == bar.total
+        assert bar.total == sample.ledger_path.stat().st_size and bar.progress == bar.total
         # The only finding is the gate's own recorded refusal: a notice, not an error.
         rows = table_rows(screen)
         assert [r[0] for r in rows] == ["notice"]
@@ -134,3 +141,51 @@ async def test_ledger_text_is_shown_literally(tmp_path, monkeypatch):
         await finished(pilot, screen)
         assert any(r[1] == "[red]x[b]" for r in table_rows(screen))
         assert "[red]x[b]" in text_of(screen.query_one("#verify-checks-text", Static))
+
+
+async def test_progress_spans_every_ledger(sample, tmp_path, monkeypatch):
+    """A second machine's ledger: the bar's total is both files and each ledger gets its check list."""
+    from forge_tui.core.project import join_project
+
+    monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data-2"))
+    other = join_project(sample.project)
+    monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data"))
+    paths = [sample.project.tracked_ledger(lid) for lid in sample.project.ledger_ids()]
+    assert len(paths) == 2
+    seen: list[tuple[float, float | None]] = []
+
+    def make() -> VerifyScreen:
+        screen = VerifyScreen(sample.project, workers=1)
+        original = screen._on_progress
+
+        def spy(done, total, hashed):  # what the bar shows after each progress callback
+            original(done, total, hashed)
+            bar = screen.query_one("#verify-progress", ProgressBar)
+            seen.append((bar.progress, bar.total))
+
+        screen._on_progress = spy
+        return screen
+
+    app = Host(make)
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = app.screen
+        await finished(pilot, screen)
+        assert screen.report is not None and screen.report.exit_code() == 0
+        total = sum(p.stat().st_size for p in paths)
+        assert seen and all(t == total for _, t in seen)
+        progress = [p for p, _ in seen]
+        assert progress == sorted(progress) and progress[-1] == total  # never goes back, ends full
+        checks = text_of(screen.query_one("#verify-checks-text", Static))
+        assert f"ledger {other}" in checks and f"ledger {LEDGER_ID}" in checks
+
+
+async def test_copy_findings(sample):
+    tamper(sample)
+    app = Host(lambda: VerifyScreen(sample.project, workers=1))
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = app.screen
+        await finished(pilot, screen)
+        await pilot.press("c")
+        lines = app.clipboard.splitlines()
+        assert f"error: {LEDGER_ID} seq 10: record signature does not verify [signature]" in lines
+        assert len(lines) == len(table_rows(screen))

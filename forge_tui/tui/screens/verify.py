@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -144,34 +146,43 @@ def verdict(report: VerifyReport) -> tuple[str, str]:
     return f"FAILED  {counted}{mode}", "bold red"
 
 
-def render_ledgers(report: VerifyReport) -> Text:
-    """The per-ledger check list as one Text (ledger ids come from file names: shown literally)."""
-    out = Text()
+def render_ledgers(report: VerifyReport) -> Group:
+    """The per-ledger check lists; a long detail wraps inside its column (ledger ids come from file
+    names and messages from the files: both shown literally)."""
+    parts: list[RenderableType] = []
     for k, lr in enumerate(report.ledgers):
-        if k:
-            out.append("\n")
-        out.append("ledger ", style="bold")
-        out.append_text(literal(lr.ledger_id, "bold", one_line=True))
-        out.append(f"  {lr.records} records", style="dim")
+        head = Text("\n" if k else "")
+        head.append("ledger ", style="bold")
+        head.append_text(literal(lr.ledger_id, "bold", one_line=True))
+        head.append(f"  {lr.records} records", style="dim")
         if lr.root:
-            out.append(f"  root {lr.root[:16]}…", style="dim")
-        out.append("\n")
+            head.append(f"  root {lr.root[:16]}…", style="dim")
+        parts.append(head)
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(no_wrap=True)  # indent and mark
+        grid.add_column(no_wrap=True)  # check name
+        grid.add_column(ratio=1, overflow="fold")  # detail
         for name, st in ledger_checks(lr, report.findings, report.fast).items():
             mark, style = MARK[st.state]
-            out.append(f"  {mark} ", style=style)
-            out.append(f"{name:<11}", style="bold" if st.state in (FAIL, WARN) else "")
-            out.append_text(literal(st.detail, style if st.state in (FAIL, WARN) else "", one_line=True))
-            out.append("\n")
+            loud = st.state in (FAIL, WARN)
+            grid.add_row(
+                Text(f" {mark}", style=style),
+                Text(name, style="bold" if loud else ""),
+                Text(clean(st.detail, one_line=True), style=style if loud else ""),  # wraps, unlike literal()
+            )
+        parts.append(grid)
     # Findings not tied to a ledger report (e.g. "no ledger found") still get a line here.
     known = {lr.ledger_id for lr in report.ledgers}
+    loose = Table.grid(padding=(0, 1))
+    loose.add_column(no_wrap=True)
+    loose.add_column(ratio=1, overflow="fold")
     for f in report.findings:
         if f.ledger not in known:
             mark, style = MARK[FAIL if f.severity == ERROR else WARN]
-            out.append(f"  {mark} ", style=style)
-            out.append_text(literal(f.message, style, one_line=True))
-            out.append("\n")
-    out.rstrip()
-    return out
+            loose.add_row(Text(f" {mark}", style=style), Text(clean(f.message, one_line=True), style=style))
+    if loose.row_count:
+        parts.append(loose)
+    return Group(*parts)
 
 
 def finding_detail(f: Finding) -> Text:
@@ -204,6 +215,13 @@ class VerifyScreen(Screen):
             "Fast/full",
             id="verify.fast",
             tooltip="Toggle fast mode (skip per-record signatures) and verify again",
+        ),
+        Binding(
+            "c",
+            "copy",
+            "Copy findings",
+            id="verify.copy",
+            tooltip="Copy the findings, one line each as `forge-tui verify` prints them",
         ),
         Binding("escape", "app.pop_screen", "Back", id="verify.back", tooltip="Close the verify screen"),
     ]
@@ -285,6 +303,7 @@ class VerifyScreen(Screen):
         self.query_one("#verify-checks-text", Static).update("")
         self.query_one("#verify-findings", DataTable).clear()
         self.query_one("#verify-detail", Static).update("")
+        self._findings = []
         self.run_worker(
             self._verify, name="verify", group="verify", thread=True, exclusive=True, exit_on_error=True
         )
@@ -391,6 +410,7 @@ class VerifyScreen(Screen):
                 literal(shorten(f.message, room), one_line=True),
                 key=str(k),
             )
+        self.refresh_bindings()
         title = self.query_one("#verify-findings-title", Static)
         if self._findings:
             title.update(f"Findings ({len(self._findings)}): ledger, seq and reason")
@@ -412,6 +432,8 @@ class VerifyScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("rerun", "toggle_fast") and self.running:
             return None  # shown disabled while a check runs
+        if action == "copy" and not self._findings:
+            return None
         return True
 
     def watch_running(self, _running: bool) -> None:
@@ -427,5 +449,10 @@ class VerifyScreen(Screen):
             self.run_verify()
 
     def findings_text(self) -> list[str]:
-        """The findings as the CLI prints them (one line each): handy for tests and copying."""
+        """The findings as the CLI prints them, one cleaned line each."""
         return [clean(f.line(), one_line=True) for f in self._findings]
+
+    def action_copy(self) -> None:
+        if self._findings:
+            self.app.copy_to_clipboard("\n".join(self.findings_text()) + "\n")
+            self.notify(f"{len(self._findings)} finding(s) copied", title="Verify", markup=False)
