@@ -101,8 +101,16 @@ def build_record(
         "kid": signer.kid,
         "body": body,
     }
-    rec["sig"] = b64(signer.sign(signing_message(rec)))
-    line = canonical(rec)
+    unsigned = canonical(rec)
+    sig = b64(signer.sign(RECORD_CONTEXT + unsigned))
+    rec["sig"] = sig
+    # The line is the unsigned encoding with "sig" in its sorted place (after "seq", before "ts"): the
+    # fields after it are fixed, so splicing gives exactly canonical(rec) without encoding it twice.
+    tail = f',"ts":"{ts}","type":"{type_}","v":{VERSION}}}'.encode()
+    if unsigned.endswith(tail) and ts.isascii() and type_.isascii():
+        line = b"".join((unsigned[: -len(tail)], b',"sig":"', sig.encode(), b'"', tail))
+    else:  # not reached for well-formed records; kept so the line is canonical whatever comes in
+        line = canonical(rec)
     if len(line) > (1 << 20):
         raise CanonicalError(f"record would be {len(line)} bytes, over the 1 MiB limit")
     return rec, line
