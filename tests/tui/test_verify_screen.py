@@ -189,3 +189,21 @@ async def test_copy_findings(sample):
         lines = app.clipboard.splitlines()
         assert f"error: {LEDGER_ID} seq 10: record signature does not verify [signature]" in lines
         assert len(lines) == len(table_rows(screen))
+
+
+async def test_unreadable_ledger_is_reported_not_a_crash(sample):
+    # A folder where a ledger file should be, with a key so that verify tries to read it.
+    (sample.project.ledger_dir / "0000000000000000.jsonl").mkdir()
+    pub = sample.project.pub_dir
+    (pub / "0000000000000000.pub").write_bytes((pub / f"{LEDGER_ID}.pub").read_bytes())
+    app = Host(lambda: VerifyScreen(sample.project, workers=1))
+    async with app.run_test(size=(110, 40)) as pilot:
+        screen = app.screen
+        await finished(pilot, screen)
+        assert screen.report is None and screen.error is not None
+        verdict = text_of(screen.query_one("#verify-verdict", Static))
+        assert verdict.startswith("CANNOT VERIFY") and "0000000000000000.jsonl" in verdict
+        (sample.project.ledger_dir / "0000000000000000.jsonl").rmdir()
+        await pilot.press("r")  # still usable: with the folder gone the next run verifies
+        await finished(pilot, screen)
+        assert screen.error is None and screen.report is not None and screen.report.exit_code() == 0

@@ -339,6 +339,8 @@ class VerifyScreen(Screen):
             return "cancelled"
         except ForgeError as exc:
             return exc.diagnostics()
+        except OSError as exc:  # an unreadable file is a finding for the reviewer, not a crash
+            return f"cannot read {exc.filename or 'a ledger file'}: {exc.strerror or exc}"
 
     def _ledger_bytes(self) -> int:
         total = 0
