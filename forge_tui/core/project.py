@@ -69,7 +69,7 @@ class Project:
                 "this machine has no ledger for this project",
                 hint="run `forge-tui init --join` to create one",
             ) from None
-        except (OSError, tomllib.TOMLDecodeError, KeyError) as exc:
+        except (OSError, tomllib.TOMLDecodeError, KeyError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path} is unreadable: {exc}") from None
 
     def ledger_ids(self) -> list[str]:
@@ -97,6 +97,8 @@ def read_pub_file(path: Path) -> list[Verifier]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"no public key file {path}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8") from None
     out = [parse_vkey(line) for line in text.split("\n") if line.strip() and not line.startswith("#")]
     if not out:
         raise ConfigError(f"{path} holds no vkey")
@@ -109,6 +111,8 @@ def load_project_file(forge_dir: Path) -> Project:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8") from None
     pid = doc.get("project_id")
     try:
         uuid.UUID(str(pid))
@@ -195,13 +199,11 @@ def join_project(project: Project) -> str:
 
 def _ensure_gitattributes(root: Path) -> None:
     path = root / ".gitattributes"
-    existing = path.read_text(encoding="utf-8") if path.exists() else ""
-    missing = [line for line in GITATTRIBUTES_LINES if line not in existing.split("\n")]
+    existing = path.read_bytes() if path.exists() else b""  # kept byte for byte, whatever its encoding
+    missing = [line.encode() for line in GITATTRIBUTES_LINES if line.encode() not in existing.split(b"\n")]
     if missing:
-        text = (
-            existing + ("" if existing.endswith("\n") or not existing else "\n") + "\n".join(missing) + "\n"
-        )
-        atomic_write(path, text.encode())
+        sep = b"" if existing.endswith(b"\n") or not existing else b"\n"
+        atomic_write(path, existing + sep + b"\n".join(missing) + b"\n")
 
 
 def private_state(project: Project, *parts: str) -> Path:

@@ -65,6 +65,8 @@ def load_reviewers(path: Path) -> dict[str, Reviewer]:
         return parse_reviewers(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8") from None
 
 
 def save_reviewers(path: Path, reviewers: dict[str, Reviewer]) -> None:
