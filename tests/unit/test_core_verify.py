@@ -309,10 +309,20 @@ def test_anchor_file_rollback_and_fork(project):
     assert "fork" in codes(forked)
 
 
-def test_anchor_for_another_ledger_is_ignored(project):
-    other = Signer.generate("forge-tui.local/x/y")
-    note = Checkpoint(other.name, 99, b"\x00" * 32).sign([other])
-    assert verify(project, anchors=[note], use_local_state=False).exit_code() == 0
+def test_an_anchor_applies_to_its_own_ledger_only(project, monkeypatch, tmp_path):
+    """In a team project (two ledgers), an anchor for one ledger is checked against that ledger and
+    does not fail the other. (Whether an anchor about none of the ledgers should fail is an open point:
+    see test_tamper_corpus.test_anchor_for_no_ledger_is_reported.)"""
+    from forge_tui.core.project import join_project
+
+    first = project.local_ledger_id()
+    anchor = project.tracked_checkpoint(first).read_text()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "machine-two"))
+    second = join_project(project)
+    report = verify(project, anchors=[anchor], use_local_state=False)
+    assert report.exit_code() == 0, [f.line() for f in report.findings]
+    by_id = {lr.ledger_id: lr.anchors for lr in report.ledgers}
+    assert by_id == {first: ["anchor file (1)"], second: []}
 
 
 def test_local_state_catches_rollback(project):
