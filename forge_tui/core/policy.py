@@ -32,6 +32,7 @@ import hashlib
 import os
 import re
 import shlex
+import stat
 import time
 import tomllib
 from collections import deque
@@ -991,6 +992,7 @@ class _Guard:
 
     def __init__(self, root: str, protected: Sequence[Path]) -> None:
         self.root = root
+        self.real_root = _trusted_realpath(root)
         dirs = [
             os.path.join(root, ".forge"),
             *(os.path.abspath(os.path.expanduser(str(d))) for d in protected),
@@ -1009,10 +1011,24 @@ class _Guard:
             return True  # any .forge folder, also another project's or one reached through $VARS
         path = os.path.expanduser(raw) if raw.startswith("~") else raw
         lexical = os.path.normpath(os.path.join(self.root, path))
-        for cand in {lexical.casefold(), os.path.realpath(lexical).casefold()}:
+        for cand in {lexical.casefold(), self.realpath(lexical).casefold()}:
             if any(cand == d or cand.startswith(d.rstrip("/") + "/") for d in self.dirs):
                 return True
         return False
+
+    def realpath(self, lexical: str) -> str:
+        """os.path.realpath(lexical). For a name directly in the project root (most shell words) only the
+        name itself can still be a link, the root being resolved already: one lstat instead of one per
+        component of the root's path."""
+        parent, name = os.path.split(lexical)
+        if parent == self.root and name not in ("", ".", ".."):
+            p = os.path.join(self.real_root, name)
+            try:
+                if not stat.S_ISLNK(os.lstat(p).st_mode):
+                    return p
+            except OSError:
+                return p  # what realpath gives for a name that does not exist (or cannot be read)
+        return os.path.realpath(lexical)
 
     def covers_word(self, word: str, dynamic: bool) -> bool:
         """A shell word: also `--out=PATH`, `of=PATH`, `-oPATH`, `$HOME/...` and globs like `.f*/p*`."""
