@@ -489,3 +489,48 @@ def test_verify_non_utf8_inputs_are_reported_not_crashes(run_cli, project, tmp_p
     assert code in (1, 2), (code, out, err)
     assert "internal error" not in err and "Traceback" not in err
     assert "UTF-8" in out + err
+
+
+def test_log_filters_on_request_fields(run_cli, project):
+    from forge_tui.core.ledger import LedgerWriter
+
+    def req(rid, actor, paths):
+        return {
+            "request_id": rid,
+            "actor": {"id": actor, "kind": "agent", "session": "s"},
+            "action": {"kind": "file.write", "tool": "Edit", "paths": paths},
+            "client": "hook",
+        }
+
+    def dec(rid, status, rule):
+        return lambda done: {
+            "request_id": rid,
+            "request_hash": done[0].leaf,
+            "status": status,
+            "decided_by": "policy",
+            "rule": rule,
+            "reason": "r",
+            "policy_digest": "0" * 64,
+        }
+
+    with LedgerWriter.open(project) as w:
+        w.append(
+            [
+                ("request", req("r1", "claude", ["src/auth/login.py"])),
+                ("decision", dec("r1", "denied", "auth")),
+            ]
+        )
+        w.append([("request", req("r2", "codex", ["docs/x.md"])), ("decision", dec("r2", "allowed", "docs"))])
+
+    def seqs(*args):
+        code, out, err = run_cli("log", "--json", *args)
+        assert code == 0, err
+        return [json.loads(x)["seq"] for x in out.splitlines()]
+
+    assert seqs("--path", "src/auth/**") == [1]
+    assert seqs("--path", "**/*.md") == [3]
+    assert seqs("--actor", "codex") == [3]
+    assert seqs("--status", "denied") == [2]
+    assert seqs("--rule", "docs") == [4]
+    assert seqs("--request", "r1") == [1, 2]
+    assert seqs("--request", "r1", "--type", "decision") == [2]
