@@ -275,8 +275,25 @@ class ForgeApp(App[None]):
                 markup=False,
                 timeout=10,
             )
+        if kind in ("policy.reloaded", "policy.error"):
+            self.refresh_status()
         self.sync_headers()
         self.refresh_bindings()
+
+    @work(exclusive=True, group="status")
+    async def refresh_status(self) -> None:
+        """Fetch the daemon's status after a policy event and redraw an open policy panel with it."""
+        try:
+            status = await self.link.call("status", {})
+        except (DaemonUnavailable, RPCError):
+            return
+        if not isinstance(status, dict):
+            return
+        self.status = status
+        for screen in self.screen_stack:
+            show = getattr(screen, "show_status", None)
+            if type(screen).__name__ == "PolicyScreen" and callable(show):
+                show(status)
 
     def _announce(self, item: dict[str, Any]) -> None:
         """A notification and a bell for new requests; a burst (an agent firing several at once) is

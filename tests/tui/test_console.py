@@ -311,6 +311,26 @@ async def test_policy_errors_and_reloads_are_shown(console_world, daemon):
         assert any(n.startswith("Policy reloaded:") for n in notes(app))
 
 
+async def test_open_policy_panel_follows_reload_events(console_world, daemon):
+    """Broken if the policy panel, open while the daemon's policy breaks and is fixed, keeps showing the
+    status it was opened with."""
+    from console_kit import POLICY
+
+    from forge_tui.paths import atomic_write
+
+    app = make_app(console_world)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await connected(pilot, app)
+        await pilot.press("p")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "PolicyScreen", what="the policy panel")
+        panel = app.screen
+        assert not (panel.entry or {}).get("error")
+        atomic_write(console_world.project.policy_path, b"version = 1\ndefault = [oops\n")
+        await wait_until(pilot, lambda: (panel.entry or {}).get("error"), what="the error in the open panel")
+        atomic_write(console_world.project.policy_path, POLICY.encode())
+        await wait_until(pilot, lambda: not (panel.entry or {}).get("error"), what="the error to clear")
+
+
 # ---- inspect --------------------------------------------------------------------------------------------
 
 
