@@ -65,6 +65,7 @@ class Connection:
         sock = writer.get_extra_info("socket")
         self.pid, self.uid, self.gid = peer_credentials(sock) if sock is not None else (None, None, None)
         self.client = "unknown"
+        self._peer: dict[str, Any] | None = None
         self.events: asyncio.Queue | None = None
         self.pump: asyncio.Task | None = None
         self.tasks: set[asyncio.Task] = set()
@@ -73,7 +74,10 @@ class Connection:
 
     @property
     def peer(self) -> dict[str, Any]:
-        return peer_process(self.pid, self.uid)
+        """The peer process (SO_PEERCRED pid and uid, and its executable), read once per connection."""
+        if self._peer is None:
+            self._peer = peer_process(self.pid, self.uid)
+        return dict(self._peer)
 
     async def send(self, obj: dict[str, Any]) -> None:
         if self.closed:
