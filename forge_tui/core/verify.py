@@ -425,6 +425,18 @@ def verify_project(
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
+    # An anchor the caller gave that names none of the ledgers checked nothing: say so and fail, or
+    # deleting one ledger of a team project (with its key and checkpoint) would pass `--anchor`.
+    origins = {project.origin(lid) for lid in ids}
+    for note in anchor_cps:
+        log = note.split("\n", 1)[0]
+        if log not in origins:
+            report.findings.insert(
+                0,
+                Finding(
+                    "-", None, "anchor", f"anchor file for {log[:120]!r} matches no ledger of this project"
+                ),
+            )
     return report
 
 
