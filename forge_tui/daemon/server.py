@@ -88,7 +88,8 @@ class Connection:
         async with self._write_lock:
             try:
                 self.writer.write(data)
-                await asyncio.wait_for(self.writer.drain(), timeout=30)
+                if self.writer.transport.get_write_buffer_size():  # else it is all sent: nothing to wait for
+                    await asyncio.wait_for(self.writer.drain(), timeout=30)
             except (ConnectionError, TimeoutError, RuntimeError):
                 self.close()
 
