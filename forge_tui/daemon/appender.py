@@ -5,11 +5,12 @@ being written, writes it as one batch in a worker thread, and resolves every cal
 own records. A caller hears back only after its records are durable; if the write fails, every caller
 in the batch gets the error (and the gate denies).
 
-The signed checkpoint and the tracked copy follow each batch, except under load: when more callers are
-already waiting, the batch is written without them (the records are durable all the same) and the next
-batch that finds nobody waiting, or the first one after CHECKPOINT_EVERY_S, signs once for all of them.
-So an idle daemon answers only after the checkpoint covers the answer, as before, and a busy one does not
-spend a second fsync and two renames per batch.
+The signed checkpoint and the tracked copy follow each batch, except under load: when another caller is
+queued once a batch is durable (or arrives within CHECKPOINT_WAIT_S), the batch skips them (its records
+are durable all the same) and the next batch that finds nobody coming, or the first one after
+CHECKPOINT_EVERY_S, signs once for all of them. So an idle daemon answers only after the checkpoint
+covers the answer, as before (1 ms later), and a busy one does not spend a second fsync and two renames
+per batch.
 """
 
 from __future__ import annotations
