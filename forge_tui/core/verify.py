@@ -773,6 +773,7 @@ def forensics(
             rid = appr.get("request_id")
             name = appr.get("reviewer")
             rev = reviewers.get(name)
+            n_before = len(out)  # any finding below makes the approval count for nothing in the quorum
             if rev is None:
                 add(seq, "unknown_reviewer", f"approval by {name!r}, who is not a registered reviewer")
             elif not rev.active_at(seq):
@@ -790,13 +791,14 @@ def forensics(
                 add(seq, "orphan_approval", f"approval for unknown request {rid!r}")
             elif appr.get("request_hash") != request_hashes[rid]:
                 add(seq, "unbound_approval", f"approval is not bound to request {rid} at seq {req[0]}")
+            if len(out) == n_before:
+                approvals.setdefault(rid, []).append((seq, appr))
             if rid in outcomes:
                 add(
                     seq,
                     "approval_after_execution",
                     f"approval for {rid} after its outcome at seq {outcomes[rid]}",
                 )
-            approvals.setdefault(rid, []).append((seq, appr))
         elif t == "outcome":
             rid = s[1]
             d = decisions.get(rid)

@@ -609,11 +609,6 @@ def test_decision_naming_another_records_hash(project, team):
     assert [f.seq for f in findings(report, "unbound_approval")] == [7]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open point: invalid approvals still count toward the quorum (the tamper corpus expects no "
-    "quorum finding beside forged_approval); see the issue note",
-)
 def test_invalid_approvals_do_not_count_toward_the_quorum(project, team):
     """An action allowed on an unknown reviewer's or a forged approval was allowed without a valid one."""
     with writer(project) as w:
