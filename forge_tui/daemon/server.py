@@ -163,7 +163,10 @@ class Connection:
             return
         rid = msg.get("id")
         if type(rid) not in (int, str) and rid is not None:
-            rid = None
+            # JSON-RPC 2.0 ids are strings, integers or null: an object, array, boolean or fraction
+            # makes the whole message an invalid request (answered with id null, never executed).
+            await self.send(_error(None, INVALID_REQUEST, "invalid request: id must be a string or integer"))
+            return
         method = msg.get("method")
         params = msg.get("params", {})
         if msg.get("jsonrpc") != "2.0" or type(method) is not str:

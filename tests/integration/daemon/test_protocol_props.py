@@ -151,3 +151,31 @@ def test_random_byte_lines_get_exactly_one_well_formed_reply(make_world, thread_
         check_reply(payload, conn.exchange(payload, expected_replies(payload)[0]))
 
     prop()
+
+
+def test_protocol_errors_each_get_their_code_and_the_connection_stays_usable(make_world, thread_daemon):
+    """Broken if a malformed message is executed, answered with the wrong JSON-RPC error, or spoils the
+    connection for the next request."""
+    w = make_world(POLICY)
+    thread_daemon(w)
+    conn = Line(w.sock)
+    cases = [
+        (b"{not json", -32700, None),
+        (b"\xff\xfe\xfd", -32700, None),
+        (b"[1, 2]", -32600, None),
+        (b'{"jsonrpc": "1.0", "id": 1, "method": "hello"}', -32600, 1),
+        (b'{"jsonrpc": "2.0", "id": {"a": 1}, "method": "hello"}', -32600, None),
+        (b'{"jsonrpc": "2.0", "id": [7], "method": "status"}', -32600, None),
+        (b'{"jsonrpc": "2.0", "id": true, "method": "hello"}', -32600, None),
+        (b'{"jsonrpc": "2.0", "id": 2, "method": "no.such"}', -32601, 2),
+        (b'{"jsonrpc": "2.0", "id": 3, "method": "hello", "params": [1]}', -32602, 3),
+        (b'{"jsonrpc": "2.0", "id": 4, "method": "ledger.query", "params": {"limit": 0}}', -32602, 4),
+    ]
+    for payload, code, rid in cases:
+        got = conn.exchange(payload, 1)
+        assert len(got) == 1, (payload, got)
+        assert "error" in got[0] and got[0]["error"]["code"] == code, (payload, got)
+        assert got[0]["id"] == rid, (payload, got)
+    ok = conn.exchange(b'{"jsonrpc": "2.0", "id": 9, "method": "hello"}', 1)
+    assert ok[0]["id"] == 9 and ok[0]["result"]["protocol"] == 1, ok
+    conn.close()
