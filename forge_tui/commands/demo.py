@@ -20,7 +20,9 @@ reject with `r`, inspect with Enter, browse the ledger with `l`, verify with `v`
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-tui", action="store_true", help="run without the console (for scripts and CI)")
-    p.add_argument("--pace", type=float, default=None, help="seconds between agent steps (default 1.5, 0 headless)")
+    p.add_argument(
+        "--pace", type=float, default=None, help="seconds between agent steps (default 1.5, 0 headless)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,9 +46,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             from forge_tui.tui.app import ForgeApp
 
-            agent = DemoAgent(world.sock, lines.append, pace=1.5 if args.pace is None else args.pace, bot_key=world.bot_key)
+            agent = DemoAgent(
+                world.sock, lines.append, pace=1.5 if args.pace is None else args.pace, bot_key=world.bot_key
+            )
             t = threading.Thread(target=agent.run, daemon=True)
-            app = ForgeApp.for_project(world.project, socket=world.sock, title="forge-tui demo", reviewer=HUMAN)
+            app = ForgeApp.for_project(
+                world.project, socket=world.sock, title="forge-tui demo", reviewer=HUMAN
+            )
             t.start()
             try:
                 app.run()

@@ -22,7 +22,12 @@ def daemon_answers(sock: Path, timeout: float = 1.0) -> bool:
 
 
 def start_daemon(
-    project_root: Path, sock: Path, *, log_path: Path, env: dict[str, str] | None = None, timeout: float = 15.0
+    project_root: Path,
+    sock: Path,
+    *,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    timeout: float = 15.0,
 ) -> subprocess.Popen:
     """Spawn `forge-tui daemon` detached (its own session) and wait until it answers `hello`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
