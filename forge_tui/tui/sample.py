@@ -25,6 +25,7 @@ from forge_tui.core.note import Signer
 from forge_tui.core.project import PROJECT_FILE, Project
 from forge_tui.core.records import format_ts
 from forge_tui.core.reviewers import Reviewer, save_reviewers
+from forge_tui.demo import AUTH_DIFF, DEMO_POLICY
 from forge_tui.paths import FORGE_DIR, atomic_write
 
 PROJECT_ID = "6f1c2a4e-9b3d-4c8e-a1f0-5d7e2b9c4a61"
@@ -36,69 +37,9 @@ PRINCIPAL = "dana"
 PEER = {"pid": 4242, "uid": 1000, "exe": "/usr/bin/python3"}
 
 
-# The sample's own copies (not imports from forge_tui.demo): the snapshots must not change when the
-# demo does. The rule ids match the demo's, so the demo agent's requests get the same answers.
-SAMPLE_POLICY = """\
-# The sample's policy: what a small team might start from (see policies/ for the shipped packs).
-version = 1
-default = "ask"
-approval_timeout = "15m"
-max_per_minute = 120
-
-[[rule]]
-id = "read-only"
-match = { tool = ["Read", "Glob", "Grep"] }
-decision = "allow"
-
-[[rule]]
-id = "edit-project"
-match = { kind = "file.write", paths = ["src/**", "tests/**", "docs/**"] }
-decision = "allow"
-
-[[rule]]
-id = "protect-auth"
-match = { kind = "file.write", paths = ["src/auth/**"] }
-decision = "ask"
-distinct_from = ["requester", "principal"]
-reason = "authentication code needs a human review"
-
-[[rule]]
-id = "no-force-push"
-match = { kind = "shell.exec", command = ["git push --force*", "git push -f*"] }
-decision = "deny"
-reason = "force pushes rewrite shared history"
-
-[[rule]]
-id = "tests"
-match = { kind = "shell.exec", command = ["pytest*", "python -m pytest*"] }
-decision = "allow"
-
-[[rule]]
-id = "push"
-match = { kind = "shell.exec", command = ["git push*"] }
-decision = "ask"
-reason = "pushes leave this machine"
-
-[[rule]]
-id = "deploy-after-tests"
-match = { kind = "deploy" }
-requires_prior = ["tests"]
-decision = "ask"
-reason = "deploys need a passing test run first and a human"
-"""
-
-AUTH_DIFF = """\
---- a/src/auth/session.py
-+++ b/src/auth/session.py
-@@ -12,9 +12,11 @@ def issue_token(user: User) -> str:
--    expires = now() + timedelta(hours=12)
-+    # Shorter sessions after the incident review (SEC-142).
-+    expires = now() + timedelta(hours=1)
-     token = sign({"sub": user.id, "exp": expires})
--    return token
-+    audit.log("token.issued", user=user.id)
-+    return token
-"""
+# The demo's policy and diff: the rule ids match, so the demo agent's requests get the same answers.
+# (Changing them changes the snapshots: regenerate with --snapshot-update.)
+SAMPLE_POLICY = DEMO_POLICY
 
 
 def _seed(label: str) -> bytes:

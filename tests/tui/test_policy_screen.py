@@ -169,11 +169,11 @@ async def test_policy_text_is_literal(sample):
         source = text_of(screen, "#policy-source-text")
         assert 'reason = "[bold red]pushes[/] \\u001b[2J leave"' in source
         # A raw escape byte in the file (invalid TOML) is shown as a visible escape, never sent.
-        sample.project.policy_path.write_text(hostile.replace("# The sample", "# \x1b[2J[b]x The sample"))
+        sample.project.policy_path.write_text(hostile.replace("# The demo", "# \x1b[2J[b]x The demo"))
         await pilot.press("r")
         await pilot.pause()
         source = text_of(screen, "#policy-source-text")
-        assert "# \\x1b[2J[b]x The sample" in source and "\x1b" not in source
+        assert "# \\x1b[2J[b]x The demo" in source and "\x1b" not in source
         assert "INVALID POLICY" in text_of(screen, "#policy-error")
 
 
