@@ -27,6 +27,24 @@ from forge_tui.paths import atomic_write
 
 REVIEWERS = ("alice", "bob", "carol")
 
+# Allow pytest, deny rm -rf, ask for anything else: the policy of the lifecycle, fuzz and kill tests.
+SMALL_POLICY = """\
+version = 1
+default = "ask"
+approval_timeout = "10m"
+
+[[rule]]
+id = "tests"
+match = { kind = "shell.exec", command = ["pytest*"] }
+decision = "allow"
+
+[[rule]]
+id = "no-rm"
+match = { kind = "shell.exec", command = ["rm -rf *"] }
+decision = "deny"
+reason = "no recursive deletes"
+"""
+
 
 @dataclass
 class World:

@@ -17,28 +17,13 @@ import os
 import random
 import socket
 
+from gatehelp import SMALL_POLICY as POLICY
 from gatehelp import verify_clean
 
 from forge_tui.daemon.server import MAX_INFLIGHT_PER_CONN, MAX_LINE
 
 SEED = int(os.environ.get("FORGE_FUZZ_SEED", "20261125"))
 
-POLICY = """\
-version = 1
-default = "ask"
-approval_timeout = "10m"
-
-[[rule]]
-id = "tests"
-match = { kind = "shell.exec", command = ["pytest*"] }
-decision = "allow"
-
-[[rule]]
-id = "no-rm"
-match = { kind = "shell.exec", command = ["rm -rf *"] }
-decision = "deny"
-reason = "no recursive deletes"
-"""
 
 KNOWN_CODES = {-32700, -32600, -32601, -32602, -32603, 4013, 5001}
 

@@ -13,27 +13,11 @@ import json
 import signal
 import threading
 
+from gatehelp import SMALL_POLICY as POLICY
 from gatehelp import run_cli, spawn_daemon, wait_for_socket
 
 from forge_tui.client import Client, DaemonUnavailable, RPCError
 from forge_tui.core.merkle import leaf_hash
-
-POLICY = """\
-version = 1
-default = "ask"
-approval_timeout = "10m"
-
-[[rule]]
-id = "tests"
-match = { kind = "shell.exec", command = ["pytest*"] }
-decision = "allow"
-
-[[rule]]
-id = "no-rm"
-match = { kind = "shell.exec", command = ["rm -rf *"] }
-decision = "deny"
-reason = "no recursive deletes"
-"""
 
 CLIENTS = 32
 KILL_AFTER = 400  # decisions heard before the SIGKILL

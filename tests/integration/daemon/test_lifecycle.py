@@ -11,29 +11,13 @@ import stat
 import threading
 
 import pytest
+from gatehelp import SMALL_POLICY as POLICY
 from gatehelp import run_cli, spawn_daemon, verify_clean, wait_for_socket
 
 from forge_tui.client import Client, DaemonUnavailable
 from forge_tui.core.keys import create_reviewer_key
 from forge_tui.core.reviewers import Reviewer, load_reviewers, save_reviewers
 from forge_tui.errors import ConfigError
-
-POLICY = """\
-version = 1
-default = "ask"
-approval_timeout = "10m"
-
-[[rule]]
-id = "tests"
-match = { kind = "shell.exec", command = ["pytest*"] }
-decision = "allow"
-
-[[rule]]
-id = "no-rm"
-match = { kind = "shell.exec", command = ["rm -rf *"] }
-decision = "deny"
-reason = "no recursive deletes"
-"""
 
 
 @pytest.fixture
