@@ -3,6 +3,8 @@ and show a refusal plainly. Agent text in them is `Text` (never parsed as markup
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -84,11 +86,36 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(event.button.id == "confirm")
 
 
-class ReasonDialog(ModalScreen[str | None]):
+class _FormDialog(ModalScreen[Any]):
+    """A dialog with a form: Enter in a field or the SUBMIT button submits, Cancel or Escape dismisses
+    with None."""
+
+    SUBMIT = ""
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def _submit(self) -> None:
+        raise NotImplementedError
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == self.SUBMIT:
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReasonDialog(_FormDialog):
     """Ask for a rejection reason (required); Enter submits, Escape cancels."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="ReasonDialog")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+    SUBMIT = "reject"
 
     def __init__(self, title: str, body: Text) -> None:
         super().__init__()
@@ -115,29 +142,15 @@ class ReasonDialog(ModalScreen[str | None]):
             return
         self.dismiss(reason)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "reject":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-class PassphraseDialog(ModalScreen[tuple[str, str] | None]):
+class PassphraseDialog(_FormDialog):
     """Choose a reviewer key (only when there are several) and type its passphrase.
 
     Dismisses with (name, passphrase), or None when cancelled. `passphrase` may be given (from
     FORGE_PASSPHRASE) so that only the reviewer is asked for."""
 
     DEFAULT_CSS = _DIALOG_CSS.format(name="PassphraseDialog")
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+    SUBMIT = "unlock"
 
     def __init__(self, names: list[str], *, passphrase: str | None = None, error: str = "") -> None:
         super().__init__()
@@ -183,20 +196,6 @@ class PassphraseDialog(ModalScreen[tuple[str, str] | None]):
                 self.query_one("#error", Static).update(Text("Type the passphrase of your reviewer key."))
                 return
         self.dismiss((name, passphrase))
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "unlock":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class MessageDialog(ModalScreen[None]):
