@@ -98,6 +98,17 @@ class Step:
     outcome: str | None = "succeeded"  # reported after an allow
     wait: bool = False  # block (in the background) until a reviewer decides, then act
 
+    def params(self) -> dict[str, Any]:
+        """The step's gate.request parameters (answered at once; a pending request is waited on apart)."""
+        return {
+            "action": self.action,
+            "actor": {"id": self.actor, "kind": "agent", "session": self.session},
+            "principal": "dana",
+            "requirement": self.requirement,
+            "content": self.content,
+            "wait_s": 0,
+        }
+
 
 def script() -> list[Step]:
     a, s = "claude-code", "sess-7f3a"
@@ -228,14 +239,7 @@ class DemoAgent:
             return c.call(method, params)
 
     def _step(self, step: Step) -> None:
-        params = {
-            "action": step.action,
-            "actor": {"id": step.actor, "kind": "agent", "session": step.session},
-            "principal": "dana",
-            "requirement": step.requirement,
-            "content": step.content,
-            "wait_s": 0,
-        }
+        params = step.params()
         try:
             res = self._call("gate.request", params)
         except RPCError as exc:

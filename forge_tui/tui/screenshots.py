@@ -52,14 +52,7 @@ def send_requests(sock: Path, log: Callable[[str], None]) -> None:
     from forge_tui.demo import script
 
     for step in script():
-        params = {
-            "action": step.action,
-            "actor": {"id": step.actor, "kind": "agent", "session": step.session},
-            "principal": "dana",
-            "requirement": step.requirement,
-            "content": step.content,
-            "wait_s": 0,
-        }
+        params = step.params()
         with Client(sock, client="sdk", timeout=30) as c:
             try:
                 res = c.call("gate.request", params)
