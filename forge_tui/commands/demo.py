@@ -26,11 +26,10 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import signal
     import sys
     import threading
 
-    from forge_tui.daemon.spawn import start_daemon
+    from forge_tui.daemon.spawn import start_daemon, stop_daemon
     from forge_tui.demo import HUMAN, DemoAgent, make_world, run_headless
 
     world = make_world()
@@ -61,11 +60,7 @@ def run(args: argparse.Namespace) -> int:
             for s in lines:
                 print("  " + s)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except Exception:
-            proc.kill()
+        stop_daemon(proc)
     return _verify(world)
 
 

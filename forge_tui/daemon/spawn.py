@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -60,3 +61,14 @@ def _tail(path: Path) -> str:
     except OSError:
         return "no log"
     return lines[-1] if lines else "no output"
+
+
+def stop_daemon(proc: subprocess.Popen) -> None:
+    """Stop a daemon started by `start_daemon`: SIGTERM (it denies and records what is pending), then
+    SIGKILL if it has not exited after 15 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -186,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     env = isolate(base)
     log = print
 
-    from forge_tui.daemon.spawn import start_daemon
+    from forge_tui.daemon.spawn import start_daemon, stop_daemon
     from forge_tui.paths import socket_path
     from forge_tui.tui.app import ForgeApp
     from forge_tui.tui.sample import build_sample
@@ -207,11 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         asyncio.run(drive(app, out, sample, log))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except Exception:
-            proc.kill()
+        stop_daemon(proc)
         if args.keep:
             log(f"scratch folder kept: {base}")
         else:
