@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import mmap
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -55,6 +56,23 @@ class Appended:
     record: dict[str, Any]
 
 
+class StaleBatch(LedgerError):
+    """A prepared batch whose predecessor was never written (its write failed): it is not written."""
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A built and signed batch, not yet written (LedgerWriter.prepare)."""
+
+    base: int  # seq of its first record: the tree size it must be written onto
+    prev_in: str  # leaf hash (hex) of the record before it
+    prev_out: str  # leaf hash (hex) of its last record
+    ts_ms: int
+    data: bytes  # the lines, each with its LF
+    leaves: list[bytes]
+    records: list[Appended]
+
+
 def authoritative_dir(project) -> Path:
     return private_dir(project.state_dir / "ledger")
 
@@ -83,7 +101,8 @@ def read_checkpoint_file(path: Path, verifiers: list[Verifier]) -> Checkpoint | 
 
 
 class LedgerWriter:
-    """The single writer of one ledger. Not thread-safe: callers serialise `append` (the daemon does)."""
+    """The single writer of one ledger. Callers serialise `append`/`commit`/`checkpoint` (the daemon runs
+    them in one thread); `prepare` of the next batch may run in another thread meanwhile."""
 
     def __init__(self, project, ledger_id: str, signer: Signer, *, clock: Callable[[], int] = now_ms) -> None:
         self.project = project
@@ -114,6 +133,10 @@ class LedgerWriter:
         self.broken: str | None = None
         self.recovered: dict[str, Any] | None = None
         self._tracked_size = -1  # bytes of the tracked copy as this writer last left it
+        # The head of the last batch prepared but not yet durable (None: the durable head). prepare() and
+        # commit() may run in two threads; this lock guards the head and the durable fields it reads.
+        self._spec: tuple[int, str, int] | None = None
+        self._head_lock = threading.Lock()
 
     # ---- opening -----------------------------------------------------------------------------------
 
@@ -308,9 +331,25 @@ class LedgerWriter:
             raise LedgerError(f"ledger unavailable: {self.broken}")
         if not items:
             return []
-        base = self.tree.size
-        prev = self.last_leaf
-        ts_ms = max(self.clock(), self.last_ts_ms)
+        return self.commit(self.prepare(items), checkpoint=checkpoint)
+
+    def _head(self) -> tuple[int, str, int]:
+        """(next seq, last leaf hex, last ts) the next prepared batch chains onto. Call with _head_lock."""
+        if self._spec is not None:
+            return self._spec
+        return self.tree.size, self.last_leaf, self.last_ts_ms
+
+    def prepare(self, items: list[tuple[str, Any]]) -> Prepared:
+        """Build and sign a batch (nothing is written) chained onto the last batch prepared, which may not
+        be durable yet: the daemon signs batch N+1 in one thread while batch N's fdatasync runs in
+        another. `commit` then writes it, and only onto exactly the records it was chained to; if a
+        batch before it failed, it is refused (StaleBatch) and never written."""
+        if self.broken:
+            raise LedgerError(f"ledger unavailable: {self.broken}")
+        with self._head_lock:
+            base, prev_in, last_ts = self._head()
+        prev = prev_in
+        ts_ms = max(self.clock(), last_ts)
         ts = format_ts(ts_ms)
         out: list[Appended] = []
         chunks: list[bytes] = []
@@ -327,24 +366,43 @@ class LedgerWriter:
             out.append(Appended(base + i, prev, rec))
             chunks.append(line)
             chunks.append(b"\n")
-        data = b"".join(chunks)
+        with self._head_lock:
+            if self._head()[:2] != (base, prev_in):  # a batch before this one failed meanwhile
+                raise StaleBatch("ledger write failed: an earlier batch could not be written")
+            self._spec = (base + len(items), prev, ts_ms)
+        return Prepared(base, prev_in, prev, ts_ms, b"".join(chunks), leaves, out)
+
+    def commit(self, batch: Prepared, *, checkpoint: bool | Callable[[], bool] = True) -> list[Appended]:
+        """Write a prepared batch (one O_APPEND write, fdatasync) and, as `append` says, the checkpoint.
+        Only the writer thread calls this; `prepare` may run meanwhile in another thread."""
+        if self.broken:
+            with self._head_lock:
+                self._spec = None
+            raise LedgerError(f"ledger unavailable: {self.broken}")
+        if batch.base != self.tree.size or batch.prev_in != self.last_leaf:
+            raise StaleBatch("ledger write failed: an earlier batch could not be written")
         start = os.fstat(self._fd).st_size
         try:
-            view = memoryview(data)
+            view = memoryview(batch.data)
             while view:
                 n = os.write(self._fd, view)
                 view = view[n:]
             os.fdatasync(self._fd)
         except OSError as exc:
             self._undo(start, exc)
+            with self._head_lock:  # batches prepared on top of this one are now stale
+                self._spec = None
             raise LedgerError(f"ledger write failed: {exc.strerror or exc}") from None
-        for h in leaves:
-            self.tree.append(h)
-        self.last_leaf = prev
-        self.last_ts_ms = ts_ms
+        with self._head_lock:
+            for h in batch.leaves:
+                self.tree.append(h)
+            self.last_leaf = batch.prev_out
+            self.last_ts_ms = batch.ts_ms
+            if self._spec is not None and self._spec[:2] == (self.tree.size, self.last_leaf):
+                self._spec = None  # nothing prepared beyond this batch
         if checkpoint is True or (checkpoint is not False and checkpoint()):
             self.checkpoint()
-        return out
+        return batch.records
 
     def checkpoint(self) -> None:
         """Sign a checkpoint over everything appended (if anything is unsigned) and bring the tracked copy
@@ -452,6 +510,8 @@ def fsync_tree(path: Path) -> None:
 
 __all__ = [
     "Appended",
+    "Prepared",
+    "StaleBatch",
     "LedgerWriter",
     "append_note",
     "iter_lines",

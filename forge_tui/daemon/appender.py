@@ -1,9 +1,13 @@
 """Group commit: concurrent callers share one ledger write and one fdatasync.
 
 Callers `await append(items)`; a single task drains everything queued while the previous batch was
-being written, writes it as one batch in a worker thread, and resolves every caller's future with its
-own records. A caller hears back only after its records are durable; if the write fails, every caller
-in the batch gets the error (and the gate denies).
+being built, builds and signs it as one batch on the event loop (while the previous batch's write and
+fdatasync run in the writer thread), has the writer thread write it once the previous one is durable,
+and resolves every caller's future with its own records. Building on the loop rather than in a thread
+keeps the CPU work under one holder of the GIL: a worker thread that signs gives up the GIL on every
+signature and then waits for the loop to hand it back. A caller hears back only after its records are durable; if the
+write fails, every caller in the batch gets the error (and the gate denies), and so do the callers of a
+batch already prepared on top of it (it is never written: the chain stays exact).
 
 The signed checkpoint and the tracked copy follow each batch, except under load: when another caller is
 queued once a batch is durable (or arrives within CHECKPOINT_WAIT_S), the batch skips them (its records
@@ -21,7 +25,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from forge_tui.core.ledger import Appended, LedgerWriter
+from forge_tui.core.ledger import Appended, LedgerWriter, Prepared
 from forge_tui.errors import LedgerError
 
 MAX_BATCH_RECORDS = 512
@@ -55,6 +59,8 @@ class GroupAppender:
         self._queue: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
+        self._inflight: asyncio.Task | None = None  # the batch being written and fdatasync'ed
+        self._building = False  # a batch is being prepared (its commit follows)
         self._task: asyncio.Task | None = None
         self._closed = False
         self._stopped = False
@@ -79,22 +85,54 @@ class GroupAppender:
         self._wake.set()
         return await fut
 
+    def _take(self) -> list[tuple[list[tuple[str, Any]], asyncio.Future]]:
+        batch: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
+        count = 0
+        while self._queue and (not batch or count + len(self._queue[0][0]) <= MAX_BATCH_RECORDS):
+            entry = self._queue.pop(0)
+            batch.append(entry)
+            count += len(entry[0])
+        return batch
+
     async def _run(self) -> None:
+        """Two stages: the loop builds and signs batch N+1 while the writer thread writes and fdatasyncs
+        batch N. Batches are written strictly in the order they were prepared (each is chained onto the
+        one before, and `commit` refuses one whose predecessor is not exactly the durable head)."""
         loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._queue:
-                batch: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
-                count = 0
-                while self._queue and (not batch or count + len(self._queue[0][0]) <= MAX_BATCH_RECORDS):
-                    entry = self._queue.pop(0)
-                    batch.append(entry)
-                    count += len(entry[0])
-                await self._write(batch, loop)
+            while True:
+                if self._queue:
+                    batch = self._take()
+                    self._building = True
+                    try:
+                        jobs = self._prepare(batch)
+                        for entries, prepared in jobs:
+                            await self._settle()  # batch N is durable (or failed) before N+1 is written
+                            self._inflight = loop.create_task(self._commit(entries, prepared, loop))
+                    finally:
+                        self._building = False
+                    continue
+                if self._inflight is None:
+                    break
+                # A batch is being made durable and nobody is queued: start the next one as soon as a
+                # caller comes, or stop waiting once the write is done.
+                self._wake.clear()
+                waiter = loop.create_task(self._wake.wait())
+                await asyncio.wait((self._inflight, waiter), return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                if self._inflight.done():
+                    await self._settle()
             if self.writer.signed_size < self.writer.size and not self.writer.broken:
                 await self._checkpoint(loop)  # deferred ones (a batch whose write failed)
             self._idle.set()
+
+    async def _settle(self) -> None:
+        task = self._inflight
+        if task is not None:
+            self._inflight = None
+            await task
 
     async def _checkpoint(self, loop) -> None:
         try:
@@ -106,33 +144,47 @@ class GroupAppender:
 
     def _checkpoint_now(self) -> bool:
         """Asked in the writer thread once a batch is durable: sign now, unless the last checkpoint is
-        recent and another caller is queued or arrives within CHECKPOINT_WAIT_S (its batch comes next and
-        signs or defers in turn, so the last batch of a burst always signs before it answers)."""
+        recent and another caller is queued, a batch is being prepared, or a caller arrives within
+        CHECKPOINT_WAIT_S (its batch comes next and signs or defers in turn, so the last batch of a burst
+        always signs before it answers)."""
         now = time.monotonic()
         if now - self._last_checkpoint < CHECKPOINT_EVERY_S and not self._closed:
             self._arrived.clear()
-            if self._queue or self._arrived.wait(CHECKPOINT_WAIT_S):
+            if self._queue or self._building or self._arrived.wait(CHECKPOINT_WAIT_S):
                 return False
         self._last_checkpoint = time.monotonic()
         self.checkpoints += 1
         return True
 
-    async def _write(self, batch: list[tuple[list[tuple[str, Any]], asyncio.Future]], loop) -> None:
+    def _prepare(self, batch) -> list[tuple[list, Prepared]]:
+        """Build and sign a batch (on the loop, nothing is written yet). A record that cannot be built (e.g. a string
+        that is not valid Unicode) fails before anything is written: each caller is then built alone so
+        only its own caller hears the error. Returns the batches to write, in order."""
         try:
-            written = await loop.run_in_executor(
-                self._executor, lambda: self.writer.append(_flatten(batch), checkpoint=self._checkpoint_now)
-            )
+            return [(batch, self.writer.prepare(_flatten(batch)))]
         except Exception as exc:
             if len(batch) > 1 and not isinstance(exc, LedgerError):
-                # A record that cannot be built (e.g. a string that is not valid Unicode) fails before
-                # anything is written: retry each caller alone so only its own caller hears the error.
+                jobs = []
                 for entry in batch:
-                    await self._write([entry], loop)
-                return
-            err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
-            for _, fut in batch:  # every caller of the batch hears the failure and denies
-                if not fut.done():
-                    fut.set_exception(err)
+                    jobs.extend(self._prepare([entry]))
+                return jobs
+            self._fail(batch, exc)
+            return []
+
+    @staticmethod
+    def _fail(batch, exc: BaseException) -> None:
+        err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
+        for _, fut in batch:  # every caller of the batch hears the failure and denies
+            if not fut.done():
+                fut.set_exception(err)
+
+    async def _commit(self, batch, prepared: Prepared, loop) -> None:
+        try:
+            written = await loop.run_in_executor(
+                self._executor, lambda: self.writer.commit(prepared, checkpoint=self._checkpoint_now)
+            )
+        except Exception as exc:
+            self._fail(batch, exc)
             return
         self.batches += 1
         self.records += len(written)
