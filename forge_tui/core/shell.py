@@ -33,6 +33,7 @@ raise `Unparseable`.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -110,7 +111,31 @@ def split_command(command: str) -> list[list[str]]:
 
 
 def parse_command(command: str) -> tuple[SimpleCommand, ...]:
-    """Like `split_command`, with each command's dynamic words and origin."""
+    """Like `split_command`, with each command's dynamic words and origin.
+
+    A pure function of the string, so the results for short commands are kept (bounded LRU): agents
+    send the same command lines over and over. The result is immutable (a tuple of frozen commands);
+    a refusal is remembered as its message and raised afresh each time."""
+    if type(command) is str and len(command) <= _CACHE_MAX_LEN:
+        result = _parse_cached(command)
+        if type(result) is str:
+            raise Unparseable(result)
+        return result
+    return _parse(command)
+
+
+_CACHE_MAX_LEN = 1024  # longer command lines are parsed every time (the cache holds at most ~1 MiB of keys)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_cached(command: str) -> tuple[SimpleCommand, ...] | str:
+    try:
+        return _parse(command)
+    except Unparseable as exc:
+        return str(exc)
+
+
+def _parse(command: str) -> tuple[SimpleCommand, ...]:
     if not isinstance(command, str):
         raise Unparseable("the command is not a string")
     if len(command) > _MAX_LEN:
