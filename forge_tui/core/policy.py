@@ -179,7 +179,8 @@ class Policy:
     ) -> Evaluation:
         """Decide `action` (DESIGN §4.3 shape; any field may be missing). Never raises for bad input:
         what it cannot understand is at least "ask"."""
-        return _Evaluator(self, action, Path(project_root), prior_succeeded, actor_kind, protected_dirs).run()
+        root = project_root if isinstance(project_root, Path) else Path(project_root)
+        return _Evaluator(self, action, root, prior_succeeded, actor_kind, protected_dirs).run()
 
 
 def default_policy() -> Policy:
@@ -860,7 +861,7 @@ class _Evaluator:
     # -- built-in rules (DESIGN §6) --------------------------------------------------------------
 
     def _builtin(self) -> tuple[str, str] | None:
-        guard = _Guard(self.root, self.protected)
+        guard = _Guard.get(self.root, self.protected)
         if self.kind in ("file.write", "file.delete"):
             for p in self.paths:
                 if guard.covers(p):
@@ -998,11 +999,36 @@ class _Guard:
             *(os.path.abspath(os.path.expanduser(str(d))) for d in protected),
         ]
         found: set[str] = set()
+        resolved = [(root, self.real_root)]
         for d in dirs:
             n = os.path.normpath(d)
+            real = _trusted_realpath(n)
+            resolved.append((n, real))
             found.add(n.casefold())  # case-insensitive file systems: .FORGE is .forge
-            found.add(_trusted_realpath(n).casefold())
+            found.add(real.casefold())
         self.dirs = sorted(found)
+        # A path is covered when it is one of the folders or lies below one: `in` the set, or
+        # startswith one of the prefixes (str.startswith takes the tuple, in C).
+        self._dir_set = frozenset(self.dirs)
+        self._prefixes = tuple(d.rstrip("/") + "/" for d in self.dirs)
+        self.resolved = tuple(resolved)  # the trusted folders it resolved, and what they resolved to
+
+    @classmethod
+    def get(cls, root: str, protected: Sequence[Path]) -> _Guard:
+        """A guard is a pure function of its arguments, $HOME, the working folder (for a relative
+        protected folder) and the trusted realpaths it resolved: the last one built for the same inputs
+        is reused while every one of those folders still resolves (`_trusted_realpath`) as it did."""
+        protected = tuple(protected)
+        cwd = os.getcwd() if any(not os.path.isabs(str(d)) for d in protected) else None
+        key = (root, protected, os.environ.get("HOME"), cwd)
+        guard = _guards.get(key)
+        if guard is not None and all(_trusted_realpath(n) == real for n, real in guard.resolved):
+            return guard
+        guard = cls(root, protected)
+        if len(_guards) >= 16:
+            _guards.clear()
+        _guards[key] = guard
+        return guard
 
     def covers(self, raw: str) -> bool:
         if not raw:
@@ -1011,8 +1037,8 @@ class _Guard:
             return True  # any .forge folder, also another project's or one reached through $VARS
         path = os.path.expanduser(raw) if raw.startswith("~") else raw
         lexical = os.path.normpath(os.path.join(self.root, path))
-        for cand in {lexical.casefold(), self.realpath(lexical).casefold()}:
-            if any(cand == d or cand.startswith(d.rstrip("/") + "/") for d in self.dirs):
+        for cand in (lexical.casefold(), self.realpath(lexical).casefold()):
+            if cand in self._dir_set or cand.startswith(self._prefixes):
                 return True
         return False
 
@@ -1062,6 +1088,9 @@ class _Guard:
     def mentions_text(self, text: str) -> bool:
         low = text.casefold()
         return any(d in low for d in self.dirs if d != "/")
+
+
+_guards: dict[tuple, _Guard] = {}
 
 
 def _default_reason(rule: Rule) -> str:

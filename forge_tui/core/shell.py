@@ -89,6 +89,14 @@ class SimpleCommand:
 
     def text(self) -> str:
         """A readable one-line rendering (not guaranteed to re-parse to the same words)."""
+        try:
+            return self.__dict__["_text"]  # the command is immutable: rendered once
+        except KeyError:
+            text = self._render()
+            object.__setattr__(self, "_text", text)
+            return text
+
+    def _render(self) -> str:
         if self.kind != "command":  # "<redirect> > out.txt", "<assign> FOO=1": keep the markers bare
             if self.kind == "redirect":
                 return f"{REDIRECT} {self.words[1]} {_display(self.words[2])}"
