@@ -117,6 +117,7 @@ class Signer:
         self.name = name
         self._key = nacl.signing.SigningKey(seed)
         self.verifier = Verifier(name, bytes(self._key.verify_key))
+        self._kid = self.verifier.kid  # a SHA-256 each time otherwise, and every record carries it
 
     @classmethod
     def generate(cls, name: str) -> Signer:
@@ -128,7 +129,7 @@ class Signer:
 
     @property
     def kid(self) -> str:
-        return self.verifier.kid
+        return self._kid
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message).signature

@@ -60,8 +60,16 @@ def origin_for(project_id: str, ledger_id: str) -> str:
 
 
 def format_ts(epoch_ms: int) -> str:
-    dt = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+    global _last_second
+    second, prefix = _last_second  # one tuple, read and replaced whole: safe across threads
+    if second != epoch_ms // 1000:  # the date and time down to the second, made once per second
+        dt = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
+        prefix = dt.strftime("%Y-%m-%dT%H:%M:%S.")
+        _last_second = (epoch_ms // 1000, prefix)
+    return f"{prefix}{epoch_ms % 1000:03d}Z"
+
+
+_last_second: tuple[int | None, str] = (None, "")
 
 
 def now_ms() -> int:

@@ -49,6 +49,8 @@ BACKLOG = 1024
 
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INTERNAL = -32700, -32600, -32601, -32603
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per reply
+
 
 def peer_credentials(sock: socket.socket) -> tuple[int | None, int | None, int | None]:
     try:
@@ -83,12 +85,22 @@ class Connection:
     async def send(self, obj: dict[str, Any]) -> None:
         if self.closed:
             return
-        data = (json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n").encode(
-            "utf-8", "surrogatepass"
-        )
-        async with self._write_lock:
+        data = (_encode(obj) + "\n").encode("utf-8", "surrogatepass")
+        if not self._write_lock.locked():
+            # Nobody is waiting for the buffer to drain: write now, and wait (under the lock, so later
+            # replies queue behind) only if the reply is not all sent.
             try:
                 self.writer.write(data)
+                if not self.writer.transport.get_write_buffer_size():
+                    return
+            except (ConnectionError, RuntimeError):
+                self.close()
+                return
+            data = b""
+        async with self._write_lock:
+            try:
+                if data:
+                    self.writer.write(data)
                 if self.writer.transport.get_write_buffer_size():  # else it is all sent: nothing to wait for
                     await asyncio.wait_for(self.writer.drain(), timeout=30)
             except (ConnectionError, TimeoutError, RuntimeError):
