@@ -1011,6 +1011,7 @@ class _Guard:
         # startswith one of the prefixes (str.startswith takes the tuple, in C).
         self._dir_set = frozenset(self.dirs)
         self._prefixes = tuple(d.rstrip("/") + "/" for d in self.dirs)
+        self._plans: dict[tuple[str, bool], bool | tuple[str, ...]] = {}  # see covers_word
         self.resolved = tuple(resolved)  # the trusted folders it resolved, and what they resolved to
 
     @classmethod
@@ -1057,7 +1058,57 @@ class _Guard:
         return os.path.realpath(lexical)
 
     def covers_word(self, word: str, dynamic: bool) -> bool:
-        """A shell word: also `--out=PATH`, `of=PATH`, `-oPATH`, `$HOME/...` and globs like `.f*/p*`."""
+        """A shell word: also `--out=PATH`, `of=PATH`, `-oPATH`, `$HOME/...` and globs like `.f*/p*`.
+
+        What needs no file system (the candidates a word stands for, the folder test of their lexical
+        paths, globs) is worked out once per word and guard (`_plan`); the realpath of each lexical
+        path, which can change at any time, is resolved on every call."""
+        key = (word, dynamic)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(word, dynamic)
+            if plan is None:
+                return self._covers_word_afresh(word, dynamic)
+            if len(self._plans) >= 4096:
+                self._plans.clear()
+            self._plans[key] = plan
+        if plan is True:
+            return True
+        for lexical in plan:
+            cand = self.realpath(lexical).casefold()
+            if cand in self._dir_set or cand.startswith(self._prefixes):
+                return True
+        return False
+
+    def _plan(self, word: str, dynamic: bool) -> bool | tuple[str, ...] | None:
+        """True (covered whatever the file system holds), the lexical paths whose realpath decides, or
+        None for a word that names a home folder (`~...`: left to `_covers_word_afresh`)."""
+        text = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", word)
+        cands = [text]
+        if "=" in text:
+            cands.append(text.split("=", 1)[1])
+        if re.match(r"-[A-Za-z]./?", text):
+            cands.append(text[2:])
+        lexicals: list[str] = []
+        for c in cands:
+            if c.startswith("~"):
+                return None
+            if dynamic and re.search(r"[*?\[]", c):
+                if self._glob_covers(c):
+                    return True
+                continue
+            if not c:
+                continue
+            if ".forge" in c.casefold().replace("\\", "/").split("/"):
+                return True
+            lexical = os.path.normpath(os.path.join(self.root, c))
+            folded = lexical.casefold()
+            if folded in self._dir_set or folded.startswith(self._prefixes):
+                return True
+            lexicals.append(lexical)
+        return tuple(lexicals)
+
+    def _covers_word_afresh(self, word: str, dynamic: bool) -> bool:
         text = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", word)
         cands = [text]
         if "=" in text:

@@ -56,3 +56,37 @@ def test_the_folder_check_is_the_one_it_replaced(tmp_path_factory, word):
     lexical = os.path.normpath(os.path.join(str(root), word))
     for cand in (lexical.casefold(), guard.realpath(lexical).casefold(), word):
         assert (cand in guard._dir_set or cand.startswith(guard._prefixes)) == _covers_as_before(guard, cand)
+
+
+def _linked_tree(tmp_path):
+    root = tmp_path / "root"
+    (root / ".forge").mkdir(parents=True)
+    (root / "dir").mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(root / ".forge", root / "to-forge")
+    os.symlink(outside, root / "out")
+    return root, outside
+
+
+WORDS = st.text(alphabet="ab.-/=*$~{}HOME to-forge out dir", max_size=16)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(WORDS, st.booleans()), min_size=1, max_size=6))
+def test_a_planned_word_is_judged_as_afresh(tmp_path_factory, words):
+    root, _ = _linked_tree(tmp_path_factory.mktemp("w"))
+    guard = _Guard(str(root), ())
+    for word, dynamic in words + words:  # the second time from the plan
+        assert guard.covers_word(word, dynamic) == guard._covers_word_afresh(word, dynamic), word
+
+
+def test_a_word_whose_link_changes_is_judged_on_the_file_system_every_time(tmp_path):
+    root, outside = _linked_tree(tmp_path)
+    guard = _Guard(str(root), ())
+    assert not guard.covers_word("out", False)
+    assert not guard.covers_word("--file=out/x", False)
+    os.unlink(root / "out")
+    os.symlink(root / ".forge", root / "out")  # now the same word reaches .forge
+    assert guard.covers_word("out", False)
+    assert guard.covers_word("--file=out/x", False)
