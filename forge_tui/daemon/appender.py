@@ -126,7 +126,8 @@ class GroupAppender:
                     await self._settle()
             if self.writer.signed_size < self.writer.size and not self.writer.broken:
                 await self._checkpoint(loop)  # deferred ones (a batch whose write failed)
-            self._idle.set()
+            if not self._queue:  # a caller that came during the checkpoint above is served first
+                self._idle.set()
 
     async def _settle(self) -> None:
         task = self._inflight

@@ -84,3 +84,32 @@ def test_checkpoint_after_unsigned_appends_catches_up_the_copies(make_world):
         assert w.signed_size == w.size
         _same_copies(w)
     verify_clean(world)
+
+
+async def test_close_serves_a_caller_that_arrived_during_a_deferred_checkpoint(appender, monkeypatch):
+    """Broken if close() drops or strands a caller queued while the appender was signing a deferred
+    checkpoint: that caller must hear its record's seq, and the ledger must end signed."""
+    import threading
+
+    world, w, a = appender
+    loop = asyncio.get_running_loop()
+    monkeypatch.setattr(a, "_checkpoint_now", lambda: False)  # leave an unsigned tail after each batch
+    entered, release = threading.Event(), threading.Event()
+    real_checkpoint = w.checkpoint
+
+    def slow_checkpoint():
+        entered.set()
+        release.wait(30)
+        return real_checkpoint()
+
+    monkeypatch.setattr(w, "checkpoint", slow_checkpoint)
+    await a.append([("note", {"text": "first"})])
+    assert await loop.run_in_executor(None, entered.wait, 30), "the deferred checkpoint never ran"
+    second = asyncio.ensure_future(a.append([("note", {"text": "second"})]))
+    await asyncio.sleep(0)  # let it queue (a yield, not a wait)
+    closing = asyncio.ensure_future(a.close())
+    await asyncio.sleep(0)
+    release.set()
+    done = await asyncio.wait_for(second, 30)
+    await asyncio.wait_for(closing, 30)
+    assert done[0].seq == w.size - 1 and w.signed_size == w.size
