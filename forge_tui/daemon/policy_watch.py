@@ -87,7 +87,16 @@ class PolicyHolder:
             "default": p.default,
             "approval_timeout_s": p.approval_timeout_s,
             "max_per_minute": p.max_per_minute,
-            "rules": [{"id": r.id, "decision": r.decision, "approvals": r.approvals} for r in p.rules],
+            "rules": [
+                {
+                    "id": r.id,
+                    "line": r.line,
+                    "decision": r.decision,
+                    "match": {k: list(v) for k, v in r.match.items()},
+                    "approvals": r.approvals,
+                }
+                for r in p.rules
+            ],
             "error": self.error,
             "loaded_at": self.loaded_at,
         }

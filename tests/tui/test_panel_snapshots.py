@@ -8,6 +8,7 @@ deliberate change: `pytest tests/tui/test_panel_snapshots.py --snapshot-update`,
 from __future__ import annotations
 
 import pytest
+from policy_status import status_for
 from textual.app import App
 
 from forge_tui.core.policy import parse_policy
@@ -63,18 +64,6 @@ def test_policy_reload_error_from_daemon(snap_compare, sample):
     sample.project.policy_path.write_text(broken)
     with pytest.raises(PolicyError) as err:
         parse_policy(broken.encode(), str(sample.project.policy_path))
-    good = parse_policy(SAMPLE_POLICY.encode())
-    status = {
-        "policy": {
-            "path": str(sample.project.policy_path),
-            "digest": good.digest,
-            "default": good.default,
-            "approval_timeout_s": good.approval_timeout_s,
-            "max_per_minute": good.max_per_minute,
-            "rules": [{"id": r.id, "decision": r.decision, "approvals": r.approvals} for r in good.rules],
-            "error": str(err.value),
-            "loaded_at": None,
-        }
-    }
+    status = status_for(sample.project, SAMPLE_POLICY, str(err.value))
     app = Host(lambda: PolicyScreen(sample.project, status))
     assert snap_compare(app, terminal_size=SIZE)

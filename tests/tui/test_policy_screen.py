@@ -10,6 +10,7 @@ import hashlib
 import io
 
 import pytest
+from policy_status import status_for
 from rich.console import Console
 from textual.app import App
 from textual.widgets import DataTable, Static
@@ -36,25 +37,6 @@ class Host(App):
 def sample(tmp_path, monkeypatch):
     monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data"))
     return build_sample(tmp_path / "shop")
-
-
-def status_for(project, text: str, error: str | None = None) -> dict:
-    """A daemon `status` result as Daemon.m_status builds it from PolicyHolder.describe()."""
-    p = parse_policy(text.encode(), str(project.policy_path))
-    return {
-        "project_id": project.project_id,
-        "policy": {
-            "path": str(project.policy_path),
-            "digest": p.digest,
-            "default": p.default,
-            "approval_timeout_s": p.approval_timeout_s,
-            "max_per_minute": p.max_per_minute,
-            "rules": [{"id": r.id, "decision": r.decision, "approvals": r.approvals} for r in p.rules],
-            "error": error,
-            "loaded_at": None,
-        },
-        "pending": 0,
-    }
 
 
 def text_of(screen, selector: str) -> str:
@@ -145,6 +127,8 @@ async def test_daemon_status_with_last_error_keeps_rules_in_force(sample):
         assert "the file differs from the policy in force" in info
         table = rows(screen)
         assert len(table) == 7 and table[3][1:3] == ["no-force-push", "deny"]
+        # The rules in force keep their line and what they match, as the daemon holds them.
+        assert table[3][0] == "24" and table[3][3].startswith("kind=shell.exec  command=git push --force*")
         assert "from the daemon" in text_of(screen, "#policy-rules-title")
         # A later status (policy.reloaded after the fix) clears the banner.
         sample.project.policy_path.write_text(SAMPLE_POLICY)

@@ -89,9 +89,15 @@ def policy_entry(status: dict[str, Any] | None) -> dict[str, Any] | None:
     return status if "digest" in status else None
 
 
-def matchers(rule: Rule) -> str:
-    """One line: `key=pattern,pattern  key=pattern` in file order."""
-    return "  ".join(f"{k}={','.join(v)}" for k, v in rule.match.items())
+def matchers(rule: Rule | dict) -> str:
+    """One line: `key=pattern,pattern  key=pattern` in file order (a Rule, or a rule of the daemon's
+    status, whose `match` maps keys to lists)."""
+    match = rule.match if isinstance(rule, Rule) else rule.get("match")
+    if not isinstance(match, dict):
+        return "—"
+    return "  ".join(
+        f"{k}={','.join(map(str, v if isinstance(v, list | tuple) else [v]))}" for k, v in match.items()
+    )
 
 
 def rule_extras(rule: Rule) -> str:
@@ -320,11 +326,12 @@ class PolicyScreen(Screen):
                 continue
             decision = str(r.get("decision", ""))
             approvals = r.get("approvals")
+            line = r.get("line")
             table.add_row(
-                Text("—", justify="right"),
+                Text(str(line) if isinstance(line, int) else "—", justify="right"),
                 literal(r.get("id", ""), "bold", one_line=True),
                 Text(decision, style=DECISION_STYLE.get(decision, "")),
-                Text("—", style="dim"),
+                literal(shorten(matchers(r), 60), one_line=True),
                 Text(f"{approvals} approvals" if isinstance(approvals, int) and approvals > 1 else ""),
                 key=f"daemon-{k}",
             )

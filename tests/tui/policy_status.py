@@ -1,0 +1,22 @@
+"""A daemon `status` result for the policy screen's tests, built by the daemon's own PolicyHolder."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from forge_tui.daemon.policy_watch import PolicyHolder
+
+
+def status_for(project, text: str, error: str | None = None) -> dict:
+    """A daemon `status` result, its policy entry from the daemon's own PolicyHolder.describe() with
+    `text` in force (and `error` as the last reload error)."""
+    with tempfile.TemporaryDirectory() as d:
+        f = Path(d) / "policy.toml"
+        f.write_text(text)
+        holder = PolicyHolder(f)
+        holder.load_initial()
+    holder.path = project.policy_path
+    holder.error = error
+    holder.loaded_at = None
+    return {"project_id": project.project_id, "policy": holder.describe(), "pending": 0}
