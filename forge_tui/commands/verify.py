@@ -17,6 +17,15 @@ Trust anchors: --base-ref REF reads the keys, reviewers and checkpoints from a g
 protected base branch, never the branch under test); --anchor FILE uses a saved checkpoint; on a
 developer machine the local "latest seen" cache and the daemon's own checkpoint are used too.
 
+--git RANGE (a git rev-list range, e.g. origin/main..HEAD) also checks each commit of the range:
+one that changes a governed path (a path matched by an "ask" or "deny" rule with `paths` of the
+policy at that commit or at its parent) must carry a `Forge-Request: <request_id>` trailer (several are
+allowed), and every request it names must have been allowed in the ledger (by policy or by
+reviewers). Findings name the commit and the path: ungated_commit (no trailer), unknown_request (no
+such request in the ledger), unapproved_request (denied, expired or still pending). A merge answers
+only for what none of its parents brings (its own conflict resolutions); the merged commits are
+checked on their own. A bad range or a folder outside git exits 2; --git does not combine with --fast.
+
 Exit codes: 0 verified; 1 tampering or a forensic violation; 2 usage or configuration error;
 3 torn or unsigned tail (a warning; an error with --strict)."""
 
@@ -32,6 +41,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--anchor", metavar="FILE", action="append", default=[], help="a saved checkpoint to extend"
+    )
+    p.add_argument(
+        "--git",
+        metavar="RANGE",
+        dest="git_range",
+        help="also require a Forge-Request trailer naming an allowed request on every commit of RANGE "
+        "that touches a governed path (e.g. origin/main..HEAD)",
     )
     p.add_argument("--strict", action="store_true", help="treat a torn or unsigned tail as an error (exit 1)")
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
@@ -66,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         anchors=anchors,
         use_local_state=not args.no_local,
         progress=progress,
+        git_range=args.git_range,
     )
     if progress:
         progress.done()
@@ -85,6 +102,13 @@ def run(args: argparse.Namespace) -> int:
             cp = f"checkpoint {lr.checkpoint_size}" if lr.checkpoint_size is not None else "no checkpoint"
             anchors_s = ", anchored to " + "; ".join(lr.anchors) if lr.anchors else ""
             print(_printable(f"ledger {lr.ledger_id}: {lr.records} records, {sigs}, {cp}{anchors_s}"))
+        if report.git is not None:
+            g = report.git
+            print(
+                _printable(
+                    f"git {g['range']}: {g['commits']} commit(s), {g['governed']} touching governed paths"
+                )
+            )
         verdict = {0: "verified", 1: "FAILED", 3: "verified with warnings"}.get(code, "FAILED")
         print(
             f"{verdict}: {len(report.ledgers)} ledger(s), {sum(f.severity == 'error' for f in report.findings)} error(s)"

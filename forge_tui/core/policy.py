@@ -611,6 +611,32 @@ def _match_path(pattern: str, matcher: Any, view: _PathView) -> bool:
     return view.rel is not None and bool(matcher.match(view.rel))
 
 
+def governing_rules(policy: Policy, path: str, *, project_root: str | Path) -> tuple[Rule, ...]:
+    """The "ask" and "deny" rules whose `paths` match a path a change (a commit) touches, with the gate's
+    own path matchers (`verify --git`, DESIGN §7). `path` is relative to the project root, or absolute
+    for a path outside it. Only the path is known: a rule whose `kind` names no kind that changes files
+    (file.write, file.delete, git.commit) does not govern it; `tool`, `command` and `url` are not
+    known and so do not narrow a rule (it governs). Paths are taken as written: a commit's tree is not
+    the working tree, so symbolic links are not resolved. Built-in rules are not policy rules."""
+    root = os.path.normpath(os.path.abspath(str(project_root)))
+    lexical = os.path.normpath(os.path.join(root, path))
+    view = _PathView(path, lexical, _relative(lexical, root))
+    out = []
+    for comp in policy._compiled:
+        rule = comp.rule
+        if rule.decision == "allow" or not comp.paths:
+            continue
+        kinds = rule.match.get("kind")
+        if kinds is not None and not any(fnmatch.fnmatchcase(k, pat) for k in _CHANGE_KINDS for pat in kinds):
+            continue
+        if any(_match_path(pat, m, view) for pat, m in comp.paths):
+            out.append(rule)
+    return tuple(out)
+
+
+_CHANGE_KINDS = ("file.write", "file.delete", "git.commit")
+
+
 def _normal_url(url: str) -> str:
     """Scheme and host lower-cased, user info dropped: `https://pypi.org@evil.example/` is evil.example."""
     try:
@@ -1169,6 +1195,7 @@ __all__ = [
     "Rule",
     "RuleMatch",
     "default_policy",
+    "governing_rules",
     "load_policy",
     "match_words",
     "parse_duration",

@@ -48,10 +48,22 @@ class Finding:
     code: str
     message: str
     severity: str = ERROR
+    commit: str | None = None  # `--git`: the short hash of the commit (ledger is then "-")
+    path: str | None = None  # `--git`: the (first) governed path the commit touches
 
     def line(self) -> str:
+        if self.commit is not None:
+            return f"{self.severity}: commit {self.commit}: {self.message} [{self.code}]"
         where = f"seq {self.seq}" if self.seq is not None else "ledger"
         return f"{self.severity}: {self.ledger} {where}: {self.message} [{self.code}]"
+
+    def to_json(self) -> dict[str, Any]:
+        """Without `commit` and `path` unless set, so a ledger finding keeps its five keys."""
+        d = asdict(self)
+        for k in ("commit", "path"):
+            if d[k] is None:
+                del d[k]
+        return d
 
 
 @dataclass
@@ -72,6 +84,7 @@ class VerifyReport:
     fast: bool
     ledgers: list[LedgerReport] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    git: dict[str, Any] | None = None  # `--git RANGE`: {"range", "commits", "governed"}
 
     def exit_code(self, strict: bool = False) -> int:
         sev = {f.severity for f in self.findings}
@@ -82,14 +95,17 @@ class VerifyReport:
         return EXIT_OK
 
     def to_json(self, strict: bool = False) -> dict[str, Any]:
-        return {
+        out = {
             "project_id": self.project_id,
             "fast": self.fast,
             "exit_code": self.exit_code(strict),
             "verified": self.exit_code(strict) == EXIT_OK,
             "ledgers": [asdict(r) for r in self.ledgers],
-            "findings": [asdict(f) for f in self.findings],
+            "findings": [f.to_json() for f in self.findings],
         }
+        if self.git is not None:
+            out["git"] = self.git
+        return out
 
 
 # ---- trust anchors --------------------------------------------------------------------------------
@@ -392,9 +408,20 @@ def verify_project(
     workers: int | None = None,
     progress: Progress | None = None,
     update_seen: bool = True,
+    git_range: str | None = None,
 ) -> VerifyReport:
-    """Verify every ledger of `project`; findings are collected, never raised (bugs still raise)."""
+    """Verify every ledger of `project`; findings are collected, never raised (bugs still raise).
+
+    `git_range` (`--git`): also check that the commits of that range which touch governed paths name
+    an allowed request (see `forge_tui.core.gitcheck`); a bad range raises ConfigError."""
+    if git_range is not None and fast:
+        raise ConfigError("--git needs the forensic pass, which --fast skips: use one or the other")
     trust = TrustSource(project, base_ref)
+    commits = None
+    if git_range is not None:
+        from forge_tui.core.gitcheck import GitRange
+
+        commits = GitRange(project, git_range)  # a bad range fails here, before any ledger work
     report = VerifyReport(project.project_id, fast)
     anchor_cps = [a for a in (anchors or [])]
     ids = sorted(set(project.ledger_ids()) | set(trust.ledger_ids() if base_ref else []))
@@ -404,9 +431,10 @@ def verify_project(
     reviewers_text = trust.read("reviewers.toml")
     nworkers = workers or _cpu_workers()
     pool = ProcessPoolExecutor(max_workers=nworkers) if nworkers > 1 and not fast else None
+    all_summaries: list[tuple[str, dict[int, tuple]]] = []
     try:
         for lid in ids:
-            lr, found = _verify_ledger(
+            lr, found, summaries = _verify_ledger(
                 project,
                 lid,
                 trust,
@@ -420,6 +448,7 @@ def verify_project(
             )
             report.ledgers.append(lr)
             report.findings.extend(found)
+            all_summaries.append((lid, summaries))
             if update_seen and use_local_state and not any(f.severity == ERROR for f in found):
                 _update_seen(project, lid)
     finally:
@@ -437,6 +466,15 @@ def verify_project(
                     "-", None, "anchor", f"anchor file for {log[:120]!r} matches no ledger of this project"
                 ),
             )
+    if commits is not None:
+        from forge_tui.core.gitcheck import request_states
+
+        g = commits.check(request_states(all_summaries))
+        report.git = {"range": g.range, "commits": g.commits, "governed": g.governed}
+        report.findings.extend(
+            Finding("-", None, f.code, f.message, f.severity, commit=f.commit, path=f.path)
+            for f in g.findings
+        )
     return report
 
 
@@ -457,14 +495,14 @@ def _verify_ledger(
         keys = load_keys(trust.read(f"keys/{lid}.pub"))
     except NoteError as exc:
         add(None, "bad_key", f"public key file is malformed: {exc}")
-        return lr, out
+        return lr, out, {}
     if not keys:
         add(None, "no_key", f"no trusted key for this ledger in the {trust.label()} (.forge/keys/{lid}.pub)")
-        return lr, out
+        return lr, out, {}
     keys = [k for k in keys if k.name == origin] or keys
     if not path.exists():
         add(None, "deleted", f"ledger present in the {trust.label()} is missing from the working tree")
-        return lr, out
+        return lr, out, {}
 
     vkeys = [k.vkey for k in keys]
     spath = str(path)
@@ -603,7 +641,7 @@ def _verify_ledger(
     if not fast:
         out.extend(forensics(lid, summaries, stamps, reviewers_text, fast))
     out.sort(key=lambda f: -1 if f.seq is None else f.seq)
-    return lr, out
+    return lr, out, summaries
 
 
 def _hash_chain(data, complete: int, lid: str, progress: Progress | None):
