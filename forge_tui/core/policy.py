@@ -1014,6 +1014,18 @@ def _reads_only(part: SimpleCommand) -> bool:
     return sub is not None and sub in _FORGE_READ_ONLY
 
 
+def _word_candidates(word: str) -> list[str]:
+    """The paths a shell word may name: itself (with `$HOME` as `~`), the value of `--out=PATH` or
+    `of=PATH`, and the rest of a short option such as `-oPATH`."""
+    text = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", word)
+    cands = [text]
+    if "=" in text:
+        cands.append(text.split("=", 1)[1])
+    if re.match(r"-[A-Za-z]./?", text):
+        cands.append(text[2:])
+    return cands
+
+
 class _Guard:
     """Tells whether a path (or a shell word) points under `.forge/` or a protected folder."""
 
@@ -1109,12 +1121,7 @@ class _Guard:
     def _plan(self, word: str, dynamic: bool) -> bool | tuple[str, ...] | None:
         """True (covered whatever the file system holds), the lexical paths whose realpath decides, or
         None for a word that names a home folder (`~...`: left to `_covers_word_afresh`)."""
-        text = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", word)
-        cands = [text]
-        if "=" in text:
-            cands.append(text.split("=", 1)[1])
-        if re.match(r"-[A-Za-z]./?", text):
-            cands.append(text[2:])
+        cands = _word_candidates(word)
         lexicals: list[str] = []
         for c in cands:
             if c.startswith("~"):
@@ -1135,12 +1142,7 @@ class _Guard:
         return tuple(lexicals)
 
     def _covers_word_afresh(self, word: str, dynamic: bool) -> bool:
-        text = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", word)
-        cands = [text]
-        if "=" in text:
-            cands.append(text.split("=", 1)[1])
-        if re.match(r"-[A-Za-z]./?", text):
-            cands.append(text[2:])
+        cands = _word_candidates(word)
         for c in cands:
             if dynamic and re.search(r"[*?\[]", c):
                 if self._glob_covers(c):
