@@ -8,38 +8,20 @@ deliberate change: `pytest tests/tui/test_panel_snapshots.py --snapshot-update`,
 from __future__ import annotations
 
 import pytest
-from policy_status import status_for
-from textual.app import App
+from panel_kit import Host, status_for
 
 from forge_tui.core.policy import parse_policy
 from forge_tui.errors import PolicyError
-from forge_tui.tui.sample import SAMPLE_POLICY, append_unauthorized_outcome, build_sample, tamper
+from forge_tui.tui.sample import SAMPLE_POLICY, append_unauthorized_outcome, tamper
 from forge_tui.tui.screens.policy import PolicyScreen
 from forge_tui.tui.screens.verify import VerifyScreen
 
 SIZE = (100, 32)
 
 
-class Host(App):
-    TITLE = "forge-tui"
-
-    def __init__(self, screen_factory) -> None:
-        super().__init__()
-        self._factory = screen_factory
-
-    def on_mount(self) -> None:
-        self.push_screen(self._factory())
-
-
 async def verified(pilot) -> None:
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
-
-
-@pytest.fixture
-def sample(tmp_path, monkeypatch):
-    monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data"))
-    return build_sample(tmp_path / "shop")
 
 
 def test_verify_clean(snap_compare, sample):

@@ -10,33 +10,17 @@ import hashlib
 import io
 
 import pytest
-from policy_status import status_for
+from panel_kit import Host, status_for
 from rich.console import Console
-from textual.app import App
 from textual.widgets import DataTable, Static
 
 from forge_tui.core.policy import parse_policy
 from forge_tui.errors import PolicyError
-from forge_tui.tui.sample import SAMPLE_POLICY, build_sample
+from forge_tui.tui.sample import SAMPLE_POLICY
 from forge_tui.tui.screens.policy import PolicyScreen
 
 BROKEN = SAMPLE_POLICY.replace('decision = "deny"', 'decision = "denny"')
 BROKEN_LINE = BROKEN.split("\n").index('decision = "denny"') + 1
-
-
-class Host(App):
-    def __init__(self, screen_factory) -> None:
-        super().__init__()
-        self._factory = screen_factory
-
-    def on_mount(self) -> None:
-        self.push_screen(self._factory())
-
-
-@pytest.fixture
-def sample(tmp_path, monkeypatch):
-    monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data"))
-    return build_sample(tmp_path / "shop")
 
 
 def text_of(screen, selector: str) -> str:

@@ -9,30 +9,12 @@ from __future__ import annotations
 
 import io
 
-import pytest
+from panel_kit import Host
 from rich.console import Console
-from textual.app import App
 from textual.widgets import DataTable, ProgressBar, Static
 
 from forge_tui.tui.sample import LEDGER_ID, append_unauthorized_outcome, build_sample, tamper
 from forge_tui.tui.screens.verify import VerifyScreen
-
-
-class Host(App):
-    """A bare app that shows the screen under test."""
-
-    def __init__(self, screen_factory) -> None:
-        super().__init__()
-        self._factory = screen_factory
-
-    def on_mount(self) -> None:
-        self.push_screen(self._factory())
-
-
-@pytest.fixture
-def sample(tmp_path, monkeypatch):
-    monkeypatch.setenv("FORGE_DATA_DIR", str(tmp_path / "data"))
-    return build_sample(tmp_path / "shop")
 
 
 def text_of(widget: Static) -> str:

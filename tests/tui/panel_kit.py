@@ -1,11 +1,27 @@
-"""A daemon `status` result for the policy screen's tests, built by the daemon's own PolicyHolder."""
+"""Shared by the verify and policy panel tests: a bare host app for one screen, and a daemon `status`
+result built by the daemon's own PolicyHolder."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
+from textual.app import App
+
 from forge_tui.daemon.policy_watch import PolicyHolder
+
+
+class Host(App):
+    """A bare app that shows the screen under test."""
+
+    TITLE = "forge-tui"
+
+    def __init__(self, screen_factory) -> None:
+        super().__init__()
+        self._factory = screen_factory
+
+    def on_mount(self) -> None:
+        self.push_screen(self._factory())
 
 
 def status_for(project, text: str, error: str | None = None) -> dict:
