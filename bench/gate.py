@@ -31,6 +31,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from machine import cpu_model  # bench/ is the script folder, first on sys.path
+
 POLICY = """\
 version = 1
 default = "ask"
@@ -208,15 +210,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from machine import cpu_model, memory_gib  # bench/ is the script folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -143,20 +145,8 @@ def child(root: Path, spawned_at: float) -> dict:
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    except (ValueError, OSError):
-        mem = 0
     return (
-        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, Linux {platform.release()}, "
+        f"{cpu_model()}, {os.cpu_count()} cores, {memory_gib():.0f} GiB RAM, Linux {platform.release()}, "
         f"Python {platform.python_version()}"
     )
 
