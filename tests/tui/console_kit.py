@@ -7,9 +7,7 @@ They set what they need themselves, with or without tests/conftest.py's autouse 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
 import json
 import os
 import shutil
@@ -21,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rpc_kit import RPC
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
@@ -133,43 +132,8 @@ async def daemon(console_world):
     return await console_world.start_daemon()
 
 
-class Agent:
+class Agent(RPC):
     """The agent side: an asyncio JSON-RPC connection sending gate requests."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader, self.writer = reader, writer
-        self.ids = itertools.count(1)
-        self.waiting: dict[int, asyncio.Future] = {}
-        self.task = asyncio.create_task(self._read())
-
-    @classmethod
-    async def open(cls, path: Path) -> Agent:
-        r, w = await asyncio.open_unix_connection(str(path), limit=8 << 20)
-        return cls(r, w)
-
-    async def _read(self) -> None:
-        try:
-            while line := await self.reader.readline():
-                msg = json.loads(line)
-                fut = self.waiting.pop(msg.get("id"), None)
-                if fut is not None and not fut.done():
-                    fut.set_result(msg)
-        finally:
-            for fut in self.waiting.values():
-                if not fut.done():
-                    fut.set_exception(ConnectionError("closed"))
-
-    async def call(self, method: str, params: dict[str, Any], timeout: float = 10) -> Any:
-        rid = next(self.ids)
-        fut = asyncio.get_running_loop().create_future()
-        self.waiting[rid] = fut
-        self.writer.write(
-            json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n"
-        )
-        await self.writer.drain()
-        resp = await asyncio.wait_for(fut, timeout)
-        assert "error" not in resp, resp
-        return resp["result"]
 
     async def request(
         self,
@@ -192,14 +156,6 @@ class Agent:
                 "wait_s": 0,
             },
         )
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(Exception):
-            await self.writer.wait_closed()
-        self.task.cancel()
-        with contextlib.suppress(BaseException):
-            await self.task
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gatehelp import REVIEWERS, RPC, World, reviewer_key
+from gatehelp import REVIEWERS, World, reviewer_key
+from rpc_kit import RPC
 
 from forge_tui.core.project import init_project
 from forge_tui.core.reviewers import Reviewer, save_reviewers
