@@ -12,22 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from forge_tui import __version__
+from forge_tui.protocol import HELLO, MAX_LINE, DaemonUnavailable, RPCError, request_message
 
-MAX_LINE = 1 << 20
-
-
-class DaemonUnavailable(Exception):
-    """No daemon answers on the socket (not running, stale socket, or it went away mid-call)."""
-
-
-class RPCError(Exception):
-    """The daemon answered with a JSON-RPC error."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
+__all__ = ["Client", "DaemonUnavailable", "RPCError", "hello", "project_socket"]
 
 
 class Client:
@@ -70,7 +57,7 @@ class Client:
             self.connect()
         assert self._sock is not None
         rid = next(self._ids)
-        msg = json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}) + "\n"
+        msg = json.dumps(request_message(rid, method, params)) + "\n"
         deadline = time.monotonic() + (timeout if timeout is not None else self.timeout)
         try:
             self._sock.sendall(msg.encode("utf-8"))
@@ -125,4 +112,4 @@ def project_socket(start: Path | None = None) -> Path:
 
 
 def hello(c: Client) -> dict[str, Any]:
-    return c.call("hello", {"client": c.client, "version": __version__})
+    return c.call(HELLO, {"client": c.client, "version": __version__})

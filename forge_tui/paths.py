@@ -94,6 +94,22 @@ def socket_path(project_id: str) -> Path:
     return path
 
 
+def review_socket_path(project_id: str) -> Path:
+    """The reviewer socket (queue, approvals, notes): FORGE_REVIEW_SOCKET, else
+    `<runtime dir>/review/<project id>.sock`. It sits in its own 0700 folder so that `forge-tui run` can
+    hide it from the agent while the agent socket (`socket_path`) stays reachable."""
+    env = os.environ.get("FORGE_REVIEW_SOCKET")
+    path = Path(env) if env else runtime_dir() / "review" / f"{project_id}.sock"
+    if len(os.fsencode(str(path))) > SOCKET_PATH_MAX:
+        from forge_tui.errors import ConfigError
+
+        raise ConfigError(
+            f"socket path is {len(os.fsencode(str(path)))} bytes, over the {SOCKET_PATH_MAX}-byte limit: {path}",
+            hint="set FORGE_REVIEW_SOCKET to a shorter path",
+        )
+    return path
+
+
 def write_private_file(path: Path, data: bytes) -> None:
     """Write `data` to `path` as a 0600 file atomically (temp file, fsync, rename, fsync folder)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
-    from forge_tui.client import Client, DaemonUnavailable, RPCError, project_socket
+    from forge_tui.client import Client, project_socket
+    from forge_tui.protocol import GATE_REQUEST, GATE_WAIT, USAGE_CODES, DaemonUnavailable, RPCError
 
     try:
         action = _action(args)
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         path = project_socket()
         with Client(path, client="cli", timeout=args.wait + 30) as c:
             if args.wait_for:
-                res = c.call("gate.wait", {"request_id": args.wait_for, "wait_s": args.wait})
+                res = c.call(GATE_WAIT, {"request_id": args.wait_for, "wait_s": args.wait})
             else:
                 params = {
                     "action": action,
@@ -76,13 +77,13 @@ def run(args: argparse.Namespace) -> int:
                 if args.diff:
                     with open(args.diff, encoding="utf-8", errors="replace") as fh:
                         params["content"] = {"kind": "diff", "text": fh.read()}
-                res = c.call("gate.request", params)
+                res = c.call(GATE_REQUEST, params)
     except DaemonUnavailable as exc:
         print(f"forge-tui: denied: daemon unreachable: {exc}", file=sys.stderr)
         return 3
     except RPCError as exc:
         print(f"forge-tui: denied: {exc.message} (error {exc.code})", file=sys.stderr)
-        return 2 if exc.code in (-32602, -32600) else 1
+        return 2 if exc.code in USAGE_CODES else 1
     except OSError as exc:
         print(f"forge-tui: error: {exc}", file=sys.stderr)
         return 2

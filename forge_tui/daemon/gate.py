@@ -23,6 +23,18 @@ from forge_tui.core.note import NoteError
 from forge_tui.core.records import format_ts, now_ms
 from forge_tui.core.reviewers import load_reviewers
 from forge_tui.errors import CanonicalError, ConfigError, LedgerError, SignatureError
+from forge_tui.protocol import (
+    BAD_PARAMS,
+    BAD_SIGNATURE,
+    LEDGER_UNAVAILABLE,
+    MAX_CONTENT,
+    NOT_PENDING,
+    SELF_APPROVAL,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    UNKNOWN_REQUEST,
+    GateError,
+)
 
 ACTION_KINDS = frozenset(
     {
@@ -39,29 +51,7 @@ ACTION_KINDS = frozenset(
     }
 )
 ACTOR_KINDS = frozenset({"agent", "human", "ci"})
-MAX_CONTENT = 1 << 20
 DECIDED_MEMORY = 20_000
-
-
-class GateError(Exception):
-    """A refusal with a JSON-RPC application code (DESIGN §9)."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-
-UNAUTHORIZED, SELF_APPROVAL, BAD_SIGNATURE, UNKNOWN_REQUEST, NOT_PENDING, TOO_LARGE = (
-    4001,
-    4002,
-    4003,
-    4004,
-    4005,
-    4013,
-)
-LEDGER_UNAVAILABLE, BAD_PARAMS = 5001, -32602
 
 
 @dataclass

@@ -25,20 +25,26 @@ from typing import Any
 from forge_tui import __version__
 from forge_tui.core.ledger import LedgerWriter
 from forge_tui.daemon.appender import GroupAppender
-from forge_tui.daemon.gate import (
-    BAD_PARAMS,
-    LEDGER_UNAVAILABLE,
-    TOO_LARGE,
-    UNAUTHORIZED,
-    Gate,
-    GateError,
-    peer_process,
-)
+from forge_tui.daemon.gate import Gate, peer_process
 from forge_tui.daemon.policy_watch import PolicyHolder, watch_policy
 from forge_tui.errors import ConfigError, LedgerError
 from forge_tui.paths import keys_dir, private_dir
+from forge_tui.protocol import (
+    BAD_PARAMS,
+    EVENT,
+    INTERNAL,
+    INVALID_REQUEST,
+    LEDGER_UNAVAILABLE,
+    MAX_LINE,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    PROTOCOL_VERSION,
+    TOO_LARGE,
+    UNAUTHORIZED,
+    GateError,
+)
+from forge_tui.protocol import error_message as _error
 
-MAX_LINE = 1 << 20
 READ_CHUNK = 1 << 16
 MAX_INFLIGHT_PER_CONN = 256
 EVENT_QUEUE = 1024
@@ -46,8 +52,6 @@ EVENT_QUEUE = 1024
 # burst of agents; a client whose connect finds the backlog full is refused or, with asyncio's own
 # non-blocking connect, handed a socket that is not connected.
 BACKLOG = 1024
-
-PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INTERNAL = -32700, -32600, -32601, -32603
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per reply
 
@@ -227,14 +231,7 @@ class Connection:
         assert self.events is not None
         while not self.closed:
             ev = await self.events.get()
-            await self.send({"jsonrpc": "2.0", "method": "event", "params": ev})
-
-
-def _error(rid: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
-    err: dict[str, Any] = {"code": code, "message": message}
-    if data is not None:
-        err["data"] = data
-    return {"jsonrpc": "2.0", "id": rid, "error": err}
+            await self.send({"jsonrpc": "2.0", "method": EVENT, "params": ev})
 
 
 class Daemon:
@@ -446,7 +443,7 @@ class Daemon:
             conn.client = client[:32]
         assert self.writer is not None
         return {
-            "protocol": 1,
+            "protocol": PROTOCOL_VERSION,
             "version": __version__,
             "project_id": self.project.project_id,
             "ledger": {

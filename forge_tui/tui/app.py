@@ -25,8 +25,8 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerFailed, WorkerState
 
-from forge_tui.client import DaemonUnavailable, RPCError
 from forge_tui.errors import ForgeError
+from forge_tui.protocol import ERROR_TITLES, RECORDED_REFUSALS, DaemonUnavailable, RPCError
 from forge_tui.tui.config import ConsoleConfig, load_config
 from forge_tui.tui.link import CONNECTED, DaemonEvent, DaemonLink, Link, LinkState, QueueSnapshot
 from forge_tui.tui.screens.dialogs import ConfirmDialog, MessageDialog, PassphraseDialog, ReasonDialog
@@ -38,16 +38,8 @@ from forge_tui.tui.widgets.queue_table import age_of, fmt_duration, summary_of
 
 LinkFactory = Callable[[Callable[[Message], object]], Link]
 
-REFUSALS = {
-    4001: "Not authorized",
-    4002: "Self-approval refused",
-    4003: "Approval signature refused",
-    4004: "Unknown request",
-    4005: "No longer pending",
-    4013: "Message too large",
-    5001: "Ledger unavailable",
-}
-RECORDED = {4001, 4002, 4003}
+REFUSALS = ERROR_TITLES
+RECORDED = RECORDED_REFUSALS
 ANNOUNCE_WINDOW_S = 0.3  # new requests arriving within this window share one notification and one bell  # refusals the daemon records as violation records
 
 

@@ -21,10 +21,9 @@ from typing import Any, Protocol
 from textual.message import Message
 
 from forge_tui import __version__
-from forge_tui.client import DaemonUnavailable, RPCError
+from forge_tui.protocol import MAX_LINE, DaemonUnavailable, RPCError
+from forge_tui.protocol import PROTOCOL_VERSION as PROTOCOL
 
-MAX_LINE = 1 << 20
-PROTOCOL = 1
 CONNECTING, CONNECTED, DISCONNECTED = "connecting", "connected", "disconnected"
 
 __all__ = [

@@ -104,12 +104,18 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_agent_side_sources_name_only_stdlib_and_forge_tui():
-    for rel in ("client.py", "commands/request.py"):
+    for rel in ("client.py", "commands/request.py", "protocol.py"):
         for name in _imports(PKG / rel):
             top = name.split(".")[0]
             assert top in sys.stdlib_module_names or top == "forge_tui", (rel, name)
             if top == "forge_tui":  # and within forge_tui, only other standard-library-only modules
-                assert name in {"forge_tui", "forge_tui.client", "forge_tui.errors", "forge_tui.paths"}, (
+                assert name in {
+                    "forge_tui",
+                    "forge_tui.client",
+                    "forge_tui.errors",
+                    "forge_tui.paths",
+                    "forge_tui.protocol",
+                }, (
                     rel,
                     name,
                 )

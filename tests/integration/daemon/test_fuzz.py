@@ -20,7 +20,8 @@ import socket
 from gatehelp import SMALL_POLICY as POLICY
 from gatehelp import verify_clean
 
-from forge_tui.daemon.server import MAX_INFLIGHT_PER_CONN, MAX_LINE
+from forge_tui.daemon.server import MAX_INFLIGHT_PER_CONN
+from forge_tui.protocol import MAX_LINE
 
 SEED = int(os.environ.get("FORGE_FUZZ_SEED", "20261125"))
 
