@@ -7,6 +7,7 @@ unless FORGE_SOCKET says otherwise. Nothing here is ever inside the working tree
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -76,8 +77,19 @@ def read_project_id(root: Path) -> str:
     """The project id from `.forge/project.toml` (tomllib only: the agent-side paths use this)."""
     import tomllib
 
-    with open(root / FORGE_DIR / "project.toml", "rb") as fh:
-        return str(tomllib.load(fh)["project_id"])
+    from forge_tui.errors import ConfigError
+
+    path = root / FORGE_DIR / "project.toml"
+    try:
+        with open(path, "rb") as fh:
+            pid = tomllib.load(fh).get("project_id")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="restore it from git") from None
+    if type(pid) is not str or not pid:
+        raise ConfigError(f"{path} has no project_id", hint="restore it from git")
+    return pid
 
 
 def socket_path(project_id: str) -> Path:
@@ -115,12 +127,27 @@ def write_private_file(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
+        _write_all(fd, data)
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        fd = -1
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (a single write may be short)."""
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -128,13 +155,17 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        _write_all(fd, data)
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        fd = -1
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        if fd >= 0:
+            os.close(fd)
     os.replace(tmp, path)
     fsync_dir(path.parent)
 

@@ -18,7 +18,14 @@ import tempfile
 
 import pytest
 
-FORGE_VARS = ("FORGE_DATA_DIR", "FORGE_RUNTIME_DIR", "FORGE_SOCKET", "FORGE_PASSPHRASE", "FORGE_DEBUG")
+FORGE_VARS = (
+    "FORGE_DATA_DIR",
+    "FORGE_RUNTIME_DIR",
+    "FORGE_SOCKET",
+    "FORGE_REVIEW_SOCKET",
+    "FORGE_PASSPHRASE",
+    "FORGE_DEBUG",
+)
 XDG_DIRS = (
     ("HOME", "home"),
     ("XDG_DATA_HOME", "xdg/data"),

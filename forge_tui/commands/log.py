@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from forge_tui.core.ledger import iter_lines
     from forge_tui.core.project import find_project
     from forge_tui.core.query import Filters, normalise_time, record_actor, record_summary
+    from forge_tui.core.records import TYPES as RECORD_TYPES
     from forge_tui.errors import ConfigError
 
     project = find_project()
@@ -44,9 +45,16 @@ def run(args: argparse.Namespace) -> int:
         ids = project.ledger_ids()
     else:
         ids = [args.ledger or project.local_ledger_id()]
+    unknown = sorted(set(args.type or ()) - RECORD_TYPES)
+    if unknown:
+        raise ConfigError(f"no record type {', '.join(unknown)} (types: {', '.join(sorted(RECORD_TYPES))})")
+    try:
+        since, until = normalise_time(args.since), normalise_time(args.until, end=True)
+    except ValueError as exc:
+        raise ConfigError(f"--since/--until: {exc}") from None
     f = Filters(
-        since=normalise_time(args.since),
-        until=normalise_time(args.until, end=True),
+        since=since,
+        until=until,
         types=frozenset(args.type) if args.type else None,
         actor=args.actor,
         path=args.path,

@@ -94,6 +94,13 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{res.get('status')}{rule}: {res.get('reason') or ''} (request {res.get('request_id')}, seq {res.get('seq')})"
         )
+    if res.get("status") == "pending":
+        waited = f"no reviewer decided within {args.wait:g} s" if args.wait else "a reviewer must decide"
+        print(
+            f"forge-tui: {waited}: counted as denied here; the request stays pending "
+            f"(forge-tui request --wait-for {res.get('request_id')} --wait SECONDS)",
+            file=sys.stderr,
+        )
     return 0 if res.get("status") == "allowed" else 1
 
 
@@ -103,8 +110,13 @@ def _action(args: argparse.Namespace) -> dict:
     if args.action:
         text = args.action
         if text.startswith("@"):
-            with open(text[1:], encoding="utf-8") as fh:
-                text = fh.read()
+            try:
+                with open(text[1:], encoding="utf-8") as fh:
+                    text = fh.read()
+            except OSError as exc:
+                raise ValueError(f"cannot read --action {text[1:]}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise ValueError(f"--action {text[1:]} is not UTF-8 JSON") from None
         try:
             action = json.loads(text)
         except json.JSONDecodeError as exc:

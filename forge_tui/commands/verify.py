@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"cannot read anchor {a}: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise ConfigError(f"anchor {a} is not UTF-8 (a checkpoint is a UTF-8 signed note)") from None
+        _check_anchor_shape(a, anchors[-1])
     progress = None
     if sys.stderr.isatty() and not args.json and not args.quiet:
         progress = _ProgressBar()
@@ -139,3 +140,18 @@ class _ProgressBar:
         if self.last >= 0:
             sys.stderr.write("\r" + " " * 40 + "\r")
             sys.stderr.flush()
+
+
+def _check_anchor_shape(name: str, text: str) -> None:
+    """A usage error (exit 2) when an --anchor file is no checkpoint at all: origin, size and root lines,
+    a blank line, then signature lines. Whether it is *trusted* and *consistent* is verify's finding."""
+    from forge_tui.core.note import NoteError, parse_checkpoint_body
+    from forge_tui.errors import ConfigError
+
+    body, sep, sigs = text.partition("\n\n")
+    try:
+        if not sep or not sigs.startswith("\u2014 "):
+            raise NoteError("no signature lines")
+        parse_checkpoint_body(body + "\n")
+    except NoteError as exc:
+        raise ConfigError(f"anchor {name} is not a checkpoint ({exc})") from None

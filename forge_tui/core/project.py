@@ -16,7 +16,7 @@ from typing import Any
 import tomli_w
 
 from forge_tui.core.note import Verifier, parse_vkey
-from forge_tui.errors import ConfigError, NotAProject
+from forge_tui.errors import ConfigError, ForgeError, NotAProject
 from forge_tui.paths import FORGE_DIR, atomic_write, find_project_root, private_dir, project_state_dir
 
 PROJECT_FILE = "project.toml"
@@ -152,25 +152,52 @@ def init_project(root: Path, *, pack: str = "solo", name: str | None = None, for
     root = root.resolve()
     forge = root / FORGE_DIR
     policy = pack_text(pack)
+    if forge.exists() and not force:
+        raise ConfigError(
+            f"{forge} already exists",
+            hint="use `forge-tui init --join` to add this machine, or --force to start over (the old folder is kept)",
+        )
+    from forge_tui.paths import data_root
+
+    try:
+        data_root()  # the private data folder must be usable before anything is written
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot use the data folder {exc.filename or ''}: {exc.strerror}",
+            hint="set FORGE_DATA_DIR to a folder you can write",
+        ) from None
+    backup = None
     if forge.exists():
-        if not force:
-            raise ConfigError(
-                f"{forge} already exists",
-                hint="use `forge-tui init --join` to add this machine, or --force to start over (the old folder is kept)",
-            )
         backup = root / f"{FORGE_DIR}.bak-{time.strftime('%Y%m%dT%H%M%S')}"
-        forge.rename(backup)
-    forge.mkdir()
     project = Project(root=root, project_id=str(uuid.uuid4()), name=name or root.name)
-    doc = {"project_id": project.project_id, "name": project.name, "settings": {}}
-    atomic_write(forge / PROJECT_FILE, tomli_w.dumps(doc).encode())
-    atomic_write(project.policy_path, policy)
-    atomic_write(
-        project.reviewers_path,
-        b'# Reviewers who may approve requests: [reviewers.<name>] vkey = "..." (forge-tui reviewer add NAME)\n',
-    )
-    _ensure_gitattributes(root)
-    join_project(project)
+    made_forge = False
+    try:
+        if backup is not None:
+            forge.rename(backup)
+        forge.mkdir()
+        made_forge = True
+        doc = {"project_id": project.project_id, "name": project.name, "settings": {}}
+        atomic_write(forge / PROJECT_FILE, tomli_w.dumps(doc).encode())
+        atomic_write(project.policy_path, policy)
+        atomic_write(
+            project.reviewers_path,
+            b'# Reviewers who may approve requests: [reviewers.<name>] vkey = "..." (forge-tui reviewer add NAME)\n',
+        )
+        _ensure_gitattributes(root)
+        join_project(project)
+    except (OSError, ForgeError) as exc:
+        # Leave no half-made project: what this call created goes, the folder it replaced comes back.
+        if made_forge:
+            shutil.rmtree(forge, ignore_errors=True)
+        shutil.rmtree(data_root() / "projects" / project.project_id, ignore_errors=True)
+        if backup is not None and backup.exists() and not forge.exists():
+            backup.rename(forge)
+        if isinstance(exc, ForgeError):
+            raise
+        where = exc.filename or root
+        raise ConfigError(
+            f"cannot initialise {root}: {where}: {exc.strerror}", hint="nothing was left behind"
+        ) from None
     return project
 
 

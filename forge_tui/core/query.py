@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,10 +92,18 @@ class Filters:
         return True
 
 
+_TIME_PREFIX = re.compile(r"\d{4}(-\d{2}(-\d{2}(T\d{2}(:\d{2}(:\d{2}(\.\d{1,3})?)?)?)?)?)?Z?")
+
+
 def normalise_time(value: str | None, *, end: bool = False) -> str | None:
-    """Accept `2026-11-23`, `2026-11-23T20:12` … and pad to a comparable RFC 3339 stamp."""
+    """Accept `2026-11-23`, `2026-11-23T20:12` … and pad to a comparable RFC 3339 stamp.
+
+    Raises ValueError for anything that is not such a prefix (`notadate`), so a typo never becomes a
+    filter that silently matches nothing."""
     if not value:
         return None
+    if not _TIME_PREFIX.fullmatch(value):
+        raise ValueError(f"{value!r} is not a time (use RFC 3339 or a prefix of it, e.g. 2026-11-23T20:12)")
     full = "0000-01-01T00:00:00.000Z" if not end else "9999-12-31T23:59:59.999Z"
     v = value.rstrip("Z")
     return v + full[len(v) :] if len(v) < len(full) else value

@@ -532,6 +532,8 @@ class Daemon:
             )
         except (TypeError, AttributeError):
             raise GateError(BAD_PARAMS, "filters must be strings") from None
+        except ValueError as exc:
+            raise GateError(BAD_PARAMS, str(exc)) from None
         assert self.writer is not None
         path = self.writer.path
         return {"records": await asyncio.to_thread(_scan_newest, path, f, limit)}

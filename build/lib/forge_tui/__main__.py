@@ -1,3 +1,0 @@
-from forge_tui.cli import entry
-
-entry()
