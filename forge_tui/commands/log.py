@@ -29,6 +29,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import collections
+    import mmap
     import sys
 
     from forge_tui.core.jcs import CanonicalError, loads_strict
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from forge_tui.core.project import find_project
     from forge_tui.core.query import Filters, normalise_time, record_actor, record_summary
     from forge_tui.core.records import TYPES as RECORD_TYPES
+    from forge_tui.core.tail import iter_lines_reversed
     from forge_tui.errors import ConfigError
 
     project = find_project()
@@ -63,20 +65,38 @@ def run(args: argparse.Namespace) -> int:
         request_id=args.request,
     )
     rows: collections.deque = collections.deque(maxlen=args.tail)
+    warned = set()
+
+    def parsed(lid: str, lines):
+        for _off, line in lines:
+            try:
+                yield line, loads_strict(line)
+            except CanonicalError:
+                if lid not in warned:
+                    warned.add(lid)
+                    print(
+                        f"forge-tui: warning: unreadable record in {lid} (run forge-tui verify)",
+                        file=sys.stderr,
+                    )
+
     for lid in ids:
         path = project.tracked_ledger(lid)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise ConfigError(f"no ledger {lid} in {project.ledger_dir}") from None
-        for _off, line in iter_lines(data):
-            try:
-                rec = loads_strict(line)
-            except CanonicalError:
-                print(
-                    f"forge-tui: warning: unreadable record in {lid} (run forge-tui verify)", file=sys.stderr
-                )
-                continue
+        if not path.is_file():
+            raise ConfigError(f"no ledger {lid} in {project.ledger_dir}")
+        if args.tail is not None and len(ids) == 1:
+            # From the end: the cost follows N, not the ledger's size.
+            newest = []
+            if args.tail:
+                for line, rec in parsed(lid, iter_lines_reversed(path)):
+                    if f.matches(rec):
+                        newest.append((line, rec))
+                        if len(newest) >= args.tail:
+                            break
+            rows.extend(reversed(newest))
+            continue
+        with open(path, "rb") as fh:
+            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else b""
+        for line, rec in parsed(lid, iter_lines(data)):
             if f.matches(rec):
                 rows.append((line, rec))
     if args.tail == 0:

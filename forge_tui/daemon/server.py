@@ -541,25 +541,17 @@ class Daemon:
 
 def _scan_newest(path: Path, f, limit: int) -> list[dict[str, Any]]:
     """Matching records, newest first, reading the file backwards in blocks."""
+    from forge_tui.core.tail import iter_lines_reversed
+
     out: list[dict[str, Any]] = []
-    with open(path, "rb") as fh:
-        end = fh.seek(0, os.SEEK_END)
-        tail = b""
-        while end > 0 and len(out) < limit:
-            start = max(0, end - (1 << 20))
-            fh.seek(start)
-            block = fh.read(end - start) + tail
-            lines = block.split(b"\n")
-            tail = lines[0] if start > 0 else b""
-            for line in reversed(lines[1:] if start > 0 else lines):
-                if not line:
-                    continue
-                rec = json.loads(line)
-                if f.matches(rec):
-                    out.append(rec)
-                    if len(out) >= limit:
-                        break
-            end = start
+    for _off, line in iter_lines_reversed(path):
+        if not line:
+            continue
+        rec = json.loads(line)
+        if f.matches(rec):
+            out.append(rec)
+            if len(out) >= limit:
+                break
     return out
 
 
