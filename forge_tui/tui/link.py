@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,8 +19,9 @@ from typing import Any, Protocol
 from textual.message import Message
 
 from forge_tui import __version__
-from forge_tui.protocol import MAX_LINE, DaemonUnavailable, RPCError
+from forge_tui.aclient import AsyncConnection
 from forge_tui.protocol import PROTOCOL_VERSION as PROTOCOL
+from forge_tui.protocol import DaemonUnavailable, RPCError
 
 CONNECTING, CONNECTED, DISCONNECTED = "connecting", "connected", "disconnected"
 
@@ -104,10 +103,7 @@ class DaemonLink:
         self.max_backoff = max_backoff
         self.state = DISCONNECTED
         self.hello: dict[str, Any] | None = None
-        self._ids = itertools.count(1)
-        self._waiting: dict[int, asyncio.Future] = {}
-        self._writer: asyncio.StreamWriter | None = None
-        self._connected = False  # the socket is open (calls may go out), even before hello answered
+        self._conn: AsyncConnection | None = None  # open (calls may go out) even before hello answered
         self._wake = asyncio.Event()
         self._closed = False
 
@@ -118,32 +114,10 @@ class DaemonLink:
     ) -> Any:
         """Send `method` and return its result; RPCError for a daemon refusal, DaemonUnavailable when the
         link is down, goes down meanwhile, or no answer comes within the timeout."""
-        writer = self._writer
-        if writer is None or not self._connected:
+        conn = self._conn
+        if conn is None or conn.closed:
             raise DaemonUnavailable("not connected to the daemon")
-        rid = next(self._ids)
-        fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._waiting[rid] = fut
-        msg = {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}
-        data = (json.dumps(msg, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
-
-        async def exchange() -> dict[str, Any]:
-            writer.write(data)
-            await writer.drain()  # inside the timeout too: a daemon that stops reading must not hang us
-            return await fut
-
-        try:
-            resp = await asyncio.wait_for(exchange(), timeout if timeout is not None else self.call_timeout)
-        except TimeoutError:
-            raise DaemonUnavailable(f"the daemon did not answer {method} in time") from None
-        except (ConnectionError, OSError, RuntimeError) as exc:
-            raise DaemonUnavailable(f"connection to the daemon failed: {exc}") from None
-        finally:
-            self._waiting.pop(rid, None)
-        if "error" in resp:
-            err = resp["error"] or {}
-            raise RPCError(int(err.get("code", -32603)), str(err.get("message", "error")), err.get("data"))
-        return resp.get("result")
+        return await conn.call(method, params or {}, timeout=timeout)
 
     def reconnect_now(self) -> None:
         """Cut a backoff wait short (the user asked to retry)."""
@@ -185,19 +159,13 @@ class DaemonLink:
 
     async def _serve_once(self) -> bool:
         """One connection's life. Returns True when it got as far as `connected`."""
-        try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_unix_connection(self.path, limit=MAX_LINE + 2), self.call_timeout
-            )
-        except TimeoutError:
-            raise DaemonUnavailable(f"no answer from {self.path}") from None
-        except (FileNotFoundError, ConnectionRefusedError):
-            raise DaemonUnavailable(f"no daemon at {self.path}") from None
-        self._writer = writer
-        self._connected = True
-        reading = asyncio.create_task(self._read(reader))
-        # When reading stops (EOF, a bad line), nobody will answer: fail the calls waiting now.
-        reading.add_done_callback(lambda _t: self._drop_connection("the connection ended"))
+        conn = await AsyncConnection.open(
+            self.path,
+            connect_timeout=self.call_timeout,
+            on_event=lambda ev: self.post(DaemonEvent(ev)),
+            call_timeout=self.call_timeout,
+        )
+        self._conn = conn
         try:
             self.hello = await self.call("hello", {"client": self.client, "version": __version__})
             if (self.hello or {}).get("protocol") != PROTOCOL:
@@ -212,45 +180,15 @@ class DaemonLink:
                 status = None
             self._set_state(CONNECTED)
             self.post(QueueSnapshot(pending, status))
-            await reading
+            await conn.wait_closed()
             return True
         finally:
-            reading.cancel()
-            with contextlib.suppress(BaseException):
-                await reading
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        while True:
-            try:
-                line = await reader.readline()
-            except (ValueError, asyncio.LimitOverrunError):
-                raise ValueError("the daemon sent a line over 1 MiB") from None
-            if not line:
-                return
-            if not line.strip():
-                continue
-            msg = json.loads(line)
-            if type(msg) is not dict:
-                continue
-            if msg.get("method") == "event" and "id" not in msg:
-                params = msg.get("params")
-                if type(params) is dict and type(params.get("type")) is str:
-                    self.post(DaemonEvent(params))
-                continue
-            fut = self._waiting.get(msg.get("id"))  # type: ignore[arg-type]
-            if fut is not None and not fut.done():
-                fut.set_result(msg)
+            await conn.close()
 
     def _drop_connection(self, why: str) -> None:
-        self._connected = False
-        writer, self._writer = self._writer, None
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.close()
-        for fut in self._waiting.values():
-            if not fut.done():
-                fut.set_exception(DaemonUnavailable(f"connection to the daemon lost ({why})"))
-        self._waiting.clear()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.abort(why)
 
     def _set_state(self, state: str, detail: str = "", retry_in: float | None = None) -> None:
         self.state = state
