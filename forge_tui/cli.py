@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "browse",
     "request",
+    "hook",
     "approve",
     "reject",
     "reviewer",
@@ -32,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "log",
     "policy",
     "merge_ledger",
+    "doctor",
     "console",
 )
 

@@ -9,7 +9,9 @@ load it on every agent tool call.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing costs more to import than the whole hook: annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 PROTOCOL_VERSION = 1
 MAX_LINE = 1 << 20  # bytes in one message line, without its LF
@@ -27,10 +29,11 @@ QUEUE_SUBSCRIBE = "queue.subscribe"
 QUEUE_DECIDE = "queue.decide"
 LEDGER_NOTE = "ledger.note"
 POLICY_RELOAD = "policy.reload"
+HOOK_RUN = "hook.run"  # a host's hook payload in, the bytes to print and the exit code out (docs/hooks.md)
 EVENT = "event"  # the notification method of queue.subscribe
 
 # What the agent socket answers (docs/design.md §6.1): everything else is the reviewer socket's.
-AGENT_METHODS = frozenset({HELLO, STATUS, GATE_REQUEST, GATE_WAIT, GATE_OUTCOME, LEDGER_QUERY})
+AGENT_METHODS = frozenset({HELLO, STATUS, GATE_REQUEST, GATE_WAIT, GATE_OUTCOME, LEDGER_QUERY, HOOK_RUN})
 
 # ---- error codes -------------------------------------------------------------------------------------
 PARSE_ERROR = -32700

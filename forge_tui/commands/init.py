@@ -15,7 +15,12 @@ and a policy copied from a pack. Commit the .forge/ folder and .gitattributes.
 
 Use --join in a clone of a project that already has .forge/: it gives this machine its own ledger.
 Never prompts; refuses to touch an existing .forge/ unless --force (the old folder is kept as
-.forge.bak-<time>)."""
+.forge.bak-<time>).
+
+--claude-code, --codex and --gemini merge forge-tui's hooks into that host's project settings (every
+other setting and hook is kept; run again to update them). On a project that already has .forge/ they
+only install the hooks. Existing settings files are checked before anything is written: a file that is
+not valid JSON stops init with nothing changed. Then run `forge-tui doctor`."""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -34,32 +39,98 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--claude-code",
         action="store_true",
-        help="also install the Claude Code hooks in .claude/settings.json",
+        help="also install the Claude Code hooks in .claude/settings.json (works on an existing project)",
+    )
+    p.add_argument(
+        "--codex", action="store_true", help="also install the Codex CLI hooks in .codex/hooks.json"
+    )
+    p.add_argument(
+        "--gemini", action="store_true", help="also install the Gemini CLI hooks in .gemini/settings.json"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from forge_tui.core.project import find_project, init_project, join_project
-    from forge_tui.errors import ConfigError
+    from forge_tui.errors import ConfigError, NotAProject
 
     root = Path(args.dir)
     if not root.is_dir():
         raise ConfigError(f"{root} is not a folder")
+    hosts = [
+        h
+        for h, on in (("claude-code", args.claude_code), ("codex", args.codex), ("gemini", args.gemini))
+        if on
+    ]
     if args.join:
         project = find_project(root)
         lid = join_project(project)
         print(f"joined project {project.name} ({project.project_id}) with ledger {lid}")
+        if hosts:
+            _integrate(project.root, hosts, _timeout_of_file(project.policy_path))
         return 0
+    if hosts and not args.force and (root / ".forge").exists():
+        try:
+            project = find_project(root)
+        except NotAProject:
+            raise ConfigError(f"{root / '.forge'} exists but holds no project.toml") from None
+        if project.root != root.resolve():
+            raise ConfigError(f"{root} is inside project {project.root}; run init there")
+        _integrate(project.root, hosts, _timeout_of_file(project.policy_path))
+        return 0
+    from forge_tui.core.project import pack_text
+    from forge_tui.hooks import settings
+
+    # Everything the integration will write is computed first: a bad settings file stops here.
+    planned = settings.plan(root.resolve(), hosts, _timeout_of(pack_text(args.pack))) if hosts else []
     project = init_project(root, pack=args.pack, name=args.name, force=args.force)
     lid = project.local_ledger_id()
-    if args.claude_code:
-        try:
-            from forge_tui.integrations.claude_code import install_settings
-        except ImportError:
-            raise ConfigError("the Claude Code integration is not available in this version") from None
-        install_settings(project)
+    try:
+        settings.write(planned)
+    except OSError as exc:
+        _undo_init(project)
+        raise ConfigError(f"could not write the hook settings ({exc}); nothing was initialised") from None
     print(f"initialised {project.name} ({project.project_id})")
     print(f"  ledger {lid}: .forge/ledger/{lid}.jsonl (genesis signed)")
     print(f"  policy: .forge/policy.toml from the {args.pack} pack")
+    for p in planned:
+        print(f"  {p.host.title} hooks: {p.host.settings}")
     print("  next: forge-tui reviewer add NAME, then commit .forge/ and .gitattributes")
+    if planned:
+        print("  then: forge-tui doctor")
     return 0
+
+
+def _integrate(root: Path, hosts: list[str], approval_timeout_s: int) -> None:
+    from forge_tui.hooks import settings
+
+    planned = settings.plan(root, hosts, approval_timeout_s)
+    settings.write(planned)
+    for p in planned:
+        print(
+            f"{p.host.title} hooks installed in {p.host.settings} (timeout {approval_timeout_s + settings.TIMEOUT_MARGIN_S} s)"
+        )
+    print("check the setup with: forge-tui doctor")
+
+
+def _timeout_of(policy_bytes: bytes) -> int:
+    from forge_tui.core.policy import parse_policy
+
+    return int(parse_policy(policy_bytes).approval_timeout_s)
+
+
+def _timeout_of_file(path: Path) -> int:
+    """The approval timeout of the project's policy (ConfigError when it does not load: the hooks'
+    timeouts are derived from it, so a guess could leave the host's timeout below it)."""
+    from forge_tui.errors import ConfigError
+
+    try:
+        return _timeout_of(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _undo_init(project) -> None:
+    """Remove the .forge/ folder init just created (the private key and state stay, unused)."""
+    import shutil
+
+    shutil.rmtree(project.forge_dir, ignore_errors=True)

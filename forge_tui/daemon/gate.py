@@ -538,6 +538,9 @@ class Gate:
             "commit": _str_or_none(params.get("commit"), "commit", 64),
             "tool_use_id": _str_or_none(params.get("tool_use_id"), "tool_use_id", 256),
         }
+        digest = _str_or_none(params.get("input_digest"), "input_digest", 128)
+        if digest is not None:  # what actually ran, to compare with the request's (docs/hooks.md)
+            body["input_digest"] = digest
         try:
             written = await self.appender.append([("outcome", body)])
         except LedgerError as exc:

@@ -26,12 +26,14 @@ from forge_tui import __version__
 from forge_tui.core.ledger import LedgerWriter
 from forge_tui.daemon.appender import GroupAppender
 from forge_tui.daemon.gate import Gate, peer_process
+from forge_tui.daemon.hookserve import HookService
 from forge_tui.daemon.policy_watch import PolicyHolder, watch_policy
 from forge_tui.errors import ConfigError, LedgerError
 from forge_tui.paths import keys_dir, private_dir
 from forge_tui.protocol import (
     BAD_PARAMS,
     EVENT,
+    HOOK_RUN,
     INTERNAL,
     INVALID_REQUEST,
     LEDGER_UNAVAILABLE,
@@ -254,6 +256,7 @@ class Daemon:
             "ledger.query": self.m_query,
             "ledger.note": self.m_note,
             "policy.reload": self.m_reload,
+            HOOK_RUN: HookService(self).handle,  # the agent hooks (forge_tui/daemon/hookserve.py)
         }
         self._lock_fd = -1
         self._server: asyncio.base_events.Server | None = None

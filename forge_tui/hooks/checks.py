@@ -1,0 +1,344 @@
+"""`forge-tui doctor`: the checks, each with a status and the fix (docs/hooks.md).
+
+Every check is a small function returning Check records; none raises for a finding (a bug still does).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from forge_tui.errors import ForgeError
+from forge_tui.hooks.settings import HOOK_SCRIPT, HOSTS, Host, is_ours
+
+OK, WARN, FAIL = "ok", "warn", "FAIL"
+# Where Claude Code reads managed settings that no project or user file can override.
+MANAGED_SETTINGS = (Path("/etc/claude-code/managed-settings.json"),)
+PROBE_TOOLS = ("Bash", "Edit", "Write", "Read", "WebFetch", "mcp__server__tool")
+
+
+@dataclass(frozen=True)
+class Check:
+    status: str  # OK, WARN or FAIL
+    item: str
+    detail: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        text = f"{self.status:<4}  {self.item}: {self.detail}"
+        return text + (f"\n      fix: {self.fix}" if self.fix and self.status != OK else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_checks(project, required: list[str]) -> list[Check]:
+    timeout_s, checks = _policy(project)
+    present = [h for h in HOSTS if (project.root / HOSTS[h].settings).exists()]
+    hosts = list(dict.fromkeys([*required, *present]))
+    if not hosts:
+        checks.append(
+            Check(
+                FAIL,
+                "agent hooks",
+                "no agent host is set up in this project: agents are not gated",
+                "forge-tui init --claude-code (or --codex, --gemini)",
+            )
+        )
+    for name in hosts:
+        checks.extend(host_checks(project.root, HOSTS[name], timeout_s))
+    if "claude-code" in hosts:
+        checks.extend(claude_overrides(project.root))
+    if "codex" in hosts:
+        checks.append(codex_trust_note())
+    checks.append(_daemon(project))
+    checks.append(_keys(project))
+    checks.append(_ledger(project))
+    checks.append(_sandbox())
+    return checks
+
+
+# ---- the hosts' settings ---------------------------------------------------------------------------
+
+
+def host_checks(root: Path, host: Host, approval_timeout_s: int | None) -> list[Check]:
+    path = root / host.settings
+    item = f"{host.title} ({host.settings})"
+    init = f"forge-tui init --{host.name}"
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [Check(FAIL, item, "the settings file does not exist: this host is not gated", init)]
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        why = "Claude Code silently ignores it in headless mode and runs no hook at all"
+        return [Check(FAIL, item, f"not valid JSON ({exc}); {why}", f"fix the file, then {init}")]
+    if not isinstance(doc, dict):
+        return [Check(FAIL, item, "does not hold a JSON object", f"fix the file, then {init}")]
+    out: list[Check] = []
+    bad_timeouts = _non_numeric_timeouts(doc)
+    if bad_timeouts:
+        out.append(
+            Check(
+                FAIL,
+                item,
+                f"timeout is not a number in {', '.join(bad_timeouts)}: Claude Code then ignores the whole file",
+                "write timeouts as numbers (seconds; Gemini: milliseconds)",
+            )
+        )
+    if host.name == "claude-code" and doc.get("disableAllHooks") is True:
+        out.append(Check(FAIL, item, "disableAllHooks is true: no hook runs", "remove disableAllHooks"))
+    hooks = doc.get("hooks") if isinstance(doc.get("hooks"), dict) else {}
+    for event in host.events:
+        out.append(_event_check(item, host, hooks.get(event), event, approval_timeout_s, init))
+    return out
+
+
+def _event_check(item: str, host: Host, groups: Any, event: str, approval_s: int | None, init: str) -> Check:
+    ours = [
+        (g, h)
+        for g in (groups if isinstance(groups, list) else [])
+        if isinstance(g, dict)
+        for h in (g.get("hooks") if isinstance(g.get("hooks"), list) else [])
+        if is_ours(h)
+    ]
+    where = f"{item} {event}"
+    if not ours:
+        return Check(FAIL, where, "no forge-tui hook for this event", init)
+    group, entry = ours[-1]
+    missed = [t for t in PROBE_TOOLS if not matcher_covers(host, group.get("matcher"), t)]
+    if missed:
+        return Check(
+            FAIL,
+            where,
+            f"matcher {group.get('matcher')!r} misses {', '.join(missed)}",
+            f"use the matcher {host.matcher!r} ({init} rewrites it)",
+        )
+    argv = _argv(host, entry)
+    problem = _command_problem(argv)
+    if problem:
+        return Check(FAIL, where, problem, init)
+    timeout = entry.get("timeout")
+    if not isinstance(timeout, int | float) or isinstance(timeout, bool):
+        return Check(
+            FAIL, where, "no numeric timeout: the host's default may be below a reviewer's wait", init
+        )
+    timeout_s = timeout / 1000 if host.timeout_ms else timeout
+    deadline = _deadline(argv)
+    if approval_s is not None:
+        if deadline is None or deadline <= approval_s:
+            return Check(
+                FAIL,
+                where,
+                f"the hook's --deadline ({deadline}) is not above the approval timeout ({approval_s} s)",
+                init,
+            )
+        if timeout_s <= deadline:
+            return Check(
+                FAIL,
+                where,
+                f"the host's timeout ({timeout_s:g} s) is not above the hook's deadline ({deadline:g} s): "
+                "a host that times a hook out lets the tool run",
+                init,
+            )
+    return Check(OK, where, f"{argv[0]} {' '.join(argv[1:4])}…, timeout {timeout_s:g} s")
+
+
+def matcher_covers(host: Host, matcher: Any, tool: str) -> bool:
+    """Whether the host runs a hook with this matcher for `tool` (Claude Code: `*`, empty or absent
+    match all; letters, digits, `_`, `|` and `,` only name tools exactly; else a regex)."""
+    if matcher in (None, "", "*"):
+        return True
+    if not isinstance(matcher, str):
+        return False
+    if host.name == "claude-code" and re.fullmatch(r"[A-Za-z0-9_|,]+", matcher):
+        return tool in re.split(r"[|,]", matcher)
+    try:
+        return re.search(matcher, tool) is not None
+    except re.error:
+        return False
+
+
+def _argv(host: Host, entry: dict[str, Any]) -> list[str]:
+    command = entry.get("command")
+    if not isinstance(command, str):
+        return []
+    args = entry.get("args")
+    if isinstance(args, list):
+        return [command, *(str(a) for a in args)]
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return [command]
+
+
+def _command_problem(argv: list[str]) -> str | None:
+    if not argv:
+        return "the hook has no command"
+    exe = argv[0]
+    if not os.path.isabs(exe):
+        return f"the command {exe!r} is not an absolute path (a PATH lookup or a shim can change or slow it)"
+    if not os.access(exe, os.X_OK):
+        return f"the command {exe} does not exist or is not executable: the host then lets every tool run"
+    scripts = [a for a in argv[1:] if a.endswith("run.py")]
+    if scripts and not os.path.isfile(scripts[0]):
+        return f"the hook script {scripts[0]} does not exist (moved or uninstalled forge-tui?)"
+    if scripts and Path(scripts[0]).resolve() != HOOK_SCRIPT:
+        return f"the hook script {scripts[0]} is not this forge-tui's ({HOOK_SCRIPT})"
+    return None
+
+
+def _deadline(argv: list[str]) -> float | None:
+    if "--deadline" in argv:
+        i = argv.index("--deadline")
+        try:
+            return float(argv[i + 1])
+        except (IndexError, ValueError):
+            return None
+    return None
+
+
+def _non_numeric_timeouts(doc: dict[str, Any]) -> list[str]:
+    bad = []
+    hooks = doc.get("hooks") if isinstance(doc.get("hooks"), dict) else {}
+    for event, groups in hooks.items():
+        for g in groups if isinstance(groups, list) else []:
+            for h in (g.get("hooks") or []) if isinstance(g, dict) else []:
+                if isinstance(h, dict) and "timeout" in h:
+                    t = h["timeout"]
+                    if isinstance(t, bool) or not isinstance(t, int | float):
+                        bad.append(event)
+    return sorted(set(bad))
+
+
+def claude_overrides(root: Path) -> list[Check]:
+    """What can switch Claude Code's project hooks off from outside .claude/settings.json."""
+    out = []
+    files = [root / ".claude" / "settings.local.json", Path.home() / ".claude" / "settings.json"]
+    for path in files:
+        if not path.exists():
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            out.append(
+                Check(FAIL, f"Claude Code ({path})", f"not valid JSON ({exc})", "fix or remove the file")
+            )
+            continue
+        if isinstance(doc, dict) and doc.get("disableAllHooks") is True:
+            out.append(
+                Check(
+                    FAIL,
+                    f"Claude Code ({path})",
+                    "disableAllHooks is true: it switches the project's hooks off",
+                    "remove disableAllHooks from that file",
+                )
+            )
+    managed = [p for p in MANAGED_SETTINGS if p.exists()]
+    if managed:
+        out.append(Check(OK, "Claude Code managed settings", f"{managed[0]} exists"))
+    else:
+        out.append(
+            Check(
+                WARN,
+                "Claude Code managed settings",
+                "the hooks live in the repository, where a commit (or the agent, if not sandboxed) can remove them",
+                f"where the gate must not be switched off, put the same hooks in {MANAGED_SETTINGS[0]} "
+                '(with "allowManagedHooksOnly": true), and run agents under `forge-tui run`',
+            )
+        )
+    return out
+
+
+def codex_trust_note() -> Check:
+    return Check(
+        WARN,
+        "Codex CLI hook trust",
+        "Codex runs project hooks (.codex/hooks.json) only in a trusted project with trusted hooks",
+        "trust the project and its hooks once in an interactive `codex` session "
+        "(scripts: `codex --dangerously-bypass-hook-trust`), or install the same hooks in $CODEX_HOME/hooks.json",
+    )
+
+
+# ---- the project's own state -----------------------------------------------------------------------
+
+
+def _policy(project) -> tuple[int | None, list[Check]]:
+    from forge_tui.core.policy import load_policy
+
+    try:
+        policy = load_policy(project.policy_path)
+    except ForgeError as exc:
+        return None, [Check(FAIL, "policy", f"{exc}", "forge-tui policy check, then fix .forge/policy.toml")]
+    t = int(policy.approval_timeout_s)
+    return t, [Check(OK, "policy", f"{len(policy.rules)} rules, approval timeout {t} s")]
+
+
+def _daemon(project) -> Check:
+    from forge_tui.client import Client, DaemonUnavailable, hello
+    from forge_tui.paths import socket_path
+
+    try:
+        sock = socket_path(project.project_id)
+        with Client(sock, client="doctor", timeout=3.0) as c:
+            info = hello(c)
+    except (DaemonUnavailable, ForgeError) as exc:
+        return Check(
+            FAIL,
+            "daemon",
+            f"not reachable ({exc}): every hook call is denied meanwhile",
+            "start it: `forge-tui daemon` (foreground) or `forge-tui` (console, starts it)",
+        )
+    if info.get("project_id") != project.project_id:
+        return Check(FAIL, "daemon", f"{sock} serves another project", "set FORGE_SOCKET correctly")
+    return Check(OK, "daemon", f"answers on {sock} (ledger size {info.get('ledger', {}).get('size')})")
+
+
+def _keys(project) -> Check:
+    from forge_tui.core.keys import load_ledger_key
+
+    try:
+        lid = project.local_ledger_id()
+        load_ledger_key(lid)
+    except ForgeError as exc:
+        return Check(
+            FAIL, "ledger key", str(exc), "forge-tui init --join (gives this machine its own ledger)"
+        )
+    return Check(OK, "ledger key", f"this machine's key for ledger {lid} is readable")
+
+
+def _ledger(project) -> Check:
+    from forge_tui.core.verify import verify_project
+
+    try:
+        report = verify_project(project, update_seen=False)
+    except ForgeError as exc:
+        return Check(FAIL, "ledger", f"cannot verify: {exc}", "forge-tui verify")
+    code = report.exit_code()
+    errors = [f for f in report.findings if f.severity == "error"]
+    if code == 0:
+        return Check(OK, "ledger", f"verifies ({sum(r.records for r in report.ledgers)} records)")
+    if not errors:
+        return Check(WARN, "ledger", f"{len(report.findings)} warning(s)", "forge-tui verify shows them")
+    return Check(
+        FAIL, "ledger", f"{errors[0].line()} (+{len(errors) - 1} more)", "forge-tui verify shows them all"
+    )
+
+
+def _sandbox() -> Check:
+    if os.environ.get("FORGE_SANDBOX"):
+        return Check(OK, "sandbox", "this shell runs inside `forge-tui run`")
+    have = shutil.which("bwrap") is not None
+    return Check(
+        WARN,
+        "sandbox",
+        "agents started from this shell are not sandboxed: as your user they can edit the hook settings",
+        "start agents with `forge-tui run -- claude` (needs bubblewrap"
+        + ("" if have else ", which is not installed")
+        + ")",
+    )

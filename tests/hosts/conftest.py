@@ -1,0 +1,25 @@
+"""Fixtures for the host hook tests (helpers in hostkit.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hostkit import Hooked, make_project
+
+
+@pytest.fixture
+def hooked(tmp_path, monkeypatch) -> Hooked:
+    """A solo-pack project with its daemon running; the daemon is stopped at teardown."""
+    h = make_project(tmp_path)
+    monkeypatch.chdir(h.root)
+    h.start()
+    yield h
+    h.stop()
+
+
+@pytest.fixture
+def unstarted(tmp_path, monkeypatch) -> Hooked:
+    """A solo-pack project whose daemon is not running (call .start() to run one)."""
+    h = make_project(tmp_path)
+    monkeypatch.chdir(h.root)
+    yield h
+    h.stop()

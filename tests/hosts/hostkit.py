@@ -1,0 +1,131 @@
+"""Helpers for the host hook tests: a project with a daemon in its own process, the hook run the way the
+hosts' settings run it (`python -I -S …/forge_tui/hooks/run.py HOST --deadline S`, a subprocess with
+the payload on standard input, in the project folder), and the hosts' documented payloads.
+
+The root conftest isolates HOME, XDG_* and FORGE_*; the daemon and the hooks inherit that environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forge_tui.client import Client
+from forge_tui.core.project import Project, init_project
+from forge_tui.daemon.spawn import start_daemon, stop_daemon
+from forge_tui.hooks.settings import HOOK_SCRIPT
+from forge_tui.paths import atomic_write, socket_path
+from forge_tui.protocol import LEDGER_QUERY
+
+HOSTS_DIR = Path(__file__).resolve().parent
+
+
+@dataclass
+class Hooked:
+    """A project, its daemon (None when not started) and helpers to drive and inspect it."""
+
+    project: Project
+    sock: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.project.root
+
+    def start(self) -> None:
+        self.proc = start_daemon(self.root, self.sock, log_path=self.root.parent / "daemon.log")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_daemon(self.proc)
+            self.proc = None
+
+    def hook(
+        self, host: str, payload: Any, *, deadline: float = 60.0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return subprocess.run(
+            [sys.executable, "-I", "-S", str(HOOK_SCRIPT), host, "--deadline", str(deadline)],
+            input=data,
+            capture_output=True,
+            cwd=self.root,
+            env=env,
+            timeout=deadline + 30,
+        )
+
+    def hook_async(self, host: str, payload: Any, *, deadline: float = 60.0) -> subprocess.Popen:
+        p = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(HOOK_SCRIPT), host, "--deadline", str(deadline)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self.root,
+        )
+        assert p.stdin is not None
+        p.stdin.write(json.dumps(payload).encode())
+        p.stdin.close()
+        return p
+
+    def records(self, type_: str | None = None) -> list[dict[str, Any]]:
+        """The authoritative ledger's records, oldest first (optionally of one type)."""
+        lid = self.project.local_ledger_id()
+        path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
+        recs = [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
+        return [r for r in recs if type_ is None or r["type"] == type_]
+
+    def query(self, **filters: Any) -> list[dict[str, Any]]:
+        with Client(self.sock, client="test", timeout=10) as c:
+            return c.call(LEDGER_QUERY, filters)["records"]
+
+    def wait_for(self, cond: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+        """Poll `cond` until it returns something truthy (bounded; never a sleep as synchronisation)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            got = cond()
+            if got:
+                return got
+            time.sleep(0.05)  # polling interval of a bounded condition loop
+        raise AssertionError(f"timed out waiting for {what}")
+
+
+def make_project(tmp_path: Path, policy: str | None = None) -> Hooked:
+    root = tmp_path / "proj"
+    root.mkdir()
+    project = init_project(root, pack="solo", name="proj")
+    if policy is not None:
+        atomic_write(project.policy_path, policy.encode())
+    return Hooked(project, socket_path(project.project_id))
+
+
+def payload(host: str, event: str, tool: str, tool_input: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A documented payload of `host` for `event` ("pre" or "post")."""
+    base: dict[str, Any] = {
+        "session_id": "sess-1",
+        "transcript_path": "/dev/null",
+        "cwd": os.getcwd(),
+        "tool_name": tool,
+        "tool_input": tool_input,
+    }
+    if host == "gemini":
+        base["hook_event_name"] = "BeforeTool" if event == "pre" else "AfterTool"
+        base["timestamp"] = "2026-12-01T10:00:00.000Z"
+    else:
+        base["hook_event_name"] = "PreToolUse" if event == "pre" else "PostToolUse"
+        base["permission_mode"] = "default"
+        base["tool_use_id"] = extra.pop("tool_use_id", "toolu_1")
+        if host == "codex":
+            base.update(turn_id="turn-1", model="gpt-fake")
+    if event == "post":
+        base["tool_response"] = extra.pop("tool_response", {"stdout": "", "stderr": ""})
+    base.update(extra)
+    return base
+
+
+SHELL_TOOL = {"claude-code": "Bash", "codex": "Bash", "gemini": "run_shell_command"}
