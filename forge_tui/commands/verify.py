@@ -26,6 +26,9 @@ such request in the ledger), unapproved_request (denied, expired or still pendin
 only for what none of its parents brings (its own conflict resolutions); the merged commits are
 checked on their own. A bad range or a folder outside git exits 2; --git does not combine with --fast.
 
+Every finding has a stable code (ledger, seq, code, message); docs/findings.md lists them all with
+their meaning and severity.
+
 Exit codes: 0 verified; 1 tampering or a forensic violation; 2 usage or configuration error;
 3 torn or unsigned tail (a warning; an error with --strict)."""
 

@@ -25,7 +25,9 @@ import os
 import subprocess
 from dataclasses import dataclass, field
 
+from forge_tui.core.findings import Code
 from forge_tui.core.policy import Policy, governing_rules, parse_policy
+from forge_tui.core.summaries import DecisionSummary, RequestSummary, Summaries
 from forge_tui.errors import ConfigError, PolicyError
 
 TRAILER = "Forge-Request"
@@ -53,9 +55,10 @@ class GitSummary:
 class RequestState:
     status: str  # allowed | denied | expired | pending
     ledger: str
+    request: RequestSummary  # what was asked: its action's paths and input digest
 
 
-def request_states(ledgers: list[tuple[str, dict[int, tuple]]]) -> dict[str, RequestState]:
+def request_states(ledgers: list[tuple[str, Summaries]]) -> dict[str, RequestState]:
     """What the ledgers say of each request id, from the verifier's record summaries.
 
     A request is allowed when a decision bound to it (same request id and request hash, later in the
@@ -64,23 +67,25 @@ def request_states(ledgers: list[tuple[str, dict[int, tuple]]]) -> dict[str, Req
     of its own). A request id found in several ledgers counts as allowed if any allowed it."""
     out: dict[str, RequestState] = {}
     for lid, summaries in ledgers:
-        hashes: dict[str, str] = {}
+        requests: dict[str, RequestSummary] = {}
         states: dict[str, str] = {}
         for seq in sorted(summaries):
             s = summaries[seq]
-            if s[0] == "request" and isinstance(s[1], str) and s[1] not in hashes:
-                hashes[s[1]] = s[-1]
-                states[s[1]] = "pending"
-            elif s[0] == "decision" and s[1] in hashes and s[2] == hashes[s[1]]:
-                if states[s[1]] != "pending":
+            if type(s) is RequestSummary:
+                if isinstance(s.request_id, str) and s.request_id not in requests:
+                    requests[s.request_id] = s
+                    states[s.request_id] = "pending"
+            elif type(s) is DecisionSummary:
+                req = requests.get(s.request_id)
+                if req is None or s.request_hash != req.leaf or states[s.request_id] != "pending":
                     continue
-                if s[3] == "allowed" and s[4] in ("policy", "reviewers"):
-                    states[s[1]] = "allowed"
-                elif s[3] == "denied":
-                    states[s[1]] = "expired" if s[4] == "timeout" else "denied"
+                if s.status == "allowed" and s.decided_by in ("policy", "reviewers"):
+                    states[s.request_id] = "allowed"
+                elif s.status == "denied":
+                    states[s.request_id] = "expired" if s.decided_by == "timeout" else "denied"
         for rid, st in states.items():
             if rid not in out or (st == "allowed" and out[rid].status != "allowed"):
-                out[rid] = RequestState(st, lid)
+                out[rid] = RequestState(st, lid, requests[rid])
     return out
 
 
@@ -169,7 +174,7 @@ def _check(gr: GitRange, states: dict[str, RequestState]) -> GitSummary:
                 GitFinding(
                     short,
                     first,
-                    "ungated_commit",
+                    Code.UNGATED_COMMIT,
                     f"touches governed path(s) {shown} (rule {rule_s}) with no {TRAILER} trailer",
                 )
             )
@@ -181,7 +186,7 @@ def _check(gr: GitRange, states: dict[str, RequestState]) -> GitSummary:
                     GitFinding(
                         short,
                         first,
-                        "unknown_request",
+                        Code.UNKNOWN_REQUEST,
                         f"touches governed path(s) {shown}; {TRAILER} {rid!r} names no request in the ledger",
                     )
                 )
@@ -190,7 +195,7 @@ def _check(gr: GitRange, states: dict[str, RequestState]) -> GitSummary:
                     GitFinding(
                         short,
                         first,
-                        "unapproved_request",
+                        Code.UNAPPROVED_REQUEST,
                         f"touches governed path(s) {shown}; request {rid} was not allowed ({st.status})",
                     )
                 )

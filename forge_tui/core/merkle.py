@@ -33,11 +33,20 @@ def _split(n: int) -> int:
 
 
 def root_from_leaves(leaves: Sequence[bytes]) -> bytes:
-    """The tree head over already-hashed leaves (iterative: fine for millions of leaves)."""
-    tree = CompactTree()
-    for h in leaves:
-        tree.append(h)
-    return tree.root()
+    """The tree head over already-hashed leaves, level by level (fine for millions of leaves): an odd
+    node at the end of a level moves up unchanged, which gives the same tree as splitting at the
+    largest power of two."""
+    if not leaves:
+        return EMPTY_ROOT
+    level = list(leaves)
+    sha256 = hashlib.sha256
+    while len(level) > 1:
+        odd = level[-1] if len(level) % 2 else None
+        it = iter(level)
+        level = [sha256(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=False)]
+        if odd is not None:
+            level.append(odd)
+    return level[0]
 
 
 def _subtree_root(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:

@@ -31,25 +31,36 @@ from typing import Any
 import nacl.bindings
 import nacl.exceptions
 
+from forge_tui.core.findings import Code, Severity
 from forge_tui.core.jcs import MAX_LINE, _dumps_fast, parse_canonical
-from forge_tui.core.merkle import EMPTY_ROOT
+from forge_tui.core.merkle import EMPTY_ROOT, root_from_leaves
 from forge_tui.core.note import Checkpoint, NoteError, Verifier, b64, open_checkpoint, parse_vkey
 from forge_tui.core.records import RECORD_CONTEXT, ZERO_HASH, check_shape
+from forge_tui.core.reevaluate import Reevaluator, policy_texts
+from forge_tui.core.summaries import ApprovalSummary, Summaries, summarise
 from forge_tui.errors import EXIT_FAIL, EXIT_OK, EXIT_WARN, CanonicalError, ConfigError, SignatureError
 
-ERROR, WARNING, NOTICE = "error", "warning", "notice"
+ERROR, WARNING, NOTICE = Severity.ERROR.value, Severity.WARNING.value, Severity.NOTICE.value
 Progress = Callable[[int, int], None]
 
 
 @dataclass
 class Finding:
+    """One finding; `code` is a `forge_tui.core.findings.Code` (a str), whose table gives the default
+    severity."""
+
     ledger: str
     seq: int | None
     code: str
     message: str
-    severity: str = ERROR
+    severity: str = ""
     commit: str | None = None  # `--git`: the short hash of the commit (ledger is then "-")
     path: str | None = None  # `--git`: the (first) governed path the commit touches
+
+    def __post_init__(self) -> None:
+        self.code = Code(self.code)  # a code outside the table is a bug
+        if not self.severity:
+            self.severity = self.code.severity.value
 
     def line(self) -> str:
         if self.commit is not None:
@@ -193,52 +204,6 @@ def _byte_bounds(data, complete: int, parts: int) -> list[tuple[int, int]]:
     return bounds
 
 
-def _summary(rec: dict[str, Any]) -> tuple | None:
-    """The few fields the forensic rules need, so workers return little."""
-    t = rec["type"]
-    b = rec["body"]
-    if t == "request":
-        actor = b.get("actor") if isinstance(b.get("actor"), dict) else {}
-        return (
-            t,
-            b.get("request_id"),
-            actor.get("id"),
-            actor.get("kind"),
-            b.get("principal"),
-            actor.get("session"),
-        )
-    if t == "decision":
-        return (
-            t,
-            b.get("request_id"),
-            b.get("request_hash"),
-            b.get("status"),
-            b.get("decided_by"),
-            b.get("rule"),
-            b.get("policy_digest"),
-            b.get("approvals_needed"),
-            tuple(b.get("distinct_from") or ()),
-        )
-    if t == "approval":
-        return (
-            t,
-            json.dumps(b.get("approval"), sort_keys=True),
-            b.get("reviewer_kid"),
-            b.get("reviewer_sig"),
-        )
-    if t == "outcome":
-        return (t, b.get("request_id"), b.get("status"))
-    if t == "policy":
-        return (t, b.get("digest"), b.get("error"))
-    if t in ("key", "reviewer"):
-        return (t, b.get("action"), b.get("vkey"), b.get("from_seq"), b.get("name"))
-    if t == "genesis":
-        return (t, b.get("vkey"))
-    if t == "violation":
-        return (t, b.get("kind"), b.get("request_id"), b.get("detail"))
-    return None
-
-
 def check_chunk(
     path: str,
     start: int,
@@ -252,7 +217,7 @@ def check_chunk(
     """Parse (and unless `fast`, signature-check) lines [start, end) of a ledger file; the first is
     numbered `first_seq`.
 
-    Returns (findings as tuples (seq, code, message), summaries {seq: tuple}, stamps) where stamps is
+    Returns (findings as tuples (seq, code, message), summaries {seq: Summary}, stamps) where stamps is
     (first ts, last ts, [(seq, ts, previous ts)] for each time step backwards inside the range).
     The parent checks `seq` and `prev` from the bytes (see `_hash_chain`); this checks everything else,
     including (unless `fast`) the reviewer signature of each approval against `reviewers_text`.
@@ -260,7 +225,7 @@ def check_chunk(
     keys = {v.kid: v.public_key for v in (parse_vkey(k) for k in vkeys)}
     reviewers = None if fast else _reviewers_or_none(reviewers_text)
     findings: list[tuple[int, str, str]] = []
-    summaries: dict[int, tuple] = {}
+    summaries: Summaries = {}
     first_ts = last_ts = None
     backwards: list[tuple[int, str, str]] = []
     sign_open = nacl.bindings.crypto_sign_open
@@ -279,31 +244,31 @@ def check_chunk(
                     rec = _parse_line(line)
                     check_shape(rec)
                 except (CanonicalError, NoteError) as exc:
-                    findings.append((seq, "malformed", f"record is malformed: {exc}"))
+                    findings.append((seq, Code.MALFORMED, f"record is malformed: {exc}"))
                     seq += 1
                     continue
                 if rec["log"] != origin:
-                    findings.append((seq, "log", f"record belongs to log {rec['log']!r}"))
+                    findings.append((seq, Code.LOG, f"record belongs to log {rec['log']!r}"))
                 key = keys.get(rec["kid"])
                 if key is None:
-                    findings.append((seq, "unknown_key", f"signed by untrusted key {rec['kid']!r}"))
+                    findings.append((seq, Code.UNKNOWN_KEY, f"signed by untrusted key {rec['kid']!r}"))
                 elif not fast:
                     try:
                         sign_open(b64decode(rec["sig"]) + _signed_bytes(line), key)
                     except bad_sig:
-                        findings.append((seq, "signature", "record signature does not verify"))
+                        findings.append((seq, Code.SIGNATURE, "record signature does not verify"))
                 ts = rec["ts"]
                 if first_ts is None:
                     first_ts = ts
                 elif ts < last_ts:
                     backwards.append((seq, ts, last_ts))
                 last_ts = ts
-                s = _summary(rec)
+                s = summarise(rec, line)
                 if s is not None:
-                    if reviewers is not None and s[0] == "approval":
-                        s = (*s, _approval_sig_error(rec["body"], reviewers, seq))
-                    elif s[0] == "request":  # its leaf hash: decisions and approvals must name it
-                        s = (*s, hashlib.sha256(b"\x00" + line).hexdigest())
+                    if reviewers is not None and type(s) is ApprovalSummary:
+                        s = s._replace(
+                            sig_checked=True, sig_error=_approval_sig_error(rec["body"], reviewers, seq)
+                        )
                     summaries[seq] = s
                 seq += 1
         finally:
@@ -426,12 +391,13 @@ def verify_project(
     anchor_cps = [a for a in (anchors or [])]
     ids = sorted(set(project.ledger_ids()) | set(trust.ledger_ids() if base_ref else []))
     if not ids:
-        report.findings.append(Finding("-", None, "no_ledger", "no ledger found in .forge/ledger/"))
+        report.findings.append(Finding("-", None, Code.NO_LEDGER, "no ledger found in .forge/ledger/"))
         return report
     reviewers_text = trust.read("reviewers.toml")
+    texts = None if fast else policy_texts(project, trust)
     nworkers = workers or _cpu_workers()
     pool = ProcessPoolExecutor(max_workers=nworkers) if nworkers > 1 and not fast else None
-    all_summaries: list[tuple[str, dict[int, tuple]]] = []
+    all_summaries: list[tuple[str, Summaries]] = []
     try:
         for lid in ids:
             lr, found, summaries = _verify_ledger(
@@ -445,6 +411,7 @@ def verify_project(
                 nworkers,
                 progress,
                 reviewers_text,
+                texts,
             )
             report.ledgers.append(lr)
             report.findings.extend(found)
@@ -463,7 +430,7 @@ def verify_project(
             report.findings.insert(
                 0,
                 Finding(
-                    "-", None, "anchor", f"anchor file for {log[:120]!r} matches no ledger of this project"
+                    "-", None, Code.ANCHOR, f"anchor file for {log[:120]!r} matches no ledger of this project"
                 ),
             )
     if commits is not None:
@@ -479,7 +446,7 @@ def verify_project(
 
 
 def _verify_ledger(
-    project, lid, trust, fast, anchor_notes, use_local, pool, nworkers, progress, reviewers_text
+    project, lid, trust, fast, anchor_notes, use_local, pool, nworkers, progress, reviewers_text, texts
 ):
     path = project.tracked_ledger(lid)
     lr = LedgerReport(
@@ -487,21 +454,25 @@ def _verify_ledger(
     )
     out: list[Finding] = []
 
-    def add(seq, code, msg, sev=ERROR):
+    def add(seq, code, msg, sev=""):
         out.append(Finding(lid, seq, code, msg, sev))
 
     origin = project.origin(lid)
     try:
         keys = load_keys(trust.read(f"keys/{lid}.pub"))
     except NoteError as exc:
-        add(None, "bad_key", f"public key file is malformed: {exc}")
+        add(None, Code.BAD_KEY, f"public key file is malformed: {exc}")
         return lr, out, {}
     if not keys:
-        add(None, "no_key", f"no trusted key for this ledger in the {trust.label()} (.forge/keys/{lid}.pub)")
+        add(
+            None,
+            Code.NO_KEY,
+            f"no trusted key for this ledger in the {trust.label()} (.forge/keys/{lid}.pub)",
+        )
         return lr, out, {}
     keys = [k for k in keys if k.name == origin] or keys
     if not path.exists():
-        add(None, "deleted", f"ledger present in the {trust.label()} is missing from the working tree")
+        add(None, Code.DELETED, f"ledger present in the {trust.label()} is missing from the working tree")
         return lr, out, {}
 
     vkeys = [k.vkey for k in keys]
@@ -512,12 +483,12 @@ def _verify_ledger(
         data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
         try:
             if data[:3] == b"\xef\xbb\xbf":
-                add(0, "bom", "file starts with a byte order mark")
+                add(0, Code.BOM, "file starts with a byte order mark")
             complete = data.rfind(b"\n") + 1
             if complete < size:
                 add(
                     None,
-                    "torn_tail",
+                    Code.TORN_TAIL,
                     f"{size - complete} bytes after the last complete record (torn write)",
                     WARNING,
                 )
@@ -539,7 +510,7 @@ def _verify_ledger(
         results = [f.result() for f in futures]
     else:
         results = [check_chunk(spath, a, b, 0, origin, vkeys, fast, reviewers_text) for a, b in bounds]
-    summaries: dict[int, tuple] = {}
+    summaries: Summaries = {}
     stamps: list[tuple[int, str, str]] = []  # (seq, ts, previous ts) where time ran backwards
     last_ts = None
     for (a, _b), (f_list, summ, (first_ts, end_ts, backwards)) in zip(bounds, results, strict=True):
@@ -561,23 +532,23 @@ def _verify_ledger(
     try:
         note_text = project.tracked_checkpoint(lid).read_bytes().decode("utf-8")
     except FileNotFoundError:
-        add(None, "no_checkpoint", "no checkpoint: the whole ledger is unsigned", WARNING)
+        add(None, Code.NO_CHECKPOINT, "no checkpoint: the whole ledger is unsigned", WARNING)
     except UnicodeDecodeError:
-        add(None, "checkpoint", "checkpoint is not UTF-8")
+        add(None, Code.CHECKPOINT, "checkpoint is not UTF-8")
     if note_text is not None:
         try:
             cp, signers = open_checkpoint(note_text, keys)
             lr.checkpoint_signers = [v.kid for v in signers]
         except (NoteError, SignatureError) as exc:
-            add(None, "checkpoint", f"checkpoint rejected: {exc}")
+            add(None, Code.CHECKPOINT, f"checkpoint rejected: {exc}")
     if cp is not None:
         lr.checkpoint_size = cp.size
         if cp.origin != origin:
-            add(None, "checkpoint", f"checkpoint is for log {cp.origin!r}")
+            add(None, Code.CHECKPOINT, f"checkpoint is for log {cp.origin!r}")
         elif cp.size > n:
             add(
                 n,
-                "truncated",
+                Code.TRUNCATED,
                 f"checkpoint covers {cp.size} records but the ledger holds {n}: records removed",
             )
         else:
@@ -585,13 +556,13 @@ def _verify_ledger(
             if root != cp.root:
                 add(
                     None,
-                    "root_mismatch",
+                    Code.ROOT_MISMATCH,
                     f"records 0..{cp.size - 1} do not hash to the signed checkpoint root",
                 )
             if cp.size < n:
                 add(
                     cp.size,
-                    "unsigned_tail",
+                    Code.UNSIGNED_TAIL,
                     f"{n - cp.size} records after the last signed checkpoint",
                     WARNING,
                 )
@@ -613,33 +584,37 @@ def _verify_ledger(
             except FileNotFoundError:
                 pass
             except UnicodeDecodeError:
-                add(None, "anchor", f"{label} ({p}) is not UTF-8")
+                add(None, Code.ANCHOR, f"{label} ({p}) is not UTF-8")
     for label, note in anchor_list:
         try:
             acp, _ = open_checkpoint(note, keys)
         except (NoteError, SignatureError) as exc:
             if label == "anchor file" and note.split("\n", 1)[0] != origin:
                 continue  # an anchor for another ledger is simply not about this one
-            add(None, "anchor", f"{label}: checkpoint does not verify with the trusted key: {exc}")
+            add(None, Code.ANCHOR, f"{label}: checkpoint does not verify with the trusted key: {exc}")
             continue
         if acp.origin != origin:
             continue
         if acp.size > n:
             add(
                 n,
-                "rollback",
+                Code.ROLLBACK,
                 f"{label} has {acp.size} records; the ledger holds only {n} (truncated or rolled back)",
             )
         elif leaves_at(acp.size) != acp.root:
             add(
                 None,
-                "fork",
+                Code.FORK,
                 f"ledger is not an extension of the {label} (size {acp.size}): history was rewritten",
             )
         else:
             lr.anchors.append(f"{label} ({acp.size})")
     if not fast:
-        out.extend(forensics(lid, summaries, stamps, reviewers_text, fast))
+        from forge_tui.core.forensics import ledger_forensics
+
+        reevaluator = Reevaluator(project, texts or {})
+        ledger_forensics(summaries, stamps, reviewers_text, add, None)
+        reevaluator.notices(add)
     out.sort(key=lambda f: -1 if f.seq is None else f.seq)
     return lr, out, summaries
 
@@ -669,14 +644,19 @@ def _hash_chain(data, complete: int, lid: str, progress: Progress | None):
         h = sha256(b"\x00" + data[pos:end]).digest()
         k = rfind(b'"prev":"', pos, end)
         if k < 0 or data[k + 8 : k + 72] != prev_hex:
-            findings.append(Finding(lid, seq, "chain", "prev does not match the hash of the previous record"))
+            findings.append(
+                Finding(lid, seq, Code.CHAIN, "prev does not match the hash of the previous record")
+            )
         if k >= 0:
             q = find(b",", k + 80, end)
             said = data[k + 80 : q] if data[k + 72 : k + 80] == b'","seq":' and q > 0 else b"?"
             if said != str(seq).encode():
                 findings.append(
                     Finding(
-                        lid, seq, "seq", f"record says seq {said.decode(errors='replace')} at position {seq}"
+                        lid,
+                        seq,
+                        Code.SEQ,
+                        f"record says seq {said.decode(errors='replace')} at position {seq}",
                     )
                 )
         append_leaf(h)
@@ -691,26 +671,10 @@ def _hash_chain(data, complete: int, lid: str, progress: Progress | None):
 
     def leaves_at(k: int) -> bytes:
         if k not in cache:
-            cache[k] = _root(leaves, k)
+            cache[k] = root_from_leaves(leaves[:k])
         return cache[k]
 
     return leaves_at, findings, len(leaves), offsets
-
-
-def _root(leaves: list[bytes], k: int) -> bytes:
-    """RFC 6962 root of the first k leaves, level by level: an odd node at the end of a level moves up
-    unchanged, which gives the same tree as splitting at the largest power of two."""
-    if k == 0:
-        return EMPTY_ROOT
-    level = leaves[:k]
-    sha256 = hashlib.sha256
-    while len(level) > 1:
-        odd = level[-1] if len(level) % 2 else None
-        it = iter(level)
-        level = [sha256(b"\x01" + a + b).digest() for a, b in zip(it, it, strict=False)]
-        if odd is not None:
-            level.append(odd)
-    return level[0]
 
 
 def _update_seen(project, lid: str) -> None:
@@ -731,142 +695,6 @@ def _update_seen(project, lid: str) -> None:
 
 def _cp_size(note: str) -> int:
     return int(note.split("\n")[1])
-
-
-# ---- forensic rules (DESIGN §7) -------------------------------------------------------------------
-
-
-def forensics(
-    lid: str, summaries: dict[int, tuple], stamps: list[tuple[int, str, str]], reviewers_text, fast
-) -> list[Finding]:
-    from forge_tui.core.reviewers import parse_reviewers
-
-    out: list[Finding] = []
-
-    def add(seq, code, msg, sev=ERROR):
-        out.append(Finding(lid, seq, code, msg, sev))
-
-    for s1, t1, t0 in sorted(stamps):
-        add(s1, "time_backwards", f"timestamp {t1} is earlier than the previous record's {t0}")
-    try:
-        reviewers = parse_reviewers(reviewers_text or "")
-    except ConfigError as exc:
-        add(None, "reviewers", f"reviewers.toml is invalid: {exc}")
-        reviewers = {}
-    requests: dict[str, tuple[int, tuple]] = {}
-    request_hashes: dict[str, str] = {}
-    decisions: dict[str, tuple[int, tuple]] = {}
-    approvals: dict[str, list[tuple[int, dict]]] = {}
-    outcomes: dict[str, int] = {}
-    policy_digests: set[str] = set()
-    for seq in sorted(summaries):
-        s = summaries[seq]
-        t = s[0]
-        if t == "request":
-            if s[1] in requests:
-                add(
-                    seq,
-                    "duplicate_request",
-                    f"request id {s[1]!r} was already used at seq {requests[s[1]][0]}",
-                )
-                continue
-            requests[s[1]] = (seq, s)
-            request_hashes[s[1]] = s[6]
-        elif t == "decision":
-            rid = s[1]
-            if rid not in requests:
-                add(seq, "orphan_decision", f"decision for unknown request {rid!r}")
-            if s[6] and s[6] not in policy_digests and s[4] in ("policy", "reviewers", "timeout"):
-                add(
-                    seq,
-                    "unrecorded_policy",
-                    f"decision made under policy {str(s[6])[:12]} with no policy record before it",
-                )
-            if rid in request_hashes and s[2] != request_hashes[rid]:
-                add(
-                    seq,
-                    "unbound_decision",
-                    f"decision names request hash {str(s[2])[:12]}, not that of request {rid} at seq {requests[rid][0]}",
-                )
-            if s[3] in ("allowed", "denied"):
-                if rid in decisions and decisions[rid][1][3] in ("allowed", "denied"):
-                    add(
-                        seq,
-                        "double_decision",
-                        f"request {rid} was already decided at seq {decisions[rid][0]}",
-                    )
-                decisions[rid] = (seq, s)
-                if s[3] == "allowed" and s[4] == "reviewers":
-                    _check_quorum(add, seq, rid, s, approvals.get(rid, []), requests.get(rid))
-            else:
-                decisions.setdefault(rid, (seq, s))
-        elif t == "approval":
-            try:
-                appr = json.loads(s[1])
-            except (TypeError, ValueError):
-                appr = None
-            if not isinstance(appr, dict):
-                add(seq, "forged_approval", "approval record holds no approval object")
-                continue
-            rid = appr.get("request_id")
-            name = appr.get("reviewer")
-            rev = reviewers.get(name)
-            n_before = len(out)  # any finding below makes the approval count for nothing in the quorum
-            if rev is None:
-                add(seq, "unknown_reviewer", f"approval by {name!r}, who is not a registered reviewer")
-            elif not rev.active_at(seq):
-                add(seq, "retired_reviewer", f"approval by {name!r} after the reviewer was retired")
-            elif not fast:
-                err = (
-                    s[4]
-                    if len(s) > 4
-                    else _approval_sig_error({"approval": appr, "reviewer_sig": s[3]}, reviewers, seq)
-                )
-                if err:
-                    add(seq, "forged_approval", f"approval signature by {name!r} does not verify: {err}")
-            req = requests.get(rid)
-            if req is None:
-                add(seq, "orphan_approval", f"approval for unknown request {rid!r}")
-            elif appr.get("request_hash") != request_hashes[rid]:
-                add(seq, "unbound_approval", f"approval is not bound to request {rid} at seq {req[0]}")
-            if len(out) == n_before:
-                approvals.setdefault(rid, []).append((seq, appr))
-            if rid in outcomes:
-                add(
-                    seq,
-                    "approval_after_execution",
-                    f"approval for {rid} after its outcome at seq {outcomes[rid]}",
-                )
-        elif t == "outcome":
-            rid = s[1]
-            d = decisions.get(rid)
-            if d is None or d[1][3] != "allowed":
-                add(seq, "unauthorized_execution", f"outcome for {rid!r} with no earlier allowing decision")
-            outcomes.setdefault(rid, seq)
-        elif t == "policy":
-            if s[1] and not s[2]:
-                policy_digests.add(s[1])
-        elif t == "violation":
-            add(seq, f"recorded_{s[1]}", f"gate refused: {s[3]}", NOTICE)
-    return out
-
-
-def _check_quorum(add, seq: int, rid: str, dec: tuple, appr_list: list[tuple[int, dict]], req) -> None:
-    needed = dec[7] if isinstance(dec[7], int) else 1
-    distinct = set(dec[8]) | {"requester"}
-    requester = req[1][2] if req else None
-    principal = req[1][4] if req else None
-    ok: set[str] = set()
-    for aseq, appr in appr_list:
-        name = appr.get("reviewer")
-        if appr.get("verdict") != "approve":
-            continue
-        if name == requester or ("principal" in distinct and principal and name == principal):
-            add(aseq, "self_approval", f"{name!r} approved a request they made or that acts for them")
-            continue
-        ok.add(name)
-    if len(ok) < needed:
-        add(seq, "quorum", f"allowed with {len(ok)} valid approval(s) where {needed} were needed")
 
 
 def root_b64(root: bytes) -> str:

@@ -24,6 +24,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, ProgressBar, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from forge_tui.core.findings import Check
+from forge_tui.core.findings import check_of as findings_check_of
 from forge_tui.core.verify import ERROR, NOTICE, WARNING, Finding, LedgerReport, VerifyReport, verify_project
 from forge_tui.errors import EXIT_FAIL, EXIT_OK, EXIT_WARN, ForgeError
 from forge_tui.tui.text import clean, literal, shorten
@@ -32,11 +34,6 @@ from forge_tui.tui.text import clean, literal, shorten
 # best avoided when it buys nothing).
 POOL_THRESHOLD_BYTES = 8 << 20
 
-# Which finding codes belong to which check row; anything else is a forensic finding (DESIGN §7).
-CHAIN_CODES = frozenset({"chain", "seq", "log", "malformed", "bom", "torn_tail", "deleted"})
-SIGNATURE_CODES = frozenset({"signature", "unknown_key", "bad_key", "no_key"})
-CHECKPOINT_CODES = frozenset({"checkpoint", "no_checkpoint", "root_mismatch", "truncated", "unsigned_tail"})
-ANCHOR_CODES = frozenset({"anchor", "rollback", "fork"})
 CHECKS = ("chain", "signatures", "checkpoint", "anchors", "forensics")
 
 OK, WARN, FAIL, SKIP, NOTE = "ok", "warn", "fail", "skip", "note"
@@ -51,16 +48,10 @@ SEVERITY_STYLE = {ERROR: "bold red", WARNING: "yellow", NOTICE: "cyan"}
 
 
 def check_of(code: str) -> str:
-    """The check row a finding code belongs to."""
-    if code in CHAIN_CODES:
-        return "chain"
-    if code in SIGNATURE_CODES:
-        return "signatures"
-    if code in CHECKPOINT_CODES:
-        return "checkpoint"
-    if code in ANCHOR_CODES:
-        return "anchors"
-    return "forensics"
+    """The check row a finding code belongs to (from the one table, `forge_tui.core.findings`); the
+    `--git` codes have no row of their own and count as forensic."""
+    check = findings_check_of(code)
+    return "forensics" if check == Check.GIT else check.value
 
 
 @dataclass(frozen=True)
