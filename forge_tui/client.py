@@ -14,7 +14,7 @@ from typing import Any
 from forge_tui import __version__
 from forge_tui.protocol import HELLO, MAX_LINE, DaemonUnavailable, RPCError, request_message
 
-__all__ = ["Client", "DaemonUnavailable", "RPCError", "hello", "project_socket"]
+__all__ = ["Client", "DaemonUnavailable", "RPCError", "hello", "project_review_socket", "project_socket"]
 
 
 class Client:
@@ -109,6 +109,18 @@ def project_socket(start: Path | None = None) -> Path:
     if root is None:
         raise DaemonUnavailable("not inside a forge-tui project (no .forge/project.toml here or above)")
     return socket_path(read_project_id(root))
+
+
+def project_review_socket(start: Path | None = None) -> Path:
+    """The reviewer socket of the project around `start` (FORGE_REVIEW_SOCKET wins)."""
+    from forge_tui.paths import find_project_root, read_project_id, review_socket_path
+
+    if os.environ.get("FORGE_REVIEW_SOCKET"):
+        return Path(os.environ["FORGE_REVIEW_SOCKET"])
+    root = find_project_root(start)
+    if root is None:
+        raise DaemonUnavailable("not inside a forge-tui project (no .forge/project.toml here or above)")
+    return review_socket_path(read_project_id(root))
 
 
 def hello(c: Client) -> dict[str, Any]:

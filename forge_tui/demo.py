@@ -215,8 +215,17 @@ def script() -> list[Step]:
 class DemoAgent:
     """Sends the script through the gate, reporting each answer to `log` (one line each)."""
 
-    def __init__(self, sock: Path, log: Callable[[str], None], *, pace: float = 1.0, bot_key=None) -> None:
+    def __init__(
+        self,
+        sock: Path,
+        log: Callable[[str], None],
+        *,
+        pace: float = 1.0,
+        bot_key=None,
+        review_sock: Path | None = None,
+    ) -> None:
         self.sock = sock
+        self.review_sock = review_sock  # where the bot, a reviewer too, tries to approve its own request
         self.log = log
         self.pace = pace
         self.bot_key = bot_key
@@ -234,8 +243,11 @@ class DemoAgent:
                 self.log(f"agent: daemon unreachable ({exc}) -> denied, stopping")
                 return
 
-    def _call(self, method: str, params: dict[str, Any], timeout: float = 30.0) -> Any:
-        with Client(self.sock, client="sdk", timeout=timeout) as c:
+    def _call(
+        self, method: str, params: dict[str, Any], timeout: float = 30.0, *, review: bool = False
+    ) -> Any:
+        sock = self.review_sock if review and self.review_sock is not None else self.sock
+        with Client(sock, client="sdk", timeout=timeout) as c:
             return c.call(method, params)
 
     def _step(self, step: Step) -> None:
@@ -277,11 +289,15 @@ class DemoAgent:
     def _bot_self_approval(self, res: dict[str, Any]) -> None:
         from forge_tui.review import build_approval
 
-        pending = self._call("queue.list", {})["pending"]
+        pending = self._call("queue.list", {}, review=True)["pending"]
         item = next(p for p in pending if p["request_id"] == res["request_id"])
         appr = build_approval(item["request_id"], item["request_hash"], "approve", "looks fine to me", BOT)
         try:
-            self._call("queue.decide", {"approval": appr, "reviewer_sig": self.bot_key.sign_approval(appr)})
+            self._call(
+                "queue.decide",
+                {"approval": appr, "reviewer_sig": self.bot_key.sign_approval(appr)},
+                review=True,
+            )
             self.log(f"{BOT} approved its own request?! (this must never print)")
         except RPCError as exc:
             self.log(f"{BOT} tries to approve its own request: refused ({exc.code}: {exc.message})")
@@ -294,6 +310,7 @@ class DemoWorld:
     sock: Path
     env: dict[str, str]
     bot_key: Any
+    review_sock: Path
 
 
 def make_world(base: Path | None = None) -> DemoWorld:
@@ -306,10 +323,11 @@ def make_world(base: Path | None = None) -> DemoWorld:
     }
     os.environ.update(env)
     os.environ.pop("FORGE_SOCKET", None)
+    os.environ.pop("FORGE_REVIEW_SOCKET", None)
     from forge_tui.core.keys import create_reviewer_key
     from forge_tui.core.project import init_project
     from forge_tui.core.reviewers import Reviewer, save_reviewers
-    from forge_tui.paths import atomic_write, socket_path
+    from forge_tui.paths import atomic_write, review_socket_path, socket_path
 
     root = home / "shop"
     (root / "src" / "auth").mkdir(parents=True)
@@ -322,7 +340,14 @@ def make_world(base: Path | None = None) -> DemoWorld:
     save_reviewers(
         project.reviewers_path, {HUMAN: Reviewer(HUMAN, you.verifier), BOT: Reviewer(BOT, bot.verifier)}
     )
-    return DemoWorld(home, project, socket_path(project.project_id), {**os.environ, **env}, bot)
+    return DemoWorld(
+        home,
+        project,
+        socket_path(project.project_id),
+        {**os.environ, **env},
+        bot,
+        review_socket_path(project.project_id),
+    )
 
 
 def run_headless(world: DemoWorld, log: Callable[[str], None], *, pace: float = 0.0) -> dict[str, Any]:
@@ -330,10 +355,10 @@ def run_headless(world: DemoWorld, log: Callable[[str], None], *, pace: float = 
     from forge_tui.core.reviewers import ReviewerStore
     from forge_tui.review import find_pending, send_decision
 
-    agent = DemoAgent(world.sock, log, pace=pace, bot_key=world.bot_key)
+    agent = DemoAgent(world.sock, log, pace=pace, bot_key=world.bot_key, review_sock=world.review_sock)
     agent.run()
     you = ReviewerStore(world.project).unlock(HUMAN, DEMO_PASSPHRASE)
-    with Client(world.sock, client="review") as c:
+    with Client(world.review_sock, client="review") as c:
         for p in c.call("queue.list", {})["pending"]:
             if p["actor"]["id"] == BOT:
                 continue

@@ -70,11 +70,11 @@ def send_decision(
 
 def review_cli(project, request_id: str, reviewer: str, verdict: str, reason: str) -> int:
     from forge_tui.core.reviewers import ReviewerStore
-    from forge_tui.paths import socket_path
+    from forge_tui.paths import review_socket_path
 
     key = ReviewerStore(project).unlock(reviewer, read_passphrase(reviewer))
     try:
-        with Client(socket_path(project.project_id), client="review") as c:
+        with Client(review_socket_path(project.project_id), client="review") as c:
             item = find_pending(c, request_id)
             res = send_decision(c, key, item, verdict, reason)
     except DaemonUnavailable as exc:

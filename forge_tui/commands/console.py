@@ -8,14 +8,20 @@ NAME = "console"
 HELP = "open the approval console (what `forge-tui` with no command does)"
 DESCRIPTION = """\
 Open the approval console for the project around the current folder. When no daemon answers on the
-project's socket, one is started in the background first (its log goes to the project's private state
+project's reviewer socket, one is started in the background first (its log goes to the project's private state
 folder) and keeps running after you quit. Keys: Enter inspect, a approve, r reject, l ledger,
 v verify, p policy, ctrl+p commands, q quit. Rebind them in the [keymap] table of the user config file
 (see forge_tui/tui/config.py)."""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--socket", help="daemon socket (default: FORGE_SOCKET or the runtime folder)")
+    p.add_argument(
+        "--socket", help="agent socket of a daemon started here (default: FORGE_SOCKET or the runtime folder)"
+    )
+    p.add_argument(
+        "--review-socket",
+        help="reviewer socket to connect to (default: FORGE_REVIEW_SOCKET or the runtime folder)",
+    )
     p.add_argument("--no-start", action="store_true", help="do not start a daemon; wait for one instead")
     p.add_argument("--as", dest="reviewer", metavar="NAME", help="sign with this reviewer key")
 
@@ -25,20 +31,22 @@ def run(args: argparse.Namespace) -> int:
 
     from forge_tui.core.project import find_project
     from forge_tui.daemon.spawn import daemon_answers, start_daemon
-    from forge_tui.paths import socket_path
+    from forge_tui.paths import review_socket_path, socket_path
 
     project = find_project()
     # `forge-tui` with no command arrives here without this module's options: use the defaults.
     sock_arg = getattr(args, "socket", None)
+    review_arg = getattr(args, "review_socket", None)
     sock = Path(sock_arg) if sock_arg else socket_path(project.project_id)
-    if not getattr(args, "no_start", False) and not _answers(sock, daemon_answers):
+    review = Path(review_arg) if review_arg else review_socket_path(project.project_id)
+    if not getattr(args, "no_start", False) and not _answers(review, daemon_answers):
         log_path = project.state_dir / "daemon.log"
         print(f"starting the daemon for {project.name} (log: {log_path})")
-        start_daemon(project.root, sock, log_path=log_path)
+        start_daemon(project.root, sock, log_path=log_path, review_sock=review)
 
     from forge_tui.tui.app import ForgeApp
 
-    app = ForgeApp.for_project(project, socket=sock, reviewer=getattr(args, "reviewer", None))
+    app = ForgeApp.for_project(project, socket=review, reviewer=getattr(args, "reviewer", None))
     app.run()
     return 0
 

@@ -7,15 +7,22 @@ import argparse
 NAME = "daemon"
 HELP = "run the gate daemon for this project in the foreground"
 DESCRIPTION = """\
-Serve the gate for this project on its Unix socket (FORGE_SOCKET, or <runtime dir>/<project id>.sock):
-agents send requests, the policy decides, reviewers approve or reject, and every decision is durable
-in the ledger before anyone hears of it. One daemon per project: a second one refuses to start.
+Serve the gate for this project on two Unix sockets. The agent socket (FORGE_SOCKET, or
+<runtime dir>/<project id>.sock) answers only hello, status, gate.request, gate.wait, gate.outcome and
+ledger.query; the reviewer socket (FORGE_REVIEW_SOCKET, or <runtime dir>/review/<project id>.sock, in its
+own 0700 folder) answers everything, and is the one the console, approve, reject and note use. Agents
+send requests, the policy decides, reviewers approve or reject, and every decision is durable in the
+ledger before anyone hears of it. One daemon per project: a second one refuses to start.
 SIGTERM / SIGINT stop it cleanly; requests still pending are denied (decided_by fallback) and recorded.
 `forge-tui` with no command starts it in the background when needed."""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--socket", help="socket path (default: FORGE_SOCKET or the runtime folder)")
+    p.add_argument("--socket", help="agent socket path (default: FORGE_SOCKET or the runtime folder)")
+    p.add_argument(
+        "--review-socket",
+        help="reviewer socket path, in a private folder (default: FORGE_REVIEW_SOCKET or <runtime dir>/review/)",
+    )
     p.add_argument("--log", metavar="FILE", help="append log lines to FILE (default: standard error)")
 
 
@@ -26,13 +33,14 @@ def run(args: argparse.Namespace) -> int:
 
     from forge_tui.core.project import find_project
     from forge_tui.daemon.server import run_daemon
-    from forge_tui.paths import socket_path
+    from forge_tui.paths import review_socket_path, socket_path
 
     project = find_project()
     path = Path(args.socket) if args.socket else socket_path(project.project_id)
+    review = Path(args.review_socket) if args.review_socket else review_socket_path(project.project_id)
     log = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr  # noqa: SIM115
     try:
-        asyncio.run(run_daemon(project, path, log_file=log))
+        asyncio.run(run_daemon(project, path, review_socket_path=review, log_file=log))
     finally:
         if log is not sys.stderr:
             log.close()

@@ -46,11 +46,15 @@ def run(args: argparse.Namespace) -> int:
             from forge_tui.tui.app import ForgeApp
 
             agent = DemoAgent(
-                world.sock, lines.append, pace=1.5 if args.pace is None else args.pace, bot_key=world.bot_key
+                world.sock,
+                lines.append,
+                pace=1.5 if args.pace is None else args.pace,
+                bot_key=world.bot_key,
+                review_sock=world.review_sock,
             )
             t = threading.Thread(target=agent.run, daemon=True)
             app = ForgeApp.for_project(
-                world.project, socket=world.sock, title="forge-tui demo", reviewer=HUMAN
+                world.project, socket=world.review_sock, title="forge-tui demo", reviewer=HUMAN
             )
             t.start()
             try:

@@ -36,10 +36,10 @@ def run(args: argparse.Namespace) -> int:
         pass
     # The daemon holds the ledger: send the note through it.
     from forge_tui.client import Client, DaemonUnavailable
-    from forge_tui.paths import socket_path
+    from forge_tui.paths import review_socket_path
 
     try:
-        with Client(socket_path(project.project_id), client="cli") as c:
+        with Client(review_socket_path(project.project_id), client="cli") as c:
             res = c.call("ledger.note", {"text": args.text, "author": author})
     except DaemonUnavailable as exc:
         raise ConfigError(f"the ledger is locked by another process but no daemon answers: {exc}") from None

@@ -113,6 +113,8 @@ def validate_action(raw: Any) -> dict[str, Any]:
 
 
 def validate_actor(raw: Any) -> dict[str, Any]:
+    """The actor as recorded. Every request is an agent's (docs/design.md §6.1): `kind` is always
+    "agent" and what the client claimed is kept as `claimed_kind`, never used to decide."""
     if type(raw) is not dict:
         raise GateError(BAD_PARAMS, "actor must be an object {id, kind, session}")
     aid = _str_or_none(raw.get("id"), "actor.id", 256)
@@ -123,9 +125,30 @@ def validate_actor(raw: Any) -> dict[str, Any]:
         raise GateError(BAD_PARAMS, "actor.kind must be agent, human or ci")
     return {
         "id": aid,
-        "kind": kind,
+        "kind": "agent",
+        "claimed_kind": kind,
         "session": _str_or_none(raw.get("session"), "actor.session", 256) or "default",
     }
+
+
+def normalise_identity(who: str | None) -> str:
+    """One canonical spelling per person: NFC, surrounding whitespace stripped, case folded."""
+    if not who:
+        return ""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", who).strip().casefold()
+
+
+def daemon_principal() -> str:
+    """The human the daemon serves: the OS user it runs as (its pwd name, normalised), never a claim."""
+    import pwd
+
+    try:
+        name = pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        name = f"uid{os.getuid()}"
+    return normalise_identity(name)
 
 
 def parse_wait(raw: Any, limit: float) -> float:
@@ -159,7 +182,9 @@ class Gate:
         protected_dirs: tuple[Path, ...] = (),
         clock: Callable[[], int] = now_ms,
         emit: Callable[[dict[str, Any]], None] = lambda ev: None,
+        principal: str | None = None,
     ) -> None:
+        self.principal = normalise_identity(principal) or daemon_principal()
         self.project = project
         self.appender = appender
         self.policies = policy_holder
@@ -175,10 +200,12 @@ class Gate:
 
     # ---- gate.request -----------------------------------------------------------------------------
 
-    async def request(self, params: dict[str, Any], peer: dict[str, Any], client: str) -> dict[str, Any]:
+    async def request(
+        self, params: dict[str, Any], peer: dict[str, Any], client: str, *, peer_key: str | None = None
+    ) -> dict[str, Any]:
         action = validate_action(params.get("action"))
         actor = validate_actor(params.get("actor"))
-        principal = _str_or_none(params.get("principal"), "principal", 256)
+        claimed_principal = normalise_identity(_str_or_none(params.get("principal"), "principal", 256))
         requirement = _str_or_none(params.get("requirement"), "requirement")
         content = params.get("content")
         if content is not None:
@@ -194,18 +221,21 @@ class Gate:
         wait_s = parse_wait(params.get("wait_s"), float(policy.approval_timeout_s))
         rid = new_request_id()
         session = actor["session"]
+        limit_key = peer_key or f"uid:{peer.get('uid')}"
         body = {
             "request_id": rid,
             "actor": actor,
-            "principal": principal,
+            "principal": self.principal,
             "process": peer,
             "action": {k: v for k, v in action.items()},
             "requirement": requirement,
             "client": client,
         }
+        if claimed_principal and claimed_principal != self.principal:
+            body["claimed_principal"] = claimed_principal  # a claim only adds to who may not approve
         if content is not None:
             body["content_size"] = content["size"]
-        ev = self._evaluate(policy, action, actor, session)
+        ev = self._evaluate(policy, action, actor, session, limit_key)
         status = {"allow": "allowed", "deny": "denied", "ask": "pending"}[ev.decision]
         decided_by = "policy"
         needed = max(1, int(getattr(ev, "approvals", 1) or 1))
@@ -232,7 +262,7 @@ class Gate:
         except LedgerError as exc:
             raise GateError(LEDGER_UNAVAILABLE, f"denied: {exc}") from None
         req_rec, dec_rec = written
-        self._remember_request(rid, body, ev)
+        self._remember_request(rid, body, ev, limit_key)
         result = {
             "request_id": rid,
             "status": status,
@@ -265,15 +295,17 @@ class Gate:
         self.emit({"type": "request.new", "request": self.describe(p)})
         return await self.wait_for(p, wait_s)
 
-    def _evaluate(self, policy, action, actor, session):
+    def _evaluate(self, policy, action, actor, session, limit_key: str):
         from forge_tui.core.policy import Evaluation
 
-        if not self.policies.limiter.allow(session):
+        # The rate limit keys on the peer the kernel names (its uid), not on the session string the
+        # client picks: rotating session ids does not buy a fresh budget.
+        if not self.policies.limiter.allow(limit_key):
             return Evaluation(
                 decision="deny",
                 rule="builtin:rate-limit",
                 rules=("builtin:rate-limit",),
-                reason=f"session {session} exceeded max_per_minute={policy.max_per_minute}: circuit breaker open",
+                reason=f"{limit_key} exceeded max_per_minute={policy.max_per_minute}: circuit breaker open",
                 approvals=1,
                 distinct_from=frozenset({"requester"}),
                 missing_prior=(),
@@ -283,8 +315,10 @@ class Gate:
             return policy.evaluate(
                 action,
                 project_root=self.project.root,
-                prior_succeeded=frozenset(self.session_successes.get(session, ())),
-                actor_kind=actor["kind"],
+                prior_succeeded=frozenset(
+                    self.session_successes.get(self._prior_key(limit_key, session), ())
+                ),
+                actor_kind="agent",
                 protected_dirs=self.protected_dirs,
             )
         except Exception as exc:  # a policy bug must deny, not let the action through
@@ -299,8 +333,13 @@ class Gate:
                 matches=(),
             )
 
-    def _remember_request(self, rid: str, body: dict[str, Any], ev) -> None:
+    @staticmethod
+    def _prior_key(peer_key: str, session: str) -> str:
+        return f"{peer_key} {session}"
+
+    def _remember_request(self, rid: str, body: dict[str, Any], ev, peer_key: str) -> None:
         self.requests[rid] = {
+            "peer_key": peer_key,
             "request_id": rid,
             "ts": format_ts(self.clock()),
             "kind": body["action"]["kind"],
@@ -472,9 +511,12 @@ class Gate:
             )
         actor = p.body["actor"]
         requester = _identities(actor["id"])
-        principal = _identities(p.body.get("principal")) if "principal" in p.distinct else set()  # type: ignore[attr-defined]
-        if name in requester | principal:
-            who = "requester" if name in requester else "principal the agent acts for"
+        principal: set[str] = set()
+        if "principal" in p.distinct:  # type: ignore[attr-defined]
+            principal = _identities(p.body.get("principal")) | _identities(p.body.get("claimed_principal"))
+        me = normalise_identity(name)
+        if me in requester | principal:
+            who = "requester" if me in requester else "principal the agent acts for"
             await self._violation(
                 "self_approval", rid, f"{name!r} tried to decide a request where they are the {who}"
             )
@@ -515,16 +557,32 @@ class Gate:
         self.emit({"type": "request.updated", "request": self.describe(p)})
         return {"status": "pending", "seq": written[0].seq, "approvals": len(p.approvals), "needed": p.needed}  # type: ignore[attr-defined]
 
-    async def _violation(self, kind: str, rid: str | None, detail: str) -> None:
+    async def record_violation(
+        self, kind: str, rid: str | None, detail: str, *, peer: dict[str, Any] | None = None
+    ) -> None:
+        """Write a refusal as a `violation` record (a failed write does not lift the refusal)."""
+        await self._violation(kind, rid, detail, peer=peer)
+
+    async def _violation(
+        self, kind: str, rid: str | None, detail: str, *, peer: dict[str, Any] | None = None
+    ) -> None:
+        body: dict[str, Any] = {"kind": kind, "request_id": rid, "detail": detail}
+        if peer is not None:
+            body["peer"] = peer
         try:
-            await self.appender.append([("violation", {"kind": kind, "request_id": rid, "detail": detail})])
+            await self.appender.append([("violation", body)])
         except LedgerError:
             pass  # the refusal itself still stands
         self.emit({"type": "violation", "kind": kind, "request_id": rid, "detail": detail})
 
     # ---- outcomes, notes, descriptions ----------------------------------------------------------
 
-    async def outcome(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def outcome(
+        self, params: dict[str, Any], *, reported_by: str = "agent", peer_key: str | None = None
+    ) -> dict[str, Any]:
+        """Record an outcome. Over the agent socket it is the agent's own report (`reported_by`
+        "agent"): it counts for `requires_prior` only for a request this daemon allowed, reported by the
+        same peer, first report only (docs/trust-model.md says what that does and does not prove)."""
         rid = params.get("request_id")
         if type(rid) is not str or not rid or len(rid) > 128:
             raise GateError(BAD_PARAMS, "request_id must be a string")
@@ -537,6 +595,7 @@ class Gate:
             "detail": _str_or_none(params.get("detail"), "detail"),
             "commit": _str_or_none(params.get("commit"), "commit", 64),
             "tool_use_id": _str_or_none(params.get("tool_use_id"), "tool_use_id", 256),
+            "reported_by": reported_by,
         }
         digest = _str_or_none(params.get("input_digest"), "input_digest", 128)
         if digest is not None:  # what actually ran, to compare with the request's (docs/hooks.md)
@@ -546,10 +605,12 @@ class Gate:
         except LedgerError as exc:
             raise GateError(LEDGER_UNAVAILABLE, str(exc)) from None
         info = self.requests.get(rid)
-        if info is not None:
+        if info is not None and info["outcome"] is None:
             info["outcome"] = status
-            if status == "succeeded" and self.decided.get(rid, {}).get("status") == "allowed":
-                self.session_successes.setdefault(info["session"], set()).update(info["rules"])
+            same_peer = peer_key is None or peer_key == info["peer_key"]
+            if status == "succeeded" and same_peer and self.decided.get(rid, {}).get("status") == "allowed":
+                key = self._prior_key(info["peer_key"], info["session"])
+                self.session_successes.setdefault(key, set()).update(info["rules"])
         return {"seq": written[0].seq}
 
     async def note(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -585,6 +646,7 @@ class Gate:
             "expires_at": format_ts(p.expires_ms),
             "actor": b["actor"],
             "principal": b.get("principal"),
+            "claimed_principal": b.get("claimed_principal"),
             "process": b.get("process"),
             "action": b["action"],
             "content": p.content,
@@ -603,11 +665,11 @@ class Gate:
 
 
 def _identities(who: str | None) -> set[str]:
-    """The reviewer names a requester or principal id stands for: the id itself and, for a prefixed id
-    such as `cli:alice` (what `forge-tui request` sends for a human), the name after the prefix."""
+    """The reviewer names a requester or principal id stands for, normalised: the id itself and, for a
+    prefixed id such as `cli:alice` (what `forge-tui request` sends), the name after the prefix."""
     if not who:
         return set()
-    return {who, who.rsplit(":", 1)[-1]}
+    return {normalise_identity(who), normalise_identity(who.rsplit(":", 1)[-1])} - {""}
 
 
 def peer_process(pid: int | None, uid: int | None) -> dict[str, Any]:

@@ -1,6 +1,13 @@
-"""The daemon's Unix-socket server: JSON-RPC 2.0, one JSON object per line (DESIGN §9).
+"""The daemon's Unix-socket servers: JSON-RPC 2.0, one JSON object per line (DESIGN §9, §6.1).
 
-Per connection: peer credentials are read first (another uid is refused); lines are framed by hand so
+Two sockets, two roles. The agent socket (`paths.socket_path`) answers only `protocol.AGENT_METHODS`;
+the reviewer socket (`paths.review_socket_path`, in its own 0700 folder that `forge-tui run` hides from
+the agent) answers everything. The role is the socket a connection came in on, never anything the
+client says.
+
+Per connection: peer credentials are read first (another uid is refused, and each peer process may hold
+at most MAX_CONN_PER_PEER connections); a connection idle for `idle_timeout_s`, or holding a partial
+line for `partial_timeout_s`, is closed; lines are framed by hand so
 a line over 1 MiB gets error 4013 and is skipped without disturbing anything else; each request runs in
 its own task (a long `gate.request` wait never blocks the next message), at most MAX_INFLIGHT_PER_CONN at
 a time per connection (then reading pauses: back-pressure, never unbounded buffering); notifications to subscribers go
@@ -17,6 +24,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import struct
 import time
 from pathlib import Path
@@ -29,8 +37,9 @@ from forge_tui.daemon.gate import Gate, peer_process
 from forge_tui.daemon.hookserve import HookService
 from forge_tui.daemon.policy_watch import PolicyHolder, watch_policy
 from forge_tui.errors import ConfigError, LedgerError
-from forge_tui.paths import keys_dir, private_dir
+from forge_tui.paths import keys_dir
 from forge_tui.protocol import (
+    AGENT_METHODS,
     BAD_PARAMS,
     EVENT,
     HOOK_RUN,
@@ -54,6 +63,10 @@ EVENT_QUEUE = 1024
 # burst of agents; a client whose connect finds the backlog full is refused or, with asyncio's own
 # non-blocking connect, handed a socket that is not connected.
 BACKLOG = 1024
+MAX_CONN_PER_PEER = 64  # open connections one peer process may hold (per socket)
+IDLE_TIMEOUT_S = 300.0  # a connection with nothing in flight and no subscription, silent this long
+PARTIAL_TIMEOUT_S = 30.0  # a line started but not finished within this long
+AGENT, REVIEWER = "agent", "reviewer"
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per reply
 
@@ -67,12 +80,20 @@ def peer_credentials(sock: socket.socket) -> tuple[int | None, int | None, int |
 
 
 class Connection:
-    def __init__(self, daemon: Daemon, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(
+        self,
+        daemon: Daemon,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        role: str = AGENT,
+    ) -> None:
         self.daemon = daemon
         self.reader = reader
         self.writer = writer
+        self.role = role
         sock = writer.get_extra_info("socket")
         self.pid, self.uid, self.gid = peer_credentials(sock) if sock is not None else (None, None, None)
+        self.wrong_socket_recorded = False
         self.client = "unknown"
         self._peer: dict[str, Any] | None = None
         self.events: asyncio.Queue | None = None
@@ -117,6 +138,26 @@ class Connection:
             self.closed = True
             self.writer.close()
 
+    @property
+    def peer_key(self) -> str:
+        """Who this connection is, as the kernel says: the rate limit and the connection cap key on it."""
+        return f"uid:{self.uid}" if self.uid is not None else f"conn:{id(self)}"
+
+    def _idle(self) -> bool:
+        return not self.tasks and self.events is None
+
+    async def _read_chunk(self, partial: bool) -> bytes | None:
+        """The next chunk, or None when the connection has been silent too long (idle or mid-line)."""
+        d = self.daemon
+        limit = d.partial_timeout_s if partial else d.idle_timeout_s
+        while True:
+            try:
+                return await asyncio.wait_for(self.reader.read(READ_CHUNK), timeout=limit)
+            except TimeoutError:
+                if partial or self._idle():
+                    return None
+                # requests in flight or a subscription: not idle, keep listening
+
     async def serve(self) -> None:
         if self.uid is not None and self.uid != os.getuid():
             await self.send(_error(None, UNAUTHORIZED, "connections from another user are refused"))
@@ -126,7 +167,11 @@ class Connection:
         discarding = False
         try:
             while not self.closed:
-                chunk = await self.reader.read(READ_CHUNK)
+                chunk = await self._read_chunk(partial=bool(buf) or discarding)
+                if chunk is None:
+                    what = "a partial line" if buf or discarding else "an idle connection"
+                    await self.send(_error(None, INVALID_REQUEST, f"closing {what} after its timeout"))
+                    break
                 if not chunk:
                     break
                 buf += chunk
@@ -201,6 +246,18 @@ class Connection:
                 await self.send(_error(rid, METHOD_NOT_FOUND, f"unknown method {method[:64]!r}"))
             return
         reply = "id" in msg  # a notification (no id) is never answered, not even with an error
+        if self.role == AGENT and method not in AGENT_METHODS:
+            await self._wrong_socket(method)
+            if reply:
+                await self.send(
+                    _error(
+                        rid,
+                        UNAUTHORIZED,
+                        f"{method} is a reviewer method: the agent socket answers only "
+                        f"{', '.join(sorted(AGENT_METHODS))}; reviewers connect to the reviewer socket",
+                    )
+                )
+            return
         try:
             result = await handler(self, params)
         except GateError as exc:
@@ -221,6 +278,16 @@ class Connection:
         if reply:
             await self.send({"jsonrpc": "2.0", "id": rid, "result": result})
 
+    async def _wrong_socket(self, method: str) -> None:
+        """A reviewer method asked on the agent socket: refused, and written once per connection as a
+        `violation` (an agent reaching for the reviewer role is worth a record; a flood is not)."""
+        if self.wrong_socket_recorded:
+            return
+        self.wrong_socket_recorded = True
+        await self.daemon.gate.record_violation(
+            "wrong_socket", None, f"{method} asked on the agent socket", peer=self.peer
+        )
+
     def push_event(self, event: dict[str, Any]) -> None:
         if self.events is None or self.closed:
             return
@@ -237,10 +304,30 @@ class Connection:
 
 
 class Daemon:
-    def __init__(self, project, socket_path: Path, *, policy_debounce_ms: int = 200, log_file=None) -> None:
+    def __init__(
+        self,
+        project,
+        socket_path: Path,
+        *,
+        review_socket_path: Path | None = None,
+        policy_debounce_ms: int = 200,
+        log_file=None,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        partial_timeout_s: float = PARTIAL_TIMEOUT_S,
+        max_conn_per_peer: int = MAX_CONN_PER_PEER,
+    ) -> None:
+        from forge_tui.paths import review_socket_path as default_review
+
         self.project = project
         self.socket_path = socket_path
+        self.review_socket_path = review_socket_path or default_review(project.project_id)
+        if self.review_socket_path == socket_path:
+            raise ConfigError("the reviewer socket and the agent socket must be different paths")
         self.policy_debounce_ms = policy_debounce_ms
+        self.idle_timeout_s = idle_timeout_s
+        self.partial_timeout_s = partial_timeout_s
+        self.max_conn_per_peer = max_conn_per_peer
+        self.peer_conns: dict[tuple[str, int | None], int] = {}
         self.log_file = log_file
         self.started = time.monotonic()
         self.subscribers: set[Connection] = set()
@@ -260,6 +347,8 @@ class Daemon:
         }
         self._lock_fd = -1
         self._server: asyncio.base_events.Server | None = None
+        self._review_server: asyncio.base_events.Server | None = None
+        self._bound: dict[Path, tuple[int, int]] = {}  # socket path -> (st_dev, st_ino) we bound
         self._stop = asyncio.Event()
         self._watch_stop = asyncio.Event()
         self.connections: dict[Connection, asyncio.Task] = {}  # each open connection and its serve task
@@ -288,26 +377,62 @@ class Daemon:
         os.ftruncate(self._lock_fd, 0)
         os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
 
-    def _prepare_socket(self) -> None:
-        path = self.socket_path
-        private_dir(path.parent)
-        if path.exists() or path.is_symlink():
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(str(path))
-            except (ConnectionRefusedError, FileNotFoundError):
-                path.unlink(missing_ok=True)  # stale: its daemon is gone
-            except OSError:
-                path.unlink(missing_ok=True)
-            else:
-                raise ConfigError(f"another daemon answers on {path}")
-            finally:
-                probe.close()
+    def _prepare_socket(self, path: Path, *, private: bool) -> None:
+        """Make the folder if missing (0700, ours), and clear a stale socket of a dead daemon. An existing
+        folder is never chmodded: the reviewer socket's must already be private (0700, ours), else the
+        daemon refuses to start. Anything at `path` that is not a socket is left alone (refused)."""
+        prepare_socket_dir(path.parent, private=private)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISSOCK(st.st_mode):
+            raise ConfigError(
+                f"{path} exists and is not a socket: refusing to replace it",
+                hint="move it away or choose another socket path",
+            )
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            path.unlink(missing_ok=True)  # a socket nobody answers on: its daemon is gone
+        else:
+            raise ConfigError(f"another daemon answers on {path}")
+        finally:
+            probe.close()
+
+    async def _listen(self, path: Path, role: str) -> asyncio.base_events.Server:
+        async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await self._on_connect(reader, writer, role)
+
+        old = os.umask(0o177)
+        try:
+            server = await asyncio.start_unix_server(
+                on_connect, path=str(path), limit=MAX_LINE, backlog=BACKLOG
+            )
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)  # the socket file the daemon just made, never a folder
+        st = os.lstat(path)
+        self._bound[path] = (st.st_dev, st.st_ino)
+        return server
+
+    def _unlink_own(self, path: Path) -> None:
+        """Remove the socket at `path` only if it is still the one this daemon bound."""
+        ident = self._bound.pop(path, None)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if ident == (st.st_dev, st.st_ino) and stat.S_ISSOCK(st.st_mode):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     async def start(self) -> None:
         self._take_daemon_lock()
         try:
-            self._prepare_socket()
+            self._prepare_socket(self.socket_path, private=False)
+            self._prepare_socket(self.review_socket_path, private=True)
             self.writer = LedgerWriter.open(self.project)
             self.appender = GroupAppender(self.writer)
             self.appender.start()
@@ -323,14 +448,8 @@ class Daemon:
                 protected_dirs=(keys_dir(), self.project.state_dir),
                 emit=self.broadcast,
             )
-            old = os.umask(0o177)
-            try:
-                self._server = await asyncio.start_unix_server(
-                    self._on_connect, path=str(self.socket_path), limit=MAX_LINE, backlog=BACKLOG
-                )
-            finally:
-                os.umask(old)
-            os.chmod(self.socket_path, 0o600)
+            self._server = await self._listen(self.socket_path, AGENT)
+            self._review_server = await self._listen(self.review_socket_path, REVIEWER)
             self._watch_task = asyncio.create_task(
                 watch_policy(
                     self.policies, self._reload, debounce_ms=self.policy_debounce_ms, stop=self._watch_stop
@@ -340,7 +459,8 @@ class Daemon:
             await self._release()
             raise
         self.log(
-            f"daemon {os.getpid()} serving {self.socket_path} (ledger {self.writer.ledger_id}, {self.writer.size} records)"
+            f"daemon {os.getpid()} serving agents on {self.socket_path}, reviewers on "
+            f"{self.review_socket_path} (ledger {self.writer.ledger_id}, {self.writer.size} records)"
         )
 
     async def serve_forever(self) -> None:
@@ -356,8 +476,9 @@ class Daemon:
 
     async def stop(self) -> None:
         self.log("shutting down: denying pending requests")
-        if self._server is not None:
-            self._server.close()
+        for server in (self._server, self._review_server):
+            if server is not None:
+                server.close()
         self._watch_stop.set()
         try:
             await self.gate.shutdown()
@@ -396,10 +517,9 @@ class Daemon:
         if self.writer is not None:
             self.writer.close()
             self.writer = None
-        if self._server is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.socket_path.unlink()
-            self._server = None
+        for path in list(self._bound):
+            self._unlink_own(path)
+        self._server = self._review_server = None
         task = getattr(self, "_watch_task", None)
         if task is not None:
             task.cancel()
@@ -409,8 +529,22 @@ class Daemon:
             os.close(self._lock_fd)
             self._lock_fd = -1
 
-    async def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = Connection(self, reader, writer)
+    async def _on_connect(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, role: str = AGENT
+    ) -> None:
+        conn = Connection(self, reader, writer, role)
+        key = (role, conn.pid)
+        if conn.pid is not None and self.peer_conns.get(key, 0) >= self.max_conn_per_peer:
+            await conn.send(
+                _error(
+                    None,
+                    TOO_LARGE,
+                    f"too many connections from process {conn.pid} (at most {self.max_conn_per_peer})",
+                )
+            )
+            conn.close()
+            return
+        self.peer_conns[key] = self.peer_conns.get(key, 0) + 1
         task = asyncio.current_task()
         assert task is not None
         self.connections[conn] = task
@@ -418,6 +552,11 @@ class Daemon:
             await conn.serve()
         finally:
             self.connections.pop(conn, None)
+            left = self.peer_conns.get(key, 1) - 1
+            if left > 0:
+                self.peer_conns[key] = left
+            else:
+                self.peer_conns.pop(key, None)
 
     def broadcast(self, event: dict[str, Any]) -> None:
         for c in list(self.subscribers):
@@ -478,13 +617,13 @@ class Daemon:
 
     async def m_request(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         client = params.get("client") if type(params.get("client")) is str else conn.client
-        return await self.gate.request(params, conn.peer, client[:32])
+        return await self.gate.request(params, conn.peer, client[:32], peer_key=conn.peer_key)
 
     async def m_wait(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         return await self.gate.wait(params)
 
     async def m_outcome(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
-        return await self.gate.outcome(params)
+        return await self.gate.outcome(params, reported_by=conn.role, peer_key=conn.peer_key)
 
     async def m_list(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         return {"pending": [self.gate.describe(p) for p in self.gate.pending.values()]}
@@ -542,6 +681,24 @@ class Daemon:
         return {"records": await asyncio.to_thread(_scan_newest, path, f, limit)}
 
 
+def prepare_socket_dir(folder: Path, *, private: bool) -> None:
+    """Create `folder` 0700 when missing. An existing folder is never chmodded; for the reviewer socket
+    (`private`) it must be ours and closed to group and others, else the daemon refuses to start."""
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        folder.mkdir(parents=True, mode=0o700)
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError(f"{folder} is not a folder")
+    if private and (st.st_uid != os.getuid() or stat.S_IMODE(st.st_mode) & 0o077):
+        raise ConfigError(
+            f"the reviewer socket folder {folder} is open to others (mode {stat.S_IMODE(st.st_mode):o}, "
+            f"owner uid {st.st_uid}): the daemon does not change folders it did not create",
+            hint="make it 0700 and yours, or set FORGE_REVIEW_SOCKET to a path in a private folder",
+        )
+
+
 def _scan_newest(path: Path, f, limit: int) -> list[dict[str, Any]]:
     """Matching records, newest first, reading the file backwards in blocks."""
     from forge_tui.core.tail import iter_lines_reversed
@@ -558,8 +715,10 @@ def _scan_newest(path: Path, f, limit: int) -> list[dict[str, Any]]:
     return out
 
 
-async def run_daemon(project, socket_path: Path, *, log_file=None, ready=None) -> None:
-    d = Daemon(project, socket_path, log_file=log_file)
+async def run_daemon(
+    project, socket_path: Path, *, review_socket_path: Path | None = None, log_file=None, ready=None
+) -> None:
+    d = Daemon(project, socket_path, review_socket_path=review_socket_path, log_file=log_file)
     await d.start()
     # The daemon's own process: what is loaded by now lives for good, so keep it out of every collection,
     # and collect the young generation less often. A decision allocates hundreds of short-lived objects

@@ -29,12 +29,17 @@ def start_daemon(
     log_path: Path,
     env: dict[str, str] | None = None,
     timeout: float = 15.0,
+    review_sock: Path | None = None,
 ) -> subprocess.Popen:
-    """Spawn `forge-tui daemon` detached (its own session) and wait until it answers `hello`."""
+    """Spawn `forge-tui daemon` detached (its own session) and wait until it answers `hello` (on the
+    agent socket `sock`; the reviewer socket is `review_sock`, else the daemon's default)."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "forge_tui", "-C", str(project_root), "daemon", "--socket", str(sock)]
+    if review_sock is not None:
+        cmd += ["--review-socket", str(review_sock)]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "forge_tui", "-C", str(project_root), "daemon", "--socket", str(sock)],
+            cmd,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -148,12 +148,12 @@ class ForgeApp(App[None]):
     def for_project(
         cls, project: Any, *, socket: str | Path | None = None, title: str | None = None, **kw: Any
     ) -> ForgeApp:
-        """The console for `project`, on its daemon socket (default: FORGE_SOCKET or the runtime folder),
-        with the user's config (keymap, reviewer)."""
+        """The console for `project`, on its daemon's reviewer socket (default: FORGE_REVIEW_SOCKET or
+        the runtime folder), with the user's config (keymap, reviewer)."""
         if socket is None:
-            from forge_tui.paths import socket_path
+            from forge_tui.paths import review_socket_path
 
-            socket = socket_path(project.project_id)
+            socket = review_socket_path(project.project_id)
         kw.setdefault("config", load_config())
         return cls(project, socket=socket, title=title, **kw)
 

@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     log = print
 
     from forge_tui.daemon.spawn import start_daemon, stop_daemon
-    from forge_tui.paths import socket_path
+    from forge_tui.paths import review_socket_path, socket_path
     from forge_tui.tui.app import ForgeApp
     from forge_tui.tui.sample import build_sample
 
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         send_requests(sock, log)
         app = ForgeApp.for_project(
             sample.project,
-            socket=sock,
+            socket=review_socket_path(sample.project.project_id),
             title="forge-tui",
             reviewer="alice",
             tick_interval=None,

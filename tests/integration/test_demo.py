@@ -16,7 +16,13 @@ from forge_tui.demo import make_world, run_headless
 @pytest.fixture
 def world(monkeypatch):
     # make_world points FORGE_* at its own folder; restore the environment afterwards.
-    for key in ("FORGE_DATA_DIR", "FORGE_RUNTIME_DIR", "FORGE_PASSPHRASE", "FORGE_SOCKET"):
+    for key in (
+        "FORGE_DATA_DIR",
+        "FORGE_RUNTIME_DIR",
+        "FORGE_PASSPHRASE",
+        "FORGE_SOCKET",
+        "FORGE_REVIEW_SOCKET",
+    ):
         monkeypatch.setenv(key, os.environ.get(key, ""))
         monkeypatch.delenv(key)
     w = make_world()  # under /tmp: socket paths must stay under 107 bytes

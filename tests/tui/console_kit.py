@@ -77,13 +77,18 @@ class ConsoleWorld:
     keys: dict[str, ReviewerKey] = field(default_factory=dict)
     daemons: list[Daemon] = field(default_factory=list)
 
+    @property
+    def review_sock(self) -> Path:
+        """The reviewer socket, where the console connects (the agent uses `sock`)."""
+        return self.home / "rv" / "d.sock"
+
     def records(self) -> list[dict[str, Any]]:
         lid = self.project.local_ledger_id()
         path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
         return [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
 
     async def start_daemon(self) -> Daemon:
-        d = Daemon(self.project, self.sock, policy_debounce_ms=50)
+        d = Daemon(self.project, self.sock, review_socket_path=self.review_sock, policy_debounce_ms=50)
         await d.start()
         self.daemons.append(d)
         return d
@@ -105,7 +110,7 @@ def make_console_world(monkeypatch, reviewers: tuple[str, ...] = ("alice",)) -> 
     ):
         (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         monkeypatch.setenv(var, str(home / sub))
-    for var in ("FORGE_SOCKET", "FORGE_PASSPHRASE", "FORGE_TUI_CONFIG"):
+    for var in ("FORGE_SOCKET", "FORGE_REVIEW_SOCKET", "FORGE_PASSPHRASE", "FORGE_TUI_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     root = home / "proj"
     root.mkdir()

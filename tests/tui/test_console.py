@@ -41,7 +41,7 @@ SIZE = (120, 40)
 
 def make_app(world, **kw) -> ForgeApp:
     kw.setdefault("reviewer", None)
-    app = ForgeApp.for_project(world.project, socket=world.sock, **kw)
+    app = ForgeApp.for_project(world.project, socket=world.review_sock, **kw)
     app.animation_level = "none"
     return app
 
@@ -377,7 +377,8 @@ async def test_inspect_shows_diff_history_and_untrusted_text_literally(console_w
             "SEC-142" in why and "protect-auth" in why and "authentication code needs a human review" in why
         )
         who = text_of(screen.query_one("#who", Static))
-        assert "claude" in who and "s1" in who and "dana" in who and f"pid {os.getpid()}" in who
+        assert "claude" in who and "s1" in who and f"pid {os.getpid()}" in who
+        assert "agent claims  dana" in who, "the claimed principal is not shown as a claim"
         history = screen.query_one("#history", Static)
         await wait_until(pilot, lambda: "README" in _rendered(app, history), what="the session history")
         shown = _rendered(app, history)
@@ -434,7 +435,8 @@ async def test_approve_from_inspect_and_decision_by_someone_else(
         item = app.pending[r1]
         key = console_world.keys["alice"]
         appr = build_approval(r1, item["request_hash"], "reject", "from the CLI", "alice")
-        await agent.call("queue.decide", {"approval": appr, "reviewer_sig": key.sign_approval(appr)})
+        headless = await agent_factory(console_world.review_sock)  # a second reviewer, on the reviewer socket
+        await headless.call("queue.decide", {"approval": appr, "reviewer_sig": key.sign_approval(appr)})
         await wait_until(pilot, lambda: screen.decided is not None, what="the inspect screen to hear of it")
         assert "Decided: denied by reviewers" in text_of(screen.query_one("#banner", Static))
         assert app.check_action("approve", ()) is False
@@ -616,15 +618,16 @@ def test_forge_tui_without_a_command_starts_the_daemon_and_opens_the_console(mon
     opened: list[ForgeApp] = []
     monkeypatch.setattr(ForgeApp, "run", lambda self, *a, **k: opened.append(self))
     monkeypatch.chdir(world.project.root)
-    from forge_tui.paths import socket_path
+    from forge_tui.paths import review_socket_path, socket_path
 
     sock = socket_path(world.project.project_id)
+    review = review_socket_path(world.project.project_id)
     assert not daemon_answers(sock)
     try:
         assert cli.main([]) == 0
-        assert daemon_answers(sock)
-        (app,) = opened
-        assert app.socket == sock and app.project.project_id == world.project.project_id
+        assert daemon_answers(sock) and daemon_answers(review)
+        (app,) = opened  # the console talks to the reviewer socket, the agent socket stays the agents'
+        assert app.socket == review and app.project.project_id == world.project.project_id
     finally:
         pid = int((world.project.state_dir / "daemon.lock").read_text().split()[0])
         os.kill(pid, signal.SIGTERM)  # the daemon this test started (its pid from its lock file)

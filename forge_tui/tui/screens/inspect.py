@@ -198,12 +198,18 @@ class InspectScreen(Screen[None]):
         )
         actor = item.get("actor") or {}
         proc = item.get("process") or {}
+        claims: list[tuple[str, Any]] = []  # what the agent said about itself, shown only as a claim
+        if actor.get("claimed_kind") not in (None, actor.get("kind")):
+            claims.append(("claimed kind", actor.get("claimed_kind")))
+        if item.get("claimed_principal"):
+            claims.append(("agent claims", item.get("claimed_principal")))
         self.sections["who"].update(
             fields(
                 ("actor", actor.get("id")),
                 ("actor kind", actor.get("kind")),
                 ("session", actor.get("session")),
                 ("on behalf of", item.get("principal")),
+                *claims,
                 ("client", item.get("client")),
                 (
                     "process",

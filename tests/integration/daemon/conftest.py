@@ -37,6 +37,7 @@ def forge_home(monkeypatch):
         (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.delenv("FORGE_SOCKET", raising=False)
+    monkeypatch.delenv("FORGE_REVIEW_SOCKET", raising=False)
     monkeypatch.delenv("FORGE_PASSPHRASE", raising=False)
     yield home
     shutil.rmtree(home, ignore_errors=True)
@@ -63,7 +64,13 @@ async def start_daemon():
     started: list[Daemon] = []
 
     async def start(world: World, **kw: Any) -> Daemon:
-        d = Daemon(world.project, world.sock, policy_debounce_ms=kw.pop("policy_debounce_ms", 50), **kw)
+        d = Daemon(
+            world.project,
+            world.sock,
+            review_socket_path=world.review_sock,
+            policy_debounce_ms=kw.pop("policy_debounce_ms", 50),
+            **kw,
+        )
         await d.start()
         started.append(d)
         return d
@@ -101,7 +108,7 @@ def thread_daemon():
         loop = asyncio.new_event_loop()
         t = threading.Thread(target=loop.run_forever, daemon=True)
         t.start()
-        d = Daemon(world.project, world.sock, policy_debounce_ms=50)
+        d = Daemon(world.project, world.sock, review_socket_path=world.review_sock, policy_debounce_ms=50)
         asyncio.run_coroutine_threadsafe(d.start(), loop).result(timeout=20)
         running.append((d, loop, t))
         return d

@@ -49,6 +49,16 @@ class World:
     project: Project
     sock: Path
     keys: dict[str, ReviewerKey] = field(default_factory=dict)
+    review_sock: Path | None = None  # the reviewer socket (default: <home>/rv/<sock name>)
+
+    def __post_init__(self) -> None:
+        if self.review_sock is None:
+            self.review_sock = self.home / "rv" / self.sock.name
+
+    @property
+    def rsock(self) -> Path:
+        assert self.review_sock is not None
+        return self.review_sock
 
     def write_policy(self, text: str) -> None:
         atomic_write(self.project.policy_path, text.encode())
@@ -56,6 +66,7 @@ class World:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
         env["FORGE_SOCKET"] = str(self.sock)
+        env["FORGE_REVIEW_SOCKET"] = str(self.review_sock)
         env.update(extra)
         return env
 
@@ -146,6 +157,8 @@ def spawn_daemon(world: World, *extra: str) -> subprocess.Popen:
             "daemon",
             "--socket",
             str(world.sock),
+            "--review-socket",
+            str(world.review_sock),
             *extra,
         ],
         env=world.env(),

@@ -22,7 +22,7 @@ async def test_stop_answers_in_flight_requests_closes_every_connection_and_leave
 ):
     w = make_world(POLICY)
     d = await start_daemon(w)
-    path = str(w.sock)
+    path = str(w.rsock)  # the reviewer socket answers every method
     idle = await asyncio.open_unix_connection(path)
     half = await asyncio.open_unix_connection(path)
     half[1].write(b'{"jsonrpc": "2.0", "id": 1, "meth')  # half a line, then silence

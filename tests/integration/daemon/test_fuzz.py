@@ -243,7 +243,7 @@ async def test_fuzzed_daemon_keeps_serving_and_never_disturbs_others(make_world,
     rng = random.Random(SEED)
     w = make_world(POLICY)
     d = thread_daemon(w)
-    path = str(w.sock)
+    path = str(w.rsock)  # the reviewer socket answers every method
     daemon_loop = d.appender._task.get_loop()
 
     async def in_daemon(fn):

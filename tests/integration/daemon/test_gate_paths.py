@@ -52,7 +52,8 @@ decision = "ask"
 """
 
 PENDING_ITEM_KEYS = {
-    "request_id", "seq", "request_hash", "received_at", "expires_at", "actor", "principal", "process",
+    "request_id", "seq", "request_hash", "received_at", "expires_at", "actor", "principal", "claimed_principal",
+    "process",
     "action", "content", "requirement", "client", "rule", "rules", "reason", "approvals_needed",
     "approvals", "distinct_from", "session_history",
 }  # fmt: skip
@@ -83,7 +84,7 @@ def violations(world) -> list[dict]:
 async def test_allow_deny_and_ask_are_recorded_before_the_answer(make_world, start_daemon, connect):
     w = make_world(POLICY)
     await start_daemon(w)
-    c = await connect(w.sock)
+    c = await connect(w.sock)  # the agent socket
     hello = await c.call("hello", {"client": "test", "version": "0"})
     assert hello["protocol"] == 1 and hello["project_id"] == w.project.project_id
 
@@ -104,7 +105,8 @@ async def test_allow_deny_and_ask_are_recorded_before_the_answer(make_world, sta
         assert drec["body"]["request_hash"] == rleaf, "the decision does not bind to its request's hash"
         assert r["request"][0][1]["body"]["process"]["pid"] is not None, "peer credentials not recorded"
 
-    (item,) = (await c.call("queue.list"))["pending"]
+    rev = await connect(w.rsock)  # the queue is the reviewers'
+    (item,) = (await rev.call("queue.list"))["pending"]
     assert set(item) == PENDING_ITEM_KEYS, "PendingItem shape changed (the TUI depends on it)"
     assert item["request_id"] == asked["request_id"] and item["request_hash"] == leaf(
         w.ledger_lines()[recs[asked["request_id"]]["request"][0][0]]
@@ -137,7 +139,7 @@ async def test_concurrent_decisions_each_bind_to_their_own_request(make_world, s
 async def test_two_approvals_distinct_from_requester_and_principal(make_world, start_daemon, connect):
     w = make_world(POLICY)
     await start_daemon(w)
-    agent, rev = await connect(w.sock), await connect(w.sock)
+    agent, rev = await connect(w.sock), await connect(w.rsock)
     await rev.call("queue.subscribe")
     waiting = asyncio.create_task(
         agent.call(
@@ -182,9 +184,9 @@ async def test_concurrent_approvals_reach_the_quorum(make_world, start_daemon, c
     w = make_world(POLICY)
     await start_daemon(w)
     agent, bob, carol = (
-        (await connect(w.sock) for _ in range(3))
+        (await connect(w.rsock) for _ in range(3))
         if False
-        else (await connect(w.sock), await connect(w.sock), await connect(w.sock))
+        else (await connect(w.rsock), await connect(w.rsock), await connect(w.rsock))
     )
     for round_ in range(5):
         r = await agent.call("gate.request", req(kind="file.write", paths=[f"src/auth/f{round_}.py"]))
@@ -203,7 +205,7 @@ async def test_concurrent_approvals_reach_the_quorum(make_world, start_daemon, c
 async def test_one_reviewer_approving_twice_at_once_counts_once(make_world, start_daemon, connect):
     w = make_world(POLICY)
     await start_daemon(w)
-    agent, b1, b2 = await connect(w.sock), await connect(w.sock), await connect(w.sock)
+    agent, b1, b2 = await connect(w.rsock), await connect(w.rsock), await connect(w.rsock)
     r = await agent.call("gate.request", req(kind="file.write", paths=["infra/main.tf"]))
     (item,) = (await agent.call("queue.list"))["pending"]
     assert item["approvals_needed"] == 3
@@ -224,7 +226,7 @@ async def test_forged_replayed_and_unknown_approvals_are_refused_and_recorded(
 ):
     w = make_world(POLICY)
     await start_daemon(w)
-    c = await connect(w.sock)
+    c = await connect(w.rsock)
     ra = await c.call("gate.request", req("make a"))
     rb = await c.call("gate.request", req("make b"))
     items = {p["request_id"]: p for p in (await c.call("queue.list"))["pending"]}
@@ -255,7 +257,7 @@ async def test_requester_cannot_approve_even_under_a_prefixed_actor_id(make_worl
     """`forge-tui request` names a human requester `cli:<user>`; that user is still the requester."""
     w = make_world(POLICY)
     await start_daemon(w)
-    c = await connect(w.sock)
+    c = await connect(w.rsock)
     for aid, who in (("bob", "bob"), ("cli:bob", "bob")):
         r = await c.call(
             "gate.request",
@@ -273,7 +275,7 @@ async def test_requester_cannot_approve_even_under_a_prefixed_actor_id(make_worl
 async def test_reject_with_reason_denies_the_waiting_agent(make_world, start_daemon, connect):
     w = make_world(POLICY)
     await start_daemon(w)
-    agent, rev = await connect(w.sock), await connect(w.sock)
+    agent, rev = await connect(w.sock), await connect(w.rsock)
     await rev.call("queue.subscribe")
     waiting = asyncio.create_task(agent.call("gate.request", req("make deploy-ish", wait_s=30), timeout=40))
     item = (await rev.event("request.new"))["request"]
@@ -292,7 +294,7 @@ async def test_reject_with_reason_denies_the_waiting_agent(make_world, start_dae
 async def test_pending_request_expires_denied_by_timeout(make_world, start_daemon, connect):
     w = make_world(POLICY.replace('approval_timeout = "10m"', 'approval_timeout = "1s"'))
     await start_daemon(w)
-    agent, rev = await connect(w.sock), await connect(w.sock)
+    agent, rev = await connect(w.sock), await connect(w.rsock)
     await rev.call("queue.subscribe")
     r = await agent.call("gate.request", req("make slow"))
     assert r["status"] == "pending"
@@ -304,7 +306,7 @@ async def test_pending_request_expires_denied_by_timeout(make_world, start_daemo
     assert dec[0] == res["seq"] and dec[1]["body"]["decided_by"] == "timeout", (
         "the expiry is not in the ledger"
     )
-    assert (await agent.call("queue.list"))["pending"] == []
+    assert (await rev.call("queue.list"))["pending"] == []
     verify_clean(w)
 
 
@@ -337,15 +339,22 @@ async def test_requires_prior_needs_a_succeeded_tests_outcome_in_the_same_sessio
     verify_clean(w)
 
 
-async def test_max_per_minute_opens_the_circuit_breaker_per_session(make_world, start_daemon, connect):
+async def test_max_per_minute_opens_the_circuit_breaker_per_peer_not_per_session(
+    make_world, start_daemon, connect
+):
+    """The breaker keys on the peer the kernel names (its uid), so a new session id (the agent picks
+    it) does not buy a fresh budget; nor does a new connection."""
     w = make_world(POLICY.replace('approval_timeout = "10m"', 'approval_timeout = "10m"\nmax_per_minute = 3'))
     await start_daemon(w)
     c = await connect(w.sock)
     got = [await c.call("gate.request", req("pytest", session="busy")) for _ in range(5)]
     assert [g["status"] for g in got] == ["allowed"] * 3 + ["denied"] * 2, "the breaker did not trip at 3"
     assert got[3]["rule"] == "builtin:rate-limit"
-    calm = await c.call("gate.request", req("pytest", session="calm"))
-    assert calm["status"] == "allowed", "one session's flood denied another session"
+    rotated = await c.call("gate.request", req("pytest", session="calm"))
+    assert rotated["status"] == "denied", "a fresh session id reset the rate limit"
+    other = await connect(w.sock)
+    again = await other.call("gate.request", req("pytest", session="fresh-conn"))
+    assert again["status"] == "denied" and again["rule"] == "builtin:rate-limit", "a new connection reset it"
     verify_clean(w)
 
 

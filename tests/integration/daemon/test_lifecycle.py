@@ -66,7 +66,7 @@ def test_sigterm_denies_every_pending_request_and_records_it(make_world, daemon_
     threads = [threading.Thread(target=agent, args=(i,)) for i in range(5)]
     for t in threads:
         t.start()
-    with Client(w.sock) as c:  # bounded polling until all five are queued
+    with Client(w.rsock) as c:  # bounded polling until all five are queued
         import time
 
         deadline = time.monotonic() + 10

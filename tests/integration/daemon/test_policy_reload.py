@@ -47,7 +47,7 @@ async def build(c) -> dict:
 async def test_good_then_bad_policy_edits(make_world, start_daemon, connect, save):
     w = make_world(ALLOW)
     await start_daemon(w)
-    c = await connect(w.sock)
+    c = await connect(w.rsock)  # the reviewer socket: policy events are the reviewers'
     await c.call("queue.subscribe")
     assert (await build(c))["status"] == "allowed"
 

@@ -131,7 +131,7 @@ def test_random_json_messages_get_exactly_one_well_formed_reply(make_world, thre
         payload = json.dumps(value).encode()
         # A fresh connection per example: a late reply to an earlier example (hypothesis replays the same
         # payload while shrinking) cannot be mistaken for a duplicate.
-        conn = Line(w.sock)
+        conn = Line(w.rsock)
         try:
             check_reply(payload, conn.exchange(payload, expected_replies(payload)[0]))
         finally:
@@ -143,7 +143,7 @@ def test_random_json_messages_get_exactly_one_well_formed_reply(make_world, thre
 def test_random_byte_lines_get_exactly_one_well_formed_reply(make_world, thread_daemon):
     w = make_world(POLICY)
     thread_daemon(w)
-    conn = Line(w.sock)  # one connection throughout: garbage must never spoil it
+    conn = Line(w.rsock)  # one connection throughout: garbage must never spoil it
 
     @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.binary(max_size=300).map(lambda b: b.replace(b"\n", b" ")))
@@ -158,7 +158,7 @@ def test_protocol_errors_each_get_their_code_and_the_connection_stays_usable(mak
     connection for the next request."""
     w = make_world(POLICY)
     thread_daemon(w)
-    conn = Line(w.sock)
+    conn = Line(w.rsock)
     cases = [
         (b"{not json", -32700, None),
         (b"\xff\xfe\xfd", -32700, None),
