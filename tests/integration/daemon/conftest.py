@@ -104,11 +104,13 @@ def thread_daemon():
 
     running: list[tuple[Daemon, asyncio.AbstractEventLoop, threading.Thread]] = []
 
-    def start(world: World) -> Daemon:
+    def start(world: World, **kw: Any) -> Daemon:
         loop = asyncio.new_event_loop()
         t = threading.Thread(target=loop.run_forever, daemon=True)
         t.start()
-        d = Daemon(world.project, world.sock, review_socket_path=world.review_sock, policy_debounce_ms=50)
+        d = Daemon(
+            world.project, world.sock, review_socket_path=world.review_sock, policy_debounce_ms=50, **kw
+        )
         asyncio.run_coroutine_threadsafe(d.start(), loop).result(timeout=20)
         running.append((d, loop, t))
         return d

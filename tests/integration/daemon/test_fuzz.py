@@ -242,7 +242,9 @@ class Bystander:
 async def test_fuzzed_daemon_keeps_serving_and_never_disturbs_others(make_world, thread_daemon):
     rng = random.Random(SEED)
     w = make_world(POLICY)
-    d = thread_daemon(w)
+    # Every fuzzer here is this one test process: lift the per-peer connection cap, which
+    # tests/integration/containment tests on its own.
+    d = thread_daemon(w, max_conn_per_peer=100_000)
     path = str(w.rsock)  # the reviewer socket answers every method
     daemon_loop = d.appender._task.get_loop()
 
