@@ -34,13 +34,15 @@ COMMAND_MODULES: tuple[str, ...] = (
     "policy",
     "merge_ledger",
     "doctor",
+    "run",
     "console",
 )
 
 EPILOG = """\
 Run `forge-tui` with no command inside a project to open the approval console (it starts the daemon
 when none runs). Exit codes: 0 success, 1 check failed / denied, 2 usage or configuration error,
-3 warning (verify: unsigned tail) or daemon unreachable (request), 70 internal error."""
+3 warning (verify: unsigned tail) or daemon unreachable (request), 70 internal error;
+`run` passes on the agent's code, or 125 when the sandbox cannot start (126/127: command not runnable/found)."""
 
 
 class _Parser(argparse.ArgumentParser):

@@ -22,6 +22,7 @@ from forge_tui.core.ledger import Appended
 from forge_tui.core.note import NoteError
 from forge_tui.core.records import format_ts, now_ms
 from forge_tui.core.reviewers import load_reviewers
+from forge_tui.daemon.peer import sandboxed as peer_sandboxed
 from forge_tui.errors import CanonicalError, ConfigError, LedgerError, SignatureError
 from forge_tui.protocol import (
     BAD_PARAMS,
@@ -197,6 +198,7 @@ class Gate:
         self.session_successes: dict[str, set[str]] = {}
         self.session_history: dict[str, list[str]] = {}
         self.counts = {"allowed": 0, "denied": 0, "pending": 0}
+        self.sandbox_counts = {"sandboxed": 0, "unsandboxed": 0}  # gate.requests by peer (daemon/peer.py)
 
     # ---- gate.request -----------------------------------------------------------------------------
 
@@ -272,6 +274,7 @@ class Gate:
             "seq": dec_rec.seq,
         }
         self.counts[status] += 1
+        self.sandbox_counts["sandboxed" if peer.get("sandboxed") else "unsandboxed"] += 1
         if status != "pending":
             self._finish(rid, result)
             return result
@@ -679,7 +682,7 @@ def peer_process(pid: int | None, uid: int | None) -> dict[str, Any]:
             exe = os.readlink(f"/proc/{pid}/exe")
         except OSError:
             exe = None
-    return {"pid": pid, "uid": uid, "exe": exe}
+    return {"pid": pid, "uid": uid, "exe": exe, "sandboxed": peer_sandboxed(pid)}
 
 
 def monotonic() -> float:

@@ -611,6 +611,7 @@ class Daemon:
             },
             "pending": len(self.gate.pending),
             "counts": dict(self.gate.counts),
+            "requests_by_sandbox": dict(self.gate.sandbox_counts),  # docs/sandbox.md
             "uptime_s": int(time.monotonic() - self.started),
             "pid": os.getpid(),
         }
