@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -66,7 +65,6 @@ class Box:
     agent_sock: Path
     review_sock: Path
     daemon: subprocess.Popen | None = None
-    standin: socket.socket | None = None
     log: Path = field(default_factory=Path)
 
     def run(
@@ -174,12 +172,7 @@ def make_box(*, daemon: bool = True) -> Box:
         from forge_tui.daemon.spawn import start_daemon
 
         box.daemon = start_daemon(root, box.agent_sock, log_path=box.log, env=env)
-        if not box.review_sock.exists():
-            # A daemon with one socket only: stand in for the reviewer socket, so that hiding it is tested.
-            box.review_sock.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            box.standin = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            box.standin.bind(str(box.review_sock))
-            box.standin.listen(8)
+        assert box.review_sock.exists(), "the daemon should listen on the reviewer socket too"
     return box
 
 
@@ -188,6 +181,4 @@ def close_box(box: Box) -> None:
 
     if box.daemon is not None:
         stop_daemon(box.daemon)
-    if box.standin is not None:
-        box.standin.close()
     shutil.rmtree(box.base, ignore_errors=True)

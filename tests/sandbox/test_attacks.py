@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import sys
 
+from forge_tui.client import Client
+from forge_tui.protocol import QUEUE_LIST, UNAUTHORIZED
+
 
 def test_trust_roots_in_forge_are_read_only(box):
     # What would be wrong on failure: the agent could enrol its own reviewer or loosen the policy.
@@ -188,3 +191,27 @@ def test_gate_request_from_inside_is_answered(box):
     got = json.loads(res.stdout.strip().splitlines()[-1])
     assert got["status"] in ("allowed", "denied", "pending")
     assert got["request_id"] and got["seq"] > 0
+
+
+def test_reviewer_methods_on_the_agent_socket_are_refused_from_inside(box):
+    # The only socket the agent reaches answers agents' methods only: approving from inside is refused.
+    code = (
+        "import json\n"
+        "from forge_tui.client import Client, project_socket\n"
+        "from forge_tui.protocol import QUEUE_DECIDE, QUEUE_LIST, RPCError\n"
+        "out = []\n"
+        "with Client(project_socket(), client='probe') as c:\n"
+        "    for method, params in ((QUEUE_DECIDE, {'approval': {}, 'reviewer_sig': ''}), (QUEUE_LIST, {})):\n"
+        "        try:\n"
+        "            c.call(method, params)\n"
+        "            out.append('answered')\n"
+        "        except RPCError as exc:\n"
+        "            out.append(exc.code)\n"
+        "print(json.dumps(out))\n"
+    )
+    res = box.run(sys.executable, "-c", code)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout.strip().splitlines()[-1]) == [UNAUTHORIZED, UNAUTHORIZED]
+    # The same call on the reviewer socket, from the host, is answered: the refusal is about the socket.
+    with Client(box.review_sock, client="host") as c:
+        assert "pending" in c.call(QUEUE_LIST, {})
