@@ -2,7 +2,7 @@
 what the kernel answered ("ok" or the errno name such as "EROFS"). Standard library only.
 
 Operations: ["write", path], ["append", path], ["read", path], ["unlink", path], ["listdir", path],
-["exists", path], ["rename", src, dst], ["connect", socket path], ["env", name].
+["exists", path], ["rename", src, dst], ["connect", socket path], ["connect_abstract", name], ["env", name].
 """
 
 from __future__ import annotations
@@ -41,6 +41,13 @@ def _do(op: str, *args: str):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.connect(args[0])
+        finally:
+            s.close()
+        return "ok"
+    if op == "connect_abstract":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect("\0" + args[0])
         finally:
             s.close()
         return "ok"

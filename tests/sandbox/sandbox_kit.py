@@ -113,7 +113,7 @@ def _git(root: Path, env: dict[str, str], *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *args], env=env, check=True, capture_output=True, timeout=60)
 
 
-def _env(base: Path) -> dict[str, str]:
+def _env(base: Path, runtime: str) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "LANG": "C.UTF-8",
@@ -132,14 +132,16 @@ def _env(base: Path) -> dict[str, str]:
         "GIT_COMMITTER_NAME": "dev",
         "GIT_COMMITTER_EMAIL": "dev@example.org",
     }
+    if runtime == "xdg":
+        del env["FORGE_RUNTIME_DIR"]  # sockets in $XDG_RUNTIME_DIR/forge-tui, the default layout
     for name in ("home", "home/.local/share", "home/.config", "home/.cache", "home/.local/state", "xr"):
         (base / name).mkdir(parents=True, exist_ok=True, mode=0o700)
     return env
 
 
-def make_box(*, daemon: bool = True) -> Box:
+def make_box(*, daemon: bool = True, runtime: str = "forge") -> Box:
     base = Path(tempfile.mkdtemp(prefix="fsb-", dir="/tmp"))
-    env = _env(base)
+    env = _env(base, runtime)
     root = base / "proj"
     root.mkdir()
     _git(root, env, "init", "-q")
@@ -156,6 +158,7 @@ def make_box(*, daemon: bool = True) -> Box:
     _git(root, env, "commit", "-q", "-m", "start")
     import tomllib
 
+    run_dir = base / ("xr/forge-tui" if runtime == "xdg" else "run")
     project_id = tomllib.loads((root / ".forge/project.toml").read_text())["project_id"]
     box = Box(
         base=base,
@@ -164,8 +167,8 @@ def make_box(*, daemon: bool = True) -> Box:
         xdg_run=base / "xr",
         env=env,
         project_id=project_id,
-        agent_sock=base / "run" / f"{project_id}.sock",
-        review_sock=base / "run" / "review" / f"{project_id}.sock",
+        agent_sock=run_dir / f"{project_id}.sock",
+        review_sock=run_dir / "review" / f"{project_id}.sock",
         log=base / "daemon.log",
     )
     if daemon:
