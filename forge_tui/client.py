@@ -100,27 +100,28 @@ class Client:
 
 
 def project_socket(start: Path | None = None) -> Path:
-    """The socket of the project around `start` (FORGE_SOCKET wins). Standard library only."""
-    from forge_tui.paths import find_project_root, read_project_id, socket_path
+    """The agent socket of the project around `start` (FORGE_SOCKET wins). Standard library only."""
+    from forge_tui.paths import socket_path
 
-    if os.environ.get("FORGE_SOCKET"):
-        return Path(os.environ["FORGE_SOCKET"])
-    root = find_project_root(start)
-    if root is None:
-        raise DaemonUnavailable("not inside a forge-tui project (no .forge/project.toml here or above)")
-    return socket_path(read_project_id(root))
+    return _project_path("FORGE_SOCKET", socket_path, start)
 
 
 def project_review_socket(start: Path | None = None) -> Path:
     """The reviewer socket of the project around `start` (FORGE_REVIEW_SOCKET wins)."""
-    from forge_tui.paths import find_project_root, read_project_id, review_socket_path
+    from forge_tui.paths import review_socket_path
 
-    if os.environ.get("FORGE_REVIEW_SOCKET"):
-        return Path(os.environ["FORGE_REVIEW_SOCKET"])
+    return _project_path("FORGE_REVIEW_SOCKET", review_socket_path, start)
+
+
+def _project_path(env_var: str, for_project, start: Path | None) -> Path:
+    from forge_tui.paths import find_project_root, read_project_id
+
+    if os.environ.get(env_var):
+        return Path(os.environ[env_var])
     root = find_project_root(start)
     if root is None:
         raise DaemonUnavailable("not inside a forge-tui project (no .forge/project.toml here or above)")
-    return review_socket_path(read_project_id(root))
+    return for_project(read_project_id(root))
 
 
 def hello(c: Client) -> dict[str, Any]:

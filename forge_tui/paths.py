@@ -93,17 +93,9 @@ def read_project_id(root: Path) -> str:
 
 
 def socket_path(project_id: str) -> Path:
-    """The daemon socket for a project: FORGE_SOCKET, else `<runtime dir>/<project id>.sock`."""
+    """The agent socket for a project: FORGE_SOCKET, else `<runtime dir>/<project id>.sock`."""
     env = os.environ.get("FORGE_SOCKET")
-    path = Path(env) if env else runtime_dir() / f"{project_id}.sock"
-    if len(os.fsencode(str(path))) > SOCKET_PATH_MAX:
-        from forge_tui.errors import ConfigError
-
-        raise ConfigError(
-            f"socket path is {len(os.fsencode(str(path)))} bytes, over the {SOCKET_PATH_MAX}-byte limit: {path}",
-            hint="set FORGE_SOCKET to a shorter path",
-        )
-    return path
+    return _short_enough(Path(env) if env else runtime_dir() / f"{project_id}.sock", "FORGE_SOCKET")
 
 
 def review_socket_path(project_id: str) -> Path:
@@ -112,34 +104,25 @@ def review_socket_path(project_id: str) -> Path:
     hide it from the agent while the agent socket (`socket_path`) stays reachable."""
     env = os.environ.get("FORGE_REVIEW_SOCKET")
     path = Path(env) if env else runtime_dir() / "review" / f"{project_id}.sock"
-    if len(os.fsencode(str(path))) > SOCKET_PATH_MAX:
+    return _short_enough(path, "FORGE_REVIEW_SOCKET")
+
+
+def _short_enough(path: Path, env_var: str) -> Path:
+    """`path`, if it fits in a Unix socket address; else a ConfigError naming the override."""
+    n = len(os.fsencode(str(path)))
+    if n > SOCKET_PATH_MAX:
         from forge_tui.errors import ConfigError
 
         raise ConfigError(
-            f"socket path is {len(os.fsencode(str(path)))} bytes, over the {SOCKET_PATH_MAX}-byte limit: {path}",
-            hint="set FORGE_REVIEW_SOCKET to a shorter path",
+            f"socket path is {n} bytes, over the {SOCKET_PATH_MAX}-byte limit: {path}",
+            hint=f"set {env_var} to a shorter path",
         )
     return path
 
 
 def write_private_file(path: Path, data: bytes) -> None:
     """Write `data` to `path` as a 0600 file atomically (temp file, fsync, rename, fsync folder)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        _write_all(fd, data)
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        fd = -1
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    finally:
-        if fd >= 0:
-            os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    atomic_write(path, data, mode=0o600)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -151,7 +134,7 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` atomically and durably."""
+    """Replace `path` with `data` atomically and durably; on failure the temporary file is removed."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
