@@ -42,6 +42,32 @@ HOME_HOOK_FILES = (
     ".codex/hooks.json",
     ".gemini/settings.json",
 )
+# What in the home folder runs later OUTSIDE the sandbox, as you (a git hook set in the global git
+# config, a line in a shell's start file, a program planted early on PATH, a user unit): read-only where
+# it exists. The global git config (~/.gitconfig and $XDG_CONFIG_HOME/git) is created empty when missing
+# (machine_layout), since a `core.hooksPath` there would run the agent's code at the reviewer's next
+# commit in this very project.
+HOME_PERSISTENCE = (
+    ".gitconfig",
+    ".config/git",
+    ".bashrc",
+    ".bash_profile",
+    ".bash_login",
+    ".bash_logout",
+    ".profile",
+    ".zshenv",
+    ".zprofile",
+    ".zshrc",
+    ".zlogin",
+    ".config/fish",
+    ".ssh",
+    ".local/bin",
+    "bin",
+    ".config/systemd",
+    ".config/autostart",
+    ".config/environment.d",
+    ".pam_environment",
+)
 INIT_SCRIPT = Path(__file__).with_name("sandbox_init.py")
 
 
@@ -101,6 +127,7 @@ def plan(layout: Layout) -> Plan:
     readonly = [root / d for d in PROTECTED_DIRS] + list(layout.git_paths)
     if layout.home is not None:
         readonly += [layout.home / f for f in HOME_HOOK_FILES if (layout.home / f).is_file()]
+        readonly += [layout.home / f for f in HOME_PERSISTENCE if (layout.home / f).exists()]
     review_dir = layout.review_socket.parent
     a_dir = layout.agent_socket.parent
     # The agent socket must stay reachable: bind its folder back, or the socket alone when it shares a
@@ -299,6 +326,13 @@ def machine_layout(project_root: Path, project_id: str) -> Layout:
     review.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     home_env = os.environ.get("HOME")
     home = Path(home_env).resolve() if home_env and Path(home_env).is_dir() else None
+    global_git: list[Path] = []
+    if home is not None:  # git reads both: neither may be created by the agent
+        xdg_config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+        if not (home / ".gitconfig").exists():
+            (home / ".gitconfig").touch(mode=0o644)
+        (xdg_config / "git").mkdir(parents=True, exist_ok=True)
+        global_git = [home / ".gitconfig", (xdg_config / "git").resolve()]
     xdg = os.environ.get("XDG_RUNTIME_DIR")
     runtime = Path(xdg).resolve() if xdg and Path(xdg).is_dir() else None
     tmux = Path("/tmp") / f"tmux-{os.getuid()}"
@@ -310,7 +344,7 @@ def machine_layout(project_root: Path, project_id: str) -> Layout:
         home=home,
         runtime_dir=runtime,
         extra_hidden=(tmux,) if tmux.is_dir() else (),
-        git_paths=git_paths(root),
+        git_paths=tuple(_dedupe([*git_paths(root), *global_git])),
     )
 
 

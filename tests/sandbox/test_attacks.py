@@ -215,3 +215,19 @@ def test_reviewer_methods_on_the_agent_socket_are_refused_from_inside(box):
     # The same call on the reviewer socket, from the host, is answered: the refusal is about the socket.
     with Client(box.review_sock, client="host") as c:
         assert "pending" in c.call(QUEUE_LIST, {})
+
+
+def test_home_files_that_run_later_outside_are_read_only(box):
+    # A core.hooksPath in the global git config, or a line in ~/.bashrc, would run the agent's code
+    # outside the sandbox at the reviewer's next commit or shell. ~/.gitconfig is created to be bound.
+    home = box.root.parent / "home"
+    (home / ".bashrc").write_text("# the user's\n")
+    out = box.probe(
+        ["append", str(home / ".gitconfig")],
+        ["write", str(home / ".config/git/config")],
+        ["append", str(home / ".bashrc")],
+    )
+    assert out == ["EROFS"] * 3
+    assert (home / ".gitconfig").read_text() == ""
+    res = box.run("git", "config", "--global", "core.hooksPath", "/tmp/evil")
+    assert res.returncode != 0 and (home / ".gitconfig").read_text() == ""
