@@ -115,7 +115,7 @@ def validate_action(raw: Any) -> dict[str, Any]:
 
 def validate_actor(raw: Any) -> dict[str, Any]:
     """The actor as recorded. Every request is an agent's (docs/design.md §6.1): `kind` is always
-    "agent" and what the client claimed is kept as `claimed_kind`, never used to decide."""
+    "agent"; another kind the client claimed is kept as `claimed_kind`, never used to decide."""
     if type(raw) is not dict:
         raise GateError(BAD_PARAMS, "actor must be an object {id, kind, session}")
     aid = _str_or_none(raw.get("id"), "actor.id", 256)
@@ -124,12 +124,11 @@ def validate_actor(raw: Any) -> dict[str, Any]:
     kind = raw.get("kind", "agent")
     if kind not in ACTOR_KINDS:
         raise GateError(BAD_PARAMS, "actor.kind must be agent, human or ci")
-    return {
-        "id": aid,
-        "kind": "agent",
-        "claimed_kind": kind,
-        "session": _str_or_none(raw.get("session"), "actor.session", 256) or "default",
-    }
+    actor = {"id": aid, "kind": "agent"}
+    if kind != "agent":
+        actor["claimed_kind"] = kind  # recorded, never used to decide
+    actor["session"] = _str_or_none(raw.get("session"), "actor.session", 256) or "default"
+    return actor
 
 
 def normalise_identity(who: str | None) -> str:
