@@ -2,7 +2,7 @@
 what the kernel answered ("ok" or the errno name such as "EROFS"). Standard library only.
 
 Operations: ["write", path], ["append", path], ["read", path], ["unlink", path], ["listdir", path],
-["exists", path], ["rename", src, dst], ["connect", socket path], ["connect_abstract", name], ["env", name].
+["exists", path], ["rename", src, dst], ["connect", socket path], ["connect_abstract", name], ["tiocsti"], ["env", name].
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ def _do(op: str, *args: str):
             s.connect("\0" + args[0])
         finally:
             s.close()
+        return "ok"
+    if op == "tiocsti":  # push a character into the terminal's input, as if typed
+        import fcntl
+        import termios
+
+        fcntl.ioctl(0, termios.TIOCSTI, b"#")
         return "ok"
     if op == "env":
         return os.environ.get(args[0])

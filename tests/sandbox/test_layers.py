@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import subprocess
@@ -97,3 +98,41 @@ def test_landlock_scopes_abstract_sockets(xdg_box):
         assert res.stdout.strip().endswith('["ok"]')
     finally:
         outside.close()
+
+
+def _on_a_terminal(cmd: list[str], box) -> str:
+    """Run `cmd` as the session leader of a new pseudo-terminal (its controlling terminal), as an agent
+    started from an interactive shell is; returns the probe's last line."""
+    import fcntl
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    try:
+        res = subprocess.run(
+            cmd,
+            cwd=box.root,
+            env=box.env,
+            stdin=slave,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0),
+        )
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.strip().splitlines()[-1]
+
+
+def test_no_typing_into_the_terminal_outside(box):
+    # TIOCSTI pushes keystrokes into the terminal: the shell that started the agent would run them,
+    # outside the sandbox. The same probe outside the sandbox can (control), inside it cannot.
+    probe = [sys.executable, str(PROBE), '[["tiocsti"]]']
+    outside = _on_a_terminal(probe, box)
+    if outside != '["ok"]':
+        pytest.skip(f"this kernel refuses TIOCSTI everywhere ({outside}): nothing to contain")
+    inside = _on_a_terminal([sys.executable, "-m", "forge_tui", "run", "-q", "--", *probe], box)
+    assert inside == '["EPERM"]'
