@@ -11,7 +11,9 @@ Run CMD in a kernel sandbox (bubblewrap on Linux) where:
   - .forge/, .claude/, .codex/, .gemini/, the git hooks and git config are read-only (EROFS),
   - forge-tui's data folder (keys, authoritative ledgers), the reviewer socket and $XDG_RUNTIME_DIR
     are hidden (ENOENT),
-  - only the agent socket of this project's daemon is reachable (gate.request works, approving does not).
+  - only the agent socket of this project's daemon is reachable (gate.request works, approving does not),
+  - what in the home folder runs later outside (global git config, shell start files, ~/.ssh,
+    ~/.local/bin, user units) is read-only.
 Everything else is as the user sees it: the project is writable, the network works.
 
   forge-tui run -- claude
