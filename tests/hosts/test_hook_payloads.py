@@ -302,7 +302,7 @@ def test_an_edit_of_the_hook_settings_is_denied(hooked: Hooked) -> None:
 
 
 def test_an_oversized_payload_denies(hooked: Hooked) -> None:
-    from forge_tui.hooks.run import MAX_PAYLOAD
+    from forge_tui.hooks.agent import MAX_PAYLOAD
 
     big = payload(
         "claude-code", "pre", "Write", {"file_path": str(hooked.root / "a"), "content": "x" * MAX_PAYLOAD}
