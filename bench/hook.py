@@ -52,7 +52,7 @@ ANCHOR_CALL = (
     "data = sys.stdin.buffer.read()\n"
     "s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)\n"
     "s.connect(sys.argv[1])\n"
-    "s.sendall(b'{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"hook.run\",\"params\":{\"host\":\"claude-code\",'\n"
+    's.sendall(b\'{"jsonrpc":"2.0","id":1,"method":"hook.run","params":{"host":"claude-code",\'\n'
     "          b'\"payload\":\"' + binascii.b2a_base64(data, newline=False) + b'\"}}\\n')\n"
     "buf = b''\n"
     "while b'\\n' not in buf:\n"
