@@ -10,8 +10,8 @@ shows medians.
   (and closes it): the least any hook that asks a daemon can do;
 - the anchor plus the one `hook.run` call the hook makes (the daemon's durable decision included): the
   least a hook that asks the daemon can cost, whatever its own code does;
-- the hook exactly as `init --claude-code` writes it (`python -I -S …/forge_tui/hooks/run.py
-  claude-code --deadline 630`) for a Bash call the policy allows (`pytest -q`, rule `tests`), against
+- the hook exactly as `init --claude-code` writes it (`/bin/sh -c 'python -I -S
+  …/forge_tui/hooks/run.py claude-code --deadline 630 || exit 2'`) for a Bash call the policy allows (`pytest -q`, rule `tests`), against
   a real daemon that records the request and decision durably before answering;
 - the same call through the `forge-tui hook claude-code` console script (argparse and the CLI), for
   comparison.
@@ -120,7 +120,7 @@ def main() -> int:
 
     from forge_tui.core.project import init_project
     from forge_tui.daemon.spawn import start_daemon, stop_daemon
-    from forge_tui.hooks.settings import HOSTS, hook_argv
+    from forge_tui.hooks.settings import HOSTS, entry_argv, hook_entry
     from forge_tui.paths import socket_path
 
     home = Path(tempfile.mkdtemp(prefix="fhb-", dir="/tmp"))
@@ -133,7 +133,9 @@ def main() -> int:
     sock = socket_path(project.project_id)
     proc = start_daemon(root, sock, log_path=home / "daemon.log", env=env)
     exe = sys.executable
-    hook = hook_argv(HOSTS["claude-code"], 600)
+    entry = hook_entry(HOSTS["claude-code"], 600)
+    hook = [entry["command"], *entry["args"]]  # exactly what Claude Code runs: sh -c '… || exit 2'
+    assert entry_argv(entry)[0] == exe
     cli = [str(Path(exe).parent / "forge-tui"), "hook", "claude-code", "--deadline", "630"]
     commands: dict[str, tuple[list[str], bytes]] = {
         "python3 -I -S -c pass": ([exe, "-I", "-S", "-c", "pass"], b""),
