@@ -31,7 +31,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from forge_tui.hooks.run import main
+    from forge_tui.hooks.agent import main
 
     argv = [args.host]
     if args.deadline is not None:

@@ -7,3 +7,5 @@ own terms (`dialects.py`). `settings.py` writes and checks the hosts' settings f
 """
 
 HOSTS = ("claude-code", "codex", "gemini")
+EXIT_ALLOW = 0
+EXIT_BLOCK = 2  # the one exit code all three hosts read as "block", whatever standard output says

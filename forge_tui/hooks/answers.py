@@ -9,8 +9,9 @@ error: all three hosts block on exit 2 whatever standard output says, and treat 
 
 from __future__ import annotations
 
-EXIT_ALLOW = 0
-EXIT_BLOCK = 2
+from forge_tui.hooks import EXIT_ALLOW, EXIT_BLOCK
+
+__all__ = ["EXIT_ALLOW", "EXIT_BLOCK", "deny_text", "json_string"]
 
 _ESCAPES = {ord('"'): '\\"', ord("\\"): "\\\\"}
 _ESCAPES.update({c: f"\\u{c:04x}" for c in range(0x20)})

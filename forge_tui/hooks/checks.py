@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from forge_tui.errors import ForgeError
-from forge_tui.hooks.settings import HOOK_SCRIPT, HOSTS, Host, is_ours
+from forge_tui.hooks.settings import HOOK_SCRIPT, HOSTS, Host, entry_argv, is_ours, split_guard
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 # Where Claude Code reads managed settings that no project or user file can override.
@@ -119,10 +118,17 @@ def _event_check(item: str, host: Host, groups: Any, event: str, approval_s: int
             f"matcher {group.get('matcher')!r} misses {', '.join(missed)}",
             f"use the matcher {host.matcher!r} ({init} rewrites it)",
         )
-    argv = _argv(host, entry)
+    argv, guarded = split_guard(entry_argv(entry))
     problem = _command_problem(argv)
     if problem:
         return Check(FAIL, where, problem, init)
+    if not guarded:
+        return Check(
+            FAIL,
+            where,
+            "the command has no `|| exit 2` guard: if the interpreter goes missing or crashes, the host lets the tool run",
+            init,
+        )
     timeout = entry.get("timeout")
     if not isinstance(timeout, int | float) or isinstance(timeout, bool):
         return Check(
@@ -162,19 +168,6 @@ def matcher_covers(host: Host, matcher: Any, tool: str) -> bool:
         return re.search(matcher, tool) is not None
     except re.error:
         return False
-
-
-def _argv(host: Host, entry: dict[str, Any]) -> list[str]:
-    command = entry.get("command")
-    if not isinstance(command, str):
-        return []
-    args = entry.get("args")
-    if isinstance(args, list):
-        return [command, *(str(a) for a in args)]
-    try:
-        return shlex.split(command)
-    except ValueError:
-        return [command]
 
 
 def _command_problem(argv: list[str]) -> str | None:

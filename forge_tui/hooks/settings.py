@@ -8,8 +8,12 @@
 
 Every entry runs the absolute interpreter with `-I -S` on the absolute path of forge_tui/hooks/run.py
 (no shim, no site-packages scan: the hook starts near the interpreter's own start), with a deadline of
-approval timeout + 30 s, under a host timeout of approval timeout + 60 s. Merging keeps every other
-key and hook of the file; an earlier forge-tui entry is replaced, never duplicated.
+approval timeout + 30 s, under a host timeout of approval timeout + 60 s, through `/bin/sh -c '… ||
+exit 2'`: the hosts let a tool run when the hook's command is missing (exit 127) or dies on a signal,
+and the guard turns both into exit 2, a block (the settings name this machine's paths; on another
+machine, or after forge-tui moved, every call is then denied until `init` is run again, never let
+through). Merging keeps every other key and hook of the file; an earlier forge-tui entry is replaced,
+never duplicated.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ HOOK_SCRIPT = Path(__file__).resolve().parent / "run.py"
 TIMEOUT_MARGIN_S = 60  # the host's timeout: approval timeout + this
 DEADLINE_MARGIN_S = 30  # the hook's own deadline: approval timeout + this (below the host's timeout)
 MARK = "forge_tui/hooks/run.py"  # how an entry is recognised as ours
+SHELL = "/bin/sh"
+GUARD = "|| exit 2"  # after the hook's command: a missing interpreter or a crash blocks
 STATUS = "forge-tui gate"
 
 
@@ -82,20 +88,51 @@ def hook_argv(host: Host, approval_timeout_s: int) -> list[str]:
     ]
 
 
+def hook_shell(host: Host, approval_timeout_s: int) -> str:
+    """The hook's command line with its guard, for `sh -c`."""
+    return f"{shlex.join(hook_argv(host, approval_timeout_s))} {GUARD}"
+
+
 def hook_entry(host: Host, approval_timeout_s: int) -> dict[str, Any]:
-    argv = hook_argv(host, approval_timeout_s)
+    line = hook_shell(host, approval_timeout_s)
     timeout = approval_timeout_s + TIMEOUT_MARGIN_S
     entry: dict[str, Any] = {"type": "command"}
-    if host.exec_form:
-        entry.update(command=argv[0], args=argv[1:])
+    if host.exec_form:  # no shell of the host's choosing: ours, named absolutely
+        entry.update(command=SHELL, args=["-c", line])
     else:
-        entry["command"] = shlex.join(argv)
+        entry["command"] = line
     entry["timeout"] = timeout * 1000 if host.timeout_ms else timeout
     if host.name == "gemini":
         entry["name"] = STATUS
     else:
         entry["statusMessage"] = STATUS
     return entry
+
+
+def entry_argv(entry: dict[str, Any]) -> list[str]:
+    """The command line an entry runs, as argv (the `sh -c` wrapper unwrapped), and whether it ends
+    in the guard. Not a full shell parser: enough for the entries init writes and their edits."""
+    command = entry.get("command")
+    args = entry.get("args")
+    if not isinstance(command, str):
+        return []
+    if isinstance(args, list):
+        if command.endswith("sh") and len(args) == 2 and args[0] == "-c" and isinstance(args[1], str):
+            command = args[1]
+        else:
+            return [command, *(str(a) for a in args)]
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return [command]
+
+
+def split_guard(argv: list[str]) -> tuple[list[str], bool]:
+    """(the hook's own argv, whether `|| exit 2` follows it)."""
+    if "||" in argv:
+        i = argv.index("||")
+        return argv[:i], argv[i + 1 :] == ["exit", "2"]
+    return argv, False
 
 
 def is_ours(entry: Any) -> bool:

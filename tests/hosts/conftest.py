@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 from hostkit import Hooked, make_project
 
@@ -23,3 +27,15 @@ def unstarted(tmp_path, monkeypatch) -> Hooked:
     monkeypatch.chdir(h.root)
     yield h
     h.stop()
+
+
+@pytest.fixture
+def markers():
+    """Two marker paths directly under /tmp (the solo pack lets `echo` redirect to /tmp/*): a denied
+    command would write the first, an allowed one writes the second."""
+    fd, stem = tempfile.mkstemp(prefix="fe2e-", dir="/tmp")
+    os.close(fd)
+    paths = (Path(stem + "-denied"), Path(stem + "-allowed"))
+    yield paths
+    for p in (Path(stem), *paths):
+        p.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from forge_tui.client import Client
 from forge_tui.core.project import Project, init_project
@@ -129,3 +132,18 @@ def payload(host: str, event: str, tool: str, tool_input: dict[str, Any], **extr
 
 
 SHELL_TOOL = {"claude-code": "Bash", "codex": "Bash", "gemini": "run_shell_command"}
+
+
+REQUIRE_HOSTS = os.environ.get("FORGE_REQUIRE_HOSTS") == "1"  # set by .ci/run: CI must not skip these
+
+
+def host_binary(name: str) -> Path:
+    """The real CLI `name` (claude, codex, gemini) from tests/hosts/node_modules, or skip (fail in CI)."""
+    path = HOSTS_DIR / "node_modules" / ".bin" / name
+    if path.exists():
+        return path
+    if REQUIRE_HOSTS:
+        pytest.fail(f"FORGE_REQUIRE_HOSTS=1 but {name} is not installed (.ci/install-hosts)")
+    if shutil.which("npm") is None:
+        pytest.skip(f"node/npm is missing: the real {name} CLI cannot be installed here")
+    pytest.skip(f"{name} is not installed: run .ci/install-hosts (CI does)")

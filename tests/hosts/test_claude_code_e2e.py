@@ -13,40 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-import pytest
 from fake_anthropic import FakeAnthropic
-from hostkit import HOSTS_DIR, Hooked
+from hostkit import Hooked, host_binary
 
 from forge_tui.cli import main as cli_main
-
-CLAUDE = HOSTS_DIR / "node_modules" / ".bin" / "claude"
-REQUIRE = os.environ.get("FORGE_REQUIRE_HOSTS") == "1"  # set by .ci/run: CI must not skip this
-
-
-def _claude_or_skip() -> Path:
-    if CLAUDE.exists():
-        return CLAUDE
-    if REQUIRE:
-        pytest.fail("FORGE_REQUIRE_HOSTS=1 but Claude Code is not installed (.ci/install-hosts)")
-    if shutil.which("npm") is None:
-        pytest.skip("node/npm is missing: the real Claude Code CLI cannot be installed here")
-    pytest.skip("Claude Code is not installed: run .ci/install-hosts (CI does)")
-
-
-@pytest.fixture
-def markers():
-    """Two marker paths directly under /tmp (the solo pack lets `echo` redirect to /tmp/*)."""
-    fd, stem = tempfile.mkstemp(prefix="fe2e-", dir="/tmp")
-    os.close(fd)
-    paths = (Path(stem + "-denied"), Path(stem + "-allowed"))
-    yield paths
-    for p in (Path(stem), *paths):
-        p.unlink(missing_ok=True)
 
 
 def run_claude(claude: Path, api: FakeAnthropic, root: Path, home: Path) -> list[dict]:
@@ -86,7 +59,7 @@ def run_claude(claude: Path, api: FakeAnthropic, root: Path, home: Path) -> list
 def test_claude_code_runs_the_allowed_command_and_not_the_denied_one(
     unstarted: Hooked, markers: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    claude = _claude_or_skip()
+    claude = host_binary("claude")
     assert cli_main(["init", "--claude-code", str(unstarted.root)]) == 0  # on the existing project
     unstarted.start()
     denied, allowed = markers
@@ -123,7 +96,7 @@ def test_claude_code_runs_nothing_when_the_daemon_is_down(
     unstarted: Hooked, markers: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """Fail closed in the real host: no daemon, so even a command the policy allows must not run."""
-    claude = _claude_or_skip()
+    claude = host_binary("claude")
     assert cli_main(["init", "--claude-code", str(unstarted.root)]) == 0
     _, allowed = markers
     home = tmp_path / "claude-home"

@@ -42,7 +42,7 @@ def test_allowed_command_is_allowed_in_the_hosts_format(hooked: Hooked, host: st
     assert "rule inspect" in reason and f"seq {decisions[-1]['seq']}" in reason
     req = hooked.records("request")[-1]["body"]
     assert req["client"] == "hook"
-    assert req["actor"] == {"id": host, "kind": "agent", "session": "sess-1"}
+    assert (req["actor"]["id"], req["actor"]["kind"], req["actor"]["session"]) == (host, "agent", "sess-1")
     assert req["action"]["kind"] == "shell.exec" and req["action"]["command"] == "ls -la"
 
 
@@ -302,7 +302,7 @@ def test_an_edit_of_the_hook_settings_is_denied(hooked: Hooked) -> None:
 
 
 def test_an_oversized_payload_denies(hooked: Hooked) -> None:
-    from forge_tui.hooks.run import MAX_PAYLOAD
+    from forge_tui.hooks.agent import MAX_PAYLOAD
 
     big = payload(
         "claude-code", "pre", "Write", {"file_path": str(hooked.root / "a"), "content": "x" * MAX_PAYLOAD}

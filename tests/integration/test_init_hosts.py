@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from forge_tui.hooks.settings import HOOK_SCRIPT
+from forge_tui.hooks.settings import HOOK_SCRIPT, entry_argv, split_guard
 
 
 def settings(root: Path, rel: str) -> dict:
@@ -30,11 +30,13 @@ def test_init_with_claude_code_creates_project_and_hooks(tmp_path, run_cli) -> N
         (group,) = doc["hooks"][event]
         assert group["matcher"] == "*"
         (entry,) = group["hooks"]
-        assert Path(entry["command"]).is_absolute()
-        assert entry["args"][:3] == ["-I", "-S", str(HOOK_SCRIPT)]
-        assert entry["args"][3] == "claude-code"
+        assert entry["command"] == "/bin/sh" and entry["args"][0] == "-c"  # exec form, our own shell
+        argv, guarded = split_guard(entry_argv(entry))
+        assert guarded, "a missing interpreter must block (exit 2), not let the tool run"
+        assert Path(argv[0]).is_absolute()
+        assert argv[1:5] == ["-I", "-S", str(HOOK_SCRIPT), "claude-code"]
         assert entry["timeout"] == 600 + 60  # the solo pack's approval timeout + 60 s
-        assert float(entry["args"][entry["args"].index("--deadline") + 1]) < entry["timeout"]
+        assert float(argv[argv.index("--deadline") + 1]) < entry["timeout"]
 
 
 def test_integration_on_an_existing_project_keeps_the_users_settings(tmp_path, run_cli) -> None:
@@ -56,7 +58,7 @@ def test_integration_on_an_existing_project_keeps_the_users_settings(tmp_path, r
     assert doc["model"] == "opus" and doc["permissions"] == mine["permissions"]
     groups = doc["hooks"]["PreToolUse"]
     assert groups[0] == mine["hooks"]["PreToolUse"][0]
-    assert len(groups) == 2 and "forge_tui/hooks/run.py" in " ".join(groups[1]["hooks"][0]["args"])
+    assert len(groups) == 2 and str(HOOK_SCRIPT) in entry_argv(groups[1]["hooks"][0])
 
 
 def test_codex_and_gemini_settings(tmp_path, run_cli) -> None:
@@ -67,6 +69,7 @@ def test_codex_and_gemini_settings(tmp_path, run_cli) -> None:
     entry = codex["PreToolUse"][0]["hooks"][0]
     assert codex["PreToolUse"][0]["matcher"] == ".*" and entry["timeout"] == 660
     assert f"-I -S {HOOK_SCRIPT} codex --deadline" in entry["command"]
+    assert entry["command"].endswith("|| exit 2")
     gemini = settings(tmp_path, ".gemini/settings.json")["hooks"]
     assert set(gemini) == {"BeforeTool", "AfterTool"}
     assert gemini["BeforeTool"][0]["hooks"][0]["timeout"] == 660_000  # Gemini counts milliseconds
@@ -119,6 +122,11 @@ def _edit(root: Path, fn) -> None:
     path.write_text(json.dumps(doc))
 
 
+def _moved(line: str) -> str:
+    """The hook's command line with its interpreter gone (forge-tui moved, another machine's path)."""
+    return "/nonexistent/python3 " + line.split(" ", 1)[1]
+
+
 def _first(doc: dict, event: str = "PreToolUse") -> dict:
     return doc["hooks"][event][-1]["hooks"][0]
 
@@ -128,7 +136,14 @@ def _first(doc: dict, event: str = "PreToolUse") -> dict:
     [
         (lambda d: _first(d).update(timeout="660"), "timeout is not a number"),
         (lambda d: _first(d).update(timeout=30), "not above the hook's deadline"),
-        (lambda d: _first(d).update(command="/nonexistent/python3"), "does not exist"),
+        (
+            lambda d: _first(d)["args"].__setitem__(1, _moved(_first(d)["args"][1])),
+            "does not exist",
+        ),
+        (
+            lambda d: _first(d)["args"].__setitem__(1, _first(d)["args"][1].replace(" || exit 2", "")),
+            "no `|| exit 2`",
+        ),
         (
             lambda d: d["hooks"]["PreToolUse"][-1].update(matcher="Bash|Edit|Write|Read|WebFetch"),
             "misses mcp__",
@@ -136,7 +151,15 @@ def _first(doc: dict, event: str = "PreToolUse") -> dict:
         (lambda d: d.update(disableAllHooks=True), "disableAllHooks"),
         (lambda d: d["hooks"].pop("PostToolUse"), "no forge-tui hook"),
     ],
-    ids=["string-timeout", "low-timeout", "missing-command", "matcher-misses-mcp", "disabled", "no-post"],
+    ids=[
+        "string-timeout",
+        "low-timeout",
+        "missing-command",
+        "no-guard",
+        "matcher-misses-mcp",
+        "disabled",
+        "no-post",
+    ],
 )
 def test_doctor_finds_what_makes_the_host_skip_the_gate(integrated, run_cli, breakage, expected) -> None:
     _edit(integrated, breakage)
@@ -167,3 +190,17 @@ def test_doctor_with_a_running_daemon_passes(integrated, run_cli) -> None:
         assert failing(run_cli) == []
     finally:
         stop_daemon(proc)
+
+
+@pytest.mark.parametrize("host", ["claude-code", "codex", "gemini"])
+def test_a_missing_interpreter_blocks_instead_of_letting_the_tool_run(tmp_path, host) -> None:
+    """Run an entry the way the host does, after forge-tui moved: exit 2 (block), never 127."""
+    import subprocess
+
+    from forge_tui.hooks.settings import HOSTS, hook_entry
+
+    entry = hook_entry(HOSTS[host], 600)
+    line = entry["args"][1] if "args" in entry else entry["command"]
+    moved = line.replace(entry_argv(entry)[0], str(tmp_path / "gone" / "python3"), 1)
+    r = subprocess.run(["/bin/sh", "-c", moved], input=b"{}", capture_output=True, timeout=30)
+    assert r.returncode == 2

@@ -190,7 +190,7 @@ def test_the_agent_side_imports_only_built_in_modules() -> None:
     code = (
         "import sys; sys.argv = ['run.py', 'nothing']\n"
         "before = set(sys.modules)\n"
-        "import forge_tui.hooks.run as r\n"
+        "import forge_tui.hooks.agent as r\n"
         "print(' '.join(sorted(set(sys.modules) - before)))\n"
     )
     from forge_tui.hooks.settings import HOOK_SCRIPT
@@ -206,8 +206,7 @@ def test_the_agent_side_imports_only_built_in_modules() -> None:
     assert ours == {
         "forge_tui",
         "forge_tui.hooks",
-        "forge_tui.hooks.run",
-        "forge_tui.hooks.answers",
+        "forge_tui.hooks.agent",
         "forge_tui.hooks.locate",
         "forge_tui.protocol",
     }
