@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -49,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--actor-kind",
         choices=("agent", "human", "ci"),
         default="agent",
-        help="who asks (built-in rules bind agents)",
+        help="accepted for older scripts and ignored: every request is an agent's, built-in rules always apply",
     )
     explain.add_argument(
         "--prior",
@@ -113,18 +112,8 @@ def _action(args: argparse.Namespace) -> dict:
     return action
 
 
-def _protected_dirs() -> tuple[Path, ...]:
-    """The private data folder (keys, authoritative ledgers), located without creating it."""
-    env = os.environ.get("FORGE_DATA_DIR")
-    if env:
-        return (Path(env),)
-    from platformdirs import user_data_path
-
-    return (user_data_path("forge-tui"),)
-
-
 def run(args: argparse.Namespace) -> int:
-    from forge_tui.core.policy import load_policy
+    from forge_tui.core.policy import Context, decide, load_policy
 
     if args.policy_command == "check":
         path = Path(args.file) if args.file else _find_policy()[0]
@@ -139,13 +128,8 @@ def run(args: argparse.Namespace) -> int:
         path, root = _find_policy()
     policy = load_policy(path)
     action = _action(args)
-    ev = policy.evaluate(
-        action,
-        project_root=root,
-        prior_succeeded=frozenset(args.prior),
-        actor_kind=args.actor_kind,
-        protected_dirs=_protected_dirs(),
-    )
+    # The gate's own decision function in the gate's own context (the data folder protected).
+    ev = decide(policy, action, Context.for_project(root, prior_succeeded=frozenset(args.prior)))
     if args.json:
         out = {
             "policy": str(path),
