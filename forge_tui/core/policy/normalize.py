@@ -6,10 +6,12 @@
 * git's global options (`-c k=v`, `-C dir`, `--git-dir`, `--work-tree`, `--no-pager`, ...) are taken
   out so `git -C x push` reads `git push`; a `-c` that can run code (aliases, pagers, hooks, ssh
   commands...) makes the part opaque;
-* for the tools in `_TOOLS` (rm, cp, mv, chmod, git push/clean/branch/commit/...): short flags, also
-  combined (`-uf`) and spelled long (`--force`), become one flag-cluster word of sorted letters placed
-  before the operands, so `rm x -f -r`, `rm -fr x` and `rm --recursive --force x` all read
-  `rm -fr x`; `git push origin +main` is a forced push (`-f` and `--force` added);
+* for the tools in `_TOOLS` (rm, cp, mv, chmod, git push/clean/branch/commit/...): options move before
+  the operands, and short flags, also combined (`-uf`), become one flag-cluster word of sorted letters
+  where the first of them stood, so `rm x -f -r`, `rm -fr x` and `rm --recursive --force x` all
+  read `rm -fr x` (rm, cp, mv, ln, chmod, chown also fold their long spellings into the cluster);
+  every spelling of a forced push (`-f`, `-uf`, `--force`, `--force-with-lease`, `--mirror`,
+  `+refspec`) reads with both `-f` in its cluster and `--force`;
 * the paths it writes (redirect targets, `--output=`, `--basetemp=`, `-o FILE`, `tee FILE`, `dd of=`,
   copy and move targets) and destroys (`rm`, `rmdir`, `mv` sources, `--basetemp`, `find -delete`);
 * why its code cannot be seen, if so (`opaque`): inline code of an interpreter (`python -c`,
@@ -77,24 +79,22 @@ _TOOLS: dict[str, _Tool] = {
     "git push": _Tool(
         "fnquvd46",
         "o",
-        (("force", "f"), ("dry-run", "n"), ("set-upstream", "u"), ("delete", "d"), ("quiet", "q")),
+        (),
         frozenset({"repo", "push-option", "receive-pack", "exec"}),
     ),
-    "git clean": _Tool(
-        "dfinqxX", "e", (("force", "f"), ("dry-run", "n"), ("quiet", "q")), frozenset({"exclude"})
-    ),
-    "git branch": _Tool("aCcDdfiMmqrlv", "tu", (("delete", "d"), ("force", "f"), ("move", "m"))),
+    "git clean": _Tool("dfinqxX", "e", (), frozenset({"exclude"})),
+    "git branch": _Tool("aCcDdfiMmqrlv", "tu"),
     "git commit": _Tool(
         "aenqsvpiozS",
         "mFCct",
-        (("all", "a"), ("no-verify", "n"), ("amend", "A"), ("quiet", "q")),
+        (),
         frozenset({"message", "file", "reuse-message", "reedit-message", "template", "author", "date"}),
     ),
-    "git reset": _Tool("qpN", "", (("quiet", "q"), ("patch", "p"))),
-    "git checkout": _Tool("fqmp", "bBt", (("force", "f"), ("quiet", "q"), ("merge", "m"))),
-    "git switch": _Tool("fqmdt", "cC", (("force", "f"), ("discard-changes", "f"), ("quiet", "q"))),
+    "git reset": _Tool("qpN"),
+    "git checkout": _Tool("fqmp", "bBt"),
+    "git switch": _Tool("fqmdt", "cC"),
 }
-_RM_FORCE_SYNONYMS = {"force-with-lease", "force-if-includes", "mirror"}
+_PUSH_FORCE_SPELLINGS = {"force", "force-with-lease", "force-if-includes", "mirror"}
 
 # git's global options (before the subcommand): those that take the next word as their value.
 _GIT_GLOBAL_ARG = frozenset(
@@ -337,6 +337,7 @@ def _canonical(
     k = prefix
     ended = False
     force = False
+    cluster_at: int | None = None  # where among the options the flag cluster goes (the first short flag)
     while k < len(words):
         w, dyn = words[k], k in dynamic
         k += 1
@@ -354,7 +355,7 @@ def _canonical(
             if flag is not None:
                 letters |= flag
                 continue
-            if key == "git push" and name in _RM_FORCE_SYNONYMS:
+            if key == "git push" and name in _PUSH_FORCE_SPELLINGS:
                 force = True
             options.append((w, False))
             if name in tool.long_arg and not eq and k < len(words):
@@ -362,6 +363,8 @@ def _canonical(
                 k += 1
             continue
         j = 1
+        if cluster_at is None and w[1] not in tool.with_arg:
+            cluster_at = len(options)
         while j < len(w):
             c = w[j]
             if c in tool.with_arg:
@@ -373,22 +376,29 @@ def _canonical(
                     k += 1
                 break
             letters.add("r" if c == "R" and "r" in tool.flags else c)
+            if key == "git push" and c == "f":
+                force = True
             j += 1
     if force:
         letters.add("f")
-    if key == "git push" and "f" in letters and ("--force", False) not in options:
-        options.append(("--force", False))
+        if ("--force", False) not in options:
+            options.append(("--force", False))  # every spelling of a forced push also reads --force
     out = words[:prefix]
     new_dyn = {i for i in dynamic if i < prefix}
     clusters: set[int] = set()
-    if letters:
-        clusters.add(len(out))
-        out.append("-" + "".join(sorted(letters)))
+    if letters and cluster_at is None:
+        cluster_at = len(options)
     tail = options + ([("--", False)] if any(o.startswith("-") for o, _ in operands) else []) + operands
-    for w, dyn in tail:
+    for n, (w, dyn) in enumerate(tail):
+        if n == cluster_at:
+            clusters.add(len(out))
+            out.append("-" + "".join(sorted(letters)))
         if dyn:
             new_dyn.add(len(out))
         out.append(w)
+    if letters and cluster_at == len(tail):
+        clusters.add(len(out))
+        out.append("-" + "".join(sorted(letters)))
     return out, new_dyn, clusters
 
 
