@@ -147,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
                 for p in ev.parts
             ],
             "unparseable": ev.unparseable,
+            "instead": ev.instead,
         }
         json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
@@ -157,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
     w(f"reason:   {ev.reason}\n")
     if ev.decision == "ask":
         w(f"approvals: {ev.approvals} from reviewers distinct from: {', '.join(sorted(ev.distinct_from))}\n")
+    if ev.instead:
+        w(f"instead:  {ev.instead}\n")
     if ev.missing_prior:
         w(f"missing prior steps: {', '.join(ev.missing_prior)}\n")
     if ev.unparseable:

@@ -347,7 +347,7 @@ class _Parser:
             self._add(words, via)
             return
         name = os.path.basename(first.text)
-        if "/" in first.text and os.path.dirname(os.path.normpath(first.text)) not in STANDARD_BIN_DIRS:
+        if "/" in first.text and _folder(first.text) not in STANDARD_BIN_DIRS:
             self._add(words, via)  # ./env, /tmp/x/sudo: not the wrapper its name says
             return
         rest = words[1:]
@@ -711,6 +711,11 @@ class _Parser:
         if self.i < len(self.s) and self.s[self.i] not in _META:
             raise Unparseable("process substitution glued to a word")
         return _Word(self.s[start : self.i], True, "", True)
+
+
+def _folder(path: str) -> str:
+    """The folder of a command word, normalised (`//usr//bin/../bin/git` is in /usr/bin)."""
+    return re.sub("^/+", "/", os.path.dirname(os.path.normpath(path)))
 
 
 def _plain(word: _Word) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,13 +124,12 @@ class _Evaluator:
         return None
 
     def _written_views(self, part: CommandView) -> list[PathView]:
-        src_dyn = part.source.dynamic if part.source is not None else frozenset()
-        src_words = part.source.words if part.source is not None else part.words
         out: list[PathView] = []
         for w in part.writes:
-            if any(k in src_dyn for k, sw in enumerate(src_words) if w in sw):
-                continue  # a word known only at run time: the guard's glob check covers it
-            out.extend(path_views(w, self.root, self.real_root, self.links))
+            word = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", w)
+            if re.search(r"[$`*?\[{]", word):
+                continue  # known only at run time: deny/ask rules "may match" it through the guard
+            out.extend(path_views(word, self.root, self.real_root, self.links))
         return out
 
     # -- the decision ------------------------------------------------------------------------------
@@ -160,7 +160,10 @@ class _Evaluator:
         if decision != "deny" or rule_id is None or rule_id.startswith("builtin:"):
             # A policy rule that denies already says it; otherwise the built-in rules deny last.
             guard = Guard.get(self.root, self.protected)
-            hit = check_builtins(guard, self.kind, self.paths, self.parts, self.command, self.unparseable)
+            private = Guard.get(self.root, self.protected, include_forge=False)
+            hit = check_builtins(
+                guard, private, self.kind, self.paths, self.parts, self.command, self.unparseable
+            )
         if hit:
             decision, rule_id, reason = "deny", hit.rule, hit.reason
 
@@ -179,6 +182,7 @@ class _Evaluator:
             matches=tuple(matches[r.id] for r in self.p.rules if r.id in matches),
             parts=self._part_decisions(results, hit),
             unparseable=self.unparseable,
+            instead=next((r.instead for r in self.p.rules if r.id == rule_id), None),
         )
 
     def _decide_unit(
@@ -238,6 +242,8 @@ class _Evaluator:
                 )
             if part.opaque and not names_program:
                 return f"{part.opaque}; only a rule naming `{part.program}` may allow it"
+        if self.url is not None and "url" not in keys and first_glob(kinds, "net.fetch") is None:
+            return f"rule {comp.rule.id!r} says nothing about URLs, and this action fetches {self.url}"
         writes = unit.path is not None and self.kind in ("file.write", "file.delete")
         if writes and "paths" not in keys and first_glob(kinds, self.kind) is None:
             shown = self.views[unit.path].shown if unit.path is not None else ""
@@ -309,7 +315,11 @@ class _Evaluator:
                         break
                 if best == NO or hit is None:
                     return NO, "", False
-                names_program = hit.program == part.program and 0 not in part.dynamic
+                names_program = (
+                    hit.program == part.program
+                    and 0 not in part.dynamic
+                    and all(any(w == r or w.startswith(r) for w in hit.words) for r in part.explicit)
+                )
                 strength = min(strength, best)
                 whys.append(f"command part `{part.text()}` matches {hit.source!r}")
         return strength, "; ".join(whys), names_program

@@ -5,6 +5,7 @@
   under one, no redirect or written path (`--output=`, `-o`, `tee`, ...) under one, no command that
   names one unless it only reads, and nothing may delete or empty a folder that holds one (`rm -rf ~`,
   `pytest --basetemp=<a parent of the data folder>`), after `..` and symbolic links are resolved;
+* nothing may read a private folder either (a file.read path, or any command word naming one);
 * no-self-review: no `forge-tui approve|reject|reviewer|key|init`;
 * a command that cannot be analysed and mentions `.forge`, forge-tui or a protected folder is denied.
 """
@@ -46,6 +47,7 @@ class BuiltinHit:
 
 def check_builtins(
     guard: Guard,
+    private: Guard,
     kind: str | None,
     paths: Sequence[str],
     views: Sequence[CommandView],
@@ -54,6 +56,10 @@ def check_builtins(
 ) -> BuiltinHit | None:
     """The first built-in rule the action breaks, or None."""
     protect = "builtin:protect-forge"
+    secret = "agents may not read or change the data folder (keys, ledgers)"
+    for p in paths:
+        if private.covers(p):
+            return BuiltinHit(protect, f"{secret}: {p}", path=p)
     if kind in ("file.write", "file.delete"):
         for p in paths:
             if guard.covers(p) or (kind == "file.delete" and guard.holds_protected(p)):
@@ -104,6 +110,9 @@ def check_builtins(
             in_protected_cwd = True
             continue
         src_dyn = part.source.dynamic if part.source is not None else part.dynamic
+        for k, w in enumerate(source):
+            if k > 0 and private.covers_word(w, k in src_dyn):
+                return BuiltinHit(protect, f"{secret} (`{part.text()}`)", part=n)
         mentions = in_protected_cwd or any(
             guard.covers_word(w, k in src_dyn) for k, w in enumerate(source) if k > 0
         )
@@ -199,11 +208,12 @@ def _word_candidates(word: str) -> list[str]:
 class Guard:
     """Tells whether a path (or a shell word) points under `.forge/` or a protected folder."""
 
-    def __init__(self, root: str, protected: Sequence[Path]) -> None:
+    def __init__(self, root: str, protected: Sequence[Path], include_forge: bool = True) -> None:
         self.root = root
+        self.forge = include_forge  # False: only the private folders (nothing may even read them)
         self.real_root = CACHES.trusted_realpath(root)
         dirs = [
-            os.path.join(root, ".forge"),
+            *([os.path.join(root, ".forge")] if include_forge else []),
             *(os.path.abspath(os.path.expanduser(str(d))) for d in protected),
         ]
         found: set[str] = set()
@@ -223,17 +233,17 @@ class Guard:
         self.resolved = tuple(resolved)  # the trusted folders it resolved, and what they resolved to
 
     @classmethod
-    def get(cls, root: str, protected: Sequence[Path]) -> Guard:
+    def get(cls, root: str, protected: Sequence[Path], include_forge: bool = True) -> Guard:
         """A guard is a pure function of its arguments, $HOME, the working folder (for a relative
         protected folder) and the trusted realpaths it resolved: the last one built for the same inputs
         is reused while every one of those folders still resolves (`_trusted_realpath`) as it did."""
         protected = tuple(protected)
         cwd = os.getcwd() if any(not os.path.isabs(str(d)) for d in protected) else None
-        key = (root, protected, os.environ.get("HOME"), cwd)
+        key = (root, protected, os.environ.get("HOME"), cwd, include_forge)
         guard = CACHES.guards.get(key)
         if guard is not None and all(CACHES.trusted_realpath(n) == real for n, real in guard.resolved):
             return guard
-        guard = cls(root, protected)
+        guard = cls(root, protected, include_forge)
         if len(CACHES.guards) >= CACHES.max_guards:
             CACHES.guards.clear()
         CACHES.guards[key] = guard
@@ -242,7 +252,7 @@ class Guard:
     def covers(self, raw: str) -> bool:
         if not raw:
             return False
-        if ".forge" in raw.casefold().replace("\\", "/").split("/"):
+        if self.forge and ".forge" in raw.casefold().replace("\\", "/").split("/"):
             return True  # any .forge folder, also another project's or one reached through $VARS
         path = os.path.expanduser(raw) if raw.startswith("~") else raw
         lexical = os.path.normpath(os.path.join(self.root, path))
@@ -302,7 +312,7 @@ class Guard:
                 continue
             if not c:
                 continue
-            if ".forge" in c.casefold().replace("\\", "/").split("/"):
+            if self.forge and ".forge" in c.casefold().replace("\\", "/").split("/"):
                 return True
             lexical = os.path.normpath(os.path.join(self.root, c))
             folded = lexical.casefold()

@@ -247,6 +247,9 @@ class _Validator:
         reason = raw.get("reason")
         if reason is not None and (not isinstance(reason, str) or not reason.strip() or "\n" in reason):
             raise self.fail(at("reason"), f"rule {rid!r}: reason must be a one-line string")
+        instead = raw.get("instead")
+        if instead is not None and (not isinstance(instead, str) or not instead.strip() or "\n" in instead):
+            raise self.fail(at("instead"), f"rule {rid!r}: instead must be a one-line string")
         return Rule(
             id=rid,
             match=match,
@@ -256,6 +259,7 @@ class _Validator:
             requires_prior=tuple(prior),
             reason=reason,
             line=at()[0],
+            instead=instead,
         )
 
     def match(self, raw: Any, rid: str, at: Callable[..., tuple[int, int]]) -> dict:

@@ -31,7 +31,7 @@ ACTION_KINDS: tuple[str, ...] = (
 )
 KINDS = ACTION_KINDS  # the older name
 MATCH_KEYS = ("tool", "kind", "paths", "command", "url")
-RULE_KEYS = ("id", "match", "decision", "approvals", "distinct_from", "requires_prior", "reason")
+RULE_KEYS = ("id", "match", "decision", "approvals", "distinct_from", "requires_prior", "reason", "instead")
 TOP_KEYS = ("version", "default", "approval_timeout", "max_per_minute", "rule")
 DISTINCT_FROM = ("requester", "principal")
 OUTSIDE = "<outside>"
@@ -49,6 +49,7 @@ class Rule:
     requires_prior: tuple[str, ...]
     reason: str | None
     line: int
+    instead: str | None = None  # what the agent may do instead, shown with a denial
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class Evaluation:
     matches: tuple[RuleMatch, ...]
     parts: tuple[PartDecision, ...] = ()
     unparseable: str | None = None  # why the command could not be analysed, if it could not
+    instead: str | None = None  # the deciding rule's `instead`, for the agent
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class CommandView:
     clusters: frozenset[int] = frozenset()
     program_certain: bool = True  # False: named by a path outside the standard folders
     opaque: str | None = None  # why the code it runs cannot be seen
+    explicit: tuple[str, ...] = ()  # what an allow pattern must name besides the program (prefixes)
     writes: tuple[str, ...] = ()  # path words it writes
     destroys: tuple[str, ...] = ()  # path words it deletes or empties
     path_word: int | None = None  # index of the word matched as a path (a redirect target)
@@ -148,10 +149,28 @@ _ALWAYS_CODE = frozenset(
     {"awk", "gawk", "mawk", "nawk", "busybox", "watch", "let", "alias", "unalias", "enable", "coproc"}
 )
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash", "fish", "csh", "tcsh"})
+# Wrapper and tool names that a program outside the standard folders must not pass itself off as.
+_LOOKALIKE_NAMES = frozenset(
+    {"env", "command", "builtin", "exec", "sudo", "doas", "nice", "nohup", "timeout", "stdbuf", "setsid",
+     "xargs", "time", "ionice", "eval", "git", "forge-tui"}
+)  # fmt: skip
 _SHELL_ARG_OPTIONS = frozenset({"-o", "+o", "-O", "+O", "--rcfile", "--init-file"})
 _ASSIGNING = frozenset(
     {"declare", "typeset", "local", "export", "readonly", "unset", "read", "mapfile", "readarray"}
 )
+# Variables that choose which program or code runs: an assignment to one is code the gate cannot see.
+_CODE_VARS = frozenset(
+    {
+        "PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "DYLD_INSERT_LIBRARIES", "DYLD_LIBRARY_PATH",
+        "BASH_ENV", "ENV", "IFS", "SHELLOPTS", "BASHOPTS", "PROMPT_COMMAND", "PS4", "CDPATH",
+        "GIT_SSH", "GIT_SSH_COMMAND", "GIT_EXTERNAL_DIFF", "GIT_PAGER", "PAGER", "GIT_EDITOR", "EDITOR",
+        "VISUAL", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_EXEC_PATH", "GIT_DIR", "GIT_WORK_TREE",
+        "GIT_TEMPLATE_DIR", "GIT_PROXY_COMMAND", "PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME",
+        "NODE_OPTIONS", "NODE_PATH", "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB",
+        "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "MAKEFLAGS", "BROWSER", "LESSOPEN", "LESSCLOSE",
+    }
+)  # fmt: skip
+_CODE_VAR_PREFIXES = ("GIT_CONFIG", "BASH_FUNC_", "LD_", "DYLD_")
 _ARITH_OPS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
 _INTEGER = re.compile(r"[+-]?\d+")
 
@@ -179,7 +198,7 @@ def _program(word: str) -> tuple[str, bool]:
     if "/" not in word:
         return word, True
     folder, name = os.path.split(word)
-    return name, os.path.normpath(folder) in STANDARD_BIN_DIRS
+    return name, re.sub("^/+", "/", os.path.normpath(folder)) in STANDARD_BIN_DIRS
 
 
 def _looks_alike(word: str) -> bool:
@@ -213,7 +232,14 @@ def normalize(
             path_views=views, source=part,
         )  # fmt: skip
     if words[0] in MARKERS:
-        return CommandView("assign", tuple(words), frozenset(dynamic), source=part)
+        name = words[1].split("=", 1)[0].rstrip("+") if len(words) > 1 else ""
+        why = None
+        if name in _CODE_VARS or name.startswith(_CODE_VAR_PREFIXES):
+            why = f"`{name}=` changes which program or code runs"
+        explicit = (f"{name}=",) if why else ()
+        return CommandView(
+            "assign", tuple(words), frozenset(dynamic), opaque=why, explicit=explicit, source=part
+        )
     opaque: str | None = None
     certain = True
     if 0 in dynamic:
@@ -221,24 +247,32 @@ def normalize(
     else:
         name, certain = _program(words[0])
         words[0] = name
-        if _looks_alike(name):
+        if not certain and (name in _LOOKALIKE_NAMES or name in _INLINE_CODE or name in _SHELLS):
+            opaque = f"`{part.words[0]}` is not the standard `{name}`: what it runs cannot be seen"
+        elif _looks_alike(name):
             opaque = f"the program word {name!r} has characters outside ASCII (a look-alike?)"
+    never = ("\0",)  # no pattern word names this: no rule allows the part
+    explicit: tuple[str, ...] = ()
     if opaque is None and _has_format_chars(part.words):
         opaque = "invisible or format Unicode characters in the command"
+        explicit = never
     clusters: set[int] = set()
     if words[0] == "git" and 0 not in dynamic:
         words, dynamic, why = _strip_git_globals(words, dynamic)
-        opaque = opaque or why
+        if why and not opaque:
+            opaque, explicit = why, never  # the option is gone from the words a pattern sees
     key = words[0] if words[0] != "git" or len(words) < 2 else f"git {words[1]}"
     tool = _TOOLS.get(key)
     if tool is not None:
         prefix = 2 if key.startswith("git ") else 1
         words, dynamic, clusters = _canonical(words, dynamic, prefix, tool, key)
-    opaque = opaque or _opaque(words, dynamic)
+    if opaque is None:
+        opaque = _opaque(words, dynamic)
+        explicit = _explicit(words) if opaque else ()
     writes, destroys = _paths_written(words, dynamic, clusters)
     return CommandView(
-        "command", tuple(words), frozenset(dynamic), frozenset(clusters), certain, opaque, writes,
-        destroys, source=part,
+        "command", tuple(words), frozenset(dynamic), frozenset(clusters), certain, opaque, explicit,
+        writes, destroys, source=part,
     )  # fmt: skip
 
 
@@ -452,6 +486,9 @@ def _opaque(words: list[str], dynamic: set[int]) -> str | None:
         for k, w in enumerate(words[1:], 1):
             if k in dynamic or "[" in w.split("=", 1)[0]:
                 return f"`{name}` with a name known only at run time or an array subscript (code may run)"
+            var = w.split("=", 1)[0].rstrip("+")
+            if var in _CODE_VARS or var.startswith(_CODE_VAR_PREFIXES):
+                return f"`{name} {var}` changes which program or code runs"
         if name in ("declare", "typeset", "export") and any(
             w.startswith("-") and "f" in w for w in words[1:]
         ):
@@ -488,6 +525,21 @@ def _opaque(words: list[str], dynamic: set[int]) -> str | None:
     if name == "xargs":
         return "`xargs` without a command runs `echo`"  # only reached when shell.py kept it whole
     return None
+
+
+def _explicit(words: list[str]) -> tuple[str, ...]:
+    """Besides the program, the option an allow pattern must name for an opaque part."""
+    name = words[0]
+    if name == "printf" or name in ("test", "[", "[["):
+        return ("-v",) if "-v" in words else ()
+    if name == "git" and len(words) > 1:
+        for opt in _GIT_EXEC_SUBCOMMANDS.get(words[1], ()):
+            for w in words[2:]:
+                if w == opt or w.startswith(opt + "="):
+                    return (opt,)
+            if opt.endswith("."):
+                return ("\0",)
+    return ()
 
 
 def _shell_opaque(words: list[str], dynamic: set[int]) -> str | None:
@@ -568,8 +620,12 @@ def _paths_written(
     elif name in _CREATORS:
         writes.extend(operands)
     elif name == "find" and "-delete" in words:
-        starts = [w for w in words[1:] if not w.startswith(("-", "(", "!"))][:1]
-        destroys.extend(starts or ["."])
+        starts = [w for w in words[1:] if not w.startswith(("-", "(", "!"))]
+        tests = [
+            w for w in words[1:] if w.startswith("-") and w not in ("-delete", "-depth", "-xdev", "-mount")
+        ]
+        if not tests:  # `find DIR -delete` deletes DIR and all it holds
+            destroys.extend(starts[:1] or ["."])
     elif (
         name == "git"
         and len(words) > 1
