@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -112,6 +113,18 @@ def _action(args: argparse.Namespace) -> dict:
     return action
 
 
+# Agent text on a terminal: C0 (but tab), DEL, C1, bidi controls and invisible characters made visible.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def _safe(text: object) -> str:
+    def esc(m: re.Match[str]) -> str:
+        o = ord(m.group(0))
+        return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+    return _UNSAFE.sub(esc, str(text))
+
+
 def run(args: argparse.Namespace) -> int:
     from forge_tui.core.policy import Context, decide, load_policy
 
@@ -149,10 +162,13 @@ def run(args: argparse.Namespace) -> int:
             "unparseable": ev.unparseable,
             "instead": ev.instead,
         }
-        json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=True)  # escapes what could fool a terminal
         sys.stdout.write("\n")
         return 0
-    w = sys.stdout.write
+
+    def w(text: str) -> None:
+        sys.stdout.write(_safe(text[:-1]) + "\n")
+
     w(f"decision: {ev.decision}\n")
     w(f"rule:     {ev.rule or '(none: the default applied)'}\n")
     w(f"reason:   {ev.reason}\n")

@@ -223,9 +223,9 @@ class _Evaluator:
         if best is None:
             default = self.p.default
             reason = f"no rule matches {self._unit_label(unit)} (default: {default})"
-            if default == "allow" and part is not None and part.opaque:
+            if part is not None and part.opaque and default != "deny":
                 default = "ask"
-                reason = f"{self._unit_label(unit)}: {part.opaque}; only a rule naming `{part.program}` may allow it"
+                reason = f"{self._unit_label(unit)}: {part.opaque}; {_who_may_allow(part)}"
             return _Result(unit, default, None, reason)
         return _Result(unit, DECISIONS[best[0]], best[1], best[2])
 
@@ -241,7 +241,7 @@ class _Evaluator:
                     f"rule {comp.rule.id!r} says nothing about commands, and this action runs `{part.text()}`"
                 )
             if part.opaque and not names_program:
-                return f"{part.opaque}; only a rule naming `{part.program}` may allow it"
+                return f"{part.opaque}; {_who_may_allow(part)}"
         if self.url is not None and "url" not in keys and first_glob(kinds, "net.fetch") is None:
             return f"rule {comp.rule.id!r} says nothing about URLs, and this action fetches {self.url}"
         writes = unit.path is not None and self.kind in ("file.write", "file.delete")
@@ -377,6 +377,13 @@ class _Evaluator:
                 else:
                     out.append(PartDecision("path", text, top.decision, top.rule))
         return tuple(out)
+
+
+def _who_may_allow(part: CommandView) -> str:
+    if "\0" in part.explicit:
+        return "no rule may allow it"
+    named = " ".join((part.program, *(e.rstrip("=") for e in part.explicit)))
+    return f"only a rule naming `{named}` may allow it"
 
 
 def _default_reason(rule: Rule) -> str:

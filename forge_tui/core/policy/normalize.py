@@ -242,6 +242,8 @@ def normalize(
         )
     opaque: str | None = None
     certain = True
+    never = ("\0",)  # no pattern word names this: no rule allows the part
+    explicit: tuple[str, ...] = ()
     if 0 in dynamic:
         opaque = "the program is known only at run time"
     else:
@@ -249,10 +251,10 @@ def normalize(
         words[0] = name
         if not certain and (name in _LOOKALIKE_NAMES or name in _INLINE_CODE or name in _SHELLS):
             opaque = f"`{part.words[0]}` is not the standard `{name}`: what it runs cannot be seen"
+            explicit = never
         elif _looks_alike(name):
             opaque = f"the program word {name!r} has characters outside ASCII (a look-alike?)"
-    never = ("\0",)  # no pattern word names this: no rule allows the part
-    explicit: tuple[str, ...] = ()
+            explicit = never
     if opaque is None and _has_format_chars(part.words):
         opaque = "invisible or format Unicode characters in the command"
         explicit = never
