@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import re
 import sys
 from pathlib import Path
 
@@ -49,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--actor-kind",
         choices=("agent", "human", "ci"),
         default="agent",
-        help="who asks (built-in rules bind agents)",
+        help="accepted for older scripts and ignored: every request is an agent's, built-in rules always apply",
     )
     explain.add_argument(
         "--prior",
@@ -113,18 +113,20 @@ def _action(args: argparse.Namespace) -> dict:
     return action
 
 
-def _protected_dirs() -> tuple[Path, ...]:
-    """The private data folder (keys, authoritative ledgers), located without creating it."""
-    env = os.environ.get("FORGE_DATA_DIR")
-    if env:
-        return (Path(env),)
-    from platformdirs import user_data_path
+# Agent text on a terminal: C0 (but tab), DEL, C1, bidi controls and invisible characters made visible.
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
-    return (user_data_path("forge-tui"),)
+
+def _safe(text: object) -> str:
+    def esc(m: re.Match[str]) -> str:
+        o = ord(m.group(0))
+        return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+    return _UNSAFE.sub(esc, str(text))
 
 
 def run(args: argparse.Namespace) -> int:
-    from forge_tui.core.policy import load_policy
+    from forge_tui.core.policy import Context, decide, load_policy
 
     if args.policy_command == "check":
         path = Path(args.file) if args.file else _find_policy()[0]
@@ -139,13 +141,8 @@ def run(args: argparse.Namespace) -> int:
         path, root = _find_policy()
     policy = load_policy(path)
     action = _action(args)
-    ev = policy.evaluate(
-        action,
-        project_root=root,
-        prior_succeeded=frozenset(args.prior),
-        actor_kind=args.actor_kind,
-        protected_dirs=_protected_dirs(),
-    )
+    # The gate's own decision function in the gate's own context (the data folder protected).
+    ev = decide(policy, action, Context.for_project(root, prior_succeeded=frozenset(args.prior)))
     if args.json:
         out = {
             "policy": str(path),
@@ -163,16 +160,22 @@ def run(args: argparse.Namespace) -> int:
                 for p in ev.parts
             ],
             "unparseable": ev.unparseable,
+            "instead": ev.instead,
         }
-        json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=True)  # escapes what could fool a terminal
         sys.stdout.write("\n")
         return 0
-    w = sys.stdout.write
+
+    def w(text: str) -> None:
+        sys.stdout.write(_safe(text[:-1]) + "\n")
+
     w(f"decision: {ev.decision}\n")
     w(f"rule:     {ev.rule or '(none: the default applied)'}\n")
     w(f"reason:   {ev.reason}\n")
     if ev.decision == "ask":
         w(f"approvals: {ev.approvals} from reviewers distinct from: {', '.join(sorted(ev.distinct_from))}\n")
+    if ev.instead:
+        w(f"instead:  {ev.instead}\n")
     if ev.missing_prior:
         w(f"missing prior steps: {', '.join(ev.missing_prior)}\n")
     if ev.unparseable:

@@ -15,8 +15,10 @@ What `parse_command` returns, in source order (inner commands appear where they 
   `sh|bash|zsh|dash|ksh -c STRING`, `eval ARGS`, `trap STRING SIG`, `find ... -exec CMD ;` — split
   recursively, as commands of their own (`via` says where they came from);
 * transparent wrappers are unwrapped to the command they run: `env`, `nohup`, `nice`, `timeout`,
-  `stdbuf`, `setsid`, `exec`, `command`, `builtin`, `xargs` (which gets one extra dynamic word for the
-  arguments read from stdin). `sudo`/`doas` are returned both whole and unwrapped;
+  `stdbuf`, `setsid`, `exec`, `command`, `builtin`, `ionice`, `time`, `xargs` (which gets one extra
+  dynamic word for the arguments read from stdin), named bare or from a standard folder
+  (`STANDARD_BIN_DIRS`: `/usr/bin/env` is env, `./env` is a program of its own). `sudo`/`doas`,
+  `sh -c STRING` and `eval STRING` are returned both whole and with what they run;
 * **redirections that write a file** as pseudo commands `["<redirect>", OP, TARGET]`, where OP is the
   operator as written including a file descriptor (`>`, `>>`, `2>`, `&>`, `>|`, `<>`, `>&` with a file
   name). Reads (`<`, `<<<`), duplications (`2>&1`, `>&-`) and writes to `/dev/null`, `/dev/stdout`,
@@ -64,6 +66,10 @@ _PREFIX_KEYWORDS = frozenset(
 )
 _REFUSED_KEYWORDS = frozenset({"case", "esac", "function", "select", "coproc", "((", "in"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash"})
+# Folders whose programs are the ones their names say: `/usr/bin/env` is `env`, `./env` is not.
+STANDARD_BIN_DIRS = frozenset(
+    {"/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/opt/homebrew/bin"}
+)
 
 
 class Unparseable(Exception):
@@ -130,6 +136,11 @@ def parse_command(command: str) -> tuple[SimpleCommand, ...]:
             raise Unparseable(result)
         return result
     return _parse(command)
+
+
+def clear_cache() -> None:
+    """Forget the parsed command lines (forge_tui.core.policy.cache.CACHES.clear calls this)."""
+    _parse_cached.cache_clear()
 
 
 _CACHE_MAX_LEN = 1024  # longer command lines are parsed every time (the cache holds at most ~1 MiB of keys)
@@ -336,12 +347,16 @@ class _Parser:
             self._add(words, via)
             return
         name = os.path.basename(first.text)
+        if "/" in first.text and _folder(first.text) not in STANDARD_BIN_DIRS:
+            self._add(words, via)  # ./env, /tmp/x/sudo: not the wrapper its name says
+            return
         rest = words[1:]
         if name in _SHELLS:
             self._shell(words, via)
         elif name == "eval":
             if any(w.dynamic for w in rest):
                 raise Unparseable("eval of a value known only at run time")
+            self._add(words, via)  # the policy sees the eval itself (code as a string)
             if rest:
                 self._sub(" ".join(w.text for w in rest), "eval")
         elif name == "trap" and len(rest) >= 2 and not rest[0].text.startswith("-"):
@@ -409,6 +424,7 @@ class _Parser:
             raise Unparseable("'-c' without a command string")
         if words[k].dynamic:
             raise Unparseable("shell -c of a value known only at run time")
+        self._add(words, via)  # the shell itself, then what it runs
         self._sub(words[k].text, f"{os.path.basename(words[0].text)} -c")
 
     def _find_exec(self, words: list[_Word], via: str, level: int) -> None:
@@ -697,6 +713,11 @@ class _Parser:
         return _Word(self.s[start : self.i], True, "", True)
 
 
+def _folder(path: str) -> str:
+    """The folder of a command word, normalised (`//usr//bin/../bin/git` is in /usr/bin)."""
+    return re.sub("^/+", "/", os.path.dirname(os.path.normpath(path)))
+
+
 def _plain(word: _Word) -> bool:
     return not word.quoted and not word.dynamic
 
@@ -792,6 +813,13 @@ _WRAPPERS: dict[str, _Options] = {
         ),
     ),
     "doas": _Options("uC", "ns"),
+    "ionice": _Options("cnpP", "tu", frozenset({"class", "classdata", "pid", "pgid", "uid"})),
+    "time": _Options(
+        "fo",
+        "pvaq",
+        frozenset({"format", "output"}),
+        frozenset({"portability", "verbose", "append", "quiet"}),
+    ),
 }
 
 

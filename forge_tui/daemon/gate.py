@@ -20,6 +20,7 @@ from typing import Any
 from forge_tui.core.approvals import check_approval_shape, verify_approval
 from forge_tui.core.ledger import Appended
 from forge_tui.core.note import NoteError
+from forge_tui.core.policy.model import ACTION_KINDS
 from forge_tui.core.records import format_ts, now_ms
 from forge_tui.core.reviewers import load_reviewers
 from forge_tui.daemon.peer import sandboxed as peer_sandboxed
@@ -37,20 +38,6 @@ from forge_tui.protocol import (
     GateError,
 )
 
-ACTION_KINDS = frozenset(
-    {
-        "file.read",
-        "file.write",
-        "file.delete",
-        "shell.exec",
-        "net.fetch",
-        "git.commit",
-        "git.push",
-        "deploy",
-        "mcp.call",
-        "other",
-    }
-)
 ACTOR_KINDS = frozenset({"agent", "human", "ci"})
 DECIDED_MEMORY = 20_000
 

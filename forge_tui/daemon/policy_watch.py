@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from forge_tui.core.policy import Policy, RateLimiter, default_policy, load_policy
+from forge_tui.core.policy import Policy, default_policy, load_policy
+from forge_tui.daemon.ratelimit import RateLimiter
 from forge_tui.errors import PolicyError
 
 

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from forge_tui.core.policy import (
     Policy,
-    RateLimiter,
     default_policy,
     load_policy,
     match_words,
@@ -22,6 +21,7 @@ from forge_tui.core.policy import (
     parse_policy,
 )
 from forge_tui.core.shell import parse_command
+from forge_tui.daemon.ratelimit import RateLimiter
 from forge_tui.errors import ConfigError, PolicyError
 
 DESIGN_EXAMPLE = b"""\
@@ -113,17 +113,17 @@ def test_deny_beats_allow_in_a_compound_command(design: Policy, root: Path) -> N
 @pytest.mark.parametrize(
     "command",
     [
-        "pytest; rm -rf /",
+        "pytest; rm -rf src",
         "pytest; curl x | sh",
-        "pytest $(rm -rf /)",
-        "pytest `rm -rf /`",
-        "pytest\nrm -rf /",
-        "pytest & rm -rf /",
-        "pytest || rm -rf /",
+        "pytest $(rm -rf src)",
+        "pytest `rm -rf src`",
+        "pytest\nrm -rf src",
+        "pytest & rm -rf src",
+        "pytest || rm -rf src",
         "pytest > /etc/passwd",
-        "pytest <(rm -rf /)",
+        "pytest <(rm -rf src)",
         "FOO=1 pytest",
-        "sh -c 'pytest; rm -rf /'",
+        "sh -c 'pytest; rm -rf src'",
         "./pytest",
         "$PYTEST",
     ],
@@ -188,7 +188,8 @@ def test_dynamic_word_can_only_make_a_deny_ask(design: Policy, root: Path) -> No
 
 def test_path_named_command_may_match_but_never_allows(design: Policy, root: Path) -> None:
     """If this fails, /usr/bin/git escapes deny rules or ./pytest (an agent-written script) is allowed."""
-    assert sh(design, root, "/usr/bin/git push -f").decision == "ask"
+    assert sh(design, root, "/usr/bin/git push -f").decision == "deny"
+    assert sh(design, root, "./git push -f").decision == "ask"
     assert sh(design, root, "./pytest").decision == "ask"
 
 
@@ -344,15 +345,20 @@ PATHS_POLICY = parse_policy(PATHS)
     [
         (("git", "push"), ("git", "push"), (), 2),
         (("git", "push"), ("git", "push", "-f"), (), 0),  # no trailing *: exact word count
-        (("pytest*", "*"), ("pytest",), (), 2),
-        (("pytest*", "*"), ("pytest-3", "-x"), (), 2),
+        (("pytest", "*"), ("pytest",), (), 2),
+        (("pytest", "*"), ("pytest-3", "-x"), (), 0),  # the program word matches exactly
+        (("ls", "*"), ("lsof",), (), 0),
         (("git", "*", "push", "*"), ("git", "-C", "d", "push", "x"), (), 2),
         (("git", "push", "--force*", "*"), ("git", "push", "x"), (2,), 1),
         (("git", "push", "--force*", "*"), ("$G", "push", "--force"), (0,), 1),
         (("ls",), ("ls", "$X"), (1,), 1),  # $X might be empty
-        (("git",), ("/usr/bin/git",), (), 1),
-        (("git",), ("./x/git",), (), 1),
+        (("git",), ("/usr/bin/git",), (), 2),  # a standard folder: it is git
+        (("git",), ("./x/git",), (), 1),  # a program called git, maybe not the one meant
         (("/usr/bin/git",), ("/usr/bin/git",), (), 2),
+        (("/usr/bin/git",), ("git",), (), 2),
+        (("rm", "-rf", "*"), ("rm", "x", "-f", "-r"), (), 2),  # flag clusters and order
+        (("rm", "-rf", "*"), ("rm", "-Rfv", "x"), (), 2),
+        (("rm", "-rf", "*"), ("rm", "-r", "x"), (), 0),
     ],
 )
 def test_match_words(pattern: tuple, words: tuple, dynamic: tuple, expected: int) -> None:
@@ -448,12 +454,13 @@ def test_builtins_leave_reading_alone(root: Path, command: str) -> None:
     assert sh(ALLOW_ALL, root, command).decision == "allow"
 
 
-def test_builtins_bind_agents_only(root: Path) -> None:
-    """If this fails, a human's own action through the gate is blocked by the agent-only rules."""
+@pytest.mark.parametrize("actor_kind", ["agent", "human", "ci"])
+def test_builtins_bind_every_request(root: Path, actor_kind: str) -> None:
+    """If this fails, a request that claims `actor.kind = "human"` writes the policy (issue 7)."""
     ev = ALLOW_ALL.evaluate(
-        {"kind": "file.write", "paths": [".forge/policy.toml"]}, project_root=root, actor_kind="human"
+        {"kind": "file.write", "paths": [".forge/policy.toml"]}, project_root=root, actor_kind=actor_kind
     )
-    assert ev.decision == "allow"
+    assert (ev.decision, ev.rule) == ("deny", "builtin:protect-forge")
 
 
 def test_default_policy_fails_closed(root: Path) -> None:

@@ -9,7 +9,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forge_tui.core.policy import _Guard
+from forge_tui.core.policy.guard import Guard as _Guard
 
 NAMES = ["file", "dir", "to-forge", "to-outside", "dangling", "loop", "chain", "missing", ".", "..", "dir/x"]
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forge_tui.core import policy
-from forge_tui.core.policy import _Guard
+from forge_tui.core.policy.guard import Guard as _Guard
 
 
 def test_the_same_inputs_give_the_same_guard(tmp_path, monkeypatch):
@@ -38,7 +38,7 @@ def test_a_protected_folder_that_now_resolves_elsewhere_gives_a_new_guard(tmp_pa
     moved.mkdir()
     os.unlink(keys)
     os.symlink(moved, keys)
-    monkeypatch.setattr(policy, "_trusted_real", {})  # the one-second resolution cache expired
+    policy.CACHES.trusted_real.clear()  # the one-second resolution cache expired
     g2 = _Guard.get(str(root), (keys,))
     assert g2 is not g1
     assert g2.covers(str(moved / "k")) and not g2.covers(str(keys_real / "k"))

@@ -82,7 +82,11 @@ def test_solo(root: Path) -> None:
     assert decide(p, root, kind="shell.exec", command="sudo rm x") == ("deny", "no-root")
     assert decide(p, root, kind="shell.exec", command="rm -rf /") == ("deny", "no-wipe")
     assert decide(p, root, kind="shell.exec", command="pytest > /tmp/out.txt") == ("allow", "tests")
-    assert decide(p, root, kind="shell.exec", command="pytest > src/out.txt")[0] == "ask"
+    assert decide(p, root, kind="shell.exec", command="pytest > build/out.txt") == ("allow", "tests")
+    assert decide(p, root, kind="shell.exec", command="pytest > /etc/out.txt")[0] == "ask"
+    # The target is a path, resolved: `build/../../x` is outside the project, not under build/.
+    escape = "build/" + "../" * 40 + "etc/out.txt"  # /etc/out.txt, however deep the test's root is
+    assert decide(p, root, kind="shell.exec", command=f"pytest > {escape}")[0] == "ask"
     assert decide(p, root, kind="net.fetch", url="https://pypi.org/simple/x/") == (
         "allow",
         "docs-and-registries",

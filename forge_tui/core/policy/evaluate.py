@@ -1,0 +1,417 @@
+"""The decision: `decide(policy, action, context)` (docs/policy.md, "How an action is decided").
+
+The gate (`Policy.evaluate`), `forge-tui policy explain` and re-evaluation by `verify` all call this one
+function. It is a pure function of its three arguments, except that with `context.resolve_links` it
+reads where symbolic links under the action's paths point (so a link cannot smuggle a path past a
+rule). It never raises for bad input: what it cannot understand is at least "ask".
+
+An action is cut into units: each command part (from `forge_tui.core.shell`, normalised by
+`normalize`) crossed with each path. Each unit takes the strongest decision of the rules that match it
+(deny > ask > allow), or the default; the action takes the strongest unit. Then:
+* an allow needs a rule that matches for certain and speaks about the unit's content: a rule without
+  `command` never allows a command part unless its `kind` patterns cover shell.exec (a `tool` rule
+  for "Grep" does not allow the shell command an action carries); a rule without `paths` never
+  allows a written or deleted path unless its `kind` patterns cover that kind;
+* a part whose code cannot be seen (`CommandView.opaque`) is allowed only by a rule whose command
+  pattern names its program; the default and other rules give at most "ask";
+* the paths a command part writes (redirect targets, `--output=`...) are also matched by the policy's
+  ask and deny rules on `paths` for file.write (they can only tighten);
+* the built-in rules (`guard`) deny last, whatever the actor claims.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from forge_tui.core.policy.cache import CACHES
+from forge_tui.core.policy.guard import BuiltinHit, Guard, check_builtins
+from forge_tui.core.policy.match import (
+    MAYBE,
+    NO,
+    YES,
+    CompiledRule,
+    PathView,
+    first_glob,
+    match_command,
+    match_path,
+    normal_url,
+    path_views,
+    relative,
+)
+from forge_tui.core.policy.model import (
+    DECISIONS,
+    RANK,
+    Context,
+    Evaluation,
+    PartDecision,
+    Policy,
+    Rule,
+    RuleMatch,
+)
+from forge_tui.core.policy.normalize import CommandView, normalize
+from forge_tui.core.shell import Unparseable, parse_command
+
+_MAX_UNITS = 4096
+_CHANGE_KINDS = ("file.write", "file.delete", "git.commit")
+
+
+def decide(policy: Policy, action: Any, context: Context) -> Evaluation:
+    """Decide `action` (DESIGN §4.3 shape: kind, tool, command, paths, url; any may be missing) under
+    `policy` in `context`. Pure (see the module docstring); never raises for bad input."""
+    return _Evaluator(policy, action, context).run()
+
+
+@dataclass(frozen=True)
+class _Unit:
+    cmd: int | None  # index into the command parts
+    path: int | None  # index into the path views
+
+
+@dataclass(frozen=True)
+class _Result:
+    unit: _Unit
+    decision: str
+    rule: str | None
+    reason: str
+
+
+class _Evaluator:
+    def __init__(self, policy: Policy, action: Any, context: Context) -> None:
+        self.p = policy
+        self.action = action if isinstance(action, dict) else {}
+        self.malformed = None if isinstance(action, dict) else "the action is not an object"
+        self.root = os.path.normpath(os.path.abspath(str(context.project_root)))
+        self.links = context.resolve_links
+        self.real_root = CACHES.trusted_realpath(self.root) if self.links else self.root
+        self.prior = frozenset(context.prior_succeeded)
+        self.protected = tuple(context.protected_dirs)
+        self.kind = self._field("kind")
+        self.tool = self._field("tool")
+        self.url = self._field("url")
+        self.command = self._field("command")
+        raw_paths = self.action.get("paths")
+        if raw_paths is None:
+            raw_paths = []
+        elif isinstance(raw_paths, str):
+            raw_paths = [raw_paths]
+        if not isinstance(raw_paths, list) or not all(isinstance(p, str) for p in raw_paths):
+            self.malformed = "the action's paths are not a list of strings"
+            raw_paths = [p for p in raw_paths if isinstance(p, str)] if isinstance(raw_paths, list) else []
+        self.paths: list[str] = raw_paths
+        self.views: list[PathView] = [
+            v for p in raw_paths for v in path_views(p, self.root, self.real_root, self.links)
+        ]
+        self.parts: tuple[CommandView, ...] = ()
+        self.unparseable: str | None = None
+        if self.command is not None and self.command.strip():
+            try:
+                parsed = parse_command(self.command)
+                self.parts = tuple(normalize(c, self.root, self.real_root, self.links) for c in parsed)
+            except Unparseable as exc:
+                self.unparseable = str(exc) or "unsupported shell syntax"
+        self.written = {k: self._written_views(v) for k, v in enumerate(self.parts) if v.writes}
+
+    def _field(self, name: str) -> str | None:
+        value = self.action.get(name)
+        if value is None or isinstance(value, str):
+            return value
+        self.malformed = f"the action's {name} is not a string"
+        return None
+
+    def _written_views(self, part: CommandView) -> list[PathView]:
+        out: list[PathView] = []
+        for w in part.writes:
+            word = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", w)
+            if re.search(r"[$`*?\[{]", word):
+                continue  # known only at run time: deny/ask rules "may match" it through the guard
+            out.extend(path_views(word, self.root, self.real_root, self.links))
+        return out
+
+    # -- the decision ------------------------------------------------------------------------------
+
+    def run(self) -> Evaluation:
+        cmd_idx: list[int | None] = list(range(len(self.parts))) or [None]
+        path_idx: list[int | None] = list(range(len(self.views))) or [None]
+        too_big = len(cmd_idx) * len(path_idx) > _MAX_UNITS
+        if too_big:  # decide each dimension on its own and ask a human
+            units = [_Unit(c, None) for c in cmd_idx] + [_Unit(None, p) for p in path_idx]
+        else:
+            units = [_Unit(c, p) for c in cmd_idx for p in path_idx]
+
+        matches: dict[str, RuleMatch] = {}
+        counted: list[Rule] = []
+        missing: list[str] = []
+        results = [self._decide_unit(u, matches, counted, missing) for u in units]
+        results += self._written_results(matches, counted)
+
+        # The strongest part decides; among equals, one a rule decided explains more than the default.
+        top = max(results, key=lambda r: (RANK[r.decision], r.rule is not None))
+        decision, rule_id, reason = top.decision, top.rule, top.reason
+        floor = self._floor(too_big)
+        if floor and (rule_id is None or RANK[decision] < RANK["ask"]):
+            decision = decision if RANK[decision] > RANK["ask"] else "ask"
+            rule_id, reason = "builtin:unparseable", floor
+        hit = None
+        if decision != "deny" or rule_id is None or rule_id.startswith("builtin:"):
+            # A policy rule that denies already says it; otherwise the built-in rules deny last.
+            guard = Guard.get(self.root, self.protected)
+            private = Guard.get(self.root, self.protected, include_forge=False)
+            hit = check_builtins(
+                guard, private, self.kind, self.paths, self.parts, self.command, self.unparseable
+            )
+        if hit:
+            decision, rule_id, reason = "deny", hit.rule, hit.reason
+
+        distinct = frozenset({"requester"}).union(*(r.distinct_from for r in counted))
+        approvals = 0
+        if decision == "ask":
+            approvals = max([r.approvals for r in counted if matches[r.id].decision == "ask"] + [1])
+        return Evaluation(
+            decision=decision,
+            rule=rule_id,
+            rules=tuple(r.id for r in self.p.rules if r.id in matches),
+            reason=" ".join(reason.split()),
+            approvals=approvals,
+            distinct_from=distinct,
+            missing_prior=tuple(missing),
+            matches=tuple(matches[r.id] for r in self.p.rules if r.id in matches),
+            parts=self._part_decisions(results, hit),
+            unparseable=self.unparseable,
+            instead=next((r.instead for r in self.p.rules if r.id == rule_id), None),
+        )
+
+    def _decide_unit(
+        self, unit: _Unit, matches: dict[str, RuleMatch], counted: list[Rule], missing: list[str]
+    ) -> _Result:
+        best: tuple[int, str | None, str] | None = None  # (rank, rule id, reason)
+        part = self.parts[unit.cmd] if unit.cmd is not None else None
+        for comp in self.p.compiled:
+            strength, why, names_program = self._match(comp, unit)
+            if strength == NO:
+                continue
+            rule = comp.rule
+            decision = rule.decision
+            reason = rule.reason or _default_reason(rule)
+            if strength == MAYBE:
+                if decision == "allow":
+                    continue  # an allow must match for certain
+                decision = "ask"
+                reason = f"{self._unit_label(unit)} may match rule {rule.id!r} ({rule.decision}); a human must look"
+                why += " (may match: part of it is known only at run time)"
+            elif decision == "allow" and (blocked := self._allow_blocked(comp, unit, part, names_program)):
+                decision = "ask"
+                reason = blocked
+                why += f" (cannot allow: {blocked})"
+            elif rule.requires_prior:
+                lacking = [r for r in rule.requires_prior if r not in self.prior]
+                if lacking:
+                    decision = "deny"
+                    reason = f"rule {rule.id!r} requires a prior succeeded step in this session: {', '.join(lacking)}"
+                    missing.extend(x for x in lacking if x not in missing)
+            if rule.id not in matches:
+                matches[rule.id] = RuleMatch(rule.id, decision, why)
+                counted.append(rule)
+            elif RANK[decision] > RANK[matches[rule.id].decision]:
+                matches[rule.id] = RuleMatch(rule.id, decision, why)
+            if best is None or RANK[decision] > best[0]:
+                best = (RANK[decision], rule.id, reason)
+        if best is None:
+            default = self.p.default
+            reason = f"no rule matches {self._unit_label(unit)} (default: {default})"
+            if part is not None and part.opaque and default != "deny":
+                default = "ask"
+                reason = f"{self._unit_label(unit)}: {part.opaque}; {_who_may_allow(part)}"
+            return _Result(unit, default, None, reason)
+        return _Result(unit, DECISIONS[best[0]], best[1], best[2])
+
+    def _allow_blocked(
+        self, comp: CompiledRule, unit: _Unit, part: CommandView | None, names_program: bool
+    ) -> str | None:
+        """Why an allow rule that matched may still not allow this unit, or None."""
+        keys = comp.rule.match
+        kinds = keys.get("kind", ())
+        if part is not None:
+            if "command" not in keys and first_glob(kinds, "shell.exec") is None:
+                return (
+                    f"rule {comp.rule.id!r} says nothing about commands, and this action runs `{part.text()}`"
+                )
+            if part.opaque and not names_program:
+                return f"{part.opaque}; {_who_may_allow(part)}"
+        if self.url is not None and "url" not in keys and first_glob(kinds, "net.fetch") is None:
+            return f"rule {comp.rule.id!r} says nothing about URLs, and this action fetches {self.url}"
+        writes = unit.path is not None and self.kind in ("file.write", "file.delete")
+        if writes and "paths" not in keys and first_glob(kinds, self.kind) is None:
+            shown = self.views[unit.path].shown if unit.path is not None else ""
+            return f"rule {comp.rule.id!r} says nothing about paths, and this action writes {shown}"
+        return None
+
+    def _floor(self, too_big: bool) -> str | None:
+        if self.malformed:
+            return f"{self.malformed}: a human must look"
+        if self.unparseable:
+            return f"the command could not be analysed ({self.unparseable}): a human must look"
+        if too_big:
+            return "the action has too many parts to decide one by one: a human must look"
+        return None
+
+    def _unit_label(self, unit: _Unit) -> str:
+        bits = []
+        if unit.cmd is not None and (len(self.parts) > 1 or unit.path is None):
+            bits.append(f"command part `{self.parts[unit.cmd].text()}`")
+        if unit.path is not None:
+            bits.append(f"path {self.views[unit.path].shown}")
+        if not bits:
+            return "this action" if self.unparseable is None else "the rest of this action"
+        return " with ".join(bits)
+
+    def _match(self, comp: CompiledRule, unit: _Unit) -> tuple[int, str, bool]:
+        """How well a rule matches one unit of the action, why (for explain), and whether a command
+        pattern that matched names the part's program."""
+        match = comp.rule.match
+        whys: list[str] = []
+        strength = YES
+        names_program = False
+        for key in comp.keys:
+            values = match[key]
+            if key in ("tool", "kind"):
+                value = self.tool if key == "tool" else self.kind
+                hit = first_glob(values, value)
+                if hit is None:
+                    return NO, "", False
+                whys.append(
+                    f"{key} {value!r} matches {hit!r}" if key == "tool" else f"kind {value} matches {hit!r}"
+                )
+            elif key == "url":
+                hit = first_glob(values, normal_url(self.url) if self.url is not None else None)
+                if hit is None:
+                    return NO, "", False
+                whys.append(f"url {self.url} matches {hit!r}")
+            elif key == "paths":
+                if unit.path is None:
+                    return NO, "", False
+                view = self.views[unit.path]
+                hit = next((pat for pat, m in comp.paths if match_path(pat, m, view)), None)
+                if not hit:
+                    return NO, "", False
+                where = view.rel if view.rel is not None else f"{view.abs}, outside the project"
+                whys.append(f"path {view.shown} ({where}) matches {hit!r}")
+            elif key == "command":
+                if unit.cmd is None:
+                    return NO, "", False
+                part = self.parts[unit.cmd]
+                if comp.programs is not None and 0 not in part.dynamic and part.program not in comp.programs:
+                    return NO, "", False  # fast path: no pattern names this program
+                best, hit = NO, None
+                for pat in comp.commands:
+                    s = match_command(pat, part)
+                    if s > best:
+                        best, hit = s, pat
+                    if best == YES:
+                        break
+                if best == NO or hit is None:
+                    return NO, "", False
+                names_program = (
+                    hit.program == part.program
+                    and 0 not in part.dynamic
+                    and all(any(w == r or w.startswith(r) for w in hit.words) for r in part.explicit)
+                )
+                strength = min(strength, best)
+                whys.append(f"command part `{part.text()}` matches {hit.source!r}")
+        return strength, "; ".join(whys), names_program
+
+    def _written_results(self, matches: dict[str, RuleMatch], counted: list[Rule]) -> list[_Result]:
+        """The ask and deny rules on `paths` for file.write, applied to the paths command parts write
+        (`> f`, `--output=f`, `tee f`...): a shell command is held to the rules a Write would be."""
+        out: list[_Result] = []
+        for k, views in self.written.items():
+            for comp in self.p.compiled:
+                rule = comp.rule
+                m = rule.match
+                if rule.decision == "allow" or not comp.paths or "command" in m or "url" in m:
+                    continue
+                if "kind" in m and first_glob(m["kind"], "file.write") is None:
+                    continue
+                if "tool" in m and first_glob(m["tool"], self.tool) is None:
+                    continue
+                view = next((v for v in views if any(match_path(p, mt, v) for p, mt in comp.paths)), None)
+                if view is None:
+                    continue
+                why = f"command part `{self.parts[k].text()}` writes {view.shown}, which rule {rule.id!r} governs"
+                if rule.id not in matches:
+                    matches[rule.id] = RuleMatch(rule.id, rule.decision, why)
+                    counted.append(rule)
+                elif RANK[rule.decision] > RANK[matches[rule.id].decision]:
+                    matches[rule.id] = RuleMatch(rule.id, rule.decision, why)
+                out.append(
+                    _Result(_Unit(k, None), rule.decision, rule.id, rule.reason or _default_reason(rule))
+                )
+        return out
+
+    def _part_decisions(self, results: list[_Result], hit: BuiltinHit | None) -> tuple[PartDecision, ...]:
+        out: list[PartDecision] = []
+        for k, part in enumerate(self.parts):
+            via = part.source.via if part.source is not None else ""
+            if hit is not None and hit.part == k:
+                out.append(PartDecision(part.kind, part.text(), "deny", hit.rule, via))
+                continue
+            mine = [r for r in results if r.unit.cmd == k]
+            if mine:
+                top = max(mine, key=lambda r: RANK[r.decision])
+                out.append(PartDecision(part.kind, part.text(), top.decision, top.rule, via))
+        for k, view in enumerate(self.views):
+            mine = [r for r in results if r.unit.path == k]
+            if mine:
+                top = max(mine, key=lambda r: RANK[r.decision])
+                text = (
+                    view.shown
+                    if k == 0 or self.views[k - 1].shown != view.shown
+                    else f"{view.shown} -> {view.abs}"
+                )
+                if hit is not None and hit.path == view.shown:
+                    out.append(PartDecision("path", text, "deny", hit.rule))
+                else:
+                    out.append(PartDecision("path", text, top.decision, top.rule))
+        return tuple(out)
+
+
+def _who_may_allow(part: CommandView) -> str:
+    if "\0" in part.explicit:
+        return "no rule may allow it"
+    named = " ".join((part.program, *(e.rstrip("=") for e in part.explicit)))
+    return f"only a rule naming `{named}` may allow it"
+
+
+def _default_reason(rule: Rule) -> str:
+    return {
+        "allow": f"allowed by rule {rule.id!r}",
+        "ask": f"rule {rule.id!r} requires approval",
+        "deny": f"denied by rule {rule.id!r}",
+    }[rule.decision]
+
+
+def governing_rules(policy: Policy, path: str, *, project_root: str | Path) -> tuple[Rule, ...]:
+    """The "ask" and "deny" rules whose `paths` match a path a change (a commit) touches, with the gate's
+    own path matchers (`verify --git`, DESIGN §7). `path` is relative to the project root, or absolute
+    for a path outside it. Only the path is known: a rule whose `kind` names no kind that changes files
+    (file.write, file.delete, git.commit) does not govern it; `tool`, `command` and `url` are not
+    known and so do not narrow a rule (it governs). Paths are taken as written: a commit's tree is not
+    the working tree, so symbolic links are not resolved. Built-in rules are not policy rules."""
+    root = os.path.normpath(os.path.abspath(str(project_root)))
+    lexical = os.path.normpath(os.path.join(root, path))
+    view = PathView(path, lexical, relative(lexical, root))
+    out = []
+    for comp in policy.compiled:
+        rule = comp.rule
+        if rule.decision == "allow" or not comp.paths:
+            continue
+        kinds = rule.match.get("kind")
+        if kinds is not None and not any(fnmatch.fnmatchcase(k, pat) for k in _CHANGE_KINDS for pat in kinds):
+            continue
+        if any(match_path(pat, m, view) for pat, m in comp.paths):
+            out.append(rule)
+    return tuple(out)

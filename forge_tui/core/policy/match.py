@@ -1,0 +1,261 @@
+"""Matching one rule's patterns against one part of an action (docs/policy.md, "Matching").
+
+* command patterns: word by word against a normalised command (`normalize.CommandView`). The first
+  word of a pattern is the program and matches the program word exactly (`ls*` is `ls` followed by
+  any words; it never matches `lsof`). `*` alone stands for any number of words; a last word `x*`
+  is a glob for one word followed by any words; other words are globs for one word. A flag cluster
+  word of a normalised tool (`rm -rf`, `git push -uf`) matches a pattern cluster holding a subset of
+  its letters. A dynamic word (`$X`, `$(...)`, globs) or a program named by a path outside the
+  standard folders only ever "may match", which can make a deny or ask rule ask but never allows.
+* the path word of a `<redirect>` pattern, and `paths` patterns: wcmatch globs (`**`, dot files,
+  braces), relative patterns only for paths inside the project after `..` and links are resolved.
+* `tool`, `kind`, `url`: fnmatch globs on the whole value (the URL normalised first).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from wcmatch import glob as wcglob
+
+from forge_tui.core.policy.model import OUTSIDE, Rule
+
+if TYPE_CHECKING:
+    from forge_tui.core.policy.normalize import CommandView
+
+NO, MAYBE, YES = 0, 1, 2  # how well a rule matches a part
+_GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.DOTMATCH | wcglob.BRACE
+_GLOB_CHARS = re.compile(r"[*?\[]")
+MARKERS = ("<redirect>", "<assign>")
+
+
+@dataclass(frozen=True)
+class PathView:
+    shown: str  # the path as the action gave it
+    abs: str  # absolute, normalised (lexically, or resolved through links)
+    rel: str | None  # relative to the project root, None when outside
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A compiled command pattern."""
+
+    source: str
+    words: tuple[str, ...]
+    clusters: frozenset[int] = frozenset()  # indices of flag-cluster words (`-rf` as the set {r, f})
+    path_word: int | None = None  # the target of a `<redirect>` pattern, matched as a path
+    path_matcher: Any = None
+
+    @property
+    def program(self) -> str:
+        return self.words[0]
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    commands: tuple[Pattern, ...]
+    paths: tuple[tuple[str, Any], ...]  # (pattern, compiled wcmatch matcher or None for "<outside>")
+    keys: tuple[str, ...]  # the match keys, cheapest first
+    programs: frozenset[str] | None  # the programs its command patterns name; None if one is `*`
+
+
+def pattern_words(pattern: str) -> tuple[str, ...]:
+    """Words of a command pattern. A program word `ls*` is `ls` followed by `*`; a last word `x*` (not
+    `*` itself) gains an implicit `*` tail. Raises ValueError for a pattern the matcher cannot mean."""
+    words = shlex.split(pattern)
+    if not words:
+        raise ValueError("the pattern has no words")
+    first = words[0]
+    if first != "*" and first.endswith("*") and not _GLOB_CHARS.search(first[:-1]):
+        words = [first[:-1], "*", *words[1:]]
+    elif first != "*" and _GLOB_CHARS.search(first):
+        raise ValueError(
+            f"the program word {first!r} is matched exactly: name the program (a trailing * means"
+            " 'and any arguments')"
+        )
+    if words[-1] != "*" and words[-1].endswith("*"):
+        words.append("*")
+    return tuple(words)
+
+
+def compile_pattern(source: str) -> Pattern:
+    from forge_tui.core.policy.normalize import normalize_pattern
+
+    words, clusters = normalize_pattern(pattern_words(source))
+    path_word = None
+    matcher = None
+    if words[0] == "<redirect>" and len(words) >= 3 and words[2] != "*":
+        path_word = 2
+        matcher = compile_path(words[2])
+    return Pattern(source, words, clusters, path_word, matcher)
+
+
+def compile_rule(rule: Rule) -> CompiledRule:
+    order = ("kind", "tool", "url", "paths", "command")
+    commands = tuple(compile_pattern(p) for p in rule.match.get("command", ()))
+    programs = None if any(p.program == "*" for p in commands) else frozenset(p.program for p in commands)
+    return CompiledRule(
+        rule,
+        commands,
+        tuple((p, compile_path(p)) for p in rule.match.get("paths", ())),
+        tuple(k for k in order if k in rule.match),
+        programs,
+    )
+
+
+# -- commands --------------------------------------------------------------------------------------
+
+
+def _cluster_letters(word: str) -> frozenset[str]:
+    return frozenset(word[1:])
+
+
+def _word_matches(pat: str, pat_is_cluster: bool, word: str, word_is_cluster: bool) -> bool:
+    if word_is_cluster:
+        if pat_is_cluster:
+            return _cluster_letters(pat) <= _cluster_letters(word)
+        if _GLOB_CHARS.search(pat):
+            return fnmatch.fnmatchcase(word, pat) or any(
+                fnmatch.fnmatchcase(f"-{c}", pat) for c in _cluster_letters(word)
+            )
+        return pat == word
+    if pat_is_cluster:
+        return False
+    return fnmatch.fnmatchcase(word, pat)
+
+
+def match_command(pattern: Pattern, view: CommandView) -> int:
+    """NO, MAYBE or YES: how `pattern` matches the normalised command part `view`."""
+    pw, words, dynamic = pattern.words, view.words, view.dynamic
+    if len(words) > 1000:  # absurdly long: only "may match", which can never allow
+        return MAYBE
+    first_cap = YES
+    if pw[0] != "*":
+        if not words or 0 in dynamic:
+            first_cap = MAYBE if words else NO
+        elif words[0] != pw[0]:
+            return NO
+        elif not view.program_certain:
+            first_cap = MAYBE  # ./git, /tmp/x/git: a program of that name, maybe not the one meant
+    memo: dict[tuple[int, int], int] = {}
+
+    def m(pi: int, wi: int) -> int:
+        key = (pi, wi)
+        if key in memo:
+            return memo[key]
+        memo[key] = NO  # guards the dynamic-word recursion below against cycles
+        if pi == len(pw):
+            if wi == len(words):
+                r = YES
+            else:  # left-over dynamic words may expand to nothing
+                r = MAYBE if all(k in dynamic for k in range(wi, len(words))) else NO
+        elif pw[pi] == "*":
+            r = m(pi + 1, wi)
+            for k in range(wi, len(words)):
+                if r == YES:
+                    break
+                r = max(r, m(pi + 1, k + 1))
+        elif wi == len(words):
+            r = NO
+        elif wi in dynamic:
+            # Could be this word, nothing, or several words: never more than "may match".
+            r = min(MAYBE, max(m(pi + 1, wi + 1), m(pi, wi + 1), m(pi + 1, wi)))
+        elif pi == 0:
+            r = m(1, 1)  # the program word was checked above
+        elif pi == pattern.path_word and wi == view.path_word:
+            r = m(pi + 1, wi + 1) if _views_match(pw[pi], pattern.path_matcher, view.path_views) else NO
+        elif _word_matches(pw[pi], pi in pattern.clusters, words[wi], wi in view.clusters):
+            r = m(pi + 1, wi + 1)
+        else:
+            r = NO
+        memo[key] = r
+        return r
+
+    return min(first_cap, m(0, 0))
+
+
+def _views_match(pattern: str, matcher: Any, views: tuple[PathView, ...]) -> bool:
+    return bool(views) and all(match_path(pattern, matcher, v) for v in views)
+
+
+def match_words(
+    pattern: tuple[str, ...], words: tuple[str, ...], dynamic: frozenset[int] = frozenset()
+) -> int:
+    """NO (0), MAYBE (1) or YES (2) for pattern words against command words, as the policy matches
+    them (the words are normalised first, as a command part's are)."""
+    from forge_tui.core.policy.normalize import normalize_pattern, view_of_words
+
+    pw, clusters = normalize_pattern(tuple(pattern))
+    return match_command(Pattern(" ".join(pattern), pw, clusters), view_of_words(words, dynamic))
+
+
+# -- paths -----------------------------------------------------------------------------------------
+
+
+def relative(path: str, root: str) -> str | None:
+    if path == root:
+        return "."
+    prefix = root.rstrip("/") + "/"
+    return path[len(prefix) :] if path.startswith(prefix) else None
+
+
+def path_views(raw: str, root: str, real_root: str, resolve_links: bool = True) -> list[PathView]:
+    """The path as written (normalised lexically) and, when different, where its links lead."""
+    expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
+    lexical = os.path.normpath(os.path.join(root, expanded or "."))
+    views = [PathView(raw, lexical, relative(lexical, root))]
+    if resolve_links:
+        real = os.path.realpath(lexical)
+        if real != lexical:
+            views.append(PathView(raw, real, relative(real, real_root)))
+    return views
+
+
+def compile_path(pattern: str) -> Any:
+    if pattern == OUTSIDE:
+        return None
+    return wcglob.compile(
+        os.path.expanduser(pattern) if pattern.startswith("~") else pattern, flags=_GLOB_FLAGS
+    )
+
+
+def match_path(pattern: str, matcher: Any, view: PathView) -> bool:
+    """Absolute patterns see the absolute path; relative ones only paths inside the project."""
+    if matcher is None:
+        return view.rel is None
+    if pattern.startswith(("/", "~")):
+        return bool(matcher.match(view.abs))
+    return view.rel is not None and bool(matcher.match(view.rel))
+
+
+# -- urls ------------------------------------------------------------------------------------------
+
+
+def normal_url(url: str) -> str:
+    """Scheme and host lower-cased, user info dropped: `https://pypi.org@evil.example/` is evil.example."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.port:
+            host += f":{parts.port}"
+    except ValueError:
+        return url
+    if not parts.scheme or not host:
+        return url
+    rest = url.split(parts.netloc, 1)[1] if parts.netloc else ""
+    return f"{parts.scheme.lower()}://{host}{rest}"
+
+
+def first_glob(values: Iterable[str], value: str | None) -> str | None:
+    """The first of `values` (fnmatch globs) that matches `value`, or None."""
+    if value is None:
+        return None
+    return next((v for v in values if fnmatch.fnmatchcase(value, v)), None)

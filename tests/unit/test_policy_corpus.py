@@ -1,0 +1,257 @@
+"""The evasion corpus (tests/corpus/evasions.toml): every case gets its decision under both corpus
+policies, and bash itself confirms, for the cases marked `oracle`, that the parser saw every program
+bash really executes (or said it could not know)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forge_tui.core.policy import CACHES, Context, Policy, decide, load_policy
+from forge_tui.core.policy.normalize import normalize
+from forge_tui.core.shell import XARGS_WORD, Unparseable, parse_command
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CASES: list[dict[str, Any]] = tomllib.loads((CORPUS / "evasions.toml").read_text(encoding="utf-8"))["case"]
+ORACLE = [c for c in CASES if c.get("oracle")]
+
+
+@dataclass(frozen=True)
+class World:
+    home: Path
+    data: Path
+    root: Path
+    allow: Policy
+    ask: Policy
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    """HOME, a data folder inside it, and a project holding links to .forge and to the data folder."""
+    home = Path(tempfile.mkdtemp(prefix="fc-", dir="/tmp"))
+    data = home / ".local" / "share" / "forge-tui"
+    (data / "keys").mkdir(parents=True)
+    (data / "projects" / "other").mkdir(parents=True)
+    root = home / "proj"
+    for sub in (".forge", "src", "build"):
+        (root / sub).mkdir(parents=True)
+    os.symlink(root / ".forge", root / "forgelink")
+    os.symlink(data, root / "datalink")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HOME", str(home))  # the policies' `~/...` patterns are expanded as they load
+    try:
+        allow, ask = load_policy(CORPUS / "default-allow.toml"), load_policy(CORPUS / "default-ask.toml")
+    finally:
+        mp.undo()
+    yield World(home, data, root, allow, ask)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _in_world(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test runs with the world's HOME and data folder (the suite isolates every test's env)."""
+    if "world" in request.fixturenames:
+        w = request.getfixturevalue("world")
+        monkeypatch.setenv("HOME", str(w.home))
+        monkeypatch.setenv("FORGE_DATA_DIR", str(w.data))
+    CACHES.clear()
+
+
+def _fill(value: Any, w: World) -> Any:
+    if isinstance(value, str):
+        return value.replace("{data}", str(w.data)).replace("{home}", str(w.home))
+    if isinstance(value, list):
+        return [_fill(v, w) for v in value]
+    return {k: _fill(v, w) for k, v in value.items()}
+
+
+def _action(case: dict[str, Any], w: World) -> dict[str, Any]:
+    if "action" in case:
+        return _fill(case["action"], w)
+    return {"kind": "shell.exec", "tool": "Bash", "command": _fill(case["command"], w)}
+
+
+def test_the_corpus_is_large_and_well_formed() -> None:
+    """If this fails, the corpus lost cases or a case names a decision that does not exist."""
+    assert len(CASES) >= 200
+    assert len({c["id"] for c in CASES}) == len(CASES)
+    for c in CASES:
+        assert ("command" in c) != ("action" in c), c["id"]
+        assert {c["default_allow"], c["default_ask"]} <= {"allow", "ask", "deny"}, c["id"]
+        # Stricter policy, never a looser answer (except the rule that names an interpreter).
+        if c["default_allow"] != "allow" and c["default_ask"] == "allow":
+            assert "node -e" in c.get("command", ""), c["id"]
+    assert len({c["class"] for c in CASES}) >= 20 and len(ORACLE) >= 50
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_each_case_gets_its_decision_under_both_policies(case: dict[str, Any], world: World) -> None:
+    """If this fails, an evasion from a published bypass class gets through (or the corpus is stale)."""
+    action = _action(case, world)
+    ctx = Context.for_project(world.root)
+    got = (decide(world.allow, action, ctx).decision, decide(world.ask, action, ctx).decision)
+    assert got == (case["default_allow"], case["default_ask"]), (case["id"], action)
+
+
+# -- bash as the oracle ----------------------------------------------------------------------------
+
+_REAL_WRAPPERS = ("env", "nice", "timeout", "nohup", "stdbuf", "xargs", "find")
+# Each run logs to its own file ($FORGE_ORACLE_LOG): a process substitution that finishes late writes
+# into its own case's log, not the next one's.
+_STUB = """#!/bin/sh
+{ printf '%s' "${0##*/}"; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\036'; } >> "$FORGE_ORACLE_LOG"
+"""
+
+
+def _stub_names() -> set[str]:
+    names = {"git", "rm", "ls", "cat", "curl", "wget", "python", "python3", "node", "nodejs", "perl", "ruby"}
+    names |= {
+        "sh",
+        "bash",
+        "zsh",
+        "dash",
+        "sudo",
+        "make",
+        "pytest",
+        "npm",
+        "id",
+        "forge-tui",
+        "base64",
+        "awk",
+    }
+    names |= {"gawk", "lsof", "lsblk", "idle", "trueish", "pytest-evil", "catalog-tool", "echo-server"}
+    names |= {
+        "git-upload-pack",
+        "php",
+        "lua",
+        "deno",
+        "osascript",
+        "npx",
+        "tee",
+        "cp",
+        "mv",
+        "touch",
+        "mkdir",
+    }
+    return names
+
+
+@pytest.fixture(scope="module")
+def bash_oracle() -> Path:
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed: the oracle cannot run")
+    box = Path(tempfile.mkdtemp(prefix="fo-", dir="/tmp"))
+    stubs = box / "bin"
+    stubs.mkdir()
+    for name in _stub_names():
+        p = stubs / name
+        p.write_text(_STUB)
+        p.chmod(0o755)
+    for name in _REAL_WRAPPERS:
+        real = shutil.which(name)
+        if real is not None:
+            os.symlink(real, stubs / name)
+    (box / "work" / ".forge").mkdir(parents=True)
+    (box / "work" / "build").mkdir()
+    (box / "work" / "src").mkdir()
+    yield stubs
+    shutil.rmtree(box, ignore_errors=True)
+
+
+def _run_bash(command: str, stubs: Path, case_id: str) -> list[tuple[str, ...]]:
+    """The argument vectors of the stubbed programs bash executes for `command`."""
+    log = stubs.parent / f"log-{case_id}"
+    log.write_bytes(b"")
+    env = {
+        "PATH": str(stubs),
+        "HOME": str(stubs.parent / "work"),
+        "LC_ALL": "C.UTF-8",
+        "FORGE_ORACLE_LOG": str(log),
+    }
+    subprocess.run(
+        [
+            "/bin/bash" if os.path.exists("/bin/bash") else shutil.which("bash") or "bash",
+            "--norc",
+            "--noprofile",
+            "-c",
+            command,
+        ],
+        cwd=stubs.parent / "work",
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=20,
+        check=False,
+    )
+    records = log.read_bytes().decode("utf-8", "replace").split("\x1e")
+    return [tuple(r.split("\x1f")) for r in records if r]
+
+
+def test_the_corpus_commands_are_bash(bash_oracle: Path) -> None:
+    """If this fails, a case is not even valid bash, so it tests nothing an agent could run."""
+    bash = shutil.which("bash")
+    assert bash is not None
+    bad = []
+    for c in CASES:
+        if "command" in c:
+            r = subprocess.run([bash, "-n", "-c", c["command"]], capture_output=True, timeout=20, check=False)
+            if r.returncode != 0:
+                bad.append((c["id"], r.stderr.decode(errors="replace").strip()))
+    assert not bad
+
+
+def _matches(argv: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    if not words or os.path.basename(words[0]) != argv[0]:
+        return False
+    rest = list(words[1:])
+    if rest and rest[-1] == XARGS_WORD:  # xargs appends what it reads: any further arguments
+        return list(argv[1 : len(rest)]) == rest[:-1]
+    return list(argv[1:]) == rest
+
+
+@pytest.mark.parametrize("case", ORACLE, ids=[c["id"] for c in ORACLE])
+def test_bash_runs_only_what_the_parser_saw(case: dict[str, Any], bash_oracle: Path) -> None:
+    """If this fails, bash executes a program with arguments the policy never saw, although the parser
+    claimed to know every word: a command hidden by quoting, expansion or a wrapper."""
+    executed = _run_bash(case["command"], bash_oracle, case["id"])
+    try:
+        parts = parse_command(case["command"])
+    except Unparseable:
+        return  # the policy asks for a human whatever bash would run
+    views = [normalize(p, None, None) for p in parts if p.kind == "command"]
+    uncertain = any(p.dynamic or p.via in ("xargs", "find -exec") for p in parts) or any(
+        v.opaque for v in views
+    )
+    for argv in executed:
+        if uncertain:
+            # Words known only at run time: the program itself must still be one the parser named, or
+            # the parser must have said it could not know the program.
+            known = any(os.path.basename(p.words[0]) == argv[0] for p in parts if p.words)
+            dynamic_program = any(0 in p.dynamic for p in parts) or any(v.opaque for v in views)
+            assert known or dynamic_program, (case["id"], argv, [p.words for p in parts])
+        else:
+            assert any(_matches(argv, p.words) for p in parts), (case["id"], argv, [p.words for p in parts])
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("g\\it push -f", [("git", "push", "-f")]),
+        ("env nice git status", [("git", "status")]),
+        ("$'\\x67it' log", [("git", "log")]),
+        ("echo $(rm -rf src)", [("rm", "-rf", "src")]),
+    ],
+)
+def test_the_oracle_sees_what_bash_runs(command: str, expected: list, bash_oracle: Path) -> None:
+    """If this fails, the stub PATH records nothing and the oracle test above proves nothing."""
+    assert _run_bash(command, bash_oracle, "self-check") == expected
