@@ -66,6 +66,13 @@ class LedgerBusy(LedgerError):
     """Another process holds the ledger's writer lock."""
 
 
+class LedgerUnavailable(LedgerError):
+    """The ledger cannot be written just now (a full disk, an I/O error): a running daemon denies and
+    retries by itself; a command that needs the ledger exits 3."""
+
+    exit_code = EXIT_WARN
+
+
 class SignatureError(ForgeError):
     """A signature does not verify."""
 

@@ -77,8 +77,15 @@ class Code(enum.StrEnum):
     ANCHOR = ("anchor", Check.ANCHORS, E, "an anchor checkpoint does not verify or matches no ledger")
     ROLLBACK = ("rollback", Check.ANCHORS, E, "an anchor holds more records than the ledger: truncated")
     FORK = ("fork", Check.ANCHORS, E, "the ledger does not extend an anchor: history was rewritten")
+    STALE_TRACKED = (
+        "stale_tracked",
+        Check.ANCHORS,
+        W,
+        "the tracked copy is behind this machine's authoritative copy, which extends it (not a rollback)",
+    )
     # -- forensic rules over the records (DESIGN §7)
     TIME_BACKWARDS = ("time_backwards", Check.FORENSICS, E, "a timestamp is earlier than the record before")
+    CLOCK_STEP = ("clock_step", Check.FORENSICS, N, "the wall clock went back, recorded by a `clock` note")
     REVIEWERS = ("reviewers", Check.FORENSICS, E, "reviewers.toml (from the trust source) is invalid")
     DUPLICATE_REQUEST = ("duplicate_request", Check.FORENSICS, E, "a request id is used twice")
     ORPHAN_DECISION = ("orphan_decision", Check.FORENSICS, E, "a decision for a request the ledger lacks")

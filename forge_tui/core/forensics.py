@@ -22,6 +22,7 @@ from typing import Any
 from forge_tui.core.findings import Code, recorded
 from forge_tui.core.summaries import (
     ApprovalSummary,
+    ClockSummary,
     DecisionSummary,
     OutcomeSummary,
     PolicySummary,
@@ -62,6 +63,10 @@ def ledger_forensics(
     from forge_tui.core.reviewers import parse_reviewers
 
     for s1, t1, t0 in sorted(stamps):
+        clock = summaries.get(s1)
+        if isinstance(clock, ClockSummary) and clock.previous_ts == t0:  # announced by the writer
+            add(s1, Code.CLOCK_STEP, f"the wall clock went back from {t0} to {t1} (recorded)")
+            continue
         add(s1, Code.TIME_BACKWARDS, f"timestamp {t1} is earlier than the previous record's {t0}")
     try:
         reviewers = parse_reviewers(reviewers_text or "")

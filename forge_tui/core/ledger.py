@@ -6,17 +6,23 @@ checkpoint is signed and atomically replaced (temp file, fsync, rename, fsync of
 tracked copy in `.forge/ledger/` is brought up to date.
 
 Opening a ledger checks it before anything is appended:
-- a torn last line (no final LF) is copied aside, truncated away, and a `recovery` record is appended;
+- a torn tail — bytes after the last LF, or lines after the signed checkpoint none of which is a valid
+  record (a zero-filled, unsynced tail) — is copied aside, truncated away, and a `recovery` record is
+  appended; the aside is named `.pending` until that record is durable, so a crash in the middle of a
+  recovery is finished by the next open; leftover temp files of this ledger are removed;
 - the records covered by the signed checkpoint must hash to its root, or opening stops (corrupt; the
   first bad record is named) — nothing is ever repaired automatically;
 - fewer records than the last signed checkpoint (here or in the tracked copy) is reported as loss, and
-  the writer refuses to sign anything smaller.
+  the writer refuses to sign anything smaller; an unreadable tracked checkpoint is only rewritten.
+
+Every failure of the write path is a fault the writer can heal from (docs/faults.md).
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import mmap
 import os
 import threading
@@ -29,6 +35,8 @@ from typing import Any
 from forge_tui.core.jcs import parse_canonical
 from forge_tui.core.merkle import CompactTree, leaf_hash
 from forge_tui.core.note import Checkpoint, NoteError, Signer, Verifier, b64, open_checkpoint
+from forge_tui.core.oscalls import DEFAULT as DEFAULT_OPS
+from forge_tui.core.oscalls import OsCalls
 from forge_tui.core.records import (
     ZERO_HASH,
     build_record,
@@ -44,9 +52,19 @@ from forge_tui.errors import (
     LedgerCorrupt,
     LedgerError,
     LedgerLoss,
+    LedgerUnavailable,
     SignatureError,
 )
-from forge_tui.paths import atomic_write, fsync_dir, private_dir
+from forge_tui.paths import fsync_dir, private_dir
+
+# A wall clock that went back by more than this is recorded (a `note` of kind clock), not smoothed over.
+CLOCK_STEP_MS = 2000
+PENDING_SUFFIX = ".pending"  # a torn tail set aside whose `recovery` record is not yet durable
+DISK_HINT = "free some space or fix the disk, then start again; a running daemon denies and retries by itself"
+RESTORE_HINT = (
+    "never repaired automatically: `forge-tui verify --authoritative` lists every bad record; restore the"
+    " file from a backup (or from the tracked copy in .forge/ledger/ if `forge-tui verify` passes on it)"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,7 @@ class Prepared:
     data: bytes  # the lines, each with its LF
     leaves: list[bytes]
     records: list[Appended]
+    extra: int = 0  # records `prepare` put before the caller's items (a clock note)
 
 
 def authoritative_dir(project) -> Path:
@@ -101,10 +120,24 @@ def read_checkpoint_file(path: Path, verifiers: list[Verifier]) -> Checkpoint | 
 
 
 class LedgerWriter:
-    """The single writer of one ledger. Callers serialise `append`/`commit`/`checkpoint` (the daemon runs
-    them in one thread); `prepare` of the next batch may run in another thread meanwhile."""
+    """The single writer of one ledger. Callers serialise `append`/`commit`/`checkpoint`/`heal` (the
+    daemon runs them in one thread); `prepare` of the next batch may run in another thread meanwhile.
 
-    def __init__(self, project, ledger_id: str, signer: Signer, *, clock: Callable[[], int] = now_ms) -> None:
+    A failure of the write path puts the writer in a *fault* (`fault` says which): appends are refused
+    (the gate denies) until `heal()` succeeds. Nothing is thrown away: `heal` undoes a batch whose undo
+    failed, signs what is unsigned and probes the disk, and the daemon calls it with back-off. A failure
+    of the tracked copy is only reported (`tracked_error`): the authoritative copy is durable and signed.
+    """
+
+    def __init__(
+        self,
+        project,
+        ledger_id: str,
+        signer: Signer,
+        *,
+        clock: Callable[[], int] = now_ms,
+        ops: OsCalls = DEFAULT_OPS,
+    ) -> None:
         self.project = project
         self.ledger_id = ledger_id
         self.signer = signer
@@ -112,9 +145,11 @@ class LedgerWriter:
         if signer.name != self.origin:
             raise LedgerError(f"signing key is named {signer.name!r}, expected {self.origin!r}")
         self.clock = clock
+        self.ops = ops
         folder = authoritative_dir(project)
         self.path = folder / f"{ledger_id}.jsonl"
         self.checkpoint_path = folder / f"{ledger_id}.checkpoint"
+        self.unacked_path = folder / f"{ledger_id}.unacked"
         self.tracked_path = project.tracked_ledger(ledger_id)
         self.tracked_checkpoint_path = project.tracked_checkpoint(ledger_id)
         self._lock_fd = os.open(folder / f"{ledger_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -130,13 +165,22 @@ class LedgerWriter:
         self.last_leaf = ZERO_HASH
         self.last_ts_ms = 0
         self.signed_size = 0
-        self.broken: str | None = None
-        self.recovered: dict[str, Any] | None = None
+        self.fault: str | None = None  # why appends are refused until heal() succeeds
+        self.tracked_error: str | None = None  # why the tracked copy is behind (reported, not blocking)
+        self.warnings: list[str] = []  # what opening found and put right (logged by the daemon)
+        self.recovered: dict[str, Any] | None = None  # the recovery record's body, if one was written
+        self._undo_to: int | None = None  # the ledger's size before a batch whose undo failed
         self._tracked_size = -1  # bytes of the tracked copy as this writer last left it
+        self._checkpoint_note: str | None = None
         # The head of the last batch prepared but not yet durable (None: the durable head). prepare() and
         # commit() may run in two threads; this lock guards the head and the durable fields it reads.
         self._spec: tuple[int, str, int] | None = None
         self._head_lock = threading.Lock()
+
+    @property
+    def broken(self) -> str | None:
+        """The fault, under its older name."""
+        return self.fault
 
     # ---- opening -----------------------------------------------------------------------------------
 
@@ -158,6 +202,8 @@ class LedgerWriter:
                 "forge_tui": __version__,
             }
             w.append([("genesis", genesis)])
+            if w.fault:
+                raise LedgerUnavailable(f"cannot write ledger {w.path}: {w.fault}", hint=DISK_HINT)
         except BaseException:
             w.close()
             raise
@@ -165,20 +211,29 @@ class LedgerWriter:
 
     @classmethod
     def open(cls, project, ledger_id: str | None = None, **kw) -> LedgerWriter:
-        """Open this machine's ledger for appending, with the checks described in the module docstring."""
+        """Open this machine's ledger for appending, with the checks described in the module docstring.
+        A system call that fails on the way (a full disk, an I/O error) is LedgerUnavailable (exit 3)."""
         from forge_tui.core.keys import load_ledger_key
 
         lid = ledger_id or project.local_ledger_id()
         w = cls(project, lid, load_ledger_key(lid), **kw)
         try:
             w._recover()
+            if w.fault:
+                raise LedgerUnavailable(f"cannot write ledger {w.path}: {w.fault}", hint=DISK_HINT)
+        except OSError as exc:
+            w.close()
+            where = exc.filename or w.path
+            raise LedgerUnavailable(
+                f"cannot open ledger {lid}: {where}: {exc.strerror or exc}", hint=DISK_HINT
+            ) from None
         except BaseException:
             w.close()
             raise
         return w
 
     def _recover(self) -> None:
-        verifiers = [self.signer.verifier]
+        self._clean_temp_files()
         if not self.path.exists() and self.tracked_path.exists():
             # The private copy is gone (a new data folder): adopt the tracked copy; the checks below apply.
             import shutil
@@ -190,54 +245,106 @@ class LedgerWriter:
             raise LedgerLoss(f"ledger {self.ledger_id} is missing ({self.path})")
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
         try:
-            cp = read_checkpoint_file(self.checkpoint_path, verifiers)
-            tracked_cp = read_checkpoint_file(self.tracked_checkpoint_path, verifiers)
+            cp = read_checkpoint_file(self.checkpoint_path, [self.signer.verifier])
         except (NoteError, SignatureError) as exc:
-            raise LedgerCorrupt(f"ledger {self.ledger_id}: checkpoint does not verify: {exc}") from None
+            raise LedgerCorrupt(
+                f"{self.checkpoint_path}: the signed checkpoint does not verify: {exc}", hint=RESTORE_HINT
+            ) from None
+        tracked_cp = self._read_tracked_checkpoint()
         size = os.fstat(self._fd).st_size
-        torn = b""
         with open(self.path, "rb") as fh:
             data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
             try:
-                last_lf = data.rfind(b"\n")
-                if size and last_lf != size - 1:
-                    torn = bytes(data[last_lf + 1 :])
-                lines = self._scan(data, cp)
+                torn_at = self._scan(data, cp)
+                torn = bytes(data[torn_at:]) if torn_at is not None else b""
             finally:
                 if size:
                     data.close()
         n = self.tree.size
-        for label, c in (("signed checkpoint", cp), ("tracked checkpoint", tracked_cp)):
+        for label, c, where in (
+            ("signed checkpoint", cp, self.checkpoint_path),
+            ("tracked checkpoint", tracked_cp, self.tracked_checkpoint_path),
+        ):
             if c is not None and c.size > n:
                 raise LedgerLoss(
-                    f"ledger {self.ledger_id} holds {n} records but a {label} covers {c.size}: records were lost",
+                    f"{self.path} holds {n} records but the {label} {where} covers {c.size}: records were lost",
                     hint="restore the ledger from a backup or the repository; forge-tui never signs a smaller tree",
                 )
         self.signed_size = cp.size if cp else 0
+        pending = self._pending_recoveries()
         if torn:
-            self._truncate_torn(torn, size - len(torn))
+            self._truncate_torn(torn, size - len(torn), pending)
         if self.tree.size == 0:
-            raise LedgerCorrupt(f"ledger {self.ledger_id} has no genesis record")
-        del lines
-        if self.recovered is not None:
-            self.append([("recovery", self.recovered)])
+            raise LedgerCorrupt(f"{self.path} has no genesis record", hint=RESTORE_HINT)
+        items: list[tuple[str, Any]] = [("recovery", body) for body, _ in pending.values()]
+        items.extend(self._corrections())
+        if items:
+            self.append(items)
+            if self.fault:
+                return
+            for _body, aside in pending.values():  # its recovery record is durable: the aside is kept
+                os.replace(aside, aside.with_name(aside.name.removesuffix(PENDING_SUFFIX)))
+            self.unacked_path.unlink(missing_ok=True)
+            self.recovered = next((body for body, _ in pending.values()), None)
         elif self.signed_size < self.tree.size:
             self._sign_checkpoint()
             self._sync_tracked(full=True)
         else:
             self._sync_tracked(full=False)
 
-    def _scan(self, data, cp: Checkpoint | None) -> int:
-        """Hash every complete line; check the signed prefix against the checkpoint and the tail in full."""
+    def _clean_temp_files(self) -> None:
+        """Temp files a writer of this ledger left behind (it crashed between write and rename): this
+        writer holds the lock, so no other process is using them."""
+        for folder in (self.path.parent, self.tracked_path.parent):
+            if not folder.is_dir():
+                continue
+            for tmp in folder.glob(f".{self.ledger_id}.*.tmp"):
+                tmp.unlink(missing_ok=True)
+                self.warnings.append(f"removed a leftover temp file {tmp}")
+
+    def _read_tracked_checkpoint(self) -> Checkpoint | None:
+        """The tracked checkpoint, when it verifies. An empty, partial or foreign one (a copy written
+        without fsync, a checkout) proves nothing: it is reported and rewritten, never fatal."""
+        try:
+            return read_checkpoint_file(self.tracked_checkpoint_path, [self.signer.verifier])
+        except (NoteError, SignatureError) as exc:
+            self.warnings.append(f"{self.tracked_checkpoint_path} ignored (it is rewritten): {exc}")
+            return None
+        except OSError as exc:
+            self.warnings.append(f"{self.tracked_checkpoint_path} unreadable: {exc.strerror or exc}")
+            return None
+
+    def _scan(self, data, cp: Checkpoint | None) -> int | None:
+        """Hash every complete line; check the signed prefix against the checkpoint and the tail in full.
+        Returns the offset of a torn tail (None if there is none): bytes after the last LF, or lines
+        after the checkpoint that are not even JSON (zeros: an unsynced tail) with no valid record after
+        them. A line that parses but does not check out was altered: that is corruption, never torn."""
         tree = self.tree
         prev_line = None
         count = 0
         cp_size = cp.size if cp else 0
         root_at_cp = None
-        for _off, line in iter_lines(data):
+        bad: tuple[int, int, LedgerCorrupt] | None = None  # (seq, offset, error) of the first bad tail line
+        later_valid = False
+        end = 0
+        for off, line in iter_lines(data):
+            end = off + len(line) + 1
+            if bad is not None:
+                if self._is_record(line):
+                    later_valid = True
+                    break
+                continue
             h = leaf_hash(line)
             if count >= cp_size:
-                self._check_tail_line(line, count, prev_line)
+                try:
+                    self._check_tail_line(line, count, prev_line)
+                except LedgerCorrupt as exc:
+                    bad = (count, off, exc)
+                    # A record that parses but does not check out was altered, not torn: corrupt.
+                    later_valid = _parses(line)
+                    if later_valid:
+                        break
+                    continue
             tree.append(h)
             count += 1
             if count == cp_size:
@@ -245,21 +352,39 @@ class LedgerWriter:
             prev_line = line
         if cp is not None:
             if cp.origin != self.origin:
-                raise LedgerCorrupt(f"ledger {self.ledger_id}: checkpoint is for another log ({cp.origin})")
+                raise LedgerCorrupt(
+                    f"{self.checkpoint_path} is the checkpoint of another log ({cp.origin})",
+                    hint=RESTORE_HINT,
+                )
             if cp_size == 0:
                 root_at_cp = hashlib.sha256(b"").digest()
             if root_at_cp is not None and root_at_cp != cp.root:
-                bad = self._first_bad_line(data)
+                found = self._first_bad_line(data)
+                seq = found[0] if found else cp_size - 1
+                why = found[1] if found else "the records do not hash to the signed root"
                 raise LedgerCorrupt(
-                    f"ledger {self.ledger_id}: records do not match the signed checkpoint"
-                    + (f"; first bad record at seq {bad[0]}: {bad[1]}" if bad else ""),
-                    hint="never repaired automatically: restore from a backup and run `forge-tui verify`",
+                    f"{self.path}: records do not match the signed checkpoint; first bad record at seq {seq}: {why}",
+                    hint=RESTORE_HINT,
                 )
+        if bad is not None and later_valid:
+            raise bad[2]
         if prev_line is not None:
             rec = parse_canonical(prev_line)
             self.last_ts_ms = parse_ts(rec["ts"])
             self.last_leaf = leaf_hash(prev_line).hex()
-        return count
+        if bad is not None:
+            return bad[1]
+        return end if end < len(data) else None
+
+    def _is_record(self, line: bytes) -> bool:
+        """Whether a line is a record of this log with a good signature (chain not considered)."""
+        try:
+            rec = parse_canonical(line)
+            check_shape(rec)
+            verify_record_sig(rec, self.signer.verifier)
+        except (CanonicalError, SignatureError, NoteError):
+            return False
+        return rec["log"] == self.origin
 
     def _check_tail_line(self, line: bytes, seq: int, prev_line: bytes | None) -> None:
         try:
@@ -275,8 +400,7 @@ class LedgerWriter:
             verify_record_sig(rec, self.signer.verifier)
         except (CanonicalError, SignatureError, NoteError) as exc:
             raise LedgerCorrupt(
-                f"ledger {self.ledger_id}: corrupt record at seq {seq}: {exc}",
-                hint="never repaired automatically: restore from a backup and run `forge-tui verify`",
+                f"{self.path}: corrupt record at seq {seq}: {exc}", hint=RESTORE_HINT
             ) from None
 
     def _first_bad_line(self, data) -> tuple[int, str] | None:
@@ -289,18 +413,63 @@ class LedgerWriter:
             prev = line
         return None
 
-    def _truncate_torn(self, torn: bytes, keep: int) -> None:
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        aside = self.path.with_name(f"{self.ledger_id}.torn-{stamp}-{keep}")
-        atomic_write(aside, torn, mode=0o600)
-        os.ftruncate(self._fd, keep)
-        os.fsync(self._fd)
-        self.recovered = {
-            "torn_bytes": len(torn),
-            "torn_sha256": hashlib.sha256(torn).hexdigest(),
-            "at_offset": keep,
-            "saved_as": aside.name,
-        }
+    def _pending_recoveries(self) -> dict[str, tuple[dict[str, Any], Path]]:
+        """Torn tails set aside whose `recovery` record was not yet written (a crash in the middle of a
+        recovery), by final name; an aside already recorded by the last record is only renamed."""
+        out: dict[str, tuple[dict[str, Any], Path]] = {}
+        for aside in sorted(self.path.parent.glob(f"{self.ledger_id}.torn-*{PENDING_SUFFIX}")):
+            final = aside.name.removesuffix(PENDING_SUFFIX)
+            if self._last_record_saved_as() == final:
+                os.replace(aside, aside.with_name(final))
+                continue
+            torn = aside.read_bytes()
+            out[final] = (_recovery_body(torn, int(final.rsplit("-", 1)[1]), final), aside)
+        return out
+
+    def _last_record_saved_as(self) -> str | None:
+        if self.tree.size == 0:
+            return None
+        with open(self.path, "rb") as fh:
+            end = os.fstat(fh.fileno()).st_size
+            fh.seek(max(0, end - (1 << 20)))
+            last = fh.read().rstrip(b"\n").rsplit(b"\n", 1)[-1]
+        try:
+            rec = parse_canonical(last)
+        except CanonicalError:
+            return None
+        return rec["body"].get("saved_as") if rec.get("type") == "recovery" else None
+
+    def _truncate_torn(self, torn: bytes, keep: int, pending: dict) -> None:
+        """Copy the torn tail aside (as `<id>.torn-<time>-<offset>.pending` until its recovery record is
+        durable), then cut it off. An aside of the same bytes from an interrupted recovery is reused."""
+        body = _recovery_body(torn, keep, "")
+        for final, (b, _aside) in pending.items():  # noqa: B007 (final is used after the loop)
+            if b["torn_sha256"] == body["torn_sha256"] and b["at_offset"] == keep:
+                break
+        else:
+            final = f"{self.ledger_id}.torn-{time.strftime('%Y%m%dT%H%M%S')}-{keep}"
+            aside = self.path.with_name(final + PENDING_SUFFIX)
+            self.ops.atomic_write("ledger", aside, torn, mode=0o600)
+            pending[final] = (_recovery_body(torn, keep, final), aside)
+        self.ops.ftruncate("ledger", self._fd, keep)
+        self.ops.fsync("ledger", self._fd)
+        self.warnings.append(f"{self.path}: a torn tail of {len(torn)} bytes at offset {keep} was set aside")
+
+    def _corrections(self) -> list[tuple[str, Any]]:
+        """A `note` (kind correction) for records that a crash left in the ledger after their callers
+        were told the write failed (the undo of a failed write failed too: see `_fail_write`)."""
+        try:
+            marker = json.loads(self.unacked_path.read_text(encoding="utf-8"))
+            first, count = int(marker["first_seq"]), int(marker["count"])
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError, KeyError, TypeError):
+            self.warnings.append(f"{self.unacked_path} unreadable: ignored")
+            return []
+        last = min(first + count, self.tree.size) - 1
+        if last < first:
+            return []  # the records never reached the disk: nothing contradicts what callers heard
+        return [("note", correction_body(first, last, marker.get("told", "the write failed")))]
 
     # ---- appending ---------------------------------------------------------------------------------
 
@@ -324,14 +493,18 @@ class LedgerWriter:
         the caller (the daemon's group commit, under load) calls `checkpoint()` soon after, once for
         several batches.
 
-        Raises LedgerError if anything fails; the file is then truncated back so no partial batch stays,
-        and if even that fails the writer refuses every later append (the gate then denies).
+        Raises LedgerUnavailable if the records could not be made durable (none of them is then in the
+        ledger, or `heal` will take them out); a checkpoint that fails after the records are durable does
+        not fail the append, it puts the writer in a fault so the next appends are refused until healed.
         """
-        if self.broken:
-            raise LedgerError(f"ledger unavailable: {self.broken}")
+        self._refuse_if_faulty()
         if not items:
             return []
         return self.commit(self.prepare(items), checkpoint=checkpoint)
+
+    def _refuse_if_faulty(self) -> None:
+        if self.fault:
+            raise LedgerUnavailable(f"ledger unavailable: {self.fault} (retrying)")
 
     def _head(self) -> tuple[int, str, int]:
         """(next seq, last leaf hex, last ts) the next prepared batch chains onto. Call with _head_lock."""
@@ -339,24 +512,35 @@ class LedgerWriter:
             return self._spec
         return self.tree.size, self.last_leaf, self.last_ts_ms
 
+    def _stamp(self, last_ts: int) -> tuple[int, list[tuple[str, Any]]]:
+        """The batch's time from the wall clock and the records it needs first. Never earlier than the
+        last record's by a little (a clock slewed back by NTP); a clock that went back by more than
+        CLOCK_STEP_MS is not papered over: a `note` (kind clock) records the step and time goes on from
+        the clock (so one jump forward cannot pin every later record to the future)."""
+        now = self.clock()
+        if now >= last_ts:
+            return now, []
+        if last_ts - now <= CLOCK_STEP_MS:
+            return last_ts, []
+        return now, [("note", clock_body(last_ts, now))]
+
     def prepare(self, items: list[tuple[str, Any]]) -> Prepared:
         """Build and sign a batch (nothing is written) chained onto the last batch prepared, which may not
         be durable yet: the daemon signs batch N+1 in one thread while batch N's fdatasync runs in
         another. `commit` then writes it, and only onto exactly the records it was chained to; if a
         batch before it failed, it is refused (StaleBatch) and never written."""
-        if self.broken:
-            raise LedgerError(f"ledger unavailable: {self.broken}")
+        self._refuse_if_faulty()
         with self._head_lock:
             base, prev_in, last_ts = self._head()
         prev = prev_in
-        ts_ms = max(self.clock(), last_ts)
+        ts_ms, extra = self._stamp(last_ts)
         ts = format_ts(ts_ms)
         out: list[Appended] = []
         chunks: list[bytes] = []
         leaves: list[bytes] = []
-        for i, (type_, body) in enumerate(items):
+        for i, (type_, body) in enumerate([*extra, *items]):
             if callable(body):  # a body that needs earlier records of this batch (e.g. a request's hash)
-                body = body(out)
+                body = body(out[len(extra) :])
             rec, line = build_record(
                 log=self.origin, seq=base + i, ts=ts, type_=type_, prev=prev, signer=self.signer, body=body
             )
@@ -369,30 +553,34 @@ class LedgerWriter:
         with self._head_lock:
             if self._head()[:2] != (base, prev_in):  # a batch before this one failed meanwhile
                 raise StaleBatch("ledger write failed: an earlier batch could not be written")
-            self._spec = (base + len(items), prev, ts_ms)
-        return Prepared(base, prev_in, prev, ts_ms, b"".join(chunks), leaves, out)
+            self._spec = (base + len(out), prev, ts_ms)
+        return Prepared(base, prev_in, prev, ts_ms, b"".join(chunks), leaves, out, len(extra))
 
     def commit(self, batch: Prepared, *, checkpoint: bool | Callable[[], bool] = True) -> list[Appended]:
         """Write a prepared batch (one O_APPEND write, fdatasync) and, as `append` says, the checkpoint.
-        Only the writer thread calls this; `prepare` may run meanwhile in another thread."""
-        if self.broken:
-            with self._head_lock:
-                self._spec = None
-            raise LedgerError(f"ledger unavailable: {self.broken}")
+        Only the writer thread calls this; `prepare` may run meanwhile in another thread. Returns the
+        records of the batch's items (not the clock note `prepare` may have put first)."""
         if batch.base != self.tree.size or batch.prev_in != self.last_leaf:
             raise StaleBatch("ledger write failed: an earlier batch could not be written")
-        start = os.fstat(self._fd).st_size
+        if self.fault:
+            with self._head_lock:
+                self._spec = None
+            self._refuse_if_faulty()
         try:
-            view = memoryview(batch.data)
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-            os.fdatasync(self._fd)
+            start = os.fstat(self._fd).st_size
         except OSError as exc:
-            self._undo(start, exc)
+            with self._head_lock:
+                self._spec = None
+            self.fault = f"cannot stat the ledger: {exc.strerror or exc}"
+            raise LedgerUnavailable(f"ledger write failed: {exc.strerror or exc}") from None
+        try:
+            self.ops.write_all("ledger", self._fd, batch.data)
+            self.ops.fdatasync("ledger", self._fd)
+        except OSError as exc:
             with self._head_lock:  # batches prepared on top of this one are now stale
                 self._spec = None
-            raise LedgerError(f"ledger write failed: {exc.strerror or exc}") from None
+            self._fail_write(start, batch, exc)
+            raise LedgerUnavailable(f"ledger write failed: {exc.strerror or exc}") from None
         with self._head_lock:
             for h in batch.leaves:
                 self.tree.append(h)
@@ -401,14 +589,35 @@ class LedgerWriter:
             if self._spec is not None and self._spec[:2] == (self.tree.size, self.last_leaf):
                 self._spec = None  # nothing prepared beyond this batch
         if checkpoint is True or (checkpoint is not False and checkpoint()):
-            self.checkpoint()
-        return batch.records
+            try:
+                self.checkpoint()
+            except LedgerError:
+                pass  # the records are durable (the caller hears so); the fault refuses the next ones
+        return batch.records[batch.extra :]
+
+    def _fail_write(self, start: int, batch: Prepared, exc: OSError) -> None:
+        """Take a failed batch back out (ftruncate, fsync) and enter a fault. If even that fails the
+        batch's bytes may be on disk: a marker names them, so that `heal` takes them out or, after a
+        crash, the next writer appends a correction saying their callers were told the write failed."""
+        why = exc.strerror or str(exc)
+        try:
+            self.ops.ftruncate("ledger", self._fd, start)
+            self.ops.fsync("ledger", self._fd)
+        except OSError as exc2:
+            self._undo_to = start
+            self.fault = f"write failed ({why}) and could not be undone ({exc2.strerror or exc2})"
+            marker = {"offset": start, "first_seq": batch.base, "count": len(batch.leaves), "told": why}
+            try:
+                self.ops.atomic_write("marker", self.unacked_path, json.dumps(marker).encode())
+            except OSError:
+                pass  # the disk refuses this too; heal() still takes the batch out while we run
+            return
+        self.fault = f"ledger write failed: {why}"
 
     def checkpoint(self) -> None:
         """Sign a checkpoint over everything appended (if anything is unsigned) and bring the tracked copy
-        up to date. Raises LedgerError (and refuses later appends) if the checkpoint cannot be written."""
-        if self.broken:
-            raise LedgerError(f"ledger unavailable: {self.broken}")
+        up to date. Raises LedgerUnavailable (and enters a fault) if the checkpoint cannot be written."""
+        self._refuse_if_faulty()
         if self.signed_size == self.tree.size and self._tracked_size == self._size_bytes():
             return
         if self.signed_size < self.tree.size:
@@ -416,19 +625,33 @@ class LedgerWriter:
                 self._sign_checkpoint()
             except OSError as exc:
                 # The records are durable and chained; only the checkpoint lags (verify: unsigned tail).
-                self.broken = f"checkpoint write failed: {exc.strerror or exc}"
-                raise LedgerError(self.broken) from None
+                self.fault = f"checkpoint write failed: {exc.strerror or exc}"
+                raise LedgerUnavailable(self.fault) from None
         self._sync_tracked(full=False)
+
+    def heal(self) -> bool:
+        """Try to clear the fault (the daemon calls this with back-off): take out a batch whose undo
+        failed, make the ledger durable, sign what is unsigned (or rewrite the checkpoint: a probe of the
+        disk), then bring the tracked copy up to date. True when appends are accepted again. Raises
+        nothing: a call that fails leaves the fault (with the new reason) for the next one."""
+        if self.fault:
+            try:
+                if self._undo_to is not None:
+                    self.ops.ftruncate("ledger", self._fd, self._undo_to)
+                    self.ops.fsync("ledger", self._fd)
+                    self._undo_to = None
+                    self.unacked_path.unlink(missing_ok=True)
+                self.ops.fdatasync("ledger", self._fd)
+                self._sign_checkpoint()  # also a probe of the disk when nothing is unsigned
+            except OSError as exc:
+                self.fault = self.fault.split(" (still:", 1)[0] + f" (still: {exc.strerror or exc})"
+                return False
+            self.fault = None
+        self._sync_tracked(full=self.tracked_error is not None)
+        return True
 
     def _size_bytes(self) -> int:
         return os.fstat(self._fd).st_size
-
-    def _undo(self, start: int, exc: OSError) -> None:
-        try:
-            os.ftruncate(self._fd, start)
-            os.fsync(self._fd)
-        except OSError as exc2:
-            self.broken = f"write failed ({exc.strerror}) and could not be undone ({exc2.strerror})"
 
     def _sign_checkpoint(self) -> None:
         size = self.tree.size
@@ -437,14 +660,16 @@ class LedgerWriter:
                 f"refusing to sign a checkpoint of {size} records after one of {self.signed_size}"
             )
         note = Checkpoint(self.origin, size, self.tree.root()).sign([self.signer])
-        atomic_write(self.checkpoint_path, note.encode(), mode=0o600)
+        self.ops.atomic_write("checkpoint", self.checkpoint_path, note.encode(), mode=0o600)
         self.signed_size = size
         self._checkpoint_note = note
 
     def _sync_tracked(self, *, full: bool) -> None:
-        """Bring `.forge/ledger/` up to date; a derived copy, so a failure here never fails the append.
-        Only what was appended since the last sync is copied, if the tracked file is still the size this
-        writer left it; otherwise (a checkout, an edit, a first sync) it is copied in full."""
+        """Bring `.forge/ledger/` up to date with the same care as the authoritative copy (appended and
+        fsynced, or replaced atomically; the checkpoint after the records it covers). A derived copy,
+        so a failure never fails an append: it is kept in `tracked_error` (status shows it, the daemon
+        logs it and retries) until a later sync succeeds. Only what was appended since the last sync is
+        copied if the tracked file is still the size this writer left it; otherwise it is copied whole."""
         try:
             self.tracked_path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -453,27 +678,20 @@ class LedgerWriter:
                 tracked_size = -1
             size = self._size_bytes()
             if not full and 0 <= self._tracked_size == tracked_size < size:
-                with open(self.path, "rb") as src, open(self.tracked_path, "ab") as dst:
-                    src.seek(tracked_size)
-                    left = size - tracked_size
-                    while left > 0 and (chunk := src.read(min(left, 1 << 20))):
-                        dst.write(chunk)
-                        left -= len(chunk)
+                self.ops.append_range("tracked", self.path, self.tracked_path, tracked_size, size)
             elif full or tracked_size != size:
-                tmp = self.tracked_path.with_name(f".{self.tracked_path.name}.tmp")
-                with open(self.path, "rb") as src, open(tmp, "wb") as dst:
-                    while chunk := src.read(1 << 20):
-                        dst.write(chunk)
-                os.replace(tmp, self.tracked_path)
+                self._tracked_size = -1
+                self.ops.copy_file("tracked", self.path, self.tracked_path)
             self._tracked_size = size
-            note = getattr(self, "_checkpoint_note", None)
+            note = self._checkpoint_note
             if note is None:
                 note = self.checkpoint_path.read_text(encoding="utf-8")
-            tmp = self.tracked_checkpoint_path.with_name(f".{self.tracked_checkpoint_path.name}.tmp")
-            tmp.write_text(note, encoding="utf-8")
-            os.replace(tmp, self.tracked_checkpoint_path)
-        except OSError:
-            pass
+            self.ops.atomic_write("tracked", self.tracked_checkpoint_path, note.encode())
+        except OSError as exc:
+            self._tracked_size = -1  # copy it whole next time: a partial append may be in it
+            self.tracked_error = f"cannot update {self.tracked_path.parent}: {exc.strerror or exc}"
+            return
+        self.tracked_error = None
 
     def checkpoint_note(self) -> str:
         return self.checkpoint_path.read_text(encoding="utf-8")
@@ -493,6 +711,45 @@ class LedgerWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _parses(line: bytes) -> bool:
+    try:
+        parse_canonical(line)
+    except CanonicalError:
+        return False
+    return True
+
+
+def _recovery_body(torn: bytes, offset: int, saved_as: str) -> dict[str, Any]:
+    return {
+        "torn_bytes": len(torn),
+        "torn_sha256": hashlib.sha256(torn).hexdigest(),
+        "at_offset": offset,
+        "saved_as": saved_as,
+    }
+
+
+def clock_body(last_ts: int, now: int) -> dict[str, Any]:
+    """The `note` that records a wall clock gone back (verify accepts time going back at such a note)."""
+    return {
+        "kind": "clock",
+        "text": f"the wall clock went back by {(last_ts - now) / 1000:.3f} s; timestamps follow it from here",
+        "previous_ts": format_ts(last_ts),
+    }
+
+
+def correction_body(first: int, last: int, told: str) -> dict[str, Any]:
+    """The `note` for records whose callers heard that the write failed (so: denied)."""
+    return {
+        "kind": "correction",
+        "text": (
+            f"records {first}..{last} reached the ledger although their callers were told the write failed"
+            f" ({told}): they were answered as denied and must be read as denied"
+        ),
+        "seqs": [first, last],
+        "told": "denied",
+    }
 
 
 def append_note(project, text: str, *, author: str | None = None) -> Appended:

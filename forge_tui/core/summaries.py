@@ -83,6 +83,13 @@ class ViolationSummary(NamedTuple):
     detail: Any
 
 
+class ClockSummary(NamedTuple):
+    """A `note` of kind clock: the writer's record of a wall clock gone back (docs/faults.md)."""
+
+    ts: str
+    previous_ts: Any
+
+
 Summary = (
     RequestSummary
     | DecisionSummary
@@ -92,6 +99,7 @@ Summary = (
     | KeySummary
     | GenesisSummary
     | ViolationSummary
+    | ClockSummary
 )
 Summaries = dict[int, Summary]  # by seq
 
@@ -151,4 +159,6 @@ def summarise(rec: dict[str, Any], line: bytes) -> Summary | None:
         return GenesisSummary(ts, b.get("vkey"))
     if t == "violation":
         return ViolationSummary(ts, b.get("kind"), b.get("request_id"), b.get("detail"))
+    if t == "note" and b.get("kind") == "clock":
+        return ClockSummary(ts, b.get("previous_ts"))
     return None

@@ -15,18 +15,27 @@ are durable all the same) and the next batch that finds nobody coming, or the fi
 CHECKPOINT_EVERY_S, signs once for all of them. So an idle daemon answers only after the checkpoint
 covers the answer, as before (1 ms later), and a busy one does not spend a second fsync and two renames
 per batch.
+
+Faults (docs/faults.md): when the writer enters a fault (a write, fdatasync or checkpoint failed), every
+append is refused at once (the gate denies) and a heal task calls `writer.heal()` with back-off
+(HEAL_FIRST_S doubling to HEAL_MAX_S) until the disk takes writes again; the tracked copy is retried the
+same way but never refuses an append. `health()` is what `status` shows; `append_durably` is for the
+records that must not be dropped (a policy change is enforced only once its record is durable).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from forge_tui.core.ledger import Appended, LedgerWriter, Prepared
-from forge_tui.errors import LedgerError
+from forge_tui.core.ledger import Appended, LedgerWriter, Prepared, StaleBatch
+from forge_tui.core.records import format_ts, now_ms
+from forge_tui.errors import LedgerError, LedgerUnavailable
 
 MAX_BATCH_RECORDS = 512
 CHECKPOINT_EVERY_S = 0.05
@@ -34,6 +43,8 @@ CHECKPOINT_EVERY_S = 0.05
 # signs: under load the next one is usually on its way (its client just got its reply), and a checkpoint
 # costs two fsyncs and two renames.
 CHECKPOINT_WAIT_S = 0.001
+HEAL_FIRST_S = 0.05  # the first retry after a fault; each failed retry doubles it, up to HEAL_MAX_S
+HEAL_MAX_S = 2.0
 
 
 def _flatten(batch: list[tuple[list[tuple[str, Any]], asyncio.Future]]) -> list[tuple[str, Any]]:
@@ -54,8 +65,16 @@ def _scoped(body, start: int):
 
 
 class GroupAppender:
-    def __init__(self, writer: LedgerWriter) -> None:
+    def __init__(
+        self,
+        writer: LedgerWriter,
+        *,
+        log: Callable[[str], None] = lambda text: None,
+        emit: Callable[[dict[str, Any]], None] = lambda event: None,
+    ) -> None:
         self.writer = writer
+        self.log = log
+        self.emit = emit  # `ledger.degraded` / `ledger.healed` events for the console
         self._queue: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
@@ -71,19 +90,119 @@ class GroupAppender:
         self.checkpoints = 0
         self._last_checkpoint = time.monotonic()
         self._arrived = threading.Event()  # set by append() (loop thread), awaited by the writer thread
+        self._heal_task: asyncio.Task | None = None
+        self._healthy = asyncio.Event()
+        self._healthy.set()
+        self._fault_since_ms: int | None = None
+        self.heal_attempts = 0  # retries since the current fault began
+        self.faults = 0  # faults entered since start
+        self._reported: tuple[str | None, str | None] = (None, None)
+        self._closing = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="group-appender")
+        self._watch_faults()  # a fault or a stale tracked copy found while opening
 
     async def append(self, items: list[tuple[str, Any]]) -> list[Appended]:
+        """Append as one batch shared with concurrent callers; the records once durable. Raises
+        LedgerError if they could not be made durable (LedgerUnavailable while the writer heals)."""
         if self._closed:
-            raise LedgerError("ledger unavailable: the daemon is shutting down")
+            raise LedgerUnavailable("ledger unavailable: the daemon is shutting down")
+        if self.writer.fault:
+            raise LedgerUnavailable(f"ledger unavailable: {self.writer.fault} (retrying)")
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         self._queue.append((items, fut))
         self._arrived.set()
         self._idle.clear()
         self._wake.set()
         return await fut
+
+    async def append_durably(self, items: list[tuple[str, Any]]) -> list[Appended]:
+        """Append, and while the ledger is unavailable wait for it to heal and try again: returns only once
+        the records are durable. For what must be recorded before it takes effect (a policy change: enforce
+        the new policy only after this returns). Raises LedgerError when the daemon shuts down first, or
+        when the records themselves cannot be built (that is not a fault a retry cures)."""
+        while True:
+            try:
+                return await self.append(items)
+            except (LedgerUnavailable, StaleBatch):
+                if self._closed:
+                    raise
+            await self.wait_healthy()
+
+    async def wait_healthy(self) -> None:
+        """Return once appends are accepted again (at once when they are)."""
+        while self.writer.fault and not self._closed:
+            self._watch_faults()
+            self._healthy.clear()
+            closing = asyncio.ensure_future(self._closing.wait())
+            healed = asyncio.ensure_future(self._healthy.wait())
+            try:
+                await asyncio.wait((closing, healed), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                closing.cancel()
+                healed.cancel()
+
+    def health(self) -> dict[str, Any]:
+        """The write path's state for `status`: `ok`, `degraded` (appends refused: the gate denies while
+        the writer retries) or `tracked_stale` (decisions go on; the copy in .forge/ledger/ lags)."""
+        w = self.writer
+        state = "degraded" if w.fault else "tracked_stale" if w.tracked_error else "ok"
+        return {
+            "state": state,
+            "fault": w.fault,
+            "tracked_error": w.tracked_error,
+            "since": format_ts(self._fault_since_ms) if self._fault_since_ms is not None else None,
+            "retries": self.heal_attempts,
+            "faults": self.faults,
+        }
+
+    def _watch_faults(self) -> None:
+        """After each write: report a change of state, and start the heal task on a new fault."""
+        self._report()
+        w = self.writer
+        if (w.fault or w.tracked_error) and self._heal_task is None and not self._closed:
+            self._heal_task = asyncio.get_running_loop().create_task(self._heal(), name="ledger-heal")
+
+    def _report(self) -> None:
+        w = self.writer
+        now_state = (w.fault, w.tracked_error)
+        if now_state != self._reported:
+            was_faulty = self._reported != (None, None)
+            self._reported = now_state
+            if w.fault or w.tracked_error:
+                if not was_faulty:
+                    self._fault_since_ms = now_ms()
+                    self.heal_attempts = 0
+                    self.faults += 1
+                what = w.fault or f"tracked copy stale: {w.tracked_error}"
+                self.log(f"ledger degraded: {what}")
+                self.emit({"type": "ledger.degraded", **self.health()})
+            else:
+                self.log(f"ledger healed after {self.heal_attempts} retries")
+                self._fault_since_ms = None
+                self.emit({"type": "ledger.healed", **self.health()})
+        if w.fault:
+            self._healthy.clear()
+        else:
+            self._healthy.set()
+
+    async def _heal(self) -> None:
+        """Call writer.heal() with back-off until neither a fault nor a stale tracked copy is left."""
+        loop = asyncio.get_running_loop()
+        delay = HEAL_FIRST_S
+        try:
+            while (self.writer.fault or self.writer.tracked_error) and not self._closed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), timeout=delay)
+                if self._closed:
+                    return
+                self.heal_attempts += 1
+                await loop.run_in_executor(self._executor, self.writer.heal)
+                self._report()
+                delay = min(delay * 2, HEAL_MAX_S)
+        finally:
+            self._heal_task = None
 
     def _take(self) -> list[tuple[list[tuple[str, Any]], asyncio.Future]]:
         batch: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
@@ -140,8 +259,9 @@ class GroupAppender:
             await loop.run_in_executor(self._executor, self.writer.checkpoint)
             self.checkpoints += 1
         except LedgerError:
-            pass  # the writer is now broken: every later append fails and the gate denies
+            pass  # the writer is in a fault now: appends are refused (the gate denies) until it heals
         self._last_checkpoint = time.monotonic()
+        self._watch_faults()
 
     def _checkpoint_now(self) -> bool:
         """Asked in the writer thread once a batch is durable: sign now, unless the last checkpoint is
@@ -186,7 +306,9 @@ class GroupAppender:
             )
         except Exception as exc:
             self._fail(batch, exc)
+            self._watch_faults()
             return
+        self._watch_faults()
         self.batches += 1
         self.records += len(written)
         pos = 0
@@ -200,6 +322,10 @@ class GroupAppender:
         if self._stopped:
             return
         self._closed = True
+        self._closing.set()
+        if self._heal_task is not None:
+            with contextlib.suppress(BaseException):
+                await self._heal_task
         if self._task is not None and not self._task.done():
             await self._idle.wait()
         if self._task:
@@ -211,6 +337,8 @@ class GroupAppender:
         self._executor.shutdown(wait=True)
         self._stopped = True
         try:  # whatever is still unsigned (the task was stopped between a batch and its checkpoint)
+            if self.writer.fault:
+                self.writer.heal()  # one last try: an unsigned tail is signed if the disk allows
             self.writer.checkpoint()
         except LedgerError:
             pass

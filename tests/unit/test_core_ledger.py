@@ -197,7 +197,11 @@ def test_failed_fdatasync_leaves_no_partial_batch(project):
         assert auth.read_bytes() == before  # truncated back
         assert auth_cp.read_bytes() == cp_before
         assert w.size == 2
-        notes(w, "after the failure")  # the writer still works and the chain continues
+        assert w.fault and "Input/output error" in w.fault
+        with pytest.raises(LedgerError, match="unavailable"):  # denied until healed
+            notes(w, "refused while faulty")
+        assert w.heal() and w.fault is None
+        notes(w, "after the failure")  # the writer works again and the chain continues
     assert [parse_canonical(x)["body"].get("text") for x in lines_of(auth)][1:] == [
         "kept",
         "after the failure",
@@ -206,27 +210,34 @@ def test_failed_fdatasync_leaves_no_partial_batch(project):
     assert_verifies(project)
 
 
-def test_failed_checkpoint_write_stops_the_writer(project):
-    import forge_tui.core.ledger as ledger_mod
+def test_failed_checkpoint_write_refuses_appends_until_healed(project):
+    """A checkpoint that cannot be written after the records are durable: the caller gets its records
+    (they are durable, and saying otherwise would contradict the ledger), the writer refuses the next
+    appends, and heal() signs the tail once the disk takes writes again."""
+    from forge_tui.core.oscalls import OsCalls
 
+    class FullDisk(OsCalls):
+        full = True
+
+        def before(self, call, site):
+            if self.full and site == "checkpoint":
+                raise OSError(28, "No space left on device")
+
+    ops = FullDisk()
     lid, auth, auth_cp, *_ = paths(project)
     cp_before = auth_cp.read_bytes()
-    with LedgerWriter.open(project) as w:
-
-        def fail(*a, **k):
-            raise OSError(28, "No space left on device")
-
-        with pytest.MonkeyPatch.context() as mp, pytest.raises(LedgerError, match="checkpoint"):
-            mp.setattr(ledger_mod, "atomic_write", fail)
-            notes(w, "durable but unsigned")
+    with LedgerWriter.open(project, ops=ops) as w:
+        done = notes(w, "durable but unsigned")
+        assert done[0].seq == 1
         assert auth_cp.read_bytes() == cp_before
+        assert w.fault and "checkpoint" in w.fault
         with pytest.raises(LedgerError, match="unavailable"):
             notes(w, "refused")
-    assert len(lines_of(auth)) == 2
-    # Reopening signs the tail that was durable but not yet covered.
-    with LedgerWriter.open(project):
-        pass
-    assert assert_checkpoint_covers(project, auth, auth_cp).size == 2
+        assert not w.heal()  # still full
+        ops.full = False
+        assert w.heal()
+        assert assert_checkpoint_covers(project, auth, auth_cp).size == 2
+    assert not [p for p in auth.parent.iterdir() if p.name.endswith(".tmp")]  # temp files removed
     assert_verifies(project)
 
 
@@ -241,13 +252,33 @@ def test_checkpoint_replacement_leaves_no_temp_files(project):
     assert tracked_cp.read_text() == auth_cp.read_text()
 
 
-def test_time_never_runs_backwards(project):
+def test_time_never_runs_backwards_by_a_small_step(project):
     with LedgerWriter.open(project) as w:
         first = notes(w, "now")[0]
-    with LedgerWriter.open(project, clock=lambda: 0) as w:  # a clock set back to 1970
+    t0 = parse_ts(first.record["ts"])
+    with LedgerWriter.open(project, clock=lambda: t0 - 500) as w:  # NTP set it back by half a second
         second = notes(w, "later")[0]
     assert second.record["ts"] == first.record["ts"]
-    assert parse_ts(second.record["ts"]) > 0
+    assert_verifies(project)
+
+
+def test_a_clock_gone_back_far_is_recorded_not_pinned(project):
+    """A clock that jumped a year ahead and came back: the records follow the real clock again after a
+    `note` of kind clock (before the fix every later record carried the future time)."""
+    year = 365 * 86400 * 1000
+    with LedgerWriter.open(project) as w:
+        real = parse_ts(notes(w, "now")[0].record["ts"])
+    with LedgerWriter.open(project, clock=lambda: real + year) as w:
+        notes(w, "in the future")
+    with LedgerWriter.open(project, clock=lambda: real + 1000) as w:
+        back = notes(w, "corrected")[0]
+    assert parse_ts(back.record["ts"]) == real + 1000
+    recs = [parse_canonical(x) for x in lines_of(paths(project)[1])]
+    clock = recs[-2]
+    assert clock["type"] == "note" and clock["body"]["kind"] == "clock"
+    assert parse_ts(clock["body"]["previous_ts"]) == real + year
+    assert clock["seq"] + 1 == back.seq
+    assert_verifies(project)
 
 
 def test_append_note_helper(project):
@@ -359,12 +390,22 @@ def test_checkpoint_from_another_key_is_refused(project):
         LedgerWriter.open(project)
 
 
-@pytest.mark.parametrize("which", ["authoritative", "tracked"])
-def test_checkpoint_that_is_not_utf8_is_corruption_not_a_crash(project, which):
+def test_checkpoint_that_is_not_utf8_is_corruption_not_a_crash(project):
     lid, auth, auth_cp, tracked, tracked_cp = paths(project)
-    (auth_cp if which == "authoritative" else tracked_cp).write_bytes(b"\xff\xfe not a note\n")
+    auth_cp.write_bytes(b"\xff\xfe not a note\n")
     with pytest.raises(LedgerCorrupt, match="UTF-8"):
         LedgerWriter.open(project)
+
+
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe not a note\n", b"foreign.example/log\n1\nAAAA\n"])
+def test_unreadable_tracked_checkpoint_is_rewritten_not_fatal(project, content):
+    """The tracked checkpoint is a derived copy (an empty one is what a crash leaves after a copy made
+    without fsync): it proves nothing, so opening reports it and rewrites it."""
+    lid, auth, auth_cp, tracked, tracked_cp = paths(project)
+    tracked_cp.write_bytes(content)
+    with LedgerWriter.open(project) as w:
+        assert any("ignored" in x for x in w.warnings)
+    assert tracked_cp.read_bytes() == auth_cp.read_bytes()
 
 
 # ---- tracked copy vs authoritative copy -----------------------------------------------------------

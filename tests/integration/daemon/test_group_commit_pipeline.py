@@ -62,6 +62,7 @@ async def test_a_failed_write_fails_the_batch_prepared_on_top_of_it(make_world, 
             with pytest.raises(StaleBatch):
                 await t
         assert w.size == size and w.signed_size == size
+        await asyncio.wait_for(a.wait_healthy(), 30)  # the fault heals by itself (fdatasync works again)
         again = await a.append([("note", {"text": "after"})])
         assert again[0].seq == size
     finally:
