@@ -29,8 +29,12 @@ checked on their own. A bad range or a folder outside git exits 2; --git does no
 Every finding has a stable code (ledger, seq, code, message); docs/findings.md lists them all with
 their meaning and severity.
 
+--authoritative checks this machine's authoritative copy (outside the working tree: the one the daemon
+writes and refuses to start on if it is damaged) instead of .forge/ledger/. A tracked copy that is only
+behind an authoritative copy extending it is a warning (stale_tracked), not a rollback.
+
 Exit codes: 0 verified; 1 tampering or a forensic violation; 2 usage or configuration error;
-3 torn or unsigned tail (a warning; an error with --strict)."""
+3 torn or unsigned tail, or a stale tracked copy (a warning; an error with --strict)."""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -55,6 +59,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="treat a torn or unsigned tail as an error (exit 1)")
     p.add_argument("--json", action="store_true", help="print a machine-readable report")
     p.add_argument("--no-local", action="store_true", help="ignore this machine's cached checkpoints")
+    p.add_argument(
+        "--authoritative",
+        action="store_true",
+        help="check this machine's authoritative copy (the one the daemon writes) instead of .forge/ledger/",
+    )
     p.add_argument("--quiet", "-q", action="store_true", help="print findings only")
 
 
@@ -87,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         use_local_state=not args.no_local,
         progress=progress,
         git_range=args.git_range,
+        authoritative=args.authoritative,
     )
     if progress:
         progress.done()

@@ -449,7 +449,7 @@ class LedgerWriter:
         else:
             final = f"{self.ledger_id}.torn-{time.strftime('%Y%m%dT%H%M%S')}-{keep}"
             aside = self.path.with_name(final + PENDING_SUFFIX)
-            self.ops.atomic_write("ledger", aside, torn, mode=0o600)
+            self.ops.atomic_write("aside", aside, torn, mode=0o600)
             pending[final] = (_recovery_body(torn, keep, final), aside)
         self.ops.ftruncate("ledger", self._fd, keep)
         self.ops.fsync("ledger", self._fd)
@@ -608,7 +608,7 @@ class LedgerWriter:
             self.fault = f"write failed ({why}) and could not be undone ({exc2.strerror or exc2})"
             marker = {"offset": start, "first_seq": batch.base, "count": len(batch.leaves), "told": why}
             try:
-                self.ops.atomic_write("marker", self.unacked_path, json.dumps(marker).encode())
+                self.ops.atomic_write("aside", self.unacked_path, json.dumps(marker).encode())
             except OSError:
                 pass  # the disk refuses this too; heal() still takes the batch out while we run
             return

@@ -2,7 +2,7 @@
 
 Every call names its *site*: `ledger` (the append: write, fdatasync, ftruncate), `checkpoint` (the
 signed checkpoint: temp write, fsync, rename, folder fsync), `tracked` (the copy in `.forge/ledger/`)
-and `marker` (the note of an undo that failed). `tests/faults/` subclasses `OsCalls` and overrides
+and `aside` (files set beside the ledger: a torn tail, the marker of an undo that failed). `tests/faults/` subclasses `OsCalls` and overrides
 `before(call, site)` to raise EIO or ENOSPC at exactly one of them; the writer uses `OsCalls()`, which
 is plain `os`.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 # The calls a fault can be injected at (the `call` argument of `before`).
 CALLS = ("open", "write", "fdatasync", "fsync", "ftruncate", "replace", "fsync_dir")
-SITES = ("ledger", "checkpoint", "tracked", "marker")
+SITES = ("ledger", "checkpoint", "tracked", "aside")
 
 
 class OsCalls:

@@ -374,11 +374,15 @@ def verify_project(
     progress: Progress | None = None,
     update_seen: bool = True,
     git_range: str | None = None,
+    authoritative: bool = False,
 ) -> VerifyReport:
     """Verify every ledger of `project`; findings are collected, never raised (bugs still raise).
 
     `git_range` (`--git`): also check that the commits of that range which touch governed paths name
-    an allowed request (see `forge_tui.core.gitcheck`); a bad range raises ConfigError."""
+    an allowed request (see `forge_tui.core.gitcheck`); a bad range raises ConfigError.
+
+    `authoritative` (`--authoritative`): check this machine's authoritative copy (the one the daemon
+    writes and refuses to start on when it is damaged) instead of the tracked copies."""
     if git_range is not None and fast:
         raise ConfigError("--git needs the forensic pass, which --fast skips: use one or the other")
     trust = TrustSource(project, base_ref)
@@ -389,7 +393,11 @@ def verify_project(
         commits = GitRange(project, git_range)  # a bad range fails here, before any ledger work
     report = VerifyReport(project.project_id, fast)
     anchor_cps = [a for a in (anchors or [])]
-    ids = sorted(set(project.ledger_ids()) | set(trust.ledger_ids() if base_ref else []))
+    if authoritative:
+        ids = [project.local_ledger_id()]
+        update_seen = False  # the seen cache follows the tracked copy
+    else:
+        ids = sorted(set(project.ledger_ids()) | set(trust.ledger_ids() if base_ref else []))
     if not ids:
         report.findings.append(Finding("-", None, Code.NO_LEDGER, "no ledger found in .forge/ledger/"))
         return report
@@ -412,6 +420,7 @@ def verify_project(
                 progress,
                 reviewers_text,
                 texts,
+                authoritative,
             )
             report.ledgers.append(lr)
             report.findings.extend(found)
@@ -445,10 +454,30 @@ def verify_project(
     return report
 
 
+def _authoritative_paths(project, lid: str) -> tuple[Path, Path]:
+    folder = project.state_dir / "ledger"
+    return folder / f"{lid}.jsonl", folder / f"{lid}.checkpoint"
+
+
 def _verify_ledger(
-    project, lid, trust, fast, anchor_notes, use_local, pool, nworkers, progress, reviewers_text, texts
+    project,
+    lid,
+    trust,
+    fast,
+    anchor_notes,
+    use_local,
+    pool,
+    nworkers,
+    progress,
+    reviewers_text,
+    texts,
+    auth=False,
 ):
-    path = project.tracked_ledger(lid)
+    path, cp_path = (
+        _authoritative_paths(project, lid)
+        if auth
+        else (project.tracked_ledger(lid), project.tracked_checkpoint(lid))
+    )
     lr = LedgerReport(
         lid, str(path.relative_to(project.root)) if path.is_relative_to(project.root) else str(path)
     )
@@ -530,7 +559,7 @@ def _verify_ledger(
     cp = None
     note_text = None
     try:
-        note_text = project.tracked_checkpoint(lid).read_bytes().decode("utf-8")
+        note_text = cp_path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         add(None, Code.NO_CHECKPOINT, "no checkpoint: the whole ledger is unsigned", WARNING)
     except UnicodeDecodeError:
@@ -577,8 +606,10 @@ def _verify_ledger(
     if use_local:
         for label, p in (
             ("local latest-seen cache", seen_cache_path(project, lid)),
-            ("local authoritative checkpoint", project.state_dir / "ledger" / f"{lid}.checkpoint"),
+            ("local authoritative checkpoint", _authoritative_paths(project, lid)[1]),
         ):
+            if auth and label == "local authoritative checkpoint":
+                continue  # it is the checkpoint checked above
             try:
                 anchor_list.append((label, p.read_bytes().decode("utf-8")))
             except FileNotFoundError:
@@ -595,7 +626,20 @@ def _verify_ledger(
             continue
         if acp.origin != origin:
             continue
-        if acp.size > n:
+        if (
+            acp.size > n
+            and label.startswith("local")
+            and not auth
+            and _behind_authoritative(project, lid, path, acp)
+        ):
+            add(
+                n,
+                Code.STALE_TRACKED,
+                f"the tracked copy holds {n} records, this machine's authoritative copy {acp.size} and it extends"
+                " the tracked one: the tracked copy is behind (not a rollback); the daemon brings it up to date,"
+                " and `forge-tui verify --authoritative` checks the authoritative copy",
+            )
+        elif acp.size > n:
             add(
                 n,
                 Code.ROLLBACK,
@@ -617,6 +661,25 @@ def _verify_ledger(
         reevaluator.notices(add)
     out.sort(key=lambda f: -1 if f.seq is None else f.seq)
     return lr, out, summaries
+
+
+def _behind_authoritative(project, lid: str, tracked: Path, acp) -> bool:
+    """Whether the authoritative copy extends the tracked one and holds the records `acp` signs: then a
+    tracked copy shorter than `acp` is stale (a kill between the two updates, a write that failed),
+    not rolled back."""
+    from forge_tui.core.merkle import leaf_hash, root_from_leaves
+
+    try:
+        a = _authoritative_paths(project, lid)[0].read_bytes()
+        t = tracked.read_bytes()
+    except OSError:
+        return False
+    if not a.startswith(t) or (t and not t.endswith(b"\n")):
+        return False
+    lines = a.split(b"\n")[: acp.size]
+    if len(lines) < acp.size or (lines and not lines[-1]):
+        return False
+    return root_from_leaves([leaf_hash(x) for x in lines]) == acp.root
 
 
 def _hash_chain(data, complete: int, lid: str, progress: Progress | None):
