@@ -12,6 +12,7 @@ Opening a ledger checks it before anything is appended:
   recovery is finished by the next open; leftover temp files of this ledger are removed;
 - the records covered by the signed checkpoint must hash to its root, or opening stops (corrupt; the
   first bad record is named) — nothing is ever repaired automatically;
+- a request left `pending` by a writer that stopped (a crash) gets its decision (denied, fallback);
 - fewer records than the last signed checkpoint (here or in the tracked copy) is reported as loss, and
   the writer refuses to sign anything smaller; an unreadable tracked checkpoint is only rewritten.
 
@@ -172,6 +173,7 @@ class LedgerWriter:
         self._undo_to: int | None = None  # the ledger's size before a batch whose undo failed
         self._tracked_size = -1  # bytes of the tracked copy as this writer last left it
         self._checkpoint_note: str | None = None
+        self._open_pending: list[dict[str, Any]] = []  # decisions left `pending` by a writer that stopped
         # The head of the last batch prepared but not yet durable (None: the durable head). prepare() and
         # commit() may run in two threads; this lock guards the head and the durable fields it reads.
         self._spec: tuple[int, str, int] | None = None
@@ -278,6 +280,7 @@ class LedgerWriter:
             raise LedgerCorrupt(f"{self.path} has no genesis record", hint=RESTORE_HINT)
         items: list[tuple[str, Any]] = [("recovery", body) for body, _ in pending.values()]
         items.extend(self._corrections())
+        items.extend(("decision", closing_decision(b)) for b in self._open_pending)
         if items:
             self.append(items)
             if self.fault:
@@ -327,8 +330,11 @@ class LedgerWriter:
         bad: tuple[int, int, LedgerCorrupt] | None = None  # (seq, offset, error) of the first bad tail line
         later_valid = False
         end = 0
+        pending: dict[bytes, int] = {}  # request id -> offset of its `pending` decision, while open
         for off, line in iter_lines(data):
             end = off + len(line) + 1
+            if line.endswith(DECISION_END) and bad is None:
+                _track_pending(line, off, pending)
             if bad is not None:
                 if self._is_record(line):
                     later_valid = True
@@ -368,6 +374,7 @@ class LedgerWriter:
                 )
         if bad is not None and later_valid:
             raise bad[2]
+        self._open_pending = [parse_canonical(_line_at(data, off))["body"] for off in pending.values()]
         if prev_line is not None:
             rec = parse_canonical(prev_line)
             self.last_ts_ms = parse_ts(rec["ts"])
@@ -711,6 +718,44 @@ class LedgerWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+DECISION_END = b',"type":"decision","v":1}'  # how a canonical decision record's line ends
+
+
+def _track_pending(line: bytes, off: int, pending: dict[bytes, int]) -> None:
+    """Follow which requests are pending from a decision line, without parsing it (string values are
+    JSON-escaped, so the quoted keys below occur only as keys)."""
+    r = line.find(b'"request_id":"')
+    k = line.find(b'"status":"')
+    if r < 0 or k < 0:
+        return
+    rid = line[r + 14 : line.find(b'"', r + 14)]
+    if line.startswith(b'pending"', k + 10):
+        pending[rid] = off
+    else:
+        pending.pop(rid, None)
+
+
+def _line_at(data, off: int) -> bytes:
+    return bytes(data[off : data.find(b"\n", off)])
+
+
+def closing_decision(pending: dict[str, Any]) -> dict[str, Any]:
+    """The decision that closes a request a stopped writer left pending (a crash, or a shutdown whose
+    own decision could not be written): denied, decided_by fallback."""
+    return {
+        "request_id": pending["request_id"],
+        "request_hash": pending["request_hash"],
+        "status": "denied",
+        "decided_by": "fallback",
+        "rule": pending.get("rule"),
+        "reason": "the daemon stopped before a reviewer decided (closed when the ledger was next opened)",
+        "policy_digest": pending.get("policy_digest"),
+        "approvals_needed": pending.get("approvals_needed", 1),
+        "distinct_from": pending.get("distinct_from", ["requester"]),
+        "approval_seqs": [],
+    }
 
 
 def _parses(line: bytes) -> bool:

@@ -237,6 +237,7 @@ def test_rollback_caught_by_local_state(verify, world, tmp_path):
     assert code == OK
     lines = world.lines()[:6]
     world.write_lines(lines)
+    world.auth_ledger.write_bytes(world.ledger.read_bytes())  # both copies (tracked-only is stale_tracked)
     world.checkpoint.write_text(world.checkpoint_for(lines, world.signer()))
     world.auth_checkpoint.unlink()  # even without the daemon's own checkpoint, the cache remembers
     code, rep, _ = verify()

@@ -18,7 +18,7 @@ from forge_tui.core.records import build_record, format_ts
 from forge_tui.core.reviewers import Reviewer, save_reviewers
 from forge_tui.core.verify import verify_project
 
-TS0 = 1_790_000_000_000  # a fixed clock: 2026-09-21
+TS0 = 1_830_000_000_000  # a fixed clock, later than today (an earlier one is a recorded clock step)
 
 
 def reviewer(name: str) -> Signer:
@@ -334,6 +334,11 @@ def test_local_state_catches_rollback(project):
     assert verify(project).exit_code() == 0  # records the latest seen checkpoint
     tracked.write_bytes(old[0])
     tracked_cp.write_bytes(old[1])
+    # Only the tracked copy is older, and the authoritative copy extends it: stale, a warning.
+    report = verify(project)
+    assert "stale_tracked" in codes(report) and report.exit_code() == 3
+    # The authoritative copy rolled back as well: a rollback.
+    (project.state_dir / "ledger" / f"{lid}.jsonl").write_bytes(old[0])
     report = verify(project)
     assert "rollback" in codes(report)
     assert any("cache" in f.message or "authoritative" in f.message for f in findings(report, "rollback"))

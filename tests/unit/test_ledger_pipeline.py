@@ -57,6 +57,7 @@ def test_a_batch_prepared_on_a_failed_write_is_never_written(project):
         with pytest.raises(StaleBatch):
             w.commit(second)
         assert w.size == size
+        assert w.heal()  # the fault clears once fdatasync works again
         again = w.append([("note", {"text": "after"})])  # chained onto the durable head again
         assert again[0].seq == size
     texts = [r["body"].get("text") for r in _ledger_lines(project)]
