@@ -40,6 +40,28 @@ from forge_tui.protocol import (
 
 ACTOR_KINDS = frozenset({"agent", "human", "ci"})
 DECIDED_MEMORY = 20_000
+SESSION_MEMORY = 10_000
+
+
+class LRU(OrderedDict):
+    """A dict of at most `limit` keys; setting or `setdefault` makes a key the newest, the oldest goes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > self.limit:
+            self.popitem(last=False)
+
+    def setdefault(self, key, default=None):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        self[key] = default
+        return default
 
 
 @dataclass
@@ -181,8 +203,10 @@ class Gate:
         self.pending: OrderedDict[str, Pending] = OrderedDict()
         self.decided: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self.requests: OrderedDict[str, dict[str, Any]] = OrderedDict()  # request_id -> summary for history
-        self.session_successes: dict[str, set[str]] = {}
-        self.session_history: dict[str, list[str]] = {}
+        # Per-session state is bounded (least recently used sessions are forgotten): a flood of session
+        # ids costs neither memory nor time.
+        self.session_successes: dict[str, set[str]] = LRU(SESSION_MEMORY)
+        self.session_history: dict[str, list[str]] = LRU(SESSION_MEMORY)
         self.counts = {"allowed": 0, "denied": 0, "pending": 0}
         self.sandbox_counts = {"sandboxed": 0, "unsandboxed": 0}  # gate.requests by peer (daemon/peer.py)
 
@@ -245,10 +269,28 @@ class Gate:
                 b["distinct_from"] = distinct
             return b
 
+        def admit(written: list[Appended]) -> dict[str, Any] | Pending:
+            """The request's records are durable: remember it and, if pending, queue it."""
+            return self._admit(written, rid, body, ev, status, decided_by, policy, content, needed, distinct)
+
+        fut = asyncio.ensure_future(self.appender.append([("request", body), ("decision", decision_body)]))
         try:
-            written = await self.appender.append([("request", body), ("decision", decision_body)])
+            written = await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            # The client hung up while its records were being written: they are written all the same,
+            # so the request is still admitted (listed, expires, closed at shutdown), never orphaned.
+            fut.add_done_callback(lambda f: None if f.cancelled() or f.exception() else admit(f.result()))
+            raise
         except LedgerError as exc:
             raise GateError(LEDGER_UNAVAILABLE, f"denied: {exc}") from None
+        admitted = admit(written)
+        if isinstance(admitted, dict):
+            return admitted
+        return await self.wait_for(admitted, wait_s)
+
+    def _admit(
+        self, written, rid, body, ev, status, decided_by, policy, content, needed, distinct
+    ) -> dict[str, Any] | Pending:
         req_rec, dec_rec = written
         self._remember_request(rid, body, ev, limit_key)
         result = {
@@ -282,7 +324,7 @@ class Gate:
         loop = asyncio.get_running_loop()
         p.timer = loop.call_later(policy.approval_timeout_s, lambda: loop.create_task(self._expire(rid)))
         self.emit({"type": "request.new", "request": self.describe(p)})
-        return await self.wait_for(p, wait_s)
+        return p
 
     def _evaluate(self, policy, action, actor, session, limit_key: str):
         from forge_tui.core.policy import Evaluation
@@ -377,7 +419,12 @@ class Gate:
     # ---- decisions by time and by reviewers ------------------------------------------------------
 
     async def _decide(self, p: Pending, status: str, decided_by: str, reason: str, extra_records=()) -> dict:
-        """Decide a pending request: write `extra_records` (an approval) and the decision in one batch."""
+        """Decide a pending request: write `extra_records` (an approval) and the decision in one batch.
+        Shielded: a reviewer who hangs up mid-write does not leave the request half decided."""
+        task = asyncio.ensure_future(self._decide_now(p, status, decided_by, reason, extra_records))
+        return await asyncio.shield(task)
+
+    async def _decide_now(self, p: Pending, status: str, decided_by: str, reason: str, extra_records) -> dict:
         policy = self.policies.current
 
         def decision(done: list[Appended]) -> dict[str, Any]:

@@ -434,7 +434,9 @@ class Daemon:
             self._prepare_socket(self.socket_path, private=False)
             self._prepare_socket(self.review_socket_path, private=True)
             self.writer = LedgerWriter.open(self.project)
-            self.appender = GroupAppender(self.writer)
+            for warning in self.writer.warnings:  # what opening found and put right
+                self.log(warning)
+            self.appender = GroupAppender(self.writer, log=self.log, emit=self.broadcast)
             self.appender.start()
             self.policies = PolicyHolder(self.project.policy_path)
             kind, body = self.policies.load_initial()
@@ -563,14 +565,21 @@ class Daemon:
             c.push_event(event)
 
     async def _reload(self) -> None:
+        old = self.policies.current
         res = self.policies.reload()
         if res is None:
             return
         kind, body = res
+        new = self.policies.current
+        # A policy change is enforced only once its record is durable: while the ledger heals, the last
+        # recorded policy stays in force and the record is retried (docs/faults.md).
+        self.policies.current = old
         try:
-            await self.appender.append([("policy", body)])
+            await self.appender.append_durably([("policy", body)])
         except LedgerError as exc:
-            self.log(f"could not record policy change: {exc}")
+            self.log(f"policy change not recorded, not enforced: {exc}")
+            return
+        self.policies.current = new
         if kind == "policy.reloaded":
             self.broadcast({"type": kind, "digest": body["digest"], "path": body["path"]})
         else:
@@ -608,6 +617,7 @@ class Daemon:
                 "root": w.root().hex(),
                 "path": str(w.tracked_path),
                 "broken": w.broken,
+                "health": self.appender.health(),  # ok | degraded | tracked_stale (docs/faults.md)
             },
             "pending": len(self.gate.pending),
             "counts": dict(self.gate.counts),

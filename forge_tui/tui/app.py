@@ -132,6 +132,7 @@ class ForgeApp(App[None]):
         self.link_state = "connecting"
         self.link_detail = ""
         self.policy_error = ""
+        self.ledger_health: dict[str, Any] = {}  # status ledger.health, or the last ledger.* event
         self.reviewer_key: Any = None
         self._arrivals: list[dict[str, Any]] = []
         if link_factory is None:
@@ -208,6 +209,7 @@ class ForgeApp(App[None]):
             self.status = message.status
             err = (message.status.get("policy") or {}).get("error")
             self.policy_error = str(err) if err else ""
+            self.ledger_health = (message.status.get("ledger") or {}).get("health") or {}
         self.pending = {p["request_id"]: p for p in message.pending}
         self.queue_screen.table.replace_all(message.pending)
         self.queue_screen.update_empty(connected=True)
@@ -258,6 +260,8 @@ class ForgeApp(App[None]):
             self.notify(
                 f"policy {shorten(ev.get('digest', ''), 12)} in force", title="Policy reloaded", markup=False
             )
+        elif kind in ("ledger.degraded", "ledger.healed"):
+            self.ledger_health = ev
         elif kind == "policy.error":
             self.policy_error = str(ev.get("error") or "error")
             self.notify(
@@ -319,6 +323,9 @@ class ForgeApp(App[None]):
                 header.pending = len(self.pending)
                 header.oldest = fmt_duration(age_of(oldest, self.clock())) if oldest else ""
                 header.policy_error = self.policy_error
+                health = self.ledger_health
+                header.ledger_state = str(health.get("state") or "")
+                header.ledger_detail = str(health.get("fault") or health.get("tracked_error") or "")
 
     def _reload_ledger_view(self) -> None:
         reload = getattr(self.screen, "reload", None)

@@ -47,3 +47,56 @@ def test_a_request_left_pending_by_a_killed_daemon_is_closed_at_the_next_start(m
         pass
     assert len(decisions_for(world, res["request_id"])) == 2
     verify_clean(world)
+
+
+async def test_a_client_that_hangs_up_during_the_write_does_not_orphan_its_request(
+    make_world, start_daemon, connect, monkeypatch
+):
+    """Before: the request's records were written but the request never entered the queue: not listed,
+    never expired, not closed at shutdown, and `verify` passed. Now it is admitted all the same and the
+    shutdown closes it with a decision record."""
+    import asyncio
+    import contextlib
+    import threading
+    import time
+
+    from forge_tui.core import oscalls
+
+    world = make_world(POLICY)
+    d = await start_daemon(world)
+    gate = threading.Event()
+    entered = threading.Event()
+    hold = {"on": True}
+
+    def before(call: str, site: str) -> None:
+        if hold["on"] and (call, site) == ("fdatasync", "ledger"):
+            entered.set()
+            assert gate.wait(30), "the test never released the write"
+
+    monkeypatch.setattr(oscalls.DEFAULT, "before", before)
+    c = await connect(world.sock)
+    call = asyncio.create_task(
+        c.raw(
+            "gate.request", {"action": {"kind": "shell.exec", "command": "make deploy"}, "actor": {"id": "a"}}
+        )
+    )
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, entered.wait, 30)
+    await c.close()  # the client hangs up while its records are being written
+    with contextlib.suppress(Exception):
+        await call
+    deadline = time.monotonic() + 10
+    while d.connections:  # the daemon has seen the hang-up (and cancelled the request's task)
+        assert time.monotonic() < deadline, "the daemon never saw the hang-up"
+        await asyncio.sleep(0.01)  # polling interval of a bounded condition loop
+    hold["on"] = False
+    gate.set()
+    deadline = time.monotonic() + 10
+    while not d.gate.pending:
+        assert time.monotonic() < deadline, "the request never entered the queue"
+        await asyncio.sleep(0.01)  # polling interval of a bounded condition loop
+    (rid,) = list(d.gate.pending)
+    assert d.gate.describe(d.gate.pending[rid])["request_id"] == rid  # listed
+    await d.stop()
+    assert [x["status"] for x in decisions_for(world, rid)] == ["pending", "denied"]
+    verify_clean(world)

@@ -1,4 +1,4 @@
-"""The console's top line: title, project, connection state, queue size, policy state."""
+"""The console's top line: title, project, connection state, queue size, policy state, ledger state."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ class ConsoleHeader(Widget):
     pending: reactive[int] = reactive(0)
     oldest: reactive[str] = reactive("")
     policy_error: reactive[str] = reactive("")
+    ledger_state: reactive[str] = reactive("")  # status ledger.health.state: ok, degraded, tracked_stale
+    ledger_detail: reactive[str] = reactive("")
 
     def render(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis", end="")
@@ -54,6 +56,12 @@ class ConsoleHeader(Widget):
         if self.policy_error:
             t.append("   ")
             t.append(f"policy error: {shorten(self.policy_error, 50)}", style="bold red")
+        if self.ledger_state == "degraded":  # the gate denies every request until the ledger heals
+            t.append("   ")
+            t.append(f"ledger degraded, denying: {shorten(self.ledger_detail, 50)}", style="bold red")
+        elif self.ledger_state == "tracked_stale":
+            t.append("   ")
+            t.append(f"tracked ledger copy stale: {shorten(self.ledger_detail, 40)}", style="bold yellow")
         return t
 
     def on_mount(self) -> None:
