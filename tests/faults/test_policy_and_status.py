@@ -57,6 +57,9 @@ async def test_status_shows_a_degraded_ledger_and_its_healing(make_world, start_
     while (await c.call("status"))["ledger"]["health"]["state"] != "ok":
         assert time.monotonic() < deadline, "the ledger never healed"
         await asyncio.sleep(0.02)  # polling interval of a bounded condition loop
+    while "ledger.healed" not in [e["type"] for e in events]:  # sent once the heal task reports it
+        assert time.monotonic() < deadline, "no ledger.healed event"
+        await asyncio.sleep(0.02)  # polling interval of a bounded condition loop
     assert [e["type"] for e in events if e["type"].startswith("ledger.")] == [
         "ledger.degraded",
         "ledger.healed",
