@@ -41,6 +41,13 @@ def run(args: argparse.Namespace) -> int:
     log = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr  # noqa: SIM115
     try:
         asyncio.run(run_daemon(project, path, review_socket_path=review, log_file=log))
+    except OSError as exc:  # a full disk or an I/O error while starting: a clear error (3), not 70
+        from forge_tui.errors import LedgerUnavailable
+
+        raise LedgerUnavailable(
+            f"the daemon cannot start: {exc.filename or 'state folder'}: {exc.strerror or exc}",
+            hint="free some space or fix the disk, then start it again",
+        ) from None
     finally:
         if log is not sys.stderr:
             log.close()

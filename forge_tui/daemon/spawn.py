@@ -32,7 +32,8 @@ def start_daemon(
     review_sock: Path | None = None,
 ) -> subprocess.Popen:
     """Spawn `forge-tui daemon` detached (its own session) and wait until it answers `hello` (on the
-    agent socket `sock`; the reviewer socket is `review_sock`, else the daemon's default)."""
+    agent socket `sock`; the reviewer socket is `review_sock`, else the daemon's default). If another
+    console started one at the same moment, ours exits and this waits for that one instead."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "forge_tui", "-C", str(project_root), "daemon", "--socket", str(sock)]
     if review_sock is not None:
@@ -49,15 +50,49 @@ def start_daemon(
     deadline = time.monotonic() + timeout
     delay = 0.02
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if proc.poll() is not None and not _another_daemon_starts(project_root, env, proc.pid):
             tail = _tail(log_path)
             raise ConfigError(f"the daemon exited at start (code {proc.returncode}): {tail}")
+        # (If ours lost the race to another console's daemon, wait for that one: it answers soon.)
         if sock.exists() and daemon_answers(sock, timeout=1.0):
             return proc
         time.sleep(delay)  # polling a condition with a deadline, not synchronising on time
         delay = min(delay * 2, 0.2)
     proc.terminate()
     raise ConfigError(f"the daemon did not answer within {timeout:.0f} s (log: {log_path})")
+
+
+def _another_daemon_starts(project_root: Path, env: dict[str, str] | None, ours: int) -> bool:
+    """Whether another live daemon holds the project's lock (two consoles started together: the loser's
+    daemon exits at once, and the winner's is the one to connect to). The lock file holds the pid of
+    its holder, written just after the lock is taken: it is read, never locked (a probe that took the
+    lock even for a moment could make the winner fail). Only when the daemon runs in this process's
+    environment (`env` None), where the project's state folder is ours too."""
+    from forge_tui.core.project import load_project_file
+    from forge_tui.errors import ForgeError
+    from forge_tui.paths import FORGE_DIR
+
+    if env is not None:
+        return False
+    try:
+        lock = load_project_file(project_root / FORGE_DIR).state_dir / "daemon.lock"
+    except ForgeError:
+        return False
+    for _ in range(20):  # the winner writes its pid right after taking the lock
+        try:
+            text = lock.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            return False
+        if text.isdigit() and int(text) != ours:
+            try:
+                os.kill(int(text), 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass
+            return True
+        time.sleep(0.05)  # polling a condition with a deadline (1 s), not synchronising on time
+    return False
 
 
 def _tail(path: Path) -> str:

@@ -33,6 +33,7 @@ forge_home = _fx.forge_home
 make_world = _fx.make_world
 start_daemon = _fx.start_daemon
 connect = _fx.connect
+thread_daemon = _fx.thread_daemon
 
 
 @dataclass
