@@ -272,7 +272,7 @@ class Gate:
         def admit(written: list[Appended]) -> dict[str, Any] | Pending:
             """The request's records are durable: remember it and, if pending, queue it."""
             return self._admit(
-                written, rid, body, ev, status, decided_by, policy, content, needed, distinct, limit_key
+                written, rid, body, ev, status, decided_by, policy, content, needed, distinct, limit_key, peer
             )
 
         fut = asyncio.ensure_future(self.appender.append([("request", body), ("decision", decision_body)]))
@@ -291,7 +291,7 @@ class Gate:
         return await self.wait_for(admitted, wait_s)
 
     def _admit(
-        self, written, rid, body, ev, status, decided_by, policy, content, needed, distinct, limit_key
+        self, written, rid, body, ev, status, decided_by, policy, content, needed, distinct, limit_key, peer
     ) -> dict[str, Any] | Pending:
         req_rec, dec_rec = written
         self._remember_request(rid, body, ev, limit_key)
