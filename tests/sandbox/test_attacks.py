@@ -170,8 +170,10 @@ def test_passphrase_is_not_passed_in(box):
 
 def test_project_files_are_writable(box):
     # The sandbox must not get in the way of normal work.
-    out = box.probe(["write", "src.py"], ["append", "src.py"], ["write", "/tmp/" + box.base.name + "-t"])
+    scratch = box.base / "scratch"  # under /tmp, removed with the box
+    out = box.probe(["write", "src.py"], ["append", "src.py"], ["write", str(scratch)])
     assert out == ["ok", "ok", "ok"]
+    assert scratch.is_file()
     assert "mallory" in (box.root / "src.py").read_text()
     (box.root / "src.py").unlink()
 
