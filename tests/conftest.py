@@ -17,6 +17,14 @@ import shutil
 import tempfile
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check what is true, not how fast: on a loaded 2-core machine a 200 ms per-example
+# deadline or the "too slow" health check fails a correct test. Examples stay as many as before.
+settings.register_profile(
+    "forge", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+settings.load_profile("forge")
 
 FORGE_VARS = (
     "FORGE_DATA_DIR",
