@@ -15,6 +15,7 @@ from typing import Any
 
 from forge_tui.errors import ForgeError
 from forge_tui.hooks.settings import HOOK_SCRIPT, HOSTS, Host, entry_argv, is_ours, split_guard
+from forge_tui.protocol import RPCError
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 # Where Claude Code reads managed settings that no project or user file can override.
@@ -59,7 +60,7 @@ def run_checks(project, required: list[str]) -> list[Check]:
     checks.append(_daemon(project))
     checks.append(_keys(project))
     checks.append(_ledger(project))
-    checks.append(_sandbox())
+    checks.append(_sandbox(project))
     return checks
 
 
@@ -323,15 +324,34 @@ def _ledger(project) -> Check:
     )
 
 
-def _sandbox() -> Check:
-    if os.environ.get("FORGE_SANDBOX"):
-        return Check(OK, "sandbox", "this shell runs inside `forge-tui run`")
+def _sandbox(project) -> Check:
+    """Whether agents run sandboxed, from what the daemon saw (it checks each peer's namespaces and
+    what its root shows: docs/sandbox.md), never from an environment variable an agent could set."""
+    from forge_tui.client import Client, DaemonUnavailable
+    from forge_tui.paths import socket_path
+
     have = shutil.which("bwrap") is not None
-    return Check(
-        WARN,
-        "sandbox",
-        "agents started from this shell are not sandboxed: as your user they can edit the hook settings",
+    fix = (
         "start agents with `forge-tui run -- claude` (needs bubblewrap"
         + ("" if have else ", which is not installed")
-        + ")",
+        + ")"
     )
+    try:
+        with Client(socket_path(project.project_id), client="doctor", timeout=3.0) as c:
+            counts = (c.call("status", {}) or {}).get("requests_by_sandbox") or {}
+    except (DaemonUnavailable, ForgeError, RPCError):
+        return Check(WARN, "sandbox", "unknown: the daemon does not answer", fix)
+    inside, outside = int(counts.get("sandboxed") or 0), int(counts.get("unsandboxed") or 0)
+    if outside:
+        return Check(
+            WARN,
+            "sandbox",
+            f"{outside} of {inside + outside} agent requests since the daemon started came from outside a "
+            "sandbox: such an agent can edit the hook settings and the policy file as your user",
+            fix,
+        )
+    if inside:
+        return Check(
+            OK, "sandbox", f"all {inside} agent requests since the daemon started came from a sandbox"
+        )
+    return Check(WARN, "sandbox", "no agent request yet since the daemon started: nothing to tell", fix)

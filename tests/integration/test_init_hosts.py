@@ -204,3 +204,34 @@ def test_a_missing_interpreter_blocks_instead_of_letting_the_tool_run(tmp_path, 
     moved = line.replace(entry_argv(entry)[0], str(tmp_path / "gone" / "python3"), 1)
     r = subprocess.run(["/bin/sh", "-c", moved], input=b"{}", capture_output=True, timeout=30)
     assert r.returncode == 2
+
+
+def test_doctor_tells_sandboxing_from_what_the_daemon_saw_not_from_the_environment(
+    integrated, run_cli, monkeypatch
+) -> None:
+    """Broken if doctor believed FORGE_SANDBOX (any agent can set it) or missed an unsandboxed agent."""
+    from forge_tui.client import Client
+    from forge_tui.core.project import find_project
+    from forge_tui.daemon.spawn import start_daemon, stop_daemon
+    from forge_tui.paths import socket_path
+
+    project = find_project(integrated)
+    sock = socket_path(project.project_id)
+    proc = start_daemon(integrated, sock, log_path=integrated.parent / "d.log")
+    try:
+
+        def sandbox_check() -> dict:
+            code, out, _ = run_cli("doctor", "--json")
+            return next(c for c in json.loads(out) if c["item"] == "sandbox")
+
+        assert "no agent request yet" in sandbox_check()["detail"]
+        with Client(sock, client="test") as c:  # this test process is not sandboxed
+            c.call(
+                "gate.request", {"action": {"kind": "file.read", "paths": ["README"]}, "actor": {"id": "a"}}
+            )
+        monkeypatch.setenv("FORGE_SANDBOX", "bwrap")  # a claim an agent could make
+        check = sandbox_check()
+        assert check["status"].upper() == "WARN"
+        assert "1 of 1 agent requests" in check["detail"] and "outside a sandbox" in check["detail"]
+    finally:
+        stop_daemon(proc)
