@@ -25,6 +25,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "browse",
     "request",
     "hook",
+    "mcp",
+    "proxy",
     "approve",
     "reject",
     "reviewer",
