@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 from forge_tui.client import Client, project_socket
 from forge_tui.protocol import ALLOWED, GATE_OUTCOME, GATE_REQUEST, GATE_WAIT, DaemonUnavailable, RPCError
 
-__all__ = ["Decision", "Denied", "Gate", "GateUnavailable", "approval", "guard"]
+__all__ = ["Decision", "Denied", "Gate", "GateUnavailable", "approval", "guard", "input_digest"]
 
 DEFAULT_WAIT_S = 300.0  # how long a call waits for a reviewer before it counts as denied
 REPLY_MARGIN_S = 30.0
@@ -207,6 +207,7 @@ class approval:  # noqa: N801 - used like a function: `with approval(...)`
         paths: Iterable[str] = (),
         url: str | None = None,
         diff: str | None = None,
+        input_digest: str | None = None,
         requirement: str | None = None,
         wait: float | None = None,
         gate: Gate | None = None,
@@ -218,6 +219,7 @@ class approval:  # noqa: N801 - used like a function: `with approval(...)`
             "paths": [os.fspath(p) for p in paths],
             "url": url,
             "summary": summary,
+            "input_digest": input_digest,
         }
         self.options: dict[str, Any] = {"wait": wait, "requirement": requirement, "diff": diff}
         self.gate = gate
@@ -281,7 +283,7 @@ def guard(
                 wait=wait,
                 gate=gate,
             )
-            a.action["input_digest"] = _digest(values)
+            a.action["input_digest"] = input_digest(values)
             return a
 
         if inspect.iscoroutinefunction(fn):
@@ -319,6 +321,8 @@ def _paths(spec: Callable[..., Iterable[str]] | Iterable[str] | None, values: di
     return [str(_fill(p, values)) for p in spec]
 
 
-def _digest(values: dict[str, Any]) -> str:
+def input_digest(values: Any) -> str:
+    """`sha256:<hex>` of `values` as compact JSON with sorted keys (`repr` for what JSON cannot hold):
+    the same digest `forge-tui proxy` gives MCP tool arguments."""
     text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

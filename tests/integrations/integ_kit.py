@@ -10,7 +10,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
-# Allow reads and `pytest`, deny force pushes (with a suggestion), ask for everything else; MCP calls:
+# Allow reads, `pytest` and `echo`, deny force pushes (with a suggestion), ask for everything else; MCP calls:
 # allow the echo tool of the test upstream, deny its write_note (whatever its annotations claim).
 POLICY = """\
 version = 1
@@ -25,6 +25,11 @@ decision = "allow"
 [[rule]]
 id = "tests"
 match = { kind = "shell.exec", command = ["pytest*"] }
+decision = "allow"
+
+[[rule]]
+id = "echo"
+match = { kind = "shell.exec", command = ["echo *"] }
 decision = "allow"
 
 [[rule]]
