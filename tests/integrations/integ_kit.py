@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.client
+import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+START_S = 120.0  # generous: `import mcp` alone takes seconds on two loaded cores
 
 # Allow reads, `pytest` and `echo`, deny force pushes (with a suggestion), ask for everything else; MCP calls:
 # allow the echo tool of the test upstream, deny its write_note (whatever its annotations claim).
@@ -85,3 +89,46 @@ def by_request(world: Any, request_id: str) -> dict[str, list[dict]]:
         if rec["body"].get("request_id") == request_id:
             out.setdefault(rec["type"], []).append(rec)
     return out
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw-http-test", "version": "0"},
+    },
+}
+
+
+class HttpServer:
+    def __init__(self, proc: asyncio.subprocess.Process, url: str, token: str, token_file: str) -> None:
+        self.proc, self.url, self.token, self.token_file = proc, url, token, token_file
+
+    @property
+    def netloc(self) -> str:
+        return self.url.split("/")[2]
+
+    def post(self, *, token: str | None, host: str | None = None, origin: str | None = None) -> int:
+        """A raw initialize POST to /mcp with chosen headers; returns the HTTP status."""
+        h, port = self.netloc.rsplit(":", 1)
+        conn = http.client.HTTPConnection(h, int(port), timeout=30)
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        if origin is not None:
+            headers["Origin"] = origin
+        if host is not None:
+            conn.putrequest("POST", "/mcp", skip_host=True)
+            conn.putheader("Host", host)
+        else:
+            conn.putrequest("POST", "/mcp")
+        body = json.dumps(INITIALIZE).encode()
+        for k, v in {**headers, "Content-Length": str(len(body))}.items():
+            conn.putheader(k, v)
+        conn.endheaders(body)
+        status = conn.getresponse().status
+        conn.close()
+        return status

@@ -12,13 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from integ_kit import approve, by_request, child_env, forge_cmd
+from integ_kit import START_S, approve, by_request, child_env, forge_cmd
 
 pytest.importorskip("mcp", reason="the MCP extra is part of the test extra")
 from mcp import Client, StdioServerParameters  # noqa: E402
 
 UPSTREAM = str(Path(__file__).with_name("upstream_server.py"))
-START_S = 120.0
 
 
 def proxy(world, log: Path, *args: str) -> StdioServerParameters:

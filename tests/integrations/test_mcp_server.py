@@ -7,18 +7,15 @@ Each test says what would be wrong if it failed.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import os
 import stat
 
 import pytest
-from integ_kit import approve, by_request, child_env, forge_cmd
+from integ_kit import START_S, approve, by_request, child_env, forge_cmd
 
 mcp = pytest.importorskip("mcp", reason="the MCP extra is part of the test extra")
 from mcp import Client, StdioServerParameters  # noqa: E402
-
-START_S = 120.0  # generous: `import mcp` alone takes seconds on two loaded cores
 
 
 def stdio_server(world, *extra: str) -> StdioServerParameters:
@@ -96,77 +93,6 @@ async def test_no_daemon_means_denied(gate_world):
 
 
 # ---- HTTP ---------------------------------------------------------------------------------------
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "raw-http-test", "version": "0"},
-    },
-}
-
-
-class HttpServer:
-    def __init__(self, proc: asyncio.subprocess.Process, url: str, token: str, token_file: str) -> None:
-        self.proc, self.url, self.token, self.token_file = proc, url, token, token_file
-
-    @property
-    def netloc(self) -> str:
-        return self.url.split("/")[2]
-
-    def post(self, *, token: str | None, host: str | None = None, origin: str | None = None) -> int:
-        """A raw initialize POST to /mcp with chosen headers; returns the HTTP status."""
-        h, port = self.netloc.rsplit(":", 1)
-        conn = http.client.HTTPConnection(h, int(port), timeout=30)
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        if origin is not None:
-            headers["Origin"] = origin
-        if host is not None:
-            conn.putrequest("POST", "/mcp", skip_host=True)
-            conn.putheader("Host", host)
-        else:
-            conn.putrequest("POST", "/mcp")
-        body = json.dumps(INITIALIZE).encode()
-        for k, v in {**headers, "Content-Length": str(len(body))}.items():
-            conn.putheader(k, v)
-        conn.endheaders(body)
-        status = conn.getresponse().status
-        conn.close()
-        return status
-
-
-@pytest.fixture
-async def http_server(gate_world):
-    proc = await asyncio.create_subprocess_exec(
-        *forge_cmd(gate_world, "mcp", "--http", "127.0.0.1:0", "--wait", "1"),
-        env=child_env(gate_world),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with asyncio.timeout(START_S):
-            first = (await proc.stdout.readline()).decode()
-            second = (await proc.stdout.readline()).decode()
-        if not second:
-            raise AssertionError(f"forge-tui mcp --http did not start: {(await proc.stderr.read()).decode()}")
-        url = first.split(" at ", 1)[1].split()[0]
-        token = second.rsplit(": ", 1)[1].strip()
-        token_file = second.split("(kept in ", 1)[1].split(", mode")[0]
-        yield HttpServer(proc, url, token, token_file)
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
 async def test_every_tool_over_streamable_http(gate_world, start_daemon, connect, http_server):
     import httpx2
     from mcp.client.streamable_http import streamable_http_client
