@@ -76,7 +76,7 @@ def default_name(upstream: Upstream) -> str:
 
 
 def arguments_digest(arguments: dict[str, Any]) -> str:
-    """`sha256:<hex>` of the arguments as compact JSON with sorted keys (docs/integrations.md)."""
+    """`sha256:<hex>` of the arguments as compact JSON with sorted keys (docs/mcp.md)."""
     text = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
