@@ -322,7 +322,7 @@ def _paths(spec: Callable[..., Iterable[str]] | Iterable[str] | None, values: di
 
 
 def input_digest(values: Any) -> str:
-    """`sha256:<hex>` of `values` as compact JSON with sorted keys (`repr` for what JSON cannot hold):
-    the same digest `forge-tui proxy` gives MCP tool arguments."""
+    """`sha256:<hex>` of `values` as compact JSON with sorted keys, UTF-8 (`repr` for what JSON cannot
+    hold). The hooks and `forge-tui proxy` digest `{"tool": name, "input": arguments}` this way."""
     text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=repr)
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -13,7 +13,6 @@ the same call again (same tool, same arguments) waits on the same request instea
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -27,6 +26,7 @@ import mcp_types as types
 from mcp.server.lowlevel import Server
 
 from forge_tui import __version__
+from forge_tui.hooks.actions import input_digest
 from forge_tui.integrations.daemon_link import Actor, DaemonLink, LinkError, process_session
 from forge_tui.protocol import ALLOWED, MAX_CONTENT, PENDING, UNKNOWN_REQUEST
 
@@ -75,12 +75,6 @@ def default_name(upstream: Upstream) -> str:
     return server_label(os.path.splitext(base)[0])
 
 
-def arguments_digest(arguments: dict[str, Any]) -> str:
-    """`sha256:<hex>` of the arguments as compact JSON with sorted keys (docs/mcp.md)."""
-    text = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def tool_error(text: str) -> types.CallToolResult:
     return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=True)
 
@@ -95,18 +89,22 @@ class GatedCalls:
     actor: Actor
     pending: dict[tuple[str, str], str] = field(default_factory=dict)  # (tool, digest) -> request_id
 
+    def gate_tool(self, tool: str) -> str:
+        return f"mcp__{self.name}__{tool}"
+
     def action(self, tool: str, digest: str) -> dict[str, Any]:
         # The arguments stay out of the summary: the ledger keeps their digest only (they may hold
         # secrets); the reviewer sees them in full as the request's content while it is pending.
         return {
             "kind": "mcp.call",
-            "tool": f"mcp__{self.name}__{tool}",
+            "tool": self.gate_tool(tool),
             "summary": f"MCP tool {tool} on server {self.name}",
             "input_digest": digest,
         }
 
     async def decide(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
-        digest = arguments_digest(arguments)
+        # The hooks' digest of the same call: a Claude Code hook and this proxy agree on it (docs/mcp.md).
+        digest = input_digest(self.gate_tool(tool), arguments)
         key = (tool, digest)
         rid = self.pending.get(key)
         if rid is not None:

@@ -25,8 +25,9 @@ def proxy(world, log: Path, *args: str) -> StdioServerParameters:
     return StdioServerParameters(command=cmd[0], args=cmd[1:], env=child_env(world, UPSTREAM_LOG=str(log)))
 
 
-def digest(arguments: dict) -> str:
-    text = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def digest(tool: str, arguments: dict) -> str:
+    """What a Claude Code hook records for the same MCP call (forge_tui/hooks/actions.py)."""
+    text = json.dumps({"tool": tool, "input": arguments}, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -58,7 +59,9 @@ async def test_stdio_upstream_allowed_denied_and_failed(gate_world, start_daemon
     assert not log.exists(), "a denied call reached the upstream (its readOnlyHint was trusted?)"
     [echo] = requests_for(gate_world, "mcp__up__echo")
     assert echo["body"]["action"]["kind"] == "mcp.call"
-    assert echo["body"]["action"]["input_digest"] == digest({"text": "hi"}), "arguments not digested"
+    assert echo["body"]["action"]["input_digest"] == digest("mcp__up__echo", {"text": "hi"}), (
+        "arguments not digested"
+    )
     assert "should never" not in json.dumps(gate_world.records()), "arguments stored in clear in the ledger"
     echo_recs = by_request(gate_world, echo["body"]["request_id"])
     assert echo_recs["decision"][0]["body"]["status"] == "allowed"

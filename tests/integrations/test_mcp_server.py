@@ -145,8 +145,8 @@ async def test_token_is_kept_private_and_reused(http_server):
         assert fh.read().strip() == http_server.token
 
 
-def test_non_loopback_address_refused(gate_world, run_cli):
-    os.chdir(gate_world.project.root)
+def test_non_loopback_address_refused(gate_world, run_cli, monkeypatch):
+    monkeypatch.chdir(gate_world.project.root)
     code, _out, err = run_cli("mcp", "--http", "0.0.0.0:0")
     assert code == 2 and "loopback" in err, "the server would listen beyond loopback without being told"
     code, _out, err = run_cli("mcp", "--http", "nonsense")
