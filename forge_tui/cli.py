@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reviewer",
     "note",
     "verify",
+    "git_hook",
     "log",
     "policy",
     "merge_ledger",

@@ -14,6 +14,11 @@ Send one action to the daemon and print its decision. Use it as a gate in script
 The action comes from flags or from --action JSON (or --action @file.json). With --wait the command
 waits up to that many seconds for a reviewer when the policy asks for one; a request still pending
 then counts as denied here (fail closed) and its id is printed for `--wait-for ID`.
+--commit asks to commit what is staged: a git.commit action whose paths are the staged files and
+whose input_digest is the digest of the staged diff (docs/forensics.md). When it is allowed, the
+request id is kept in the git folder for the prepare-commit-msg hook (`forge-tui git-hook install`)
+and `Forge-Request: <id>` is printed for the commit message; `verify --git` then checks that the
+commit changes exactly what was asked for.
 Exit codes: 0 allowed, 1 denied or still pending, 2 usage error, 3 the daemon is unreachable."""
 
 
@@ -27,6 +32,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--command", dest="cmd", help="the shell command")
     p.add_argument("--path", action="append", default=[], help="a path the action touches (repeatable)")
     p.add_argument("--url", help="the URL fetched")
+    p.add_argument(
+        "--commit", action="store_true", help="ask to commit the staged change (paths and digest from git)"
+    )
     p.add_argument("--summary", help="one line for the reviewer")
     p.add_argument(
         "--diff", metavar="FILE", help="a diff to show the reviewer (stored in the ledger as a digest)"
@@ -101,7 +109,43 @@ def run(args: argparse.Namespace) -> int:
             f"(forge-tui request --wait-for {res.get('request_id')} --wait SECONDS)",
             file=sys.stderr,
         )
+    if args.commit and res.get("status") == "allowed":
+        _remember_commit_request(res.get("request_id"), action.get("input_digest"))
     return 0 if res.get("status") == "allowed" else 1
+
+
+def _commit_action(args: argparse.Namespace) -> dict:
+    from forge_tui.gitlink import GitError, staged_change
+
+    try:
+        paths, digest = staged_change(".")
+    except GitError as exc:
+        raise ValueError(f"--commit: {exc}") from None
+    if not paths:
+        raise ValueError("--commit: nothing is staged (git add the change first)")
+    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    return {
+        "kind": "git.commit",
+        "tool": args.tool or "git",
+        "command": "git commit",
+        "paths": paths,
+        "url": None,
+        "summary": args.summary or f"commit {len(paths)} file(s): {shown}",
+        "input_digest": digest,
+    }
+
+
+def _remember_commit_request(rid: str | None, digest: str | None) -> None:
+    """Print the trailer and keep the id for the prepare-commit-msg hook."""
+    import sys
+
+    from forge_tui.gitlink import TRAILER, GitError, remember_request
+
+    print(f"{TRAILER}: {rid}")
+    try:
+        remember_request(".", str(rid), str(digest))
+    except (GitError, OSError) as exc:
+        print(f"forge-tui: could not keep the request id for the commit hook: {exc}", file=sys.stderr)
 
 
 def _action(args: argparse.Namespace) -> dict:
@@ -126,6 +170,8 @@ def _action(args: argparse.Namespace) -> dict:
         return action
     if args.wait_for:
         return {}
+    if args.commit:
+        return _commit_action(args)
     if not args.kind:
         raise ValueError("give --kind (or --action JSON)")
     return {

@@ -4,7 +4,7 @@ The CLI (`forge-tui verify`, text and `--json`), the console's verify screen and
 all read this table: a code is stable once shipped (scripts and CI annotations key on it), its
 meaning is one line, its severity decides the exit code (error 1; warning 3, or 1 under `--strict`;
 notice never changes the exit code) and its check is the row of the console's verify screen it
-belongs to. `python -m forge_tui.core.findings` prints the Markdown table of docs/findings.md (a
+belongs to. `python -m forge_tui.core.findings > docs/findings.md` writes its page (a
 test keeps the two equal).
 """
 
@@ -165,7 +165,13 @@ class Code(enum.StrEnum):
         "bypassed_gate",
         Check.FORENSICS,
         E,
-        "a tool run reported (with its tool_use_id) for no recorded request: the gate was bypassed",
+        "a tool run the gate never allowed (a `bypass` violation, or an outcome with a tool_use_id for no request)",
+    )
+    OUTCOME_INPUT_MISMATCH = (
+        "outcome_input_mismatch",
+        Check.FORENSICS,
+        E,
+        "an outcome whose input digest differs from the one its request was decided on",
     )
     # -- refusals the gate itself recorded as `violation` records (evidence, not a break)
     RECORDED_SELF_APPROVAL = (
@@ -204,7 +210,6 @@ class Code(enum.StrEnum):
         N,
         "the gate refused an approval for a request already decided",
     )
-    RECORDED_BYPASS = ("recorded_bypass", Check.FORENSICS, N, "the gate recorded a tool run it never decided")
     RECORDED_VIOLATION = (
         "recorded_violation",
         Check.FORENSICS,
@@ -267,5 +272,26 @@ def markdown_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+PAGE_INTRO = """\
+# Finding codes
+
+`forge-tui verify` (text, `--json`, the console's verify screen) names every problem with one of these
+codes. They are stable: CI annotations and scripts may key on them. The table is generated from
+`forge_tui/core/findings.py` (`python -m forge_tui.core.findings`), and a test keeps this page equal
+to it.
+
+Severity decides the exit code: any `error` exits 1; otherwise any `warning` exits 3 (1 under
+`--strict`); a `notice` never changes the exit code (it is evidence, such as a refusal the gate
+recorded, or a statement of what could not be checked). The check is the row of the console's verify
+screen the code belongs to (`git` codes come from `verify --git RANGE` and carry `commit` and `path`).
+
+"""
+
+
+def markdown_page() -> str:
+    """docs/findings.md, whole."""
+    return PAGE_INTRO + markdown_table()
+
+
 if __name__ == "__main__":
-    print(markdown_table(), end="")
+    print(markdown_page(), end="")

@@ -30,7 +30,7 @@ from forge_tui.core.summaries import (
     Summaries,
     ViolationSummary,
 )
-from forge_tui.errors import ConfigError
+from forge_tui.errors import CanonicalError, ConfigError
 
 FINAL = ("allowed", "denied")
 # A pending request whose approval timeout passed this long before the ledger's last record should
@@ -56,9 +56,11 @@ def ledger_forensics(
     reviewers_text: str | None,
     add: Add,
     reevaluator=None,
+    last_ts: str | None = None,
 ) -> dict[str, _Request]:
     """Apply the rules; `add(seq, code, message)` receives each finding. `reevaluator` (a
-    `forge_tui.core.reevaluate.Reevaluator`, or None to skip) re-decides policy decisions.
+    `forge_tui.core.reevaluate.Reevaluator`, or None to skip) re-decides policy decisions; `last_ts`
+    is the ledger's last record's time (what a pending request's timeout is measured against).
     Returns the requests by id (what `trace` and the reports build on)."""
     from forge_tui.core.reviewers import parse_reviewers
 
@@ -76,7 +78,7 @@ def ledger_forensics(
     walk = _Walk(add, reviewers, reevaluator)
     for seq in sorted(summaries):
         walk.step(seq, summaries[seq])
-    walk.finish(summaries)
+    walk.finish(last_ts or walk.last_ts)
     return walk.requests
 
 
@@ -105,7 +107,10 @@ class _Walk:
             if s.digest and not s.error:
                 self.policy_digests.add(s.digest)
         elif kind is ViolationSummary:
-            self.add(seq, recorded(s.kind), f"gate refused: {s.detail}")
+            if s.kind == "bypass":  # the host reported a tool run the gate never allowed
+                self.add(seq, Code.BYPASSED_GATE, f"the gate was bypassed: {s.detail}")
+            else:
+                self.add(seq, recorded(s.kind), f"gate refused: {s.detail}")
 
     # ---- requests and decisions ---------------------------------------------------------------
 
@@ -244,17 +249,31 @@ class _Walk:
             self.add(
                 seq, Code.UNAUTHORIZED_EXECUTION, f"outcome for {rid!r} with no earlier allowing decision"
             )
-        elif s.status == "succeeded" and req.first_decision is not None:
+        else:
+            asked = req.s.action.get("input_digest")
+            if s.input_digest and asked and s.input_digest != asked:
+                self.add(
+                    seq,
+                    Code.OUTCOME_INPUT_MISMATCH,
+                    f"outcome for {rid} ran input {str(s.input_digest)[:19]}, not the decided "
+                    f"{str(asked)[:19]} of the request at seq {req.seq}",
+                )
+        if (
+            req.final is not None
+            and req.final[1].status == "allowed"
+            and s.status == "succeeded"
+            and req.first_decision
+        ):
             self.session_rules.setdefault(req.s.session, set()).update(req.first_decision[1].rules)
         if req.outcome_seq is None:
             req.outcome_seq = seq
 
     # ---- at the end ---------------------------------------------------------------------------
 
-    def finish(self, summaries: Summaries) -> None:
+    def finish(self, last_ts: str | None) -> None:
         from forge_tui.core.records import parse_ts
 
-        last_ms = _ms(self.last_ts, parse_ts)
+        last_ms = _ms(last_ts, parse_ts)
         for rid, req in self.requests.items():
             if req.final is not None or req.first_decision is None:
                 continue
@@ -279,7 +298,7 @@ class _Walk:
 def _ms(ts: str | None, parse) -> int | None:
     try:
         return parse(ts) if ts else None
-    except (ValueError, TypeError):
+    except (CanonicalError, ValueError, TypeError):
         return None
 
 

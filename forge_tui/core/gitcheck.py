@@ -16,7 +16,10 @@ For each commit of the range (`git rev-list RANGE`):
   one must name a request the ledgers show as allowed (by policy or by reviewers).
 
 Findings (errors): `ungated_commit` (governed paths, no trailer), `unknown_request` (a trailer names
-no request of any ledger), `unapproved_request` (the request was denied, expired or is pending).
+no request of any ledger), `unapproved_request` (the request was denied, expired or is pending),
+`uncovered_path` (a governed path that no allowed request named in the trailers asked for: its
+`action.paths` must name the path or a folder holding it), `input_mismatch` (a `git.commit` request
+recorded the digest of its staged change, `forge_tui.gitlink`, and the commit's change differs).
 """
 
 from __future__ import annotations
@@ -29,8 +32,8 @@ from forge_tui.core.findings import Code
 from forge_tui.core.policy import Policy, governing_rules, parse_policy
 from forge_tui.core.summaries import DecisionSummary, RequestSummary, Summaries
 from forge_tui.errors import ConfigError, PolicyError
+from forge_tui.gitlink import TRAILER, GitError, commit_change_digest
 
-TRAILER = "Forge-Request"
 _FS, _RS = "\x1f", "\x1e"
 
 
@@ -179,8 +182,11 @@ def _check(gr: GitRange, states: dict[str, RequestState]) -> GitSummary:
                 )
             )
             continue
+        allowed: list[RequestState] = []
         for rid in trailers:
             st = states.get(rid)
+            if st is not None and st.status == "allowed":
+                allowed.append(st)
             if st is None:
                 add(
                     GitFinding(
@@ -199,7 +205,77 @@ def _check(gr: GitRange, states: dict[str, RequestState]) -> GitSummary:
                         f"touches governed path(s) {shown}; request {rid} was not allowed ({st.status})",
                     )
                 )
+        if allowed:
+            _coverage(gr, sha, short, parents, governed, allowed, add)
     return summary
+
+
+def _coverage(
+    gr: GitRange, sha: str, short: str, parents, governed, allowed: list[RequestState], add
+) -> None:
+    """Every governed path must be covered by the paths of an allowed request the commit names; a
+    `git.commit` request that recorded the digest of its staged change must match the commit's."""
+    root = str(gr.project.root)
+    for p, rules in governed:
+        rel = _project_relative(p, gr.prefix, gr.top)
+        if not any(_covers(st.request.action.get("paths"), rel, root) for st in allowed):
+            names = ", ".join(str(st.request.request_id) for st in allowed)
+            add(
+                GitFinding(
+                    short,
+                    p,
+                    Code.UNCOVERED_PATH,
+                    f"changes governed path {p} (rule {', '.join(sorted({r.id for r in rules}))}) that "
+                    f"request {names} did not ask for",
+                )
+            )
+    for st in allowed:
+        action = st.request.action
+        asked = action.get("input_digest")
+        if (
+            action.get("kind") != "git.commit"
+            or not isinstance(asked, str)
+            or not asked.startswith("sha256:")
+        ):
+            continue
+        try:
+            made = commit_change_digest(root, sha, parents[0] if parents else None)
+        except GitError as exc:
+            raise ConfigError(f"--git: {exc}") from None
+        if made != asked:
+            add(
+                GitFinding(
+                    short,
+                    governed[0][0],
+                    Code.INPUT_MISMATCH,
+                    f"the change ({made[:19]}) is not the one request {st.request.request_id} was "
+                    f"decided on ({asked[:19]})",
+                )
+            )
+
+
+def _project_relative(path: str, prefix: str, top: str) -> str:
+    return path[len(prefix) :] if path.startswith(prefix) else os.path.join(top, path)
+
+
+def _covers(paths, rel: str, root: str) -> bool:
+    """Whether a request's `action.paths` name `rel` (project-relative), or a folder holding it."""
+    if not isinstance(paths, list):
+        return False
+    for raw in paths:
+        if not isinstance(raw, str) or not raw:
+            continue
+        p = raw
+        if os.path.isabs(p):
+            if not p.startswith(root.rstrip("/") + "/"):
+                if p == rel:
+                    return True
+                continue
+            p = p[len(root.rstrip("/")) + 1 :]
+        p = os.path.normpath(p)
+        if p == "." or rel == p or rel.startswith(p.rstrip("/") + "/"):
+            return True
+    return False
 
 
 def _messages(git: _Git, shas: list[str]) -> dict[str, tuple[str, list[str]]]:

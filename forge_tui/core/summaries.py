@@ -51,6 +51,7 @@ class OutcomeSummary(NamedTuple):
     status: Any
     commit: Any = None
     tool_use_id: Any = None
+    input_digest: Any = None
 
 
 class PolicySummary(NamedTuple):
@@ -150,7 +151,14 @@ def summarise(rec: dict[str, Any], line: bytes) -> Summary | None:
             ts, appr if isinstance(appr, dict) else None, b.get("reviewer_kid"), b.get("reviewer_sig")
         )
     if t == "outcome":
-        return OutcomeSummary(ts, b.get("request_id"), b.get("status"), b.get("commit"), b.get("tool_use_id"))
+        return OutcomeSummary(
+            ts,
+            b.get("request_id"),
+            b.get("status"),
+            b.get("commit"),
+            b.get("tool_use_id"),
+            b.get("input_digest"),
+        )
     if t == "policy":
         return PolicySummary(ts, b.get("digest"), b.get("error"), b.get("path"))
     if t in ("key", "reviewer"):

@@ -657,7 +657,7 @@ def _verify_ledger(
         from forge_tui.core.forensics import ledger_forensics
 
         reevaluator = Reevaluator(project, texts or {})
-        ledger_forensics(summaries, stamps, reviewers_text, add, None)
+        ledger_forensics(summaries, stamps, reviewers_text, add, reevaluator, last_ts)
         reevaluator.notices(add)
     out.sort(key=lambda f: -1 if f.seq is None else f.seq)
     return lr, out, summaries

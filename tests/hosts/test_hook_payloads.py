@@ -235,10 +235,6 @@ def test_post_tool_use_without_a_decision_is_recorded_as_a_bypass(hooked: Hooked
     assert any("bypass" in f.code for f in report.findings), [f.line() for f in report.findings]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="verify (forensics) reports a recorded bypass only as a notice; docs/design.md §7 asks for a finding",
-)
 def test_verify_fails_on_a_recorded_bypass(hooked: Hooked) -> None:
     hooked.hook(
         "claude-code",

@@ -27,6 +27,7 @@ from forge_tui.core.approvals import approval_message
 from forge_tui.core.jcs import parse_canonical
 from forge_tui.core.merkle import CompactTree, leaf_hash
 from forge_tui.core.note import Checkpoint, Signer, b64
+from forge_tui.core.policy import parse_policy
 from forge_tui.core.project import load_project_file
 from forge_tui.core.records import ZERO_HASH, build_record, format_ts, now_ms
 
@@ -80,6 +81,11 @@ def build_template(folder: Path) -> None:
         alice = Signer("forge-tui.reviewer/alice", REVIEWER_SEED)
         save_reviewers(project.reviewers_path, {"alice": Reviewer("alice", alice.verifier)})
         digest = hashlib.sha256(project.policy_path.read_bytes()).hexdigest()
+        policy = parse_policy(project.policy_path.read_bytes())
+        # The rules the solo pack decides these commands by (verify re-evaluates policy decisions).
+        rules = {"r-1": "tests", "r-2": "push", "r-3": "no-wipe"}
+        for rid, cmd in (("r-1", "pytest -q"), ("r-2", "git push"), ("r-3", "rm -rf /")):
+            assert policy.evaluate(request_body(rid, cmd)["action"], project_root=root).rule == rules[rid]
 
         def decision(rid, status, by="policy", **extra):
             def body(done):
@@ -88,8 +94,8 @@ def build_template(folder: Path) -> None:
                     "request_hash": done[0].leaf,
                     "status": status,
                     "decided_by": by,
-                    "rule": "r",
-                    "rules": ["r"],
+                    "rule": rules[rid],
+                    "rules": [rules[rid]],
                     "reason": "because",
                     "policy_digest": digest,
                 }
@@ -127,7 +133,7 @@ def build_template(folder: Path) -> None:
                 "request_hash": rhash,
                 "status": "allowed",
                 "decided_by": "reviewers",
-                "rule": "r",
+                "rule": "push",
                 "reason": "approved",
                 "policy_digest": digest,
                 "approvals_needed": 1,

@@ -272,8 +272,15 @@ def test_fork_rewritten_history_caught_by_anchor(verify, world, tmp_path):
     assert code == FAIL
     pairs = report_pairs(rep)
     assert ("unauthorized_execution", 4) in pairs
-    # (and whether the decision at 8 then lacks its quorum is an open point)
-    assert pairs <= {("unauthorized_execution", 4), ("unbound_approval", 7), ("quorum", 8)}
+    # (and whether the decision at 8 then lacks its quorum is an open point); re-evaluating the
+    # pytest request under the recorded policy gives "allowed", not the rewritten "denied"
+    assert ("policy_mismatch", 3) in pairs
+    assert pairs <= {
+        ("unauthorized_execution", 4),
+        ("policy_mismatch", 3),
+        ("unbound_approval", 7),
+        ("quorum", 8),
+    }
 
 
 def test_whole_log_resigned_with_another_key_caught_by_base_ref(verify, world):
@@ -284,8 +291,10 @@ def test_whole_log_resigned_with_another_key_caught_by_base_ref(verify, world):
     world.resign(recs, evil, start=0)
     world.pub.write_text(evil.verifier.vkey + "\n")
     code, rep, _ = verify()
-    # consistent with the key in the working tree; only the approval still names the old request hash
-    assert report_pairs(rep) <= {("unbound_approval", 7), ("quorum", 8)}
+    # consistent with the key in the working tree; the approval still names the old request hash, and
+    # re-evaluating `rm -rf /` under the recorded policy denies it: the forged "allowed" is caught
+    assert ("policy_mismatch", 12) in report_pairs(rep)
+    assert report_pairs(rep) <= {("unbound_approval", 7), ("quorum", 8), ("policy_mismatch", 12)}
     code, rep, _ = verify("--base-ref", "main")
     assert code == FAIL
     pairs = report_pairs(rep)

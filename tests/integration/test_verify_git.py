@@ -39,7 +39,12 @@ decision = "ask"
 [[rule]]
 id = "no-ci"
 match = { kind = ["file.write", "file.delete"], paths = [".github/**"] }
-decision = "deny"
+decision = "ask"
+
+[[rule]]
+id = "fmt"
+match = { kind = "shell.exec", command = ["make fmt"] }
+decision = "allow"
 
 [[rule]]
 id = "read-secrets"
@@ -78,25 +83,47 @@ def trailers(*rids: str) -> str:
     return "\n".join(f"Forge-Request: {r}" for r in rids)
 
 
-def request_body(rid: str) -> dict[str, Any]:
+# What each request of the fixture asked for: the paths a commit naming it may change.
+ACTIONS: dict[str, dict[str, Any]] = {
+    "r-policy": {"kind": "shell.exec", "tool": "Bash", "command": "make fmt", "paths": ["src/auth"]},
+    "r-review": {
+        "kind": "file.write",
+        "tool": "Edit",
+        "command": None,
+        "paths": ["src/auth/login.py", "src/auth/a.py", ".github/ci.yml"],
+    },
+}
+EDIT_LOGIN = {"kind": "file.write", "tool": "Edit", "command": None, "paths": ["src/auth/login.py"]}
+
+
+def request_body(rid: str, action: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
         "request_id": rid,
         "actor": {"id": "claude", "kind": "agent", "session": "s1"},
         "principal": "dev",
         "process": {"pid": 1, "uid": 1000, "exe": "/usr/bin/node"},
-        "action": {"kind": "file.write", "tool": "Edit", "command": None, "paths": ["src/auth/login.py"]},
+        "action": action or ACTIONS.get(rid, EDIT_LOGIN),
         "requirement": None,
         "client": "hook",
     }
 
 
-def decision_body(rid: str, rhash: str, status: str, by: str, digest: str, **extra) -> dict[str, Any]:
+def rule_for(project, action: dict[str, Any]) -> str | None:
+    """The rule the fixture's policy decides `action` by (verify re-evaluates policy decisions)."""
+    from forge_tui.core.policy import parse_policy
+
+    return parse_policy(POLICY.encode()).evaluate(action, project_root=project.root).rule
+
+
+def decision_body(
+    rid: str, rhash: str, status: str, by: str, digest: str, rule="protect-auth", **extra
+) -> dict[str, Any]:
     body = {
         "request_id": rid,
         "request_hash": rhash,
         "status": status,
         "decided_by": by,
-        "rule": "protect-auth",
+        "rule": rule,
         "reason": "test",
         "policy_digest": digest,
     }
@@ -134,22 +161,27 @@ def repo(project):
         w.append([("policy", {"digest": digest, "path": ".forge/policy.toml", "loaded": True, "rules": 4})])
         for rid in ("r-policy", "r-review", "r-denied", "r-expired", "r-pending"):
             rhash = w.append([("request", request_body(rid))])[0].leaf
+            rule = rule_for(project, request_body(rid)["action"])
             if rid == "r-policy":
-                w.append([("decision", decision_body(rid, rhash, "allowed", "policy", digest))])
+                w.append([("decision", decision_body(rid, rhash, "allowed", "policy", digest, rule))])
                 continue
             pending = decision_body(
-                rid, rhash, "pending", "policy", digest, approvals_needed=1, distinct_from=["requester"]
+                rid, rhash, "pending", "policy", digest, rule, approvals_needed=1, distinct_from=["requester"]
             )
             w.append([("decision", pending)])
             final = {"approvals_needed": 1, "distinct_from": ["requester"]}
             if rid == "r-review":
                 w.append([("approval", approval(rid, rhash, "approve"))])
-                w.append([("decision", decision_body(rid, rhash, "allowed", "reviewers", digest, **final))])
+                w.append(
+                    [("decision", decision_body(rid, rhash, "allowed", "reviewers", digest, rule, **final))]
+                )
             elif rid == "r-denied":
                 w.append([("approval", approval(rid, rhash, "reject"))])
-                w.append([("decision", decision_body(rid, rhash, "denied", "reviewers", digest, **final))])
+                w.append(
+                    [("decision", decision_body(rid, rhash, "denied", "reviewers", digest, rule, **final))]
+                )
             elif rid == "r-expired":
-                w.append([("decision", decision_body(rid, rhash, "denied", "timeout", digest))])
+                w.append([("decision", decision_body(rid, rhash, "denied", "timeout", digest, rule))])
     root = project.root
     git(root, "init", "-q", "-b", "main")
     commit(root, {"README.md": "hello\n", "src/auth/login.py": "v0\n"}, "base")
@@ -350,3 +382,81 @@ def test_help_documents_the_git_rule(run_cli):
     assert code == 0
     for word in ("--git RANGE", "Forge-Request", "ungated_commit", "unknown_request", "unapproved_request"):
         assert word in out
+
+
+# ---- path coverage and the change's digest ---------------------------------------------------------------
+
+
+def approve_request(project, rid: str, action: dict[str, Any]) -> None:
+    """Append a request for `action`, its pending decision, alice's approval and the allowing decision."""
+    from forge_tui.core.policy import parse_policy
+
+    digest = hashlib.sha256(POLICY.encode()).hexdigest()
+    alice = Signer("forge-tui.reviewer/alice", hashlib.sha256(b"alice").digest())
+    ev = parse_policy(POLICY.encode()).evaluate(action, project_root=project.root)
+    assert ev.decision == "ask", ev
+    extra = {"approvals_needed": 1, "distinct_from": ["requester"]}
+    with LedgerWriter.open(project, clock=lambda: TS0) as w:
+        rhash = w.append([("request", request_body(rid, action))])[0].leaf
+        w.append([("decision", decision_body(rid, rhash, "pending", "policy", digest, ev.rule, **extra))])
+        appr = {
+            "request_id": rid,
+            "request_hash": rhash,
+            "verdict": "approve",
+            "reason": "ok",
+            "reviewer": "alice",
+            "ts": format_ts(TS0),
+        }
+        sig = b64(alice.sign(approval_message(appr)))
+        w.append([("approval", {"approval": appr, "reviewer_kid": alice.kid, "reviewer_sig": sig})])
+        w.append([("decision", decision_body(rid, rhash, "allowed", "reviewers", digest, ev.rule, **extra))])
+
+
+def test_a_trailer_naming_an_allowed_request_for_other_paths_is_flagged(repo, run_cli):
+    """r-review asked to edit src/auth/login.py, a.py and .github/ci.yml: a commit naming it that also
+    changes src/auth/other.py changes a governed path nobody approved."""
+    root = repo.root
+    covered = commit(root, {"src/auth/a.py": "a\n"}, f"ok\n\n{trailers('r-review')}")
+    stretched = commit(
+        root, {"src/auth/login.py": "v9\n", "src/auth/other.py": "o\n"}, f"more\n\n{trailers('r-review')}"
+    )
+    # README is not governed: it needs no covering request.
+    commit(root, {"README.md": "x\n", "src/auth/a.py": "a2\n"}, f"mixed\n\n{trailers('r-review')}")
+    code, report = verify_git(run_cli, "base..HEAD")
+    assert code == 1
+    found = [f for f in report["findings"] if "commit" in f]
+    assert [(f["code"], f["commit"], f["path"]) for f in found] == [
+        ("uncovered_path", stretched, "src/auth/other.py")
+    ]
+    assert "r-review did not ask for" in found[0]["message"] and "protect-auth" in found[0]["message"]
+    assert covered != stretched
+
+
+def test_a_commit_request_binds_the_staged_change_by_digest(repo, run_cli):
+    """`forge-tui request --commit` records the staged paths and the digest of the staged diff; the
+    commit made from exactly that change passes, a different change under the same trailer does not."""
+    from forge_tui.gitlink import staged_change
+
+    root = repo.root
+    (root / "src/auth/login.py").write_text("reviewed change\n")
+    git(root, "add", "src/auth/login.py")
+    paths, digest = staged_change(str(root))
+    assert paths == ["src/auth/login.py"] and digest.startswith("sha256:")
+    action = {
+        "kind": "git.commit",
+        "tool": "git",
+        "command": "git commit",
+        "paths": paths,
+        "input_digest": digest,
+    }
+    approve_request(repo, "r-commit", action)
+    git(root, "add", "-A")  # the ledger records written above ride along in .forge/ (not governed)
+    git(root, "commit", "-q", "-m", f"auth\n\n{trailers('r-commit')}")
+    same = git(root, "rev-parse", "--short", "HEAD")
+    code, report = verify_git(run_cli, "base..HEAD")
+    assert code == 0, report["findings"]
+    other = commit(root, {"src/auth/login.py": "something else\n"}, f"auth\n\n{trailers('r-commit')}")
+    code, report = verify_git(run_cli, "base..HEAD")
+    assert code == 1
+    assert commit_findings(report) == {("input_mismatch", other)}
+    assert same != other

@@ -25,8 +25,21 @@ def reviewer(name: str) -> Signer:
     return Signer(f"forge-tui.reviewer/{name}", hashlib.sha256(name.encode()).digest())
 
 
+# Added to the solo pack by `team`: what the two-approval requests ask for (verify re-evaluates the
+# pending decisions, so the recorded rule and approvals_needed must be the policy's).
+TWO_EYES = """
+[[rule]]
+id = "two-eyes"
+match = { kind = "shell.exec", command = ["make deploy-prod"] }
+decision = "ask"
+approvals = 2
+"""
+
+
 @pytest.fixture
 def team(project):
+    with project.policy_path.open("a", encoding="utf-8") as fh:
+        fh.write(TWO_EYES)
     keys = {n: reviewer(n) for n in ("alice", "bob", "carol")}
     save_reviewers(project.reviewers_path, {n: Reviewer(n, k.verifier) for n, k in keys.items()})
     return keys
@@ -106,10 +119,14 @@ def findings(report, code):
 def reviewed_request(
     project, w, rid="r1", actor="claude", principal="dev", needed=1, distinct=("requester",)
 ):
-    """A request and its pending decision; returns the request's leaf hash."""
+    """A request and its pending decision, as the solo pack (plus TWO_EYES for needed=2) decides it;
+    returns the request's leaf hash."""
+    req = request(rid, actor, principal)
+    if needed == 2:
+        req["action"] = {**req["action"], "command": "make deploy-prod"}
     out = w.append(
         [
-            ("request", request(rid, actor, principal)),
+            ("request", req),
             (
                 "decision",
                 lambda done: decision(
@@ -118,6 +135,7 @@ def reviewed_request(
                     done[0].leaf,
                     "pending",
                     "policy",
+                    rule="two-eyes" if needed == 2 else None,
                     approvals_needed=needed,
                     distinct_from=list(distinct),
                 ),
@@ -160,9 +178,11 @@ def test_fresh_project_verifies(project):
 def test_full_gate_story_verifies(project, team):
     with writer(project) as w:
         w.append([policy_record(project)])
-        # allowed by policy, then run
-        out = w.append([("request", request("r1"))])
-        w.append([("decision", decision(project, "r1", out[0].leaf, "allowed"))])
+        # allowed by policy (the solo pack's rule "tests": verify re-evaluates it), then run
+        req = request("r1")
+        req["action"] = {**req["action"], "command": "pytest -q"}
+        out = w.append([("request", req)])
+        w.append([("decision", decision(project, "r1", out[0].leaf, "allowed", rule="tests"))])
         w.append([("outcome", {"request_id": "r1", "status": "succeeded"})])
         # two reviewers approve, then it runs
         rhash = reviewed_request(project, w, "r2", needed=2)
@@ -632,3 +652,133 @@ def test_invalid_approvals_do_not_count_toward_the_quorum(project, team):
     assert [f.seq for f in findings(report, "forged_approval")] == [8]
     assert [f.seq for f in findings(report, "unbound_approval")] == [12]
     assert [f.seq for f in findings(report, "quorum")] == [5, 9, 13]
+
+
+# ---- forged decisions a ledger-key holder could write (issue 7 §6) -----------------------------------
+
+
+def test_policy_decision_that_re_evaluation_does_not_reproduce(project):
+    """`rm -rf /` is denied by the solo pack's no-wipe rule: a decision re-signed as allowed is caught,
+    and so is one that names another rule."""
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        req = request("r1")
+        req["action"] = {**req["action"], "command": "rm -rf /"}
+        out = w.append([("request", req)])
+        w.append([("decision", decision(project, "r1", out[0].leaf, "allowed", rule="no-wipe"))])
+        req2 = request("r2")
+        req2["action"] = {**req2["action"], "command": "pytest -q"}
+        out = w.append([("request", req2)])
+        w.append([("decision", decision(project, "r2", out[0].leaf, "allowed", rule="read-only"))])
+    report = verify(project)
+    assert [f.seq for f in findings(report, "policy_mismatch")] == [3, 5]
+    assert "gives denied by rule 'no-wipe'" in findings(report, "policy_mismatch")[0].message
+    assert report.exit_code() == 1
+
+
+def test_policy_text_not_found_is_said_once_and_skips_re_evaluation(project):
+    other = 'version = 1\ndefault = "allow"\n'
+    digest = hashlib.sha256(other.encode()).hexdigest()
+    with writer(project) as w:
+        w.append([("policy", {"digest": digest, "path": ".forge/policy.toml", "loaded": True, "rules": 0})])
+        for rid in ("r1", "r2"):
+            out = w.append([("request", request(rid))])
+            w.append(
+                [
+                    (
+                        "decision",
+                        decision(project, rid, out[0].leaf, "allowed", rule=None, policy_digest=digest),
+                    )
+                ]
+            )
+    report = verify(project)
+    (skip,) = findings(report, "reevaluation_skipped")
+    assert (
+        skip.severity == "notice" and "2 policy decision(s)" in skip.message and digest[:12] in skip.message
+    )
+    assert report.exit_code() == 0  # nothing can be said against them: a notice, not an error
+    # Once the text is retrievable (here: the working tree holds it), they are re-decided and pass.
+    project.policy_path.write_text(other)
+    report = verify(project)
+    assert findings(report, "reevaluation_skipped") == [] and report.exit_code() == 0
+
+
+def test_fallback_and_timeout_decisions_only_deny(project):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        for rid, by in (("r1", "fallback"), ("r2", "timeout"), ("r3", "timeout")):
+            rhash = reviewed_request(project, w, rid)
+            status = "denied" if rid == "r3" else "allowed"
+            w.append([("decision", decision(project, rid, rhash, status, by, approvals_needed=1))])
+    report = verify(project)
+    assert [f.seq for f in findings(report, "fallback_allowed")] == [4, 7]
+    assert report.exit_code() == 1
+
+
+def test_reviewers_decision_needs_the_rules_approvals_and_never_zero(project, team):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        rhash = reviewed_request(project, w, "r1")
+        w.append([("approval", approval(team["alice"], "alice", "r1", rhash))])
+        allow_by_reviewers(project, w, "r1", rhash, needed=0)  # "allowed by reviewers" with none needed
+        rhash = reviewed_request(project, w, "r2", needed=2)
+        w.append([("approval", approval(team["alice"], "alice", "r2", rhash))])
+        allow_by_reviewers(project, w, "r2", rhash, needed=1)  # the rule asked for two
+        # A pending decision recording fewer approvals than its rule asks for.
+        out = w.append(
+            [
+                (
+                    "request",
+                    {**request("r3"), "action": {**request("r3")["action"], "command": "make deploy-prod"}},
+                )
+            ]
+        )
+        w.append(
+            [
+                (
+                    "decision",
+                    decision(project, "r3", out[0].leaf, "pending", rule="two-eyes", approvals_needed=1),
+                )
+            ]
+        )
+    report = verify(project)
+    assert [f.seq for f in findings(report, "approvals_needed")] == [5, 9, 11]
+    assert "approvals_needed 0" in findings(report, "approvals_needed")[0].message
+    assert report.exit_code() == 1
+
+
+def test_a_pending_request_past_its_timeout_must_be_closed(project):
+    from forge_tui.core.records import now_ms
+
+    t0 = now_ms() + 1000  # after the genesis record (the writer never lets time run backwards)
+    with LedgerWriter.open(project, clock=lambda: t0) as w:
+        w.append([policy_record(project)])
+        reviewed_request(project, w, "r1")  # the solo pack's approval timeout: 10 minutes
+    with LedgerWriter.open(project, clock=lambda: t0 + 5 * 60_000) as w:
+        w.append([("note", {"text": "five minutes later"})])
+    assert findings(verify(project), "pending_unclosed") == []  # may still be waiting for a reviewer
+    with LedgerWriter.open(project, clock=lambda: t0 + 12 * 60_000) as w:
+        w.append([("note", {"text": "twelve minutes later"})])
+    report = verify(project)
+    assert [f.seq for f in findings(report, "pending_unclosed")] == [3]
+    assert report.exit_code() == 1
+
+
+def test_bypassed_gate_and_an_outcome_for_other_input(project):
+    with writer(project) as w:
+        w.append([policy_record(project)])
+        w.append(
+            [("violation", {"kind": "bypass", "request_id": None, "detail": "Bash ran with no decision"})]
+        )
+        w.append([("outcome", {"request_id": "r-x", "status": "succeeded", "tool_use_id": "toolu_1"})])
+        req = request("r1")
+        req["action"] = {**req["action"], "command": "pytest -q", "input_digest": "sha256:" + "a" * 64}
+        out = w.append([("request", req)])
+        w.append([("decision", decision(project, "r1", out[0].leaf, "allowed", rule="tests"))])
+        body = {"request_id": "r1", "status": "succeeded", "input_digest": "sha256:" + "b" * 64}
+        w.append([("outcome", body)])
+    report = verify(project)
+    assert [f.seq for f in findings(report, "bypassed_gate")] == [2, 3]
+    assert [f.seq for f in findings(report, "outcome_input_mismatch")] == [6]
+    assert findings(report, "unauthorized_execution") == []
+    assert report.exit_code() == 1
