@@ -107,3 +107,65 @@ def normalise_time(value: str | None, *, end: bool = False) -> str | None:
     full = "0000-01-01T00:00:00.000Z" if not end else "9999-12-31T23:59:59.999Z"
     v = value.rstrip("Z")
     return v + full[len(v) :] if len(v) < len(full) else value
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """`forge-tui query`: the filters of `log` plus requirement and reviewer (exact values)."""
+
+    since: str | None = None
+    until: str | None = None
+    types: frozenset[str] | None = None
+    actor: str | None = None
+    path: str | None = None
+    status: str | None = None
+    rule: str | None = None
+    request_id: str | None = None
+    requirement: str | None = None
+    reviewer: str | None = None
+
+
+def query_ledger(path, spec: QuerySpec):
+    """(seq, line) of the records of one ledger file matching `spec`, in order.
+
+    The offset index (`LedgerIndex.search`) finds candidates by byte scans over the file; only those
+    are parsed, and only when a filter needs a field the bytes cannot decide."""
+    import json
+
+    from forge_tui.core.ledger_index import LedgerFilter, LedgerIndex
+
+    # One literal the record's bytes must contain: the most selective exact value given.
+    text = spec.request_id or spec.requirement or spec.reviewer
+    flt = LedgerFilter(
+        types=spec.types,
+        actor=spec.actor,
+        path=spec.path,
+        status=spec.status,
+        rule=spec.rule,
+        since=spec.since,
+        until=spec.until,
+        text=text,
+    )
+    extra = bool(spec.request_id or spec.requirement or spec.reviewer)
+    with LedgerIndex(path) as idx:
+        hits = idx.search(flt) or ()
+        for i in hits:
+            line = idx.raw(i)
+            if extra:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if not _extra_ok(rec, spec):
+                    continue
+            yield i, line
+
+
+def _extra_ok(rec: dict[str, Any], spec: QuerySpec) -> bool:
+    body = rec.get("body") or {}
+    appr = body.get("approval") if isinstance(body.get("approval"), dict) else {}
+    if spec.request_id and (body.get("request_id") or appr.get("request_id")) != spec.request_id:
+        return False
+    if spec.requirement and body.get("requirement") != spec.requirement:
+        return False
+    return not (spec.reviewer and appr.get("reviewer") != spec.reviewer)
