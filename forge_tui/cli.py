@@ -37,6 +37,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "verify_export",
     "query",
     "trace",
+    "blame",
     "log",
     "policy",
     "merge_ledger",

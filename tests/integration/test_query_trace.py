@@ -99,3 +99,30 @@ def test_trace_flags_an_approval_whose_signature_does_not_verify(world, capsys):
     code, out = cli(world, capsys, "trace", "r-2", "--json")
     (chain,) = json.loads(out)["chains"]
     assert chain["approvals"][0]["signature"].startswith("invalid")
+
+
+def test_blame_tells_agent_made_lines_from_hand_made_ones(world, capsys):
+    root = world.root
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "project")
+    (root / "app.py").write_text("by hand 1\nby hand 2\n")
+    git(root, "add", "app.py")
+    git(root, "commit", "-q", "-m", "written by hand")
+    (root / "app.py").write_text("by hand 1\nby the agent\nby the agent too\n")
+    git(root, "add", "app.py")
+    git(root, "commit", "-q", "-m", "agent edit\n\nForge-Request: r-2")
+    (root / "app.py").write_text("by hand 1\nby the agent\nby the agent too\nghost\n")
+    git(root, "add", "app.py")
+    git(root, "commit", "-q", "-m", "claims a request\n\nForge-Request: r-ghost")
+    code, out = cli(world, capsys, "blame", "app.py", "--json")
+    assert code == 0
+    got = [
+        (r["start"], r["end"], (r["request"] or {}).get("request_id"), r["unknown"]) for r in json.loads(out)
+    ]
+    assert got == [(1, 1, None, []), (2, 3, "r-2", []), (4, 4, None, ["r-ghost"])]
+    agent = json.loads(out)[1]["request"]
+    assert agent["agent"] == "claude-code" and agent["reviewers"] == ["alice"] and agent["rule"] == "push"
+    code, out = cli(world, capsys, "blame", "app.py")
+    assert "no recorded action" in out.split("\n")[0] and "request r-2 allowed by reviewers" in out
+    assert main(["-C", str(root), "blame", "nope.py"]) == 2
