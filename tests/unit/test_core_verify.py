@@ -748,16 +748,17 @@ def test_reviewers_decision_needs_the_rules_approvals_and_never_zero(project, te
 
 
 def test_a_pending_request_past_its_timeout_must_be_closed(project):
+    """One writer (a reopened one closes what a stopped writer left pending) whose clock moves on."""
     from forge_tui.core.records import now_ms
 
-    t0 = now_ms() + 1000  # after the genesis record (the writer never lets time run backwards)
-    with LedgerWriter.open(project, clock=lambda: t0) as w:
+    clock = [now_ms() + 1000]  # after the genesis record (the writer never lets time run backwards)
+    with LedgerWriter.open(project, clock=lambda: clock[0]) as w:
         w.append([policy_record(project)])
         reviewed_request(project, w, "r1")  # the solo pack's approval timeout: 10 minutes
-    with LedgerWriter.open(project, clock=lambda: t0 + 5 * 60_000) as w:
+        clock[0] += 5 * 60_000
         w.append([("note", {"text": "five minutes later"})])
-    assert findings(verify(project), "pending_unclosed") == []  # may still be waiting for a reviewer
-    with LedgerWriter.open(project, clock=lambda: t0 + 12 * 60_000) as w:
+        assert findings(verify(project), "pending_unclosed") == []  # may still be waiting for a reviewer
+        clock[0] += 7 * 60_000
         w.append([("note", {"text": "twelve minutes later"})])
     report = verify(project)
     assert [f.seq for f in findings(report, "pending_unclosed")] == [3]
