@@ -326,7 +326,7 @@ def make_world(base: Path | None = None) -> DemoWorld:
     os.environ.pop("FORGE_REVIEW_SOCKET", None)
     from forge_tui.core.keys import create_reviewer_key
     from forge_tui.core.project import init_project
-    from forge_tui.core.reviewers import Reviewer, save_reviewers
+    from forge_tui.core.reviewers import enrol_reviewers
     from forge_tui.paths import atomic_write, review_socket_path, socket_path
 
     root = home / "shop"
@@ -337,9 +337,7 @@ def make_world(base: Path | None = None) -> DemoWorld:
     atomic_write(project.policy_path, DEMO_POLICY.encode())
     you = create_reviewer_key(HUMAN, DEMO_PASSPHRASE, kdf="interactive")
     bot = create_reviewer_key(BOT, DEMO_PASSPHRASE + "-bot", kdf="interactive")
-    save_reviewers(
-        project.reviewers_path, {HUMAN: Reviewer(HUMAN, you.verifier), BOT: Reviewer(BOT, bot.verifier)}
-    )
+    enrol_reviewers(project, {HUMAN: you, BOT: bot})  # you enrol yourself, then the bot
     return DemoWorld(
         home,
         project,

@@ -29,6 +29,8 @@ QUEUE_SUBSCRIBE = "queue.subscribe"
 QUEUE_DECIDE = "queue.decide"
 LEDGER_NOTE = "ledger.note"
 POLICY_RELOAD = "policy.reload"
+POLICY_APPROVE = "policy.approve"  # a reviewer signs a pending policy change's digest
+REVIEWER_ENROL = "reviewer.enrol"  # a reviewer record (enrol/retire) signed by an active reviewer
 HOOK_RUN = "hook.run"  # a host's hook payload in, the bytes to print and the exit code out (docs/hooks.md)
 EVENT = "event"  # the notification method of queue.subscribe
 

@@ -11,14 +11,16 @@ from pathlib import Path
 from forge_tui.errors import ConfigError
 
 NAME = "policy"
-HELP = "validate the policy (check) or show how it decides an action (explain)"
+HELP = "validate the policy (check), show how it decides an action (explain), approve a change (approve)"
 DESCRIPTION = """\
 check [FILE]      validate FILE (default: the project's .forge/policy.toml); exit 0 when valid,
                   2 with "<path>:<line>:<col>: <problem>" when not.
 explain           show the decision for an action: the deciding rule, every matching rule and why,
                   and each part of a shell command with its own decision. Give the action as JSON
                   (--action '{"kind": "shell.exec", "command": "pytest && git push"}' or
-                  --action @action.json) or with --kind/--tool/--command/--path/--url."""
+                  --action @action.json) or with --kind/--tool/--command/--path/--url.
+approve --as NAME  sign the pending policy change (an edit, checkout or branch switch of policy.toml
+                  waits until a reviewer signs its digest; docs/trust-model.md)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +61,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="a rule whose step already succeeded (repeatable)",
     )
     explain.add_argument("--json", action="store_true", help="machine-readable output")
+    configure_approve(sub)
 
 
 def _find_policy() -> tuple[Path, Path]:
@@ -128,6 +131,9 @@ def _safe(text: object) -> str:
 def run(args: argparse.Namespace) -> int:
     from forge_tui.core.policy import Context, decide, load_policy
 
+    if args.policy_command == "approve":
+        return run_approve(args)
+
     if args.policy_command == "check":
         path = Path(args.file) if args.file else _find_policy()[0]
         policy = load_policy(path)
@@ -188,4 +194,92 @@ def run(args: argparse.Namespace) -> int:
         for n, p in enumerate(ev.parts, 1):
             via = f" [via {p.via}]" if p.via else ""
             w(f"  {n}. {p.decision:<5} {p.text}{via}  <- {p.rule or 'default'}\n")
+    return 0
+
+
+def configure_approve(sub) -> None:
+    a = sub.add_parser(
+        "approve",
+        help="approve the pending policy change (sign its digest)",
+        description=(
+            "Show the pending policy change (its diff against the policy in force) and sign its digest "
+            "with reviewer NAME's key, so the daemon puts it in force. The same checks as `approve`: "
+            "NAME must be an enrolled, active reviewer and the passphrase unlocks the key (terminal or "
+            "FORGE_PASSPHRASE). With no daemon running the approval is written to the ledger and the "
+            "next daemon start enforces that digest."
+        ),
+    )
+    a.add_argument("--as", dest="reviewer", metavar="NAME", required=True, help="the reviewer who signs")
+    a.add_argument("--digest", help="the digest to approve (default: the pending change's, or the file's)")
+
+
+def run_approve(args: argparse.Namespace) -> int:
+    from forge_tui.client import Client, DaemonUnavailable, RPCError
+    from forge_tui.core.project import find_project
+    from forge_tui.core.reviewers import ReviewerStore
+    from forge_tui.core.trust import policy_statement, sign_policy_statement
+    from forge_tui.paths import review_socket_path
+    from forge_tui.protocol import POLICY_APPROVE, STATUS
+    from forge_tui.review import ReviewRefused, read_passphrase
+    from forge_tui.textsafe import clean
+
+    project = find_project()
+    try:
+        with Client(review_socket_path(project.project_id), client="cli") as c:
+            pending = (c.call(STATUS, {}).get("policy") or {}).get("pending")
+            if pending is None:
+                raise ReviewRefused("no policy change is pending: the policy file is the one in force")
+            digest = args.digest or pending["digest"]
+            if digest != pending["digest"]:
+                raise ReviewRefused(f"the pending change is {pending['digest'][:12]}, not {digest[:12]}")
+            sys.stdout.write(clean(pending.get("diff") or "") + "\n")
+            key = ReviewerStore(project).unlock(args.reviewer, read_passphrase(args.reviewer))
+            params = sign_policy_statement(key, policy_statement(digest, key.name, project.project_id))
+            try:
+                res = c.call(POLICY_APPROVE, params)
+            except RPCError as exc:
+                raise ReviewRefused(f"refused: {exc.message} (error {exc.code})") from None
+    except DaemonUnavailable:
+        return _approve_offline(project, args)
+    print(f"policy {digest[:12]} approved by {args.reviewer} and in force (seq {res['seq']})")
+    return 0
+
+
+def _approve_offline(project, args: argparse.Namespace) -> int:
+    """No daemon: check the approval against the ledger's reviewers and write it there."""
+    from forge_tui.core.ledger import LedgerWriter
+    from forge_tui.core.policy import parse_policy
+    from forge_tui.core.reviewers import ReviewerStore
+    from forge_tui.core.trust import policy_statement, project_trust, sign_policy_statement
+    from forge_tui.daemon.policy_watch import stable_read
+    from forge_tui.errors import LedgerBusy, PolicyError
+    from forge_tui.paths import atomic_write
+    from forge_tui.review import read_passphrase
+
+    text = stable_read(project.policy_path, 0.05)
+    if text is None:
+        raise ConfigError(f"{project.policy_path} is missing or still being written")
+    digest = args.digest or text.digest
+    if digest != text.digest:
+        raise ConfigError(f"{project.policy_path} has digest {text.digest[:12]}, not {digest[:12]}")
+    try:
+        parse_policy(text.data, str(project.policy_path))
+    except PolicyError as exc:
+        raise ConfigError(f"the policy does not load, nothing to approve: {exc}") from None
+    key = ReviewerStore(project).unlock(args.reviewer, read_passphrase(args.reviewer))
+    params = sign_policy_statement(key, policy_statement(digest, key.name, project.project_id))
+    body = {"event": "approved", "digest": digest, "path": str(project.policy_path), **params}
+    body["reviewer_kid"] = key.verifier.kid
+    try:
+        with LedgerWriter.open(project) as w:
+            project_trust(project).check_policy_body(body)
+            for folder in (project.state_dir / "policies", project.forge_dir / "policies"):
+                folder.mkdir(parents=True, exist_ok=True)
+                atomic_write(folder / f"{digest}.toml", text.data)
+            (rec,) = w.append([("policy", body)])
+    except LedgerBusy:
+        raise ConfigError("the ledger is held by a daemon that does not answer; try again") from None
+    print(
+        f"policy {digest[:12]} approved by {args.reviewer} (seq {rec.seq}); the daemon enforces it at start"
+    )
     return 0

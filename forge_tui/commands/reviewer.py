@@ -7,20 +7,32 @@ import argparse
 NAME = "reviewer"
 HELP = "manage reviewers: add (creates a passphrase-protected key), list, retire"
 DESCRIPTION = """\
-  add NAME      create NAME's Ed25519 key on this machine, encrypted with a passphrase
-                (argon2id + secretbox), and register its public key in .forge/reviewers.toml
-                (commit that file: the daemon and verify trust only registered reviewers).
-                With an existing key on this machine, only registers it.
-  list          registered reviewers, and whether their key is on this machine
-  retire NAME   stop accepting NAME's approvals from the ledger's next record on
+Reviewers are enrolled and retired by ledger records signed by an existing reviewer; the daemon and
+verify take the reviewer set from the ledger, never from the working tree (.forge/reviewers.toml is
+an exported view, rewritten after each change: commit it, but editing it changes nothing).
 
-The passphrase comes from the terminal (asked twice) or FORGE_PASSPHRASE."""
+  add NAME [--as SIGNER] [--vkey VKEY]
+                create NAME's Ed25519 key on this machine, encrypted with a passphrase
+                (argon2id + secretbox), unless it exists or --vkey gives the public key of a key
+                made elsewhere; then enrol it. The first reviewer of a project enrols themself
+                (self-signed: this ends setup mode); every later one needs --as SIGNER, an active
+                reviewer whose key is on this machine and who signs the enrolment.
+  list          enrolled reviewers (from the ledger), and whether their key is on this machine
+  retire NAME --as SIGNER
+                stop accepting NAME's approvals from the retiring record on (the last active
+                reviewer cannot be retired)
+
+Passphrases come from the terminal or FORGE_PASSPHRASE (NAME's when it is created; SIGNER's when
+signing). With the daemon running the record goes through its reviewer socket, else straight into
+the ledger."""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    a = sub.add_parser("add", help="create and register a reviewer key")
+    a = sub.add_parser("add", help="create (or take) a reviewer key and enrol it")
     a.add_argument("name")
+    a.add_argument("--as", dest="signer", metavar="SIGNER", help="the active reviewer who signs")
+    a.add_argument("--vkey", help="enrol this public key (a key made on another machine)")
     a.add_argument(
         "--kdf",
         default="moderate",
@@ -30,61 +42,76 @@ def configure(p: argparse.ArgumentParser) -> None:
     sub.add_parser("list", help="list reviewers")
     r = sub.add_parser("retire", help="retire a reviewer")
     r.add_argument("name")
+    r.add_argument(
+        "--as", dest="signer", metavar="SIGNER", required=True, help="the active reviewer who signs"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from forge_tui.core import keys
     from forge_tui.core.project import find_project
-    from forge_tui.core.reviewers import Reviewer, load_reviewers, save_reviewers
+    from forge_tui.core.reviewers import submit_reviewer_record
+    from forge_tui.core.trust import project_trust, reviewer_statement, sign_reviewer_statement
     from forge_tui.errors import ConfigError
+    from forge_tui.review import read_passphrase
 
     project = find_project()
-    reg = load_reviewers(project.reviewers_path)
+    state = project_trust(project)
     if args.action == "list":
         local = set(keys.local_reviewer_names())
-        if not reg:
-            print("no reviewers registered (forge-tui reviewer add NAME)")
-        for r in sorted(reg.values(), key=lambda r: r.name):
-            state = f"retired at seq {r.retired_at_seq}" if r.retired_at_seq is not None else "active"
-            here = "key on this machine" if r.name in local else "key elsewhere"
-            print(f"{r.name:<20} {state:<22} {here:<20} {r.verifier.kid}")
-        return 0
-    if args.action == "add":
-        name = keys.check_reviewer_name(args.name)
-        if name in reg and reg[name].retired_at_seq is None:
-            raise ConfigError(f"reviewer {name!r} is already registered")
-        if keys.reviewer_key_path(name).exists():
-            vkey = keys.reviewer_key_vkey(name)
-            verifier = keys.parse_reviewer_vkey(name, vkey)
-        else:
-            from forge_tui.review import read_passphrase
-
-            passphrase = read_passphrase(name, confirm=True)
-            verifier = keys.create_reviewer_key(name, passphrase, kdf=args.kdf).verifier
-        reg[name] = Reviewer(name, verifier, None)
-        save_reviewers(project.reviewers_path, reg)
-        print(f"reviewer {name} registered ({verifier.kid}); commit .forge/reviewers.toml")
-        return 0
-    name = args.name
-    if name not in reg:
-        raise ConfigError(f"{name!r} is not a registered reviewer")
-    from forge_tui.core.ledger import LedgerWriter
-    from forge_tui.errors import LedgerBusy
-
-    try:
-        with LedgerWriter.open(project) as w:
-            seq = w.size
-            w.append(
-                [
-                    (
-                        "reviewer",
-                        {"action": "retire", "name": name, "vkey": reg[name].verifier.vkey, "from_seq": seq},
-                    )
-                ]
+        if state.setup_mode:
+            print(
+                "setup mode: no reviewer enrolled; policy changes are unprotected (forge-tui reviewer add NAME)"
             )
-    except LedgerBusy:
-        raise ConfigError("stop the daemon before retiring a reviewer (it holds the ledger)") from None
-    reg[name] = Reviewer(name, reg[name].verifier, seq)
-    save_reviewers(project.reviewers_path, reg)
-    print(f"reviewer {name} retired from seq {seq}; commit .forge/reviewers.toml")
+        for r in sorted(state.reviewers.values(), key=lambda r: r.name):
+            st = (
+                f"retired at seq {r.retired_at}"
+                if r.retired_at is not None
+                else f"active since seq {r.enrolled_at}"
+            )
+            here = "key on this machine" if r.name in local else "key elsewhere"
+            print(f"{r.name:<20} {st:<24} {here:<20} {r.verifier.kid}")
+        return 0
+    name = keys.check_reviewer_name(args.name)
+    if args.action == "add":
+        new_key = None
+        if args.vkey:
+            verifier = keys.parse_reviewer_vkey(name, args.vkey)
+        elif keys.reviewer_key_path(name).exists():
+            verifier = keys.parse_reviewer_vkey(name, keys.reviewer_key_vkey(name))
+        else:
+            passphrase = read_passphrase(name, confirm=True)
+            new_key = keys.create_reviewer_key(name, passphrase, kdf=args.kdf)
+            verifier = new_key.verifier
+        if state.setup_mode:
+            if args.signer not in (None, name):
+                raise ConfigError("the first reviewer enrols themself: leave out --as")
+            signer = new_key or keys.unlock_reviewer(name, read_passphrase(name))
+            if args.vkey and signer.verifier != verifier:
+                raise ConfigError(
+                    "the first reviewer's key must be on this machine (it signs its own enrolment)"
+                )
+            signer_name = name
+        else:
+            if not args.signer:
+                raise ConfigError(
+                    f"enrolling {name} needs an active reviewer's signature", hint="add --as SIGNER"
+                )
+            signer = keys.unlock_reviewer(args.signer, read_passphrase(args.signer))
+            signer_name = args.signer
+        body = sign_reviewer_statement(
+            signer, reviewer_statement("enrol", name, verifier.vkey, project.project_id, signer_name)
+        )
+        seq = submit_reviewer_record(project, body)
+        print(f"reviewer {name} enrolled at seq {seq} ({verifier.kid}), signed by {signer_name}")
+        return 0
+    cur = state.active().get(name)
+    if cur is None:
+        raise ConfigError(f"{name!r} is not an active reviewer")
+    signer = keys.unlock_reviewer(args.signer, read_passphrase(args.signer))
+    body = sign_reviewer_statement(
+        signer, reviewer_statement("retire", name, cur.verifier.vkey, project.project_id, args.signer)
+    )
+    seq = submit_reviewer_record(project, body)
+    print(f"reviewer {name} retired at seq {seq}, signed by {args.signer}")
     return 0

@@ -1,4 +1,7 @@
-"""The project's reviewer registry, `.forge/reviewers.toml` (DESIGN §3, §6).
+"""The project's reviewers (DESIGN §3, §6; docs/trust-model.md).
+
+The reviewers in force are the ledger's enrolment records (forge_tui.core.trust); `.forge/reviewers.toml`
+is the exported view of them, in this format (read by verify and people, never for trust by the daemon):
 
 [reviewers.<name>]
 vkey = "forge-tui.reviewer/<name>+<hex>+<base64>"
@@ -81,13 +84,17 @@ def save_reviewers(path: Path, reviewers: dict[str, Reviewer]) -> None:
 
 
 class ReviewerStore:
-    """Reviewers registered in a project and whose private key is on this machine."""
+    """Reviewers enrolled in a project (from its ledger) and whose private key is on this machine."""
 
     def __init__(self, project) -> None:
         self.project = project
 
     def registered(self) -> dict[str, Reviewer]:
-        return load_reviewers(self.project.reviewers_path)
+        """The ledger's reviewer set (enrolment records), never the working tree's reviewers.toml."""
+        from forge_tui.core.trust import project_trust
+
+        state = project_trust(self.project)
+        return {n: Reviewer(n, r.verifier, r.retired_at) for n, r in state.reviewers.items()}
 
     def names(self) -> list[str]:
         reg = self.registered()
@@ -98,6 +105,76 @@ class ReviewerStore:
         reg = self.registered().get(name)
         if reg is None or reg.verifier != key.verifier:
             raise ConfigError(
-                f"reviewer {name!r} is not registered with this key in {self.project.reviewers_path}"
+                f"reviewer {name!r} is not enrolled with this key in the project's ledger",
+                hint="forge-tui reviewer add NAME --as AN_ACTIVE_REVIEWER",
             )
         return key
+
+
+# ---- enrolment through the ledger (docs/trust-model.md) ------------------------------------------------
+
+
+def export_reviewers(project, state=None) -> None:
+    """Rewrite `.forge/reviewers.toml` as a view of the ledger's reviewer set (never read for trust)."""
+    from forge_tui.core.trust import project_trust
+
+    state = state if state is not None else project_trust(project)
+    view = {n: Reviewer(n, r.verifier, r.retired_at) for n, r in state.reviewers.items()}
+    save_reviewers(project.reviewers_path, view)
+
+
+def submit_reviewer_record(project, body: dict) -> int:
+    """Append a signed `reviewer` record: through the daemon's reviewer socket when one answers, else
+    straight into the ledger (after the same checks). Returns its seq."""
+    from forge_tui.client import Client, DaemonUnavailable, RPCError
+    from forge_tui.paths import review_socket_path
+    from forge_tui.protocol import REVIEWER_ENROL
+
+    try:
+        with Client(review_socket_path(project.project_id), client="cli") as c:
+            return int(c.call(REVIEWER_ENROL, body)["seq"])
+    except RPCError as exc:
+        raise ConfigError(f"refused: {exc.message} (error {exc.code})") from None
+    except DaemonUnavailable:
+        pass
+    return append_reviewer_record(project, body)
+
+
+def append_reviewer_record(project, body: dict) -> int:
+    """Append a `reviewer` record with the ledger writer (no daemon runs), checking it against the
+    ledger's reviewer set first; then export the view."""
+    from forge_tui.core.ledger import LedgerWriter
+    from forge_tui.core.trust import project_trust
+    from forge_tui.errors import LedgerBusy
+
+    try:
+        with LedgerWriter.open(project) as w:
+            state = project_trust(project)  # read under the writer's lock
+            state.check_reviewer_body(body)
+            (rec,) = w.append([("reviewer", body)])
+    except LedgerBusy:
+        raise ConfigError("the ledger is held by a daemon that does not answer; try again") from None
+    state.apply(rec.seq, "reviewer", body)
+    export_reviewers(project, state)
+    return rec.seq
+
+
+def enrol_reviewers(project, keys: dict[str, ReviewerKey]) -> None:
+    """Enrol `keys` in order, each signed by the first active reviewer (the first self-signed when the
+    project is in setup mode). For init scripts, the demo and tests."""
+    from forge_tui.core.trust import project_trust, reviewer_statement, sign_reviewer_statement
+
+    state = project_trust(project)
+    active = state.active()
+    first: ReviewerKey | None = next((k for n, k in keys.items() if n in active), None)
+    for name, key in keys.items():
+        if name in active:
+            continue
+        if first is None and active:
+            raise ConfigError("enrol_reviewers needs the key of an active reviewer to sign")
+        signer = first or key  # the very first reviewer signs its own enrolment
+        body = sign_reviewer_statement(
+            signer, reviewer_statement("enrol", name, key.verifier.vkey, project.project_id, signer.name)
+        )
+        append_reviewer_record(project, body)
+        first = first or key

@@ -22,9 +22,8 @@ from forge_tui.core.ledger import Appended
 from forge_tui.core.note import NoteError
 from forge_tui.core.policy.model import ACTION_KINDS
 from forge_tui.core.records import format_ts, now_ms
-from forge_tui.core.reviewers import load_reviewers
 from forge_tui.daemon.peer import sandboxed as peer_sandboxed
-from forge_tui.errors import CanonicalError, ConfigError, LedgerError, SignatureError
+from forge_tui.errors import CanonicalError, LedgerError, SignatureError
 from forge_tui.protocol import (
     BAD_PARAMS,
     BAD_SIGNATURE,
@@ -192,7 +191,11 @@ class Gate:
         clock: Callable[[], int] = now_ms,
         emit: Callable[[dict[str, Any]], None] = lambda ev: None,
         principal: str | None = None,
+        trust=None,
     ) -> None:
+        from forge_tui.core.trust import TrustState
+
+        self.trust = trust if trust is not None else TrustState(project.project_id)
         self.principal = normalise_identity(principal) or daemon_principal()
         self.project = project
         self.appender = appender
@@ -518,17 +521,14 @@ class Gate:
     ) -> dict[str, Any]:
         rid = p.request_id
         name = approval["reviewer"]
-        try:
-            reviewers = load_reviewers(self.project.reviewers_path)
-        except (ConfigError, NoteError) as exc:
-            raise GateError(UNAUTHORIZED, f"reviewers.toml is invalid: {exc}") from None
-        rev = reviewers.get(name)
+        # The reviewers in force come from the ledger (enrolment records), never from reviewers.toml.
+        rev = self.trust.reviewers.get(name)
         if rev is None:
             await self._violation(
-                "unknown_reviewer", rid, f"approval signed as {name!r}, who is not a registered reviewer"
+                "unknown_reviewer", rid, f"approval signed as {name!r}, who is not an enrolled reviewer"
             )
-            raise GateError(UNAUTHORIZED, f"{name!r} is not a registered reviewer")
-        if rev.retired_at_seq is not None:
+            raise GateError(UNAUTHORIZED, f"{name!r} is not an enrolled reviewer")
+        if not rev.active:
             await self._violation("retired_reviewer", rid, f"approval by retired reviewer {name!r}")
             raise GateError(UNAUTHORIZED, f"reviewer {name!r} is retired")
         try:

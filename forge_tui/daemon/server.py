@@ -32,6 +32,7 @@ from typing import Any
 
 from forge_tui import __version__
 from forge_tui.core.ledger import LedgerWriter
+from forge_tui.core.trust import read_ledger_records, replay
 from forge_tui.daemon.appender import GroupAppender
 from forge_tui.daemon.gate import Gate, peer_process
 from forge_tui.daemon.hookserve import HookService
@@ -41,6 +42,7 @@ from forge_tui.paths import keys_dir
 from forge_tui.protocol import (
     AGENT_METHODS,
     BAD_PARAMS,
+    BAD_SIGNATURE,
     EVENT,
     HOOK_RUN,
     INTERNAL,
@@ -48,8 +50,11 @@ from forge_tui.protocol import (
     LEDGER_UNAVAILABLE,
     MAX_LINE,
     METHOD_NOT_FOUND,
+    NOT_PENDING,
     PARSE_ERROR,
+    POLICY_APPROVE,
     PROTOCOL_VERSION,
+    REVIEWER_ENROL,
     TOO_LARGE,
     UNAUTHORIZED,
     GateError,
@@ -343,6 +348,8 @@ class Daemon:
             "ledger.query": self.m_query,
             "ledger.note": self.m_note,
             "policy.reload": self.m_reload,
+            POLICY_APPROVE: self.m_policy_approve,
+            REVIEWER_ENROL: self.m_reviewer_enrol,
             HOOK_RUN: HookService(self).handle,  # the agent hooks (forge_tui/daemon/hookserve.py)
         }
         self._lock_fd = -1
@@ -438,17 +445,25 @@ class Daemon:
                 self.log(warning)
             self.appender = GroupAppender(self.writer, log=self.log, emit=self.broadcast)
             self.appender.start()
-            self.policies = PolicyHolder(self.project.policy_path)
-            kind, body = self.policies.load_initial()
-            await self.appender.append([("policy", body)])
-            if kind == "error":
-                self.log(f"policy error, fail-closed default in force: {body['error']}")
+            self.trust = replay(self.project.project_id, read_ledger_records(self.writer.path))
+            for seq, problem in self.trust.problems:
+                self.log(f"ledger seq {seq}: {problem}")
+            self.policies = PolicyHolder(
+                self.project.policy_path,
+                trust=self.trust,
+                archives=(self.project.state_dir / "policies", self.project.forge_dir / "policies"),
+            )
+            for kind, body in self.policies.load_initial():
+                written = await self.appender.append([("policy", body)])
+                self.trust.apply(written[0].seq, "policy", body)
+                self._note_policy_event(kind, body)
             self.gate = Gate(
                 self.project,
                 self.appender,
                 self.policies,
                 protected_dirs=(keys_dir(), self.project.state_dir),
                 emit=self.broadcast,
+                trust=self.trust,
             )
             self._server = await self._listen(self.socket_path, AGENT)
             self._review_server = await self._listen(self.review_socket_path, REVIEWER)
@@ -565,23 +580,40 @@ class Daemon:
             c.push_event(event)
 
     async def _reload(self) -> None:
+        text = await asyncio.to_thread(self.policies.read)
         old = self.policies.current
-        res = self.policies.reload()
-        if res is None:
+        events = self.policies.consider(text)
+        if not events:
             return
-        kind, body = res
         new = self.policies.current
         # A policy change is enforced only once its record is durable: while the ledger heals, the last
         # recorded policy stays in force and the record is retried (docs/faults.md).
         self.policies.current = old
-        try:
-            await self.appender.append_durably([("policy", body)])
-        except LedgerError as exc:
-            self.log(f"policy change not recorded, not enforced: {exc}")
-            return
+        for kind, body in events:
+            try:
+                written = await self.appender.append_durably([("policy", body)])
+            except LedgerError as exc:
+                self.log(f"policy change not recorded, not enforced: {exc}")
+                self.policies.forget_seen()  # the next look (event or recheck) tries again
+                return
+            self.trust.apply(written[0].seq, "policy", body)
+            self._note_policy_event(kind, body)
         self.policies.current = new
+
+    def _note_policy_event(self, kind: str, body: dict[str, Any]) -> None:
         if kind == "policy.reloaded":
             self.broadcast({"type": kind, "digest": body["digest"], "path": body["path"]})
+        elif kind == "policy.pending":
+            pending = self.policies.pending
+            self.broadcast(
+                {
+                    "type": kind,
+                    "digest": body["digest"],
+                    "path": body["path"],
+                    "in_force": body["in_force"],
+                    "diff": pending.diff if pending is not None else "",
+                }
+            )
         else:
             self.broadcast({"type": kind, "error": body["error"], "path": body["path"]})
         self.log(f"{kind}: {body.get('error') or body['digest']}")
@@ -620,11 +652,22 @@ class Daemon:
                 "health": self.appender.health(),  # ok | degraded | tracked_stale (docs/faults.md)
             },
             "pending": len(self.gate.pending),
+            "trust": self._trust_status(),
             "counts": dict(self.gate.counts),
             "requests_by_sandbox": dict(self.gate.sandbox_counts),  # docs/sandbox.md
             "uptime_s": int(time.monotonic() - self.started),
             "pid": os.getpid(),
         }
+
+    def _trust_status(self) -> dict[str, Any]:
+        t = self.trust
+        out: dict[str, Any] = {"setup_mode": t.setup_mode, "reviewers": sorted(t.active())}
+        if t.setup_mode:
+            out["warning"] = (
+                "setup mode: no reviewer is enrolled, so policy changes take effect unprotected "
+                "(forge-tui reviewer add NAME)"
+            )
+        return out
 
     async def m_request(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         client = params.get("client") if type(params.get("client")) is str else conn.client
@@ -657,6 +700,52 @@ class Daemon:
     async def m_reload(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         await self._reload()
         return self.policies.describe()
+
+    async def m_policy_approve(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        """A reviewer's signature over the pending policy change's digest puts it in force."""
+        try:
+            st, rev = self.trust.check_policy_body(params)
+        except ConfigError as exc:
+            await self.gate.record_violation("forged_policy_approval", None, str(exc), peer=conn.peer)
+            raise GateError(BAD_SIGNATURE, str(exc)) from None
+        digest = st["policy_digest"]
+        pending = self.policies.pending
+        if pending is None or pending.digest != digest:
+            raise GateError(NOT_PENDING, f"no pending policy change with digest {digest[:12]}")
+        body = {
+            "event": "approved",
+            "digest": digest,
+            "path": str(self.policies.path),
+            "approval": st,
+            "reviewer_kid": rev.verifier.kid,
+            "reviewer_sig": params["reviewer_sig"],
+            "rules": pending.rules,
+        }
+        written = await self.appender.append([("policy", body)])
+        self.trust.apply(written[0].seq, "policy", body)
+        self.policies.approve(digest)
+        self._note_policy_event("policy.reloaded", {"digest": digest, "path": body["path"]})
+        return {"digest": digest, "seq": written[0].seq, "status": "in_force"}
+
+    async def m_reviewer_enrol(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        """A signed `reviewer` record (enrol or retire), checked against the reviewers in force."""
+        from forge_tui.core.reviewers import export_reviewers
+
+        try:
+            self.trust.check_reviewer_body(params)
+        except ConfigError as exc:
+            await self.gate.record_violation("forged_enrolment", None, str(exc), peer=conn.peer)
+            raise GateError(UNAUTHORIZED, str(exc)) from None
+        body = {k: params[k] for k in ("action", "name", "vkey", "statement", "signer_kid", "signer_sig")}
+        body["from_seq"] = None  # the change takes effect at this record's own seq
+        written = await self.appender.append([("reviewer", body)])
+        self.trust.apply(written[0].seq, "reviewer", body)
+        try:
+            export_reviewers(self.project, self.trust)
+        except OSError as exc:
+            self.log(f"could not export .forge/reviewers.toml: {exc}")
+        self.broadcast({"type": "reviewers.changed", "reviewers": sorted(self.trust.active())})
+        return {"seq": written[0].seq}
 
     async def m_query(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         from forge_tui.core.query import Filters, normalise_time

@@ -262,6 +262,22 @@ class ForgeApp(App[None]):
             )
         elif kind in ("ledger.degraded", "ledger.healed"):
             self.ledger_health = ev
+        elif kind == "policy.pending":
+            diff = [
+                ln
+                for ln in str(ev.get("diff") or "").splitlines()
+                if ln[:1] in "+-" and ln[:3] not in ("+++", "---")
+            ]
+            shown = "\n".join(shorten(ln, 100) for ln in diff[:8]) + ("\n…" if len(diff) > 8 else "")
+            self.notify(
+                f"policy.toml changed to {shorten(ev.get('digest', ''), 12)}; "
+                f"{shorten(ev.get('in_force', ''), 12)} stays in force until a reviewer signs it "
+                f"(forge-tui policy approve --as NAME)\n{shown}",
+                title="Policy change pending",
+                severity="warning",
+                markup=False,
+                timeout=20,
+            )
         elif kind == "policy.error":
             self.policy_error = str(ev.get("error") or "error")
             self.notify(
@@ -271,7 +287,7 @@ class ForgeApp(App[None]):
                 markup=False,
                 timeout=10,
             )
-        if kind in ("policy.reloaded", "policy.error"):
+        if kind in ("policy.reloaded", "policy.error", "policy.pending"):
             self.refresh_status()
         self.sync_headers()
         self.refresh_bindings()

@@ -25,7 +25,7 @@ os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 from forge_tui.core.keys import ReviewerKey, create_reviewer_key  # noqa: E402
 from forge_tui.core.project import Project, init_project  # noqa: E402
-from forge_tui.core.reviewers import Reviewer, save_reviewers  # noqa: E402
+from forge_tui.core.reviewers import enrol_reviewers  # noqa: E402
 from forge_tui.daemon.server import Daemon  # noqa: E402
 from forge_tui.paths import atomic_write  # noqa: E402
 
@@ -117,7 +117,7 @@ def make_console_world(monkeypatch, reviewers: tuple[str, ...] = ("alice",)) -> 
     project = init_project(root, pack="solo", name="shop")
     atomic_write(project.policy_path, POLICY.encode())
     keys = {n: create_reviewer_key(n, PASSPHRASE, kdf="interactive") for n in reviewers}
-    save_reviewers(project.reviewers_path, {n: Reviewer(n, k.verifier) for n, k in keys.items()})
+    enrol_reviewers(project, keys)
     return ConsoleWorld(home, project, home / "d.sock", keys)
 
 

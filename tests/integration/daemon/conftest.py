@@ -18,7 +18,7 @@ from gatehelp import REVIEWERS, World, reviewer_key
 from rpc_kit import RPC
 
 from forge_tui.core.project import init_project
-from forge_tui.core.reviewers import Reviewer, save_reviewers
+from forge_tui.core.reviewers import enrol_reviewers
 from forge_tui.daemon.server import Daemon
 
 
@@ -52,7 +52,7 @@ def make_world(forge_home):
         w = World(forge_home, project, forge_home / "d.sock")
         w.write_policy(policy)
         w.keys = {name: reviewer_key(name) for name in reviewers}
-        save_reviewers(project.reviewers_path, {n: Reviewer(n, k.verifier) for n, k in w.keys.items()})
+        enrol_reviewers(project, w.keys)  # ledger records: the first self-signed, the rest by the first
         return w
 
     return make

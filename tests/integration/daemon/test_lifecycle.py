@@ -16,7 +16,7 @@ from gatehelp import run_cli, spawn_daemon, verify_clean, wait_for_socket
 
 from forge_tui.client import Client, DaemonUnavailable
 from forge_tui.core.keys import create_reviewer_key
-from forge_tui.core.reviewers import Reviewer, load_reviewers, save_reviewers
+from forge_tui.core.reviewers import enrol_reviewers
 from forge_tui.errors import ConfigError
 
 
@@ -152,9 +152,7 @@ def test_request_exit_codes(make_world, daemon_proc):
 def test_headless_approve_and_reject_with_forge_passphrase(make_world, daemon_proc):
     w = make_world(POLICY, reviewers=())
     dave = create_reviewer_key("dave", "pw-dave", kdf="interactive")
-    reg = load_reviewers(w.project.reviewers_path)
-    reg["dave"] = Reviewer("dave", dave.verifier)
-    save_reviewers(w.project.reviewers_path, reg)
+    enrol_reviewers(w.project, {"dave": dave})
     daemon_proc(w)
     a = ask(w.sock, "make a")
     b = ask(w.sock, "make b")

@@ -1,5 +1,6 @@
-"""Policy hot reload (DESIGN §8): a good edit takes effect and is recorded; a broken one keeps the last good
-policy in force, is shown as an event and recorded. Editors save in place or by rename: both are tested."""
+"""Policy hot reload (DESIGN §8, docs/trust-model.md): a good edit becomes a pending change, recorded, and
+takes effect once a reviewer signs its digest; a broken one keeps the last good policy in force, is shown
+as an event and recorded. Editors save in place or by rename: both are tested."""
 
 from __future__ import annotations
 
@@ -37,6 +38,16 @@ def policy_records(world) -> list[dict]:
     return [r["body"] for r in world.records() if r["type"] == "policy"]
 
 
+async def approve(w, rev, digest: str) -> None:
+    """alice signs the pending change's digest on the reviewer socket."""
+    from forge_tui.core.trust import policy_statement, sign_policy_statement
+
+    st = policy_statement(digest, "alice", w.project.project_id)
+    assert (await rev.call("policy.approve", sign_policy_statement(w.keys["alice"], st)))[
+        "status"
+    ] == "in_force"
+
+
 async def build(c) -> dict:
     return await c.call(
         "gate.request", {"action": {"kind": "shell.exec", "command": "make all"}, "actor": {"id": "a"}}
@@ -52,11 +63,16 @@ async def test_good_then_bad_policy_edits(make_world, start_daemon, connect, sav
     assert (await build(c))["status"] == "allowed"
 
     save(w.project.policy_path, DENY)
-    ev = await c.event("policy.reloaded")
     digest = hashlib.sha256(DENY.encode()).hexdigest()
+    pending = await c.event("policy.pending")
+    assert pending["digest"] == digest and '+decision = "deny"' in pending["diff"], pending
+    assert policy_records(w)[-1]["event"] == "pending", "the pending change is not in the ledger"
+    assert (await build(c))["status"] == "allowed", "an unapproved edit took effect"
+    await approve(w, c, digest)
+    ev = await c.event("policy.reloaded")
     assert ev["digest"] == digest, "the reload event names another policy"
-    assert policy_records(w)[-1]["digest"] == digest and policy_records(w)[-1]["loaded"], (
-        "the change is not in the ledger"
+    assert policy_records(w)[-1]["digest"] == digest and policy_records(w)[-1]["event"] == "approved", (
+        "the approval is not in the ledger"
     )
     res = await build(c)
     assert (res["status"], res["reason"]) == ("denied", "builds are frozen"), "the new rule did not apply"
@@ -73,8 +89,13 @@ async def test_good_then_bad_policy_edits(make_world, start_daemon, connect, sav
     assert st["policy"]["digest"] == digest and st["policy"]["error"], "status hides the policy error"
 
     save(w.project.policy_path, ALLOW)
+    back = hashlib.sha256(ALLOW.encode()).hexdigest()
+    assert (await c.event("policy.pending"))["digest"] == back, (
+        "going back to an older policy is a change too"
+    )
+    await approve(w, c, back)
     ev = await c.event("policy.reloaded")
-    assert ev["digest"] == hashlib.sha256(ALLOW.encode()).hexdigest()
+    assert ev["digest"] == back
     assert (await build(c))["status"] == "allowed", "fixing the policy did not bring the rule back"
     from gatehelp import verify_clean
 

@@ -1,0 +1,61 @@
+"""The trust roots from the command line: `reviewer add|list|retire` write signed enrolment records, and
+`policy approve --as NAME` signs a pending policy change (with and without a daemon)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+from gatehelp import run_cli, spawn_daemon, verify_clean, wait_for_socket
+
+from forge_tui.client import Client
+from forge_tui.core.reviewers import load_reviewers
+from forge_tui.core.trust import project_trust
+
+STRICT = 'version = 1\ndefault = "ask"\n\n[[rule]]\nid = "no-env"\nmatch = { kind = "file.read", paths = [".env"] }\ndecision = "deny"\n'
+LOOSE = 'version = 1\ndefault = "allow"\n'
+
+
+def test_reviewer_chain_and_policy_approval_from_the_cli(make_world):
+    w = make_world(STRICT, reviewers=())
+    env = w.env(FORGE_PASSPHRASE="correct horse battery")
+    first = run_cli(w, "reviewer", "add", "alice", "--kdf", "interactive", env=env)
+    assert first.returncode == 0 and "signed by alice" in first.stdout, first.stderr
+    unsigned = run_cli(w, "reviewer", "add", "bob", "--kdf", "interactive", env=env)
+    assert unsigned.returncode == 2 and "--as" in unsigned.stderr, "a second reviewer enrolled unsigned"
+    bob = run_cli(w, "reviewer", "add", "bob", "--as", "alice", "--kdf", "interactive", env=env)
+    assert bob.returncode == 0 and "signed by alice" in bob.stdout, bob.stderr
+    assert set(project_trust(w.project).active()) == {"alice", "bob"}
+    assert set(load_reviewers(w.project.reviewers_path)) == {"alice", "bob"}, "the view is not exported"
+    listed = run_cli(w, "reviewer", "list", env=env)
+    assert "alice" in listed.stdout and "bob" in listed.stdout and "setup mode" not in listed.stdout
+
+    proc = spawn_daemon(w)
+    try:
+        wait_for_socket(w.sock, proc)
+        w.write_policy(LOOSE)
+        digest = hashlib.sha256(LOOSE.encode()).hexdigest()
+        with Client(w.rsock) as c:
+            deadline = time.monotonic() + 20
+            while (c.call("status")["policy"].get("pending") or {}).get("digest") != digest:
+                assert time.monotonic() < deadline, "the edit never became a pending change"
+                time.sleep(0.02)  # polling a condition with a deadline
+        wrong = run_cli(w, "policy", "approve", "--as", "mallory", env=env)
+        assert wrong.returncode != 0
+        ok = run_cli(w, "policy", "approve", "--as", "bob", env=env)
+        assert ok.returncode == 0 and "in force" in ok.stdout and '+default = "allow"' in ok.stdout, ok.stderr
+        with Client(w.sock) as c:
+            assert c.call("status")["policy"]["digest"] == digest
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    retire = run_cli(w, "reviewer", "retire", "bob", "--as", "alice", env=env)
+    assert retire.returncode == 0, retire.stderr
+    last = run_cli(w, "reviewer", "retire", "alice", "--as", "alice", env=env)
+    assert last.returncode == 2 and "last active reviewer" in last.stderr
+    w.write_policy(STRICT)
+    offline = run_cli(w, "policy", "approve", "--as", "alice", env=env)
+    assert offline.returncode == 0 and "enforces it at start" in offline.stdout, offline.stderr
+    assert hashlib.sha256(STRICT.encode()).hexdigest() in project_trust(w.project).approved
+    verify_clean(w)
