@@ -16,7 +16,9 @@ NEW_POLICY = POLICY.replace('command = ["pytest*"]', 'command = ["pytest*", "mak
 async def test_a_policy_change_is_enforced_only_once_recorded(make_world, start_daemon, connect, faults):
     """Before: one failed fdatasync and the daemon logged "could not record policy change", decided
     under the new policy anyway and never retried (every later decision: unrecorded_policy)."""
-    world = make_world(POLICY)
+    # Setup mode (no reviewer enrolled): a parsed change goes in force once recorded, with no approval
+    # (docs/trust-model.md); with reviewers it would wait as a pending change.
+    world = make_world(POLICY, reviewers=())
     d = await start_daemon(world)
     c = await connect(world.sock)
     old = d.policies.current.digest
