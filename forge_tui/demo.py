@@ -21,6 +21,7 @@ from typing import Any
 from forge_tui.client import Client, DaemonUnavailable, RPCError
 
 DEMO_PASSPHRASE = "demo"
+DONE = {"approve": "approved", "reject": "rejected"}
 HUMAN = "you"
 BOT = "release-bot"
 
@@ -363,7 +364,7 @@ def run_headless(world: DemoWorld, log: Callable[[str], None], *, pace: float = 
             verdict = "approve" if p["action"]["kind"] == "file.write" else "reject"
             reason = "" if verdict == "approve" else "not during the freeze"
             res = send_decision(c, you, find_pending(c, p["request_id"]), verdict, reason)
-            log(f"{HUMAN} {verdict}s {p['request_id']}: {res['status']}")
+            log(f"{HUMAN}: {DONE[verdict]} {p['request_id']} ({res['status']})")
     for t in agent.threads:
         t.join(timeout=30)
     return agent.results
@@ -376,3 +377,23 @@ def wait_until(pred: Callable[[], bool], timeout: float) -> bool:
             return True
         time.sleep(0.02)
     return pred()
+
+
+def command_hint(argv0: str, cwd: Path | None = None) -> str:
+    """How the user can run forge-tui again: `forge-tui` when that is on PATH and is this program, else
+    the program's path (relative to `cwd` when under it, e.g. `.venv/bin/forge-tui` after the README's
+    install), else `python -m forge_tui`."""
+    import shutil
+    import sys
+
+    prog = Path(argv0)
+    on_path = shutil.which("forge-tui")
+    if prog.name == "forge-tui":
+        if on_path and Path(on_path).resolve() == prog.resolve():
+            return "forge-tui"
+        here = (cwd or Path.cwd()).resolve()
+        try:
+            return str(prog.resolve().relative_to(here))
+        except ValueError:
+            return str(prog.resolve())
+    return f"{Path(sys.executable).name} -m forge_tui"

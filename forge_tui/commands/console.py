@@ -8,10 +8,16 @@ NAME = "console"
 HELP = "open the approval console (what `forge-tui` with no command does)"
 DESCRIPTION = """\
 Open the approval console for the project around the current folder. When no daemon answers on the
-project's reviewer socket, one is started in the background first (its log goes to the project's private state
-folder) and keeps running after you quit. Keys: Enter inspect, a approve, r reject, l ledger,
-v verify, p policy, ctrl+p commands, q quit. Rebind them in the [keymap] table of the user config file
-(see forge_tui/tui/config.py)."""
+project's reviewer socket, one is started in the background first (its log goes to the project's
+private state folder) and keeps running after you quit. Keys: Enter inspect, a approve, r reject, l ledger,
+v verify, p policy, k lock the reviewer key, u hand over (unlock another reviewer's key), ctrl+p
+commands, q quit. The key locks itself after lock_after (default 5 minutes) without a key press and
+when the terminal session goes away. Rebind keys in the [keymap] table of the user config file (see
+docs/console.md). It needs a terminal: from scripts use `forge-tui status`, `approve` and `reject`.
+
+A reviewer on another machine runs it there over ssh (`ssh -t host forge-tui -C PROJECT`), or forwards
+the reviewer socket (`ssh -L LOCAL.sock:REMOTE.sock host`) and runs `forge-tui console --no-start
+--review-socket LOCAL.sock`."""
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -26,8 +32,23 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--as", dest="reviewer", metavar="NAME", help="sign with this reviewer key")
 
 
+def has_terminal() -> bool:
+    """Both standard input and output are a terminal (the console draws on one and reads keys)."""
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
+
+    from forge_tui.errors import ForgeError
+
+    if not has_terminal():
+        raise ForgeError(
+            "the console needs a terminal (standard input and output are not one)",
+            hint="from a script use `forge-tui status`, `forge-tui approve` or `forge-tui reject`",
+        )
 
     from forge_tui.core.project import find_project
     from forge_tui.daemon.spawn import daemon_answers, start_daemon

@@ -13,7 +13,8 @@ edit of authentication code with a diff, a test run, a force push the policy den
 needs tests first, a hidden download in a compound command, attempts to run `forge-tui approve` and
 to edit the policy, and a bot trying to approve its own request. The console opens: approve with `a`,
 reject with `r`, inspect with Enter, browse the ledger with `l`, verify with `v`. Your reviewer key is
-"you" with passphrase "demo" (already unlocked). On exit the ledger is verified.
+"you" with passphrase "demo" (already unlocked). On exit the ledger is verified and the temporary
+folder is removed (--keep leaves it, and prints how to browse its ledger).
 
 --no-tui runs the same script headless (you approve the edit and reject the deploy, as a script)."""
 
@@ -23,9 +24,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--pace", type=float, default=None, help="seconds between agent steps (default 1.5, 0 headless)"
     )
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder to explore it afterwards")
 
 
 def run(args: argparse.Namespace) -> int:
+    import shutil
     import sys
     import threading
 
@@ -65,10 +68,14 @@ def run(args: argparse.Namespace) -> int:
                 print("  " + s)
     finally:
         stop_daemon(proc)
-    return _verify(world)
+    try:
+        return _verify(world, keep=args.keep)
+    finally:
+        if not args.keep:
+            shutil.rmtree(world.home, ignore_errors=True)
 
 
-def _verify(world) -> int:
+def _verify(world, *, keep: bool) -> int:
     from forge_tui.core.verify import verify_project
 
     report = verify_project(world.project)
@@ -77,5 +84,15 @@ def _verify(world) -> int:
         print(f.line())
     code = report.exit_code()
     print(f"ledger: {n} records, verify exit code {code} ({'verified' if code == 0 else 'see findings'})")
-    print(f"try:  cd {world.project.root} && FORGE_DATA_DIR={world.env['FORGE_DATA_DIR']} forge-tui log")
+    if keep:
+        import sys
+
+        from forge_tui.demo import command_hint
+
+        cmd = command_hint(sys.argv[0])
+        print(
+            f"kept {world.home}; try:  FORGE_DATA_DIR={world.env['FORGE_DATA_DIR']} {cmd} -C {world.project.root} log"
+        )
+    else:
+        print("the demo's temporary folder is removed (run `demo --keep` to explore its ledger afterwards)")
     return code

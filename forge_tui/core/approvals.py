@@ -45,3 +45,11 @@ def verify_approval(approval: dict[str, Any], signature_b64: str, verifier: Veri
     """Raises SignatureError/CanonicalError unless `verifier` signed exactly this approval."""
     sig = b64decode_strict(signature_b64, "approval signature")
     verifier.verify(approval_message(approval), sig)
+
+
+def identities(who: str | None) -> set[str]:
+    """The reviewer names a requester or principal id stands for: the id itself and, for a prefixed id
+    such as `cli:alice` (what `forge-tui request` sends for a human), the name after the prefix."""
+    if not who:
+        return set()
+    return {who, who.rsplit(":", 1)[-1]}

@@ -9,7 +9,11 @@ user config (forge_tui/tui/config.py).
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from functools import partial
@@ -17,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -28,19 +32,52 @@ from textual.worker import Worker, WorkerFailed, WorkerState
 from forge_tui.errors import ForgeError
 from forge_tui.protocol import ERROR_TITLES, RECORDED_REFUSALS, DaemonUnavailable, RPCError
 from forge_tui.tui.config import ConsoleConfig, load_config
-from forge_tui.tui.link import CONNECTED, DaemonEvent, DaemonLink, Link, LinkState, QueueSnapshot
+from forge_tui.tui.link import (
+    CONNECTED,
+    DISCONNECTED,
+    DaemonEvent,
+    DaemonLink,
+    Link,
+    LinkState,
+    QueueSnapshot,
+)
 from forge_tui.tui.screens.dialogs import ConfirmDialog, MessageDialog, PassphraseDialog, ReasonDialog
 from forge_tui.tui.screens.inspect import InspectScreen
+from forge_tui.tui.screens.ledger import LedgerScreen
+from forge_tui.tui.screens.policy import PolicyScreen
 from forge_tui.tui.screens.queue import QueueScreen
-from forge_tui.tui.text import literal, shorten
+from forge_tui.tui.screens.verify import VerifyScreen
+from forge_tui.tui.signing import SigningSession, tmux_attached
+from forge_tui.tui.text import clean, literal, shorten
 from forge_tui.tui.widgets.header import ConsoleHeader
 from forge_tui.tui.widgets.queue_table import age_of, fmt_duration, summary_of
 
 LinkFactory = Callable[[Callable[[Message], object]], Link]
+Notifier = Callable[[str, str], None]  # (title, body): a desktop notification
 
 REFUSALS = ERROR_TITLES
-RECORDED = RECORDED_REFUSALS
-ANNOUNCE_WINDOW_S = 0.3  # new requests arriving within this window share one notification and one bell  # refusals the daemon records as violation records
+RECORDED = RECORDED_REFUSALS  # refusals the daemon records as violation records
+ANNOUNCE_WINDOW_S = 0.3  # new requests arriving within this window share one notification and one bell
+LOCK_WARNING_S = 60  # the header counts down the idle lock in its last minute
+DETACH_CHECK_S = 5.0  # how often a tmux session is asked whether a client is still attached
+
+
+def notify_send(title: str, body: str) -> None:
+    """A desktop notification through notify-send (agent text is an argument, never a shell word)."""
+    exe = shutil.which("notify-send")
+    if exe is None:
+        return
+    try:
+        subprocess.run(
+            [exe, "--app-name=forge-tui", title, body],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        pass
 
 
 class ForgeCommands(Provider):
@@ -58,6 +95,16 @@ class ForgeCommands(Provider):
                 "Reload the policy",
                 "ask the daemon to load .forge/policy.toml again",
                 app.action_reload_policy,
+            ),
+            (
+                "Lock the reviewer key",
+                "forget the unlocked key: the next approval asks for a passphrase again",
+                app.action_lock,
+            ),
+            (
+                "Hand over: unlock another reviewer key",
+                "lock the key in use and unlock another reviewer's",
+                app.action_unlock,
             ),
             ("Save a screenshot", "write an SVG of this screen", app.action_save_screenshot),
             ("Open the ledger", "browse every record", app.action_ledger),
@@ -103,6 +150,15 @@ class ForgeApp(App[None]):
         Binding("l", "ledger", "Ledger", id="app.ledger", tooltip="browse the ledger"),
         Binding("v", "verify", "Verify", id="app.verify", tooltip="verify the ledger"),
         Binding("p", "policy", "Policy", id="app.policy", tooltip="the policy in force"),
+        Binding("k", "lock", "Lock", id="app.lock", tooltip="lock the reviewer key (hand the keyboard over)"),
+        Binding(
+            "u",
+            "unlock",
+            "Unlock",
+            show=False,  # in the command palette as "Hand over"; the footer is full at 80 columns
+            id="app.unlock",
+            tooltip="lock the key in use and unlock another reviewer's",
+        ),
         Binding("q", "quit", "Quit", id="app.quit", tooltip="leave the console (the daemon keeps running)"),
     ]
 
@@ -117,6 +173,9 @@ class ForgeApp(App[None]):
         config: ConsoleConfig | None = None,
         reviewer: str | None = None,
         tick_interval: float | None = 1.0,
+        idle_clock: Callable[[], float] = time.monotonic,
+        notifier: Notifier | None = None,
+        session_probe: Callable[[], bool | None] | None = None,
     ) -> None:
         super().__init__()
         self.project = project
@@ -133,7 +192,14 @@ class ForgeApp(App[None]):
         self.link_detail = ""
         self.policy_error = ""
         self.ledger_health: dict[str, Any] = {}  # status ledger.health, or the last ledger.* event
-        self.reviewer_key: Any = None
+        self.signing = SigningSession(self.config.lock_after_s, clock=idle_clock)
+        self.notifier: Notifier | None = (
+            notifier if notifier is not None else (notify_send if self.config.desktop_notify else None)
+        )
+        self.session_probe = session_probe if session_probe is not None else tmux_attached
+        self._last_probe = 0.0
+        self.window_title = ""
+        self.reviewers: dict[str, Any] = {}  # active reviewer name -> Verifier (.forge/reviewers.toml)
         self._arrivals: list[dict[str, Any]] = []
         if link_factory is None:
             if self.socket is None:
@@ -149,8 +215,8 @@ class ForgeApp(App[None]):
     def for_project(
         cls, project: Any, *, socket: str | Path | None = None, title: str | None = None, **kw: Any
     ) -> ForgeApp:
-        """The console for `project`, on its daemon's reviewer socket (default: FORGE_REVIEW_SOCKET or
-        the runtime folder), with the user's config (keymap, reviewer)."""
+        """The console for `project`, on its reviewer socket (default: FORGE_REVIEW_SOCKET or the runtime
+        folder), with the user's config (keymap, reviewer, locking, notifications)."""
         if socket is None:
             from forge_tui.paths import review_socket_path
 
@@ -164,6 +230,7 @@ class ForgeApp(App[None]):
         return self.queue_screen
 
     def on_mount(self) -> None:
+        self.load_reviewers()
         self.sync_headers()
         self.run_worker(
             self.link.run(), name="daemon-link", group="link", exclusive=True, exit_on_error=False
@@ -172,14 +239,81 @@ class ForgeApp(App[None]):
             self.set_interval(self.tick_interval, self.tick)
         for problem in self.config.problems:
             self.notify(problem, title="config", severity="warning", markup=False, timeout=10)
+        if not self.is_headless:
+            self._write_terminal("\x1b[22;2t")  # save the terminal's title (restored on exit)
+            loop = asyncio.get_running_loop()
+            try:
+                loop.add_signal_handler(signal.SIGHUP, self.session_lost, "the terminal hung up")
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
 
     async def on_unmount(self) -> None:
+        self.signing.lock()
+        if not self.is_headless:
+            self._write_terminal("\x1b[23;2t")
         await self.link.close()
 
     def tick(self) -> None:
         self.queue_screen.table.tick()
         if isinstance(self.screen, InspectScreen):
             self.screen.tick()
+        self.check_lock()
+        self.sync_headers()
+
+    def on_event(self, event: events.Event) -> Any:
+        # Every key press or click anywhere counts as the reviewer being at the keyboard.
+        if isinstance(event, events.Key | events.MouseDown):
+            self.signing.touch()
+        return super().on_event(event)
+
+    # ---- the signing key: lock, unlock, hand over, auto-lock -----------------------------------------
+
+    def check_lock(self) -> None:
+        """Lock the key when it was idle too long, or when the tmux session lost its last client."""
+        if self.signing.idle_expired():
+            self.lock_key("idle for too long")
+        if self.signing.key is None or not self.config.lock_on_detach:
+            return
+        now = self.signing.clock()
+        if now - self._last_probe >= DETACH_CHECK_S:
+            self._last_probe = now
+            self.probe_session()
+
+    @work(thread=True, exclusive=True, group="session-probe", exit_on_error=False)
+    def probe_session(self) -> None:
+        if self.session_probe() is False:
+            self.call_from_thread(self.session_lost, "the terminal session was detached")
+
+    def session_lost(self, why: str) -> None:
+        """The terminal went away (a hang-up, a detach): nobody can be at this keyboard now."""
+        if self.config.lock_on_detach:
+            self.lock_key(why)
+
+    def on_app_blur(self, event: events.AppBlur) -> None:
+        if self.config.lock_on_blur:
+            self.lock_key("the terminal lost focus")
+
+    def lock_key(self, why: str = "") -> None:
+        name = self.signing.lock()
+        if name is not None:
+            self.notify(
+                f"{name}'s key is locked" + (f" ({why})" if why else ""),
+                title="Reviewer key locked",
+                markup=False,
+            )
+        self.sync_headers()
+
+    def action_lock(self) -> None:
+        if self.signing.key is None:
+            self.notify("no reviewer key is unlocked", title="Lock", markup=False)
+            return
+        self.lock_key("locked by hand")
+
+    @work(group="unlock-dialog", exclusive=True)
+    async def action_unlock(self) -> None:
+        """Hand over: lock the key in use, then ask whose key to unlock (any reviewer on this machine)."""
+        self.lock_key("handing over")
+        await self.unlock_reviewer(choose=True)
         self.sync_headers()
 
     # ---- the model: link messages -------------------------------------------------------------------
@@ -189,9 +323,22 @@ class ForgeApp(App[None]):
         self.link_detail = message.detail
         if message.state != CONNECTED and message.retry_in is not None:
             self.link_detail = f"{message.detail}; retrying in {message.retry_in:.1f} s".lstrip("; ")
+        if message.state == DISCONNECTED:
+            self.forget_queue()
         self.queue_screen.update_empty(connected=message.state == CONNECTED)
         self.sync_headers()
         self.refresh_bindings()
+
+    def forget_queue(self) -> None:
+        """The daemon is gone: what it had pending was denied when it stopped (or died with it, and the
+        agents waiting on it were denied), so nothing listed here is pending any more."""
+        if not self.pending:
+            return
+        self.pending = {}
+        self.queue_screen.table.replace_all([])
+        for screen in self.screen_stack:
+            if isinstance(screen, InspectScreen) and screen.decided is None:
+                screen.mark_decided({"status": "denied", "decided_by": "the daemon going away"})
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # The link never raises for daemon trouble; if it died anyway (a bug), say so instead of
@@ -210,6 +357,7 @@ class ForgeApp(App[None]):
             err = (message.status.get("policy") or {}).get("error")
             self.policy_error = str(err) if err else ""
             self.ledger_health = (message.status.get("ledger") or {}).get("health") or {}
+        self.load_reviewers()
         self.pending = {p["request_id"]: p for p in message.pending}
         self.queue_screen.table.replace_all(message.pending)
         self.queue_screen.update_empty(connected=True)
@@ -242,12 +390,13 @@ class ForgeApp(App[None]):
             if not isinstance(rid, str):
                 return
             self.pending.pop(rid, None)
-            self.queue_screen.table.remove(rid)
+            self.queue_screen.table.remove_request(rid)
             self.queue_screen.update_empty(connected=self.link_state == CONNECTED)
             for screen in self.screen_stack:
                 if isinstance(screen, InspectScreen) and screen.request_id == rid:
                     screen.mark_decided(ev)
-            self._reload_ledger_view()
+            if isinstance(self.screen, LedgerScreen):
+                self.screen.reload()
         elif kind == "violation":
             self.notify(
                 f"{shorten(ev.get('kind', '?'), 30)}: {shorten(ev.get('detail', ''), 100)}",
@@ -303,13 +452,23 @@ class ForgeApp(App[None]):
             return
         self.status = status
         for screen in self.screen_stack:
-            show = getattr(screen, "show_status", None)
-            if type(screen).__name__ == "PolicyScreen" and callable(show):
-                show(status)
+            if isinstance(screen, PolicyScreen):
+                screen.show_status(status)
+
+    def load_reviewers(self) -> None:
+        """The project's active reviewers (who may approve, and whose keys check the signatures)."""
+        from forge_tui.core.reviewers import load_reviewers
+
+        try:
+            registered = load_reviewers(self.project.reviewers_path)
+        except (ForgeError, OSError, AttributeError):
+            registered = {}
+        self.reviewers = {n: r.verifier for n, r in registered.items() if r.retired_at_seq is None}
+        self.queue_screen.table.set_reviewers(self.reviewers)
 
     def _announce(self, item: dict[str, Any]) -> None:
-        """A notification and a bell for new requests; a burst (an agent firing several at once) is
-        gathered into one toast and one bell."""
+        """A notification, a bell and the terminal title for new requests; a burst (an agent firing
+        several at once) is gathered into one toast, one bell and one desktop notification."""
         self._arrivals.append(item)
         if len(self._arrivals) == 1:
             self.set_timer(ANNOUNCE_WINDOW_S, self._flush_arrivals)
@@ -327,13 +486,36 @@ class ForgeApp(App[None]):
         title = "New request waiting" if len(batch) == 1 else f"{len(batch)} new requests waiting"
         self.notify("\n".join(lines), title=title, markup=False)
         self.bell()
+        self.sync_headers()
+        if self.notifier is not None:
+            self.run_worker(
+                partial(self.notifier, f"forge-tui: {title.lower()}", "\n".join(lines)),
+                thread=True,
+                group="desktop-notify",
+                exit_on_error=False,
+            )
+
+    def _write_terminal(self, data: str) -> None:
+        driver = self._driver
+        if driver is not None and not self.is_headless:
+            driver.write(data)
+
+    def set_window_title(self, title: str) -> None:
+        """The terminal's title (OSC 2): a tmux window or a terminal tab shows the queue at a glance."""
+        if title == self.window_title:
+            return
+        self.window_title = title
+        self._write_terminal(f"\x1b]2;{clean(title, one_line=True)}\x07")
 
     def sync_headers(self) -> None:
         oldest = min(self.pending.values(), key=lambda i: i.get("received_at") or "", default=None)
+        project = getattr(self.project, "name", "") or ""
+        left = self.signing.locks_in()
+        locks_in = fmt_duration(left) if left is not None and left <= LOCK_WARNING_S else ""
         for screen in self.screen_stack:
             for header in screen.query(ConsoleHeader):
                 header.title = self.title
-                header.project = getattr(self.project, "name", "") or ""
+                header.project = project
                 header.state = self.link_state
                 header.detail = self.link_detail
                 header.pending = len(self.pending)
@@ -342,11 +524,15 @@ class ForgeApp(App[None]):
                 health = self.ledger_health
                 header.ledger_state = str(health.get("state") or "")
                 header.ledger_detail = str(health.get("fault") or health.get("tracked_error") or "")
+                header.signer = self.signing.name or ""
+                header.locks_in = locks_in
+        count = len(self.pending)
+        self.set_window_title(
+            f"forge-tui {project}: {count} pending" if count else f"forge-tui {project}".rstrip()
+        )
 
-    def _reload_ledger_view(self) -> None:
-        reload = getattr(self.screen, "reload", None)
-        if type(self.screen).__name__ == "LedgerScreen" and callable(reload):
-            reload()
+    def on_console_header_attached(self, message: ConsoleHeader.Attached) -> None:
+        self.sync_headers()
 
     # ---- which request the keys act on --------------------------------------------------------------
 
@@ -359,20 +545,32 @@ class ForgeApp(App[None]):
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("approve", "reject", "inspect"):
+        if action in ("approve", "reject", "inspect", "lock", "unlock"):
             if isinstance(self.screen, ModalScreen):
                 return False
             if action == "inspect":
                 return self.screen is self.queue_screen and self.current_item() is not None
+            if action in ("lock", "unlock"):
+                return True
             return self.link_state == CONNECTED and self.current_item() is not None
         return True
 
     # ---- actions --------------------------------------------------------------------------------------
 
+    def on_queue_screen_inspect_requested(self, message: QueueScreen.InspectRequested) -> None:
+        self.open_inspect(message.request_id)
+
     def action_inspect(self) -> None:
         item = self.current_item()
         if item is not None and self.screen is self.queue_screen:
-            self.push_screen(InspectScreen(item))
+            self.open_inspect(item["request_id"])
+
+    def open_inspect(self, request_id: str) -> None:
+        item = self.pending.get(request_id)
+        if item is not None and self.screen is self.queue_screen:
+            self.push_screen(
+                InspectScreen(item, clock=self.clock, daemon_call=self.link.call, verifiers=self.reviewers)
+            )
 
     def action_approve(self) -> None:
         item = self.current_item()
@@ -389,29 +587,14 @@ class ForgeApp(App[None]):
         return any(w.group == "review" and not w.is_finished for w in self.workers)
 
     def action_ledger(self) -> None:
-        try:
-            from forge_tui.tui.screens.ledger import LedgerScreen
-        except ImportError:
-            self._missing("ledger")
-            return
         if not isinstance(self.screen, LedgerScreen):
             self.push_screen(LedgerScreen(self._ledger_path(), project=self.project))
 
     def action_verify(self) -> None:
-        try:
-            from forge_tui.tui.screens.verify import VerifyScreen
-        except ImportError:
-            self._missing("verify")
-            return
         if not isinstance(self.screen, VerifyScreen):
             self.push_screen(VerifyScreen(self.project))
 
     def action_policy(self) -> None:
-        try:
-            from forge_tui.tui.screens.policy import PolicyScreen
-        except ImportError:
-            self._missing("policy")
-            return
         if not isinstance(self.screen, PolicyScreen):
             self.push_screen(PolicyScreen(self.project, self.status))
 
@@ -438,16 +621,13 @@ class ForgeApp(App[None]):
         except (DaemonUnavailable, RPCError):
             pass
 
-    def _missing(self, what: str) -> None:
-        self.notify(f"the {what} view is not available in this build", severity="warning", markup=False)
-
     def _ledger_path(self) -> Path:
         path = ((self.status or {}).get("ledger") or {}).get("path")
         if path:
             return Path(path)
         return self.project.tracked_ledger(self.project.local_ledger_id())
 
-    # ---- review: confirm, unlock once, sign, send ---------------------------------------------------
+    # ---- review: confirm, unlock, sign, send ----------------------------------------------------------
 
     def describe_item(self, item: dict[str, Any]) -> Text:
         actor = item.get("actor") or {}
@@ -460,6 +640,10 @@ class ForgeApp(App[None]):
         t.append_text(literal(shorten(summary_of(item), 200), one_line=True))
         t.append("\nrule      ", style="bold")
         t.append_text(literal(item.get("rule") or "default", one_line=True))
+        t.append("\nsigning   ", style="bold")
+        t.append_text(
+            literal(self.signing.name or "(a key is unlocked next)", "" if self.signing.name else "dim")
+        )
         return t
 
     @work(group="review")
@@ -504,7 +688,8 @@ class ForgeApp(App[None]):
             return
         if res.get("status") == "pending":
             self.notify(
-                f"your approval of {request_id} is recorded: {res.get('approvals')} of {res.get('needed')}",
+                f"{key.name}'s approval of {request_id} is recorded: "
+                f"{res.get('approvals')} of {res.get('needed')}",
                 title="Approval recorded",
                 markup=False,
             )
@@ -525,10 +710,12 @@ class ForgeApp(App[None]):
             body.append(" · the attempt is recorded in the ledger as a violation", style="dim")
         await self.push_screen_wait(MessageDialog(title, body))
 
-    async def unlock_reviewer(self) -> Any:
-        """The reviewer key of this session, unlocked once (argon2 runs in a thread)."""
-        if self.reviewer_key is not None:
-            return self.reviewer_key
+    async def unlock_reviewer(self, *, choose: bool = False) -> Any:
+        """The unlocked reviewer key, unlocking one first when none is (argon2 runs in a thread). With
+        `choose` (a hand-over) every reviewer key on this machine is offered, not only the configured
+        one."""
+        if self.signing.key is not None and not choose:
+            return self.signing.key
         from forge_tui.core.reviewers import ReviewerStore
         from forge_tui.review import PASSPHRASE_ENV
 
@@ -540,7 +727,7 @@ class ForgeApp(App[None]):
                 MessageDialog("Cannot read the reviewers", literal(exc.diagnostics()))
             )
             return None
-        if self.reviewer_name:
+        if self.reviewer_name and not choose:
             if self.reviewer_name not in names:
                 await self.push_screen_wait(
                     MessageDialog(
@@ -567,10 +754,12 @@ class ForgeApp(App[None]):
         env = os.environ.get(PASSPHRASE_ENV)
         error = ""
         for _attempt in range(3):
-            if env is not None and len(names) == 1:
+            if env is not None and len(names) == 1 and not choose:
                 name, passphrase = names[0], env
             else:
-                answer = await self.push_screen_wait(PassphraseDialog(names, passphrase=env, error=error))
+                answer = await self.push_screen_wait(
+                    PassphraseDialog(names, passphrase=None if choose else env, error=error)
+                )
                 if answer is None:
                     return None
                 name, passphrase = answer
@@ -583,14 +772,23 @@ class ForgeApp(App[None]):
                 if not isinstance(failed.error, ForgeError):
                     raise
                 error = failed.error.diagnostics()
-                if env is not None:  # a wrong FORGE_PASSPHRASE will not get better by asking again
+                if env is not None and not choose:  # a wrong FORGE_PASSPHRASE will not get better
                     await self.push_screen_wait(
                         MessageDialog("Cannot unlock the reviewer key", literal(error))
                     )
                     return None
                 continue
-            self.reviewer_key = key
-            self.notify(f"signing as {name} until you quit", title="Reviewer key unlocked", markup=False)
+            self.signing.unlock(key)
+            self.sync_headers()
+            self.notify(f"signing as {name} {self._until()}", title="Reviewer key unlocked", markup=False)
             return key
         await self.push_screen_wait(MessageDialog("Cannot unlock the reviewer key", literal(error)))
         return None
+
+    def _until(self) -> str:
+        after = self.signing.lock_after_s
+        return (
+            f"until you lock it (k) or {fmt_duration(after)} without a key press"
+            if after
+            else ("until you lock it (k) or quit")
+        )

@@ -2,6 +2,10 @@
 
 ```toml
 reviewer = "alice"          # the reviewer key to use when several are on this machine (optional)
+lock_after = "5m"           # lock the unlocked reviewer key after this long without a key press ("off": never)
+lock_on_detach = true       # lock it when the terminal session goes away (tmux detach, a hang-up)
+lock_on_blur = false        # lock it whenever the terminal loses focus too
+desktop_notify = true       # a notify-send notification for a new request, where notify-send exists
 
 [keymap]                    # binding id = keys (comma-separated for several)
 "app.approve" = "y"
@@ -22,10 +26,18 @@ APP = "forge-tui"
 CONFIG_ENV = "FORGE_TUI_CONFIG"
 
 
+DEFAULT_LOCK_AFTER_S = 300
+FLAGS = ("lock_on_detach", "lock_on_blur", "desktop_notify")
+
+
 @dataclass
 class ConsoleConfig:
     keymap: dict[str, str] = field(default_factory=dict)
     reviewer: str | None = None
+    lock_after_s: int | None = DEFAULT_LOCK_AFTER_S  # None: never lock for idleness
+    lock_on_detach: bool = True
+    lock_on_blur: bool = False
+    desktop_notify: bool = True
     problems: list[str] = field(default_factory=list)
     path: Path | None = None
 
@@ -72,10 +84,32 @@ def parse_config(text: str, path: Path | None = None) -> ConsoleConfig:
             cfg.reviewer = reviewer
         else:
             cfg.problems.append(f"{where}: reviewer must be a name")
-    unknown = set(doc) - {"keymap", "reviewer"}
+    _lock_after(doc, cfg, where)
+    for flag in FLAGS:
+        if flag in doc:
+            if isinstance(doc[flag], bool):
+                setattr(cfg, flag, doc[flag])
+            else:
+                cfg.problems.append(f"{where}: {flag} must be true or false")
+    unknown = set(doc) - {"keymap", "reviewer", "lock_after", *FLAGS}
     if unknown:
         cfg.problems.append(f"{where}: unknown settings {', '.join(sorted(unknown))}")
     return cfg
+
+
+def _lock_after(doc: dict, cfg: ConsoleConfig, where: str) -> None:
+    from forge_tui.core.policy import parse_duration
+
+    value = doc.get("lock_after")
+    if value is None:
+        return
+    if value in ("off", "never", 0):
+        cfg.lock_after_s = None
+        return
+    try:
+        cfg.lock_after_s = parse_duration(value)
+    except ValueError:
+        cfg.problems.append(f'{where}: lock_after must be a duration such as "5m" or "off", not {value!r}')
 
 
 def load_config(path: Path | None = None) -> ConsoleConfig:

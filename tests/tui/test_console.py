@@ -95,7 +95,7 @@ async def test_queue_shows_live_requests_oldest_first_and_rings(console_world, d
         assert list(table.items) == [first["request_id"], second["request_id"]]
         assert [str(k.value) for k in table.rows] == [first["request_id"], second["request_id"]]
         row = [c.plain for c in table.get_row(first["request_id"])]
-        assert row[2:] == ["claude", "file.write", "protect-auth", "0/1", "first edit"]
+        assert row[2:] == ["claude", "file.write", "protect-auth", "0/1 · may: alice", "first edit"]
         assert row[1].startswith(("14m", "15m"))  # the policy's 15 minutes, counting down
         assert not app.queue_screen.query_one("#empty", Static).display
         assert any("New request waiting: bot: make deploy" in n for n in notes(app))
@@ -279,13 +279,13 @@ async def test_an_approval_short_of_the_quorum_updates_the_row(
             "request_id"
         ]
         await queued(pilot, app, 1)
-        assert app.queue_screen.table.get_cell(rid, "approvals").plain == "0/2"
+        assert app.queue_screen.table.get_cell(rid, "quorum").plain == "0/2 · may: alice"
         await pilot.press("a")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm")
         await pilot.press("enter")
         await wait_until(
             pilot,
-            lambda: app.queue_screen.table.get_cell(rid, "approvals").plain == "1/2",
+            lambda: app.queue_screen.table.get_cell(rid, "quorum").plain.startswith("1/2 ✓alice"),
             what="1/2 approvals",
         )
         assert rid in app.pending
@@ -487,6 +487,8 @@ async def test_command_palette_offers_console_commands(console_world, daemon):
         assert names == [
             "Verify the ledger",
             "Reload the policy",
+            "Lock the reviewer key",
+            "Hand over: unlock another reviewer key",
             "Save a screenshot",
             "Open the ledger",
             "Show the policy",
@@ -617,6 +619,7 @@ def test_forge_tui_without_a_command_starts_the_daemon_and_opens_the_console(mon
     world = make_console_world(monkeypatch)
     opened: list[ForgeApp] = []
     monkeypatch.setattr(ForgeApp, "run", lambda self, *a, **k: opened.append(self))
+    monkeypatch.setattr("forge_tui.commands.console.has_terminal", lambda: True)
     monkeypatch.chdir(world.project.root)
     from forge_tui.paths import review_socket_path, socket_path
 

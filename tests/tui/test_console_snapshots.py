@@ -15,11 +15,14 @@ from typing import Any
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 from forge_tui.client import RPCError  # noqa: E402
+from forge_tui.core.approvals import APPROVAL_FIELDS  # noqa: E402
 from forge_tui.core.keys import ReviewerKey  # noqa: E402
 from forge_tui.core.note import Signer  # noqa: E402
 from forge_tui.core.project import Project  # noqa: E402
+from forge_tui.core.reviewers import Reviewer, save_reviewers  # noqa: E402
 from forge_tui.tui.app import ForgeApp  # noqa: E402
 from forge_tui.tui.link import CONNECTED, LinkState, QueueSnapshot  # noqa: E402
+from forge_tui.tui.sample import reviewer_key  # noqa: E402
 from forge_tui.tui.screens.dialogs import ConfirmDialog, MessageDialog  # noqa: E402
 from forge_tui.tui.screens.inspect import InspectScreen  # noqa: E402
 from forge_tui.tui.widgets.queue_table import parse_ts  # noqa: E402
@@ -88,8 +91,17 @@ PENDING = [
         rules=["edit-project", "protect-auth"],
         reason="authentication code needs a human review",
         approvals_needed=2,
-        approvals=[{"reviewer": "bob", "verdict": "approve", "ts": "2026-11-23T20:02:00.000Z"}],
+        approvals=[
+            {
+                "reviewer": "bob",
+                "verdict": "approve",
+                "ts": "2026-11-23T20:02:00.000Z",
+                "uid": 1001,
+                "user": "bob",
+            }
+        ],
         distinct_from=["principal", "requester"],
+        distinct_by=["reviewer", "uid"],
     ),
     item(2, "2026-11-23T20:03:30.000Z", "2026-11-23T20:18:30.000Z"),
     item(
@@ -161,6 +173,34 @@ HISTORY = [
 ]
 
 
+REVIEWERS = ("alice", "bob", "carol", "dana")  # dana is the principal: she may not approve
+
+
+def approval_record(pending: dict[str, Any], vote: dict[str, Any], seq: int) -> dict[str, Any]:
+    """The ledger's approval record of `vote`, signed with the sample key of its reviewer."""
+    approval = {
+        "request_id": pending["request_id"],
+        "request_hash": pending["request_hash"],
+        "verdict": vote["verdict"],
+        "reason": "",
+        "reviewer": vote["reviewer"],
+        "ts": vote["ts"],
+    }
+    assert set(approval) == set(APPROVAL_FIELDS)
+    key = reviewer_key(vote["reviewer"])
+    return {
+        "seq": seq,
+        "ts": vote["ts"],
+        "type": "approval",
+        "body": {
+            "approval": approval,
+            "reviewer_kid": key.verifier.kid,
+            "reviewer_sig": key.sign_approval(approval),
+            "peer": {"pid": 5151, "uid": vote["uid"], "user": vote["user"], "exe": "/usr/bin/python3"},
+        },
+    }
+
+
 class FakeLink:
     """A link that reports a fixed, connected daemon with a fixed queue (the app's Link protocol)."""
 
@@ -184,6 +224,9 @@ class FakeLink:
             raise RPCError(4002, f"self-approval refused: alice is the requester of {rid}")
         if method == "ledger.query":
             types = set(params.get("type") or [])
+            if types == {"approval"}:
+                p = next(p for p in self.pending if p["request_id"] == params["request_id"])
+                return {"records": [approval_record(p, v, 20 + k) for k, v in enumerate(p["approvals"])]}
             return {"records": [r for r in HISTORY if r["type"] in types]}
         raise AssertionError(f"unexpected call {method}")
 
@@ -194,10 +237,11 @@ class FakeLink:
         self._stop.set()
 
 
-def make_app(pending: list[dict[str, Any]]) -> ForgeApp:
-    project = Project(
-        root=Path("/tmp/forge-snapshot/shop"), project_id="00000000-0000-4000-8000-000000000000", name="shop"
-    )
+def make_app(pending: list[dict[str, Any]], root: Path) -> ForgeApp:
+    """The console over the fake link, for a project whose reviewers are REVIEWERS (sample keys)."""
+    project = Project(root=root, project_id="00000000-0000-4000-8000-000000000000", name="shop")
+    project.reviewers_path.parent.mkdir(parents=True, exist_ok=True)
+    save_reviewers(project.reviewers_path, {n: Reviewer(n, reviewer_key(n).verifier) for n in REVIEWERS})
     app = ForgeApp(
         project,
         link_factory=lambda post: FakeLink(post, pending),
@@ -216,9 +260,11 @@ async def _until(pilot, cond, rounds: int = 500) -> None:
     raise AssertionError("the app never reached the expected state")
 
 
-def test_queue_snapshot(snap_compare):
-    """Broken if the queue's look changes: columns, oldest first, ages from the clock, literal text."""
-    app = make_app(PENDING)
+def test_queue_snapshot(snap_compare, tmp_path):
+    """Broken if the queue's look changes: columns, oldest first, ages from the clock, literal text, and
+    the quorum of the two-approval request half-way (bob approved 2m ago; alice or carol may finish it,
+    dana may not: she is the principal)."""
+    app = make_app(PENDING, tmp_path / "shop")
 
     async def ready(pilot) -> None:
         await _until(pilot, lambda: len(app.queue_screen.table.items) == 3)
@@ -226,9 +272,9 @@ def test_queue_snapshot(snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
-def test_empty_queue_snapshot(snap_compare):
+def test_empty_queue_snapshot(snap_compare, tmp_path):
     """Broken if the empty state stops saying that nothing waits."""
-    app = make_app([])
+    app = make_app([], tmp_path / "shop")
 
     async def ready(pilot) -> None:
         await _until(pilot, lambda: app.link_state == CONNECTED)
@@ -236,16 +282,18 @@ def test_empty_queue_snapshot(snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
-def test_inspect_snapshot(snap_compare):
+def test_inspect_snapshot(snap_compare, tmp_path):
     """Broken if the inspect screen's look changes: the diff highlighting, the requirement and rules,
-    the requester, approvals so far, and the session's earlier actions."""
-    app = make_app(PENDING)
+    the requester, the quorum half-way (bob's approval with his OS account and a verified signature, who
+    may still approve, who may not), and the session's earlier actions."""
+    app = make_app(PENDING, tmp_path / "shop")
 
     async def ready(pilot) -> None:
         await _until(pilot, lambda: len(app.queue_screen.table.items) == 3)
         await pilot.press("enter")
         await _until(pilot, lambda: isinstance(app.screen, InspectScreen))
         await _until(pilot, lambda: app.screen.history_loaded)
+        await _until(pilot, lambda: app.screen.checks is not None)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(118, 60), run_before=ready)
@@ -253,12 +301,12 @@ def test_inspect_snapshot(snap_compare):
 
 def _unlocked(app: ForgeApp) -> None:
     # The look of the dialogs, not the key store: an in-memory key stands for one unlocked earlier.
-    app.reviewer_key = ReviewerKey("alice", Signer.generate("forge-tui.reviewer/alice"))
+    app.signing.unlock(ReviewerKey("alice", Signer.generate("forge-tui.reviewer/alice")))
 
 
-def test_confirm_dialog_snapshot(snap_compare):
+def test_confirm_dialog_snapshot(snap_compare, tmp_path):
     """Broken if the approval confirmation stops naming the request, actor, action and rule literally."""
-    app = make_app(PENDING)
+    app = make_app(PENDING, tmp_path / "shop")
     _unlocked(app)
 
     async def ready(pilot) -> None:
@@ -269,9 +317,9 @@ def test_confirm_dialog_snapshot(snap_compare):
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
 
 
-def test_refusal_dialog_snapshot(snap_compare):
+def test_refusal_dialog_snapshot(snap_compare, tmp_path):
     """Broken if a refusal by the daemon (self-approval, 4002) is not shown plainly with its code."""
-    app = make_app(PENDING)
+    app = make_app(PENDING, tmp_path / "shop")
     _unlocked(app)
 
     async def ready(pilot) -> None:
@@ -282,3 +330,14 @@ def test_refusal_dialog_snapshot(snap_compare):
         await _until(pilot, lambda: isinstance(app.screen, MessageDialog))
 
     assert snap_compare(app, terminal_size=SIZE, run_before=ready)
+
+
+def test_queue_at_80x24_snapshot(snap_compare, tmp_path):
+    """Broken if the queue stops fitting a small terminal: at 80x24 the summary keeps a readable width
+    (the kind column gives way) and the header still says who is signing."""
+    app = make_app(PENDING, tmp_path / "shop")
+
+    async def ready(pilot) -> None:
+        await _until(pilot, lambda: len(app.queue_screen.table.items) == 3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=ready)

@@ -3,7 +3,8 @@ same session did before. Every value here came from an agent or the ledger: it i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.syntax import Syntax
@@ -16,13 +17,14 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from forge_tui.client import DaemonUnavailable, RPCError
+from forge_tui.protocol import DaemonUnavailable, RPCError
+from forge_tui.tui.durations import fmt_ago, parse_ts
+from forge_tui.tui.quorum import ApprovalCheck, Quorum, check_approvals, quorum_of, who_may
 from forge_tui.tui.text import clean, literal, shorten
 from forge_tui.tui.widgets.header import ConsoleHeader
 from forge_tui.tui.widgets.queue_table import age_of, expiry_of, fmt_duration, summary_of
 
-if TYPE_CHECKING:
-    from forge_tui.tui.app import ForgeApp
+DaemonCall = Callable[[str, dict[str, Any]], Awaitable[Any]]  # a daemon call: method, params -> result
 
 
 def fields(*pairs: tuple[str, Any]) -> Text:
@@ -104,6 +106,51 @@ def session_rows(records: list[dict[str, Any]], session: str, exclude: str) -> l
     return rows
 
 
+def _account(uid: int | None, user: str | None) -> str:
+    if uid is None:
+        return ""
+    return f"uid {uid}" + (f" ({user})" if user else "")
+
+
+def approvals_text(q: Quorum, checks: list[ApprovalCheck] | None, now: float) -> Text:
+    """The quorum: each approval (who, when, from which OS account, its signature status), who may
+    still approve and who may not. `checks` is None while the ledger is still being read."""
+    t = Text(end="")
+    t.append(f"{q.have} of {q.needed} approvals", style="bold")
+    t.append(f"  ·  distinct by {', '.join(q.distinct_by)}", style="dim")
+    by_name = {c.reviewer: c for c in checks or [] if c.verdict == "approve"}
+    for v in q.votes:
+        t.append("\n  ✓ ", style="green")
+        t.append_text(literal(shorten(v.reviewer, 32), "bold", one_line=True))
+        t.append_text(literal(f"  {v.ts}", one_line=True))
+        at = parse_ts(v.ts)
+        if at is not None:
+            t.append(f" ({fmt_ago(now - at)} ago)", style="dim")
+        check = by_name.get(v.reviewer)
+        account = _account(v.uid, v.user) or (_account(check.uid, check.user) if check else "")
+        if account:
+            t.append_text(literal(f"  {account}", one_line=True))
+        if checks is None:
+            t.append("  signature: checking…", style="dim")
+        elif check is None:
+            t.append("  signature: no approval record found", style="bold red")
+        elif check.ok:
+            t.append("  signature verified", style="green")
+            t.append(f" (seq {check.seq})", style="dim")
+        else:
+            t.append_text(literal(f"  signature: {check.status}", "bold red", one_line=True))
+    if q.missing:
+        t.append("\nmay approve  ", style="bold")
+        t.append_text(literal(who_may(q), "bold red" if q.stuck else "", one_line=True))
+        t.append(f"  ({q.missing} more needed)", style="dim")
+    if q.excluded:
+        t.append("\nmay not      ", style="bold")
+        t.append_text(
+            literal(", ".join(f"{n} ({why})" for n, why in sorted(q.excluded.items())), one_line=True)
+        )
+    return t
+
+
 SECTIONS = (
     ("action", "Action"),
     ("content", "Content"),
@@ -144,10 +191,21 @@ class InspectScreen(Screen[None]):
     }
     """
 
-    def __init__(self, item: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        item: dict[str, Any],
+        *,
+        clock: Callable[[], float],
+        daemon_call: DaemonCall,
+        verifiers: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.item = item
         self.request_id: str = item["request_id"]
+        self.clock = clock
+        self.daemon_call = daemon_call
+        self.verifiers = verifiers or {}  # reviewer name -> Verifier, for the approvals' signatures
+        self.checks: list[ApprovalCheck] | None = None
         self.decided: dict[str, Any] | None = None
         self.history_loaded = False
         # Held, not queried: daemon events may update this screen while the app tears it down.
@@ -157,10 +215,6 @@ class InspectScreen(Screen[None]):
             section = Static(id=sid, classes="section")
             section.border_title = title
             self.sections[sid] = section
-
-    @property
-    def forge(self) -> ForgeApp:
-        return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
         yield ConsoleHeader()
@@ -173,6 +227,7 @@ class InspectScreen(Screen[None]):
         self.render_item()
         self.query_one(VerticalScroll).focus()
         self.load_history()
+        self.load_approvals()
 
     # ---- rendering -----------------------------------------------------------------------------------
 
@@ -219,24 +274,20 @@ class InspectScreen(Screen[None]):
                 ),
             )
         )
-        approvals = item.get("approvals") or []
-        done = Text()
-        for i, a in enumerate(approvals):
-            if i:
-                done.append("\n")
-            done.append_text(literal(f"{a.get('reviewer')} ({a.get('verdict')}, {a.get('ts')})"))
-        self.sections["approvals"].update(
-            fields(
-                ("needed", str(item.get("approvals_needed") or 1)),
-                ("so far", done if approvals else None),
-                ("distinct from", ", ".join(item.get("distinct_from") or []) or None),
-            )
-        )
+        self.render_approvals()
+
+    def render_approvals(self) -> None:
+        item = self.item
+        q = quorum_of(item, self.verifiers)
+        body = approvals_text(q, self.checks, self.clock())
+        body.append("\n")
+        body.append_text(fields(("distinct from", ", ".join(item.get("distinct_from") or []) or None)))
+        self.sections["approvals"].update(body)
 
     def render_action(self) -> None:
         """The action and its clock-driven lines (the only part the one-second tick repaints)."""
         item = self.item
-        now = self.forge.clock()
+        now = self.clock()
         action = item.get("action") or {}
         paths = action.get("paths") or []
         self.sections["action"].update(
@@ -255,8 +306,11 @@ class InspectScreen(Screen[None]):
         )
 
     def update_item(self, item: dict[str, Any]) -> None:
+        grew = len(item.get("approvals") or []) != len(self.item.get("approvals") or [])
         self.item = item
         self.render_item()
+        if grew:
+            self.load_approvals()
 
     def mark_decided(self, event: dict[str, Any]) -> None:
         """The request left the queue (decided here, by another reviewer, or by timeout)."""
@@ -270,7 +324,7 @@ class InspectScreen(Screen[None]):
             )
         )
         banner.add_class("shown")
-        self.app.refresh_bindings()
+        self.refresh_bindings()
 
     def tick(self) -> None:
         if self.decided is None:
@@ -286,12 +340,10 @@ class InspectScreen(Screen[None]):
         rows: list[dict[str, Any]] | None = None
         note = ""
         try:
-            reqs = await self.forge.link.call(
+            reqs = await self.daemon_call(
                 "ledger.query", {"actor": actor.get("id"), "type": ["request"], "limit": 200}
             )
-            others = await self.forge.link.call(
-                "ledger.query", {"type": ["decision", "outcome"], "limit": 1000}
-            )
+            others = await self.daemon_call("ledger.query", {"type": ["decision", "outcome"], "limit": 1000})
             rows = session_rows(reqs["records"] + others["records"], session, self.request_id)
         except (DaemonUnavailable, RPCError) as exc:
             note = f"(the ledger could not be queried: {exc}; showing what the daemon remembers)"
@@ -303,5 +355,21 @@ class InspectScreen(Screen[None]):
         section.update(Group(*body))
         self.history_loaded = True
 
+    @work(exclusive=True, group="inspect-approvals")
+    async def load_approvals(self) -> None:
+        """Read this request's approval records and check each signature with the reviewers' keys."""
+        if not (self.item.get("approvals") or []):
+            self.checks = []
+            return
+        try:
+            found = await self.daemon_call(
+                "ledger.query", {"request_id": self.request_id, "type": ["approval"], "limit": 100}
+            )
+            self.checks = check_approvals(found["records"], self.item["request_hash"], self.verifiers)
+        except (DaemonUnavailable, RPCError, KeyError, TypeError):
+            self.checks = None
+            return
+        self.render_approvals()
+
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()

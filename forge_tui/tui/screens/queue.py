@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
@@ -16,7 +17,15 @@ DOWN_HINT = "The daemon is not reachable: the console reconnects by itself."
 
 
 class QueueScreen(Screen[None]):
-    """The console's main screen. The app feeds it (`table.upsert/remove/replace_all`)."""
+    """The console's main screen. The app feeds it (`table.upsert/remove_request/replace_all`); it
+    tells the app when the reviewer wants a request inspected (`InspectRequested`)."""
+
+    class InspectRequested(Message):
+        """Enter on a row: open Inspect for `request_id`."""
+
+        def __init__(self, request_id: str) -> None:
+            super().__init__()
+            self.request_id = request_id
 
     DEFAULT_CSS = """
     QueueScreen #empty {
@@ -59,7 +68,8 @@ class QueueScreen(Screen[None]):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
-        self.app.action_inspect()  # type: ignore[attr-defined]
+        if event.row_key.value is not None:
+            self.post_message(self.InspectRequested(event.row_key.value))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.app.refresh_bindings()
+        self.refresh_bindings()

@@ -1,8 +1,13 @@
-"""The console's top line: title, project, connection state, queue size, policy state, ledger state."""
+"""The console's top line: title, project, who is signing, connection state, queue size, policy state,
+ledger state.
+
+The app sets the reactives (attributes down); a header that appears with a new screen asks for them by
+posting `ConsoleHeader.Attached` (messages up)."""
 
 from __future__ import annotations
 
 from rich.text import Text
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
@@ -17,6 +22,9 @@ _STATE_STYLE = {
 
 class ConsoleHeader(Widget):
     """One line; every part is plain `Text` (project names and errors are shown literally)."""
+
+    class Attached(Message):
+        """A header was mounted (with a new screen) and wants the console's current state."""
 
     DEFAULT_CSS = """
     ConsoleHeader {
@@ -37,6 +45,8 @@ class ConsoleHeader(Widget):
     policy_error: reactive[str] = reactive("")
     ledger_state: reactive[str] = reactive("")  # status ledger.health.state: ok, degraded, tracked_stale
     ledger_detail: reactive[str] = reactive("")
+    signer: reactive[str] = reactive("")  # the reviewer whose key is unlocked here, "" when locked
+    locks_in: reactive[str] = reactive("")  # shown in the last minute before the idle lock
 
     def render(self) -> Text:
         t = Text(no_wrap=True, overflow="ellipsis", end="")
@@ -44,6 +54,14 @@ class ConsoleHeader(Widget):
         if self.project:
             t.append("  ")
             t.append(shorten(self.project, 40), style="italic")
+        t.append("   ")
+        if self.signer:
+            t.append("signing as ", style="dim")
+            t.append(shorten(self.signer, 24), style="bold green")
+            if self.locks_in:
+                t.append(f" (locks in {self.locks_in})", style="yellow")
+        else:
+            t.append("key locked", style="bold yellow")
         dot, style = _STATE_STYLE.get(self.state, ("?", "bold"))
         t.append("   ")
         t.append(f"{dot} {self.state}", style=style)
@@ -52,7 +70,7 @@ class ConsoleHeader(Widget):
         t.append("   ")
         t.append(f"{self.pending} pending", style="bold" if self.pending else "dim")
         if self.pending and self.oldest:
-            t.append(f" · oldest waiting {self.oldest}")
+            t.append(f" · oldest {self.oldest}")
         if self.policy_error:
             t.append("   ")
             t.append(f"policy error: {shorten(self.policy_error, 50)}", style="bold red")
@@ -65,6 +83,4 @@ class ConsoleHeader(Widget):
         return t
 
     def on_mount(self) -> None:
-        sync = getattr(self.app, "sync_headers", None)  # take the app's current state when a screen opens
-        if callable(sync):
-            sync()
+        self.post_message(self.Attached())

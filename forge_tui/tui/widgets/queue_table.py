@@ -1,15 +1,18 @@
 """The table of pending requests: one row per request, keyed by request id, oldest first.
 
-Rows are added, updated and removed by key as daemon events arrive; the age and time-to-expiry columns
-are recomputed from an injectable clock (the snapshot tests freeze it). Every agent-supplied string goes
-through `forge_tui.tui.text` and into a `rich.text.Text` cell, so markup in it is never parsed.
+Rows are added, updated and removed by key as daemon events arrive; the age, time-to-expiry and quorum
+columns are recomputed from an injectable clock (the snapshot tests freeze it). Column widths are
+planned from the terminal's width (`plan_columns`): at 80 columns the summary keeps a readable width
+because the other columns shrink and, if need be, the kind and expiry columns give way. Every
+agent-supplied string goes through `forge_tui.tui.text` and into a `rich.text.Text` cell, so markup in it
+is never parsed.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -17,49 +20,79 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
+from forge_tui.tui.durations import fmt_ago, fmt_duration, parse_ts
+from forge_tui.tui.quorum import quorum_of, who_may
 from forge_tui.tui.text import literal, shorten
+
+__all__ = [
+    "COLUMNS",
+    "Clock",
+    "QueueTable",
+    "age_of",
+    "expiry_of",
+    "expiry_text",
+    "fmt_duration",
+    "parse_ts",
+    "plan_columns",
+    "quorum_text",
+    "summary_of",
+]
 
 Clock = Callable[[], float]
 
-# The summary comes last and takes the width that is left, cut with an ellipsis (Inspect shows it whole).
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    min: int
+    max: int
+
+
+# In display order. The summary comes last and takes the width that is left (Inspect shows it whole).
 COLUMNS = (
-    ("age", "Age"),
-    ("expires", "Expires in"),
-    ("actor", "Actor"),
-    ("kind", "Kind"),
-    ("rule", "Rule"),
-    ("approvals", "Approvals"),
-    ("summary", "Summary"),
+    Column("age", "Age", 7, 7),  # fmt_duration is at most 7 characters: `1m 05s`, `23h 59m`
+    Column("expires", "Expires", 8, 8),
+    Column("actor", "Actor", 8, 18),
+    Column("kind", "Kind", 6, 12),
+    Column("rule", "Rule", 8, 18),
+    Column("quorum", "Quorum", 12, 32),
+    Column("summary", "Summary", 8, 200),
 )
-MIN_SUMMARY, MAX_SUMMARY = 16, 200
+_BY_KEY = {c.key: c for c in COLUMNS}
+SUMMARY_WANTED = 24  # below this the plan shrinks, then drops, other columns
+SHRINK_ORDER = ("rule", "actor", "quorum", "kind")
+DROP_ORDER = ((), ("kind",), ("kind", "expires"))
+CELL_PADDING = 1
 
 
-def parse_ts(ts: str | None) -> float | None:
-    """Seconds since the epoch for a ledger timestamp (`2026-11-23T20:12:19.123Z`); None if unreadable."""
-    if not ts:
-        return None
-    try:
-        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        try:
-            return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-        except ValueError:
-            return None
+def plan_columns(width: int, natural: dict[str, int], padding: int = CELL_PADDING) -> dict[str, int]:
+    """Column key -> width for a table `width` cells wide, given each column's natural (content) width.
 
-
-def fmt_duration(seconds: float) -> str:
-    """A short human duration: `12s`, `4m 05s`, `2h 10m`, `3d 4h`."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    m, s = divmod(s, 60)
-    if m < 60:
-        return f"{m}m {s:02d}s"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h}h {m:02d}m"
-    d, h = divmod(h, 24)
-    return f"{d}d {h}h"
+    Each column gets its natural width within its bounds; when the summary would be narrower than
+    SUMMARY_WANTED the others shrink to their minimum (the rule first, the quorum late), and then the kind and the expiry
+    columns are left out. Pure, for the tests."""
+    for drop in DROP_ORDER:
+        cols = [c for c in COLUMNS if c.key not in drop]
+        room = width - 2 * padding * len(cols) - 1  # one cell of slack for a vertical scroll bar
+        widths = {
+            c.key: max(c.min, min(c.max, natural.get(c.key, len(c.label)), room))
+            for c in cols
+            if c.key != "summary"
+        }
+        rest = room - sum(widths.values())
+        for key in SHRINK_ORDER:
+            if rest >= SUMMARY_WANTED:
+                break
+            if key in widths:
+                give = min(widths[key] - _BY_KEY[key].min, SUMMARY_WANTED - rest)
+                widths[key] -= give
+                rest += give
+        if rest >= SUMMARY_WANTED or drop is DROP_ORDER[-1]:
+            summary = _BY_KEY["summary"]
+            widths["summary"] = max(summary.min, min(summary.max, rest))
+            return widths
+    raise AssertionError("unreachable")
 
 
 def summary_of(item: dict[str, Any]) -> str:
@@ -88,10 +121,26 @@ def _order_key(item: dict[str, Any]) -> tuple[str, int]:
     return (item.get("received_at") or "", item.get("seq") or 0)
 
 
-def approvals_text(item: dict[str, Any]) -> Text:
-    have = sum(1 for a in item.get("approvals") or [] if a.get("verdict") == "approve")
-    need = int(item.get("approvals_needed") or 1)
-    return Text(f"{have}/{need}", style="bold" if have else "")
+def quorum_text(item: dict[str, Any], reviewers: Iterable[str], now: float, *, compact: bool = False) -> Text:
+    """`1/2 ✓alice 3m · may: bob`: approvals so far / needed, who approved and how long ago, and who
+    may still approve (red when nobody registered here can complete it). `compact` (a narrow column)
+    drops the times and counts who may approve: `1/2 ✓alice · 2 may`."""
+    q = quorum_of(item, reviewers)
+    t = Text(no_wrap=True, end="")
+    t.append(f"{q.have}/{q.needed}", style="bold" if q.have else "")
+    for v in q.votes:
+        t.append(" ✓", style="green")
+        t.append_text(literal(shorten(v.reviewer, 16), one_line=True))
+        ts = parse_ts(v.ts)
+        if ts is not None and not compact:
+            t.append(f" {fmt_ago(now - ts)}", style="dim")
+    if q.missing and compact:
+        t.append(" · ", style="dim")
+        t.append(f"{len(q.eligible)} may" if q.eligible else "nobody", style="bold red" if q.stuck else "")
+    elif q.missing:
+        t.append(" · may: " if q.votes or q.eligible else " · ", style="dim")
+        t.append_text(literal(who_may(q), "bold red" if q.stuck else "", one_line=True))
+    return t
 
 
 def expiry_text(item: dict[str, Any], now: float) -> Text:
@@ -103,12 +152,25 @@ def expiry_text(item: dict[str, Any], now: float) -> Text:
     return Text(fmt_duration(left), style="bold red" if left < 60 else ("yellow" if left < 300 else ""))
 
 
+def _fit(text: Text, width: int) -> Text:
+    """`text` cut to `width` cells with an ellipsis (DataTable would cut it without one)."""
+    if text.cell_len <= width:
+        return text
+    cut = text.copy()
+    cut.truncate(max(1, width), overflow="ellipsis")
+    return cut
+
+
 class QueueTable(DataTable):
-    """Pending requests, oldest first. `items` holds the latest description of each row."""
+    """Pending requests, oldest first. `items` holds the latest description of each row; `reviewers`
+    (set by the app) the active reviewer names the quorum column counts from."""
 
     # Enter selects the row, which the queue screen turns into Inspect; shown in the footer as such.
+    # Home/End move the cursor (DataTable's own scroll the table sideways, which this one never is).
     BINDINGS = [
         Binding("enter", "select_cursor", "Inspect", id="queue.inspect", tooltip="the whole request"),
+        Binding("home", "first_row", "First", show=False, id="queue.first", tooltip="the oldest request"),
+        Binding("end", "last_row", "Last", show=False, id="queue.last", tooltip="the newest request"),
     ]
 
     DEFAULT_CSS = """
@@ -119,106 +181,132 @@ class QueueTable(DataTable):
     """
 
     def __init__(self, *, clock: Clock = time.time, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING)
         self.clock = clock
         self.items: dict[str, dict[str, Any]] = {}
-        self.summary_width = 40
+        self.reviewers: tuple[str, ...] = ()
+        self.widths: dict[str, int] = {}
 
     def on_mount(self) -> None:
-        self._ensure_columns()
+        self._relayout()
 
-    def _ensure_columns(self) -> None:
-        # Rows may arrive before this widget's mount handler ran (the link starts with the app).
-        if not self.columns:
-            for key, label in COLUMNS:
-                self.add_column(label, key=key)
+    # ---- columns ---------------------------------------------------------------------------------------
+
+    def full_cells(self, item: dict[str, Any], now: float) -> dict[str, Text]:
+        """Every column's cell for `item`, before fitting it to its column."""
+        actor = item.get("actor") or {}
+        return {
+            "age": Text(fmt_duration(age_of(item, now))),
+            "expires": expiry_text(item, now),
+            "actor": literal(shorten(actor.get("id", "?"), 60), one_line=True),
+            "kind": literal(shorten((item.get("action") or {}).get("kind", "?"), 30), one_line=True),
+            "rule": literal(shorten(item.get("rule") or "default", 60), one_line=True),
+            "quorum": quorum_text(item, self.reviewers, now),
+            "summary": literal(shorten(summary_of(item), 400), one_line=True),
+        }
+
+    def _natural(self, now: float) -> dict[str, int]:
+        natural: dict[str, int] = {}
+        for item in self.items.values():
+            for key, cell in self.full_cells(item, now).items():
+                natural[key] = max(natural.get(key, len(_BY_KEY[key].label)), cell.cell_len)
+        return natural
+
+    def cells(self, item: dict[str, Any], now: float) -> list[Text]:
+        full = self.full_cells(item, now)
+        return [self._cell(item, key, full[key], width, now) for key, width in self.widths.items()]
+
+    def _cell(self, item: dict[str, Any], key: str, full: Text, width: int, now: float) -> Text:
+        if key == "quorum" and full.cell_len > width:
+            full = quorum_text(item, self.reviewers, now, compact=True)
+        return _fit(full, width)
+
+    def _relayout(self, *, force: bool = False) -> bool:
+        """Plan the columns for the current width; rebuild the table when the plan changed."""
+        width = self.size.width or (self.app.size.width if self.is_attached else 0) or 120
+        plan = plan_columns(width, self._natural(self.clock()), self.cell_padding)
+        ordered = {c.key: plan[c.key] for c in COLUMNS if c.key in plan}
+        if ordered == self.widths and self.columns and not force:
+            return False
+        keep = self.selected_id()
+        self.widths = ordered
+        self.clear(columns=True)
+        for key, w in ordered.items():
+            self.add_column(_BY_KEY[key].label, width=w, key=key)
+        now = self.clock()
+        for item in sorted(self.items.values(), key=_order_key):
+            self.add_row(*self.cells(item, now), key=item["request_id"])
+        if keep in self.items:
+            self.move_cursor(row=self.get_row_index(keep))
+        return True
+
+    def on_resize(self) -> None:
+        self._relayout()
+
+    def set_reviewers(self, names: Iterable[str]) -> None:
+        """The active reviewers (who may still approve is counted from them)."""
+        names = tuple(sorted(names))
+        if names != self.reviewers:
+            self.reviewers = names
+            self._refresh_all()
+
+    def _refresh_all(self) -> None:
+        if not self._relayout():
+            now = self.clock()
+            for rid, item in self.items.items():
+                for key, value in zip(self.widths, self.cells(item, now), strict=True):
+                    self.update_cell(rid, key, value)
 
     # ---- rows by key ---------------------------------------------------------------------------------
 
-    def cells(self, item: dict[str, Any], now: float) -> list[Any]:
-        actor = item.get("actor") or {}
-        rule = item.get("rule") or "default"
-        return [
-            Text(fmt_duration(age_of(item, now))),
-            expiry_text(item, now),
-            literal(shorten(actor.get("id", "?"), 20), one_line=True),
-            literal(shorten((item.get("action") or {}).get("kind", "?"), 12), one_line=True),
-            literal(shorten(rule, 20), one_line=True),
-            approvals_text(item),
-            self.summary_cell(item),
-        ]
-
-    def summary_cell(self, item: dict[str, Any]) -> Text:
-        return literal(shorten(summary_of(item), self.summary_width), one_line=True)
-
-    def _fit_summary(self) -> None:
-        """Give the summary the width the other columns leave (recomputed on resize and new rows)."""
-        width = self.size.width
-        if width <= 0:
-            return
-        used = 0
-        for key, label in COLUMNS[:-1]:
-            col = self.columns.get(key)  # type: ignore[call-overload]
-            content = col.content_width if col is not None else 0
-            used += max(len(label), content) + 2 * self.cell_padding
-        fit = max(MIN_SUMMARY, min(MAX_SUMMARY, width - used - 2 * self.cell_padding - 1))
-        if fit != self.summary_width:
-            self.summary_width = fit
-            for rid, item in self.items.items():
-                self.update_cell(rid, "summary", self.summary_cell(item))
-
-    def on_resize(self) -> None:
-        self._fit_summary()
-
     def upsert(self, item: dict[str, Any]) -> bool:
         """Add or update the row of `item`; True when the row is new."""
-        self._ensure_columns()
         rid = item["request_id"]
-        now = self.clock()
-        if rid in self.items:
-            self.items[rid] = item
-            for (key, _), value in zip(COLUMNS, self.cells(item, now), strict=True):
-                self.update_cell(rid, key, value)
-            return False
+        new = rid not in self.items
         newest = max(self.items.values(), key=_order_key, default=None)
-        if newest is not None and _order_key(item) < _order_key(newest):
-            self.replace_all(
-                [*self.items.values(), item]
-            )  # arrived out of order: rebuild, still oldest first
-            return True
         self.items[rid] = item
-        self.add_row(*self.cells(item, now), key=rid)
-        self.call_after_refresh(self._fit_summary)
-        return True
+        if self._relayout():
+            return new
+        now = self.clock()
+        if not new:
+            for key, value in zip(self.widths, self.cells(item, now), strict=True):
+                self.update_cell(rid, key, value)
+        elif newest is not None and _order_key(item) < _order_key(newest):
+            self._relayout(force=True)  # arrived out of order: rebuild, still oldest first
+        else:
+            self.add_row(*self.cells(item, now), key=rid)
+        return new
 
-    def remove(self, request_id: str) -> dict[str, Any] | None:
+    def remove_request(self, request_id: str) -> dict[str, Any] | None:
+        """Drop the row of `request_id` (decided); returns its last description."""
         item = self.items.pop(request_id, None)
-        if item is not None:
+        if item is not None and not self._relayout():
             self.remove_row(request_id)
         return item
 
     def replace_all(self, items: Iterable[dict[str, Any]]) -> None:
         """The whole queue after a (re)connection: keeps the cursor on the same request when it is still there."""
-        self._ensure_columns()
-        keep = self.selected_id()
-        self.clear()
-        self.items = {}
-        now = self.clock()
-        for item in sorted(items, key=_order_key):
-            self.items[item["request_id"]] = item
-            self.add_row(*self.cells(item, now), key=item["request_id"])
-        if keep in self.items:
-            self.move_cursor(row=self.get_row_index(keep))
-        self.call_after_refresh(self._fit_summary)
+        self.items = {i["request_id"]: i for i in sorted(items, key=_order_key)}
+        self._relayout(force=True)
 
     def tick(self) -> None:
-        """Recompute the age and expiry columns from the clock."""
+        """Recompute the clock-driven columns (age, expiry, the quorum's "3m ago")."""
         now = self.clock()
         for rid, item in self.items.items():
-            self.update_cell(rid, "age", Text(fmt_duration(age_of(item, now))))
-            self.update_cell(rid, "expires", expiry_text(item, now))
+            full = self.full_cells(item, now)
+            for key in ("age", "expires", "quorum"):
+                if key in self.widths:
+                    self.update_cell(rid, key, self._cell(item, key, full[key], self.widths[key], now))
 
     # ---- selection -----------------------------------------------------------------------------------
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
 
     def selected_id(self) -> str | None:
         if not self.items or self.row_count == 0:
