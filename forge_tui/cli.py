@@ -43,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "merge_ledger",
     "doctor",
     "run",
+    "status",
     "console",
 )
 
