@@ -22,6 +22,7 @@ from forge_tui.core.ledger import Appended
 from forge_tui.core.note import NoteError
 from forge_tui.core.policy.model import ACTION_KINDS
 from forge_tui.core.records import format_ts, now_ms
+from forge_tui.daemon.admission import distinct_by_of, same_account, user_name
 from forge_tui.daemon.peer import sandboxed as peer_sandboxed
 from forge_tui.errors import CanonicalError, LedgerError, SignatureError
 from forge_tui.protocol import (
@@ -79,6 +80,8 @@ class Pending:
     result: dict[str, Any] | None = None
     timer: asyncio.TimerHandle | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one decision step at a time
+    distinct_by: list[str] = field(default_factory=lambda: ["reviewer"])  # pair review (admission.py)
+    approval_uids: list[int | None] = field(default_factory=list)  # the OS account of each approval
 
 
 def _str_or_none(v: Any, name: str, limit: int = 4096) -> str | None:
@@ -255,6 +258,7 @@ class Gate:
         decided_by = "policy"
         needed = max(1, int(getattr(ev, "approvals", 1) or 1))
         distinct = sorted(set(getattr(ev, "distinct_from", ()) or ()) | {"requester"})
+        distinct_by = distinct_by_of(policy, ev.rules)
 
         def decision_body(done: list[Appended]) -> dict[str, Any]:
             b = {
@@ -270,6 +274,8 @@ class Gate:
             if status == "pending":
                 b["approvals_needed"] = needed
                 b["distinct_from"] = distinct
+                if distinct_by != ["reviewer"]:
+                    b["distinct_by"] = distinct_by
             return b
 
         def admit(written: list[Appended]) -> dict[str, Any] | Pending:
@@ -325,6 +331,7 @@ class Gate:
         p.result = result
         p.needed = needed  # type: ignore[attr-defined]
         p.distinct = distinct  # type: ignore[attr-defined]
+        p.distinct_by = distinct_by
         self.pending[rid] = p
         loop = asyncio.get_running_loop()
         p.timer = loop.call_later(policy.approval_timeout_s, lambda: loop.create_task(self._expire(rid)))
@@ -434,7 +441,9 @@ class Gate:
 
         def decision(done: list[Appended]) -> dict[str, Any]:
             seqs = [*p.approval_seqs, *(r.seq for r in done if r.record["type"] == "approval")]
+            by = {"distinct_by": p.distinct_by} if p.distinct_by != ["reviewer"] else {}
             return {
+                **by,
                 "request_id": p.request_id,
                 "request_hash": p.request_hash,
                 "status": status,
@@ -554,16 +563,32 @@ class Gate:
             principal = _identities(p.body.get("principal")) | _identities(p.body.get("claimed_principal"))
         me = normalise_identity(name)
         if me in requester | principal:
-            who = "requester" if me in requester else "principal the agent acts for"
+            who = "requester" if me in requester else "principal"
+            why = "" if who == "requester" else " (the agent acts for them)"
             await self._violation(
-                "self_approval", rid, f"{name!r} tried to decide a request where they are the {who}"
+                "self_approval", rid, f"{name!r} tried to decide a request where they are the {who}{why}"
             )
-            raise GateError(SELF_APPROVAL, f"self-approval refused: {name} is the {who} of {rid}")
+            raise GateError(SELF_APPROVAL, f"self-approval refused: {name} is the {who} of {rid}{why}")
         if any(a["reviewer"] == name for a in p.approvals):
             raise GateError(NOT_PENDING, f"{name} has already approved {rid}; another reviewer is needed")
+        uid = peer.get("uid")
+        twice = same_account(p.distinct_by, p.approval_uids, uid) if approval["verdict"] == "approve" else ""
+        if twice:
+            await self._violation(
+                "same_account_approval", rid, f"approval by {name!r} refused: {twice}", peer=peer
+            )
+            raise GateError(
+                NOT_PENDING,
+                f"{twice} {rid}: distinct_by uid needs an approval from another person's OS account",
+            )
         record = (
             "approval",
-            {"approval": approval, "reviewer_kid": rev.verifier.kid, "reviewer_sig": sig, "peer": peer},
+            {
+                "approval": approval,
+                "reviewer_kid": rev.verifier.kid,
+                "reviewer_sig": sig,
+                "peer": {**peer, "user": user_name(uid)},
+            },
         )
         if approval["verdict"] == "reject":
             reason = f"rejected by {name}" + (f": {approval['reason']}" if approval["reason"] else "")
@@ -577,6 +602,7 @@ class Gate:
         if len(p.approvals) + 1 >= p.needed:  # type: ignore[attr-defined]
             names = ", ".join([*(a["reviewer"] for a in p.approvals), name])
             p.approvals.append(approval)
+            p.approval_uids.append(uid)
             res = await self._decide(
                 p, "allowed", "reviewers", f"approved by {names}", extra_records=[record]
             )
@@ -591,6 +617,7 @@ class Gate:
         except LedgerError as exc:
             raise GateError(LEDGER_UNAVAILABLE, str(exc)) from None
         p.approvals.append(approval)
+        p.approval_uids.append(uid)
         p.approval_seqs.append(written[0].seq)
         self.emit({"type": "request.updated", "request": self.describe(p)})
         return {"status": "pending", "seq": written[0].seq, "approvals": len(p.approvals), "needed": p.needed}  # type: ignore[attr-defined]
@@ -695,9 +722,17 @@ class Gate:
             "reason": ev.reason,
             "approvals_needed": p.needed,  # type: ignore[attr-defined]
             "approvals": [
-                {"reviewer": a["reviewer"], "verdict": a["verdict"], "ts": a["ts"]} for a in p.approvals
+                {
+                    "reviewer": a["reviewer"],
+                    "verdict": a["verdict"],
+                    "ts": a["ts"],
+                    "uid": u,
+                    "user": user_name(u),
+                }
+                for a, u in zip(p.approvals, p.approval_uids, strict=False)
             ],
             "distinct_from": p.distinct,  # type: ignore[attr-defined]
+            "distinct_by": p.distinct_by,
             "session_history": history,
         }
 

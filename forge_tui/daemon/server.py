@@ -33,6 +33,7 @@ from typing import Any
 from forge_tui import __version__
 from forge_tui.core.ledger import LedgerWriter
 from forge_tui.core.trust import read_ledger_records, replay
+from forge_tui.daemon.admission import Admission, load_admission, prepare_pair_dir
 from forge_tui.daemon.appender import GroupAppender
 from forge_tui.daemon.gate import Gate, peer_process
 from forge_tui.daemon.hookserve import HookService
@@ -72,6 +73,7 @@ MAX_CONN_PER_PEER = 64  # open connections one peer process may hold (per socket
 IDLE_TIMEOUT_S = 300.0  # a connection with nothing in flight and no subscription, silent this long
 PARTIAL_TIMEOUT_S = 30.0  # a line started but not finished within this long
 AGENT, REVIEWER = "agent", "reviewer"
+PAIR = "pair"  # the reviewer role for the other OS accounts the owner admitted (daemon/admission.py)
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per reply
 
@@ -164,7 +166,7 @@ class Connection:
                 # requests in flight or a subscription: not idle, keep listening
 
     async def serve(self) -> None:
-        if self.uid is not None and self.uid != os.getuid():
+        if not self.daemon.admitted(self):
             await self.send(_error(None, UNAUTHORIZED, "connections from another user are refused"))
             self.close()
             return
@@ -355,6 +357,7 @@ class Daemon:
         self._lock_fd = -1
         self._server: asyncio.base_events.Server | None = None
         self._review_server: asyncio.base_events.Server | None = None
+        self._pair_server: asyncio.base_events.Server | None = None
         self._bound: dict[Path, tuple[int, int]] = {}  # socket path -> (st_dev, st_ino) we bound
         self._stop = asyncio.Event()
         self._watch_stop = asyncio.Event()
@@ -424,6 +427,34 @@ class Daemon:
         self._bound[path] = (st.st_dev, st.st_ino)
         return server
 
+    def admission(self) -> Admission:
+        """Who besides the owner may take the reviewer role (read anew for every pair connection)."""
+        return load_admission(self.project.state_dir, self.project.project_id)
+
+    def admitted(self, conn: Connection) -> bool:
+        """The agent and reviewer sockets take the owner's uid only; the pair socket only the accounts
+        the owner listed, never the owner's own (kernel credentials, never a claim)."""
+        if conn.role == PAIR:
+            return self.admission().admits(conn.uid, conn.gid)
+        return conn.uid is None or conn.uid == os.getuid()
+
+    async def _listen_pair(self) -> None:
+        """The pair socket, when the owner admitted other OS accounts (daemon/admission.py)."""
+        adm = self.admission()
+        for problem in adm.problems:
+            self.log(f"pair review off: {problem}")
+        if not adm.anyone or adm.socket is None:
+            return
+        try:
+            prepare_pair_dir(adm.socket.parent)
+            self._prepare_socket(adm.socket, private=False)
+        except ConfigError as exc:  # the gate still works; only the other accounts cannot connect
+            self.log(f"pair review off: {exc.diagnostics()}")
+            return
+        self._pair_server = await self._listen(adm.socket, PAIR)
+        os.chmod(adm.socket, 0o666)  # the socket just made: the daemon checks each peer's uid itself
+        self.log(f"pair review: other admitted accounts connect on {adm.socket}")
+
     def _unlink_own(self, path: Path) -> None:
         """Remove the socket at `path` only if it is still the one this daemon bound."""
         ident = self._bound.pop(path, None)
@@ -467,6 +498,7 @@ class Daemon:
             )
             self._server = await self._listen(self.socket_path, AGENT)
             self._review_server = await self._listen(self.review_socket_path, REVIEWER)
+            await self._listen_pair()
             self._watch_task = asyncio.create_task(
                 watch_policy(
                     self.policies, self._reload, debounce_ms=self.policy_debounce_ms, stop=self._watch_stop
@@ -493,7 +525,7 @@ class Daemon:
 
     async def stop(self) -> None:
         self.log("shutting down: denying pending requests")
-        for server in (self._server, self._review_server):
+        for server in (self._server, self._review_server, self._pair_server):
             if server is not None:
                 server.close()
         self._watch_stop.set()
@@ -536,7 +568,7 @@ class Daemon:
             self.writer = None
         for path in list(self._bound):
             self._unlink_own(path)
-        self._server = self._review_server = None
+        self._server = self._review_server = self._pair_server = None
         task = getattr(self, "_watch_task", None)
         if task is not None:
             task.cancel()

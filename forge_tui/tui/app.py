@@ -319,6 +319,8 @@ class ForgeApp(App[None]):
     # ---- the model: link messages -------------------------------------------------------------------
 
     def on_link_state(self, message: LinkState) -> None:
+        if not self.screen_stack:  # the app is closing: the link's last words have nobody to tell
+            return
         self.link_state = message.state
         self.link_detail = message.detail
         if message.state != CONNECTED and message.retry_in is not None:
@@ -352,6 +354,8 @@ class ForgeApp(App[None]):
             self.refresh_bindings()
 
     def on_queue_snapshot(self, message: QueueSnapshot) -> None:
+        if not self.screen_stack:
+            return
         if message.status is not None:
             self.status = message.status
             err = (message.status.get("policy") or {}).get("error")
@@ -371,6 +375,8 @@ class ForgeApp(App[None]):
         self.refresh_bindings()
 
     def on_daemon_event(self, message: DaemonEvent) -> None:
+        if not self.screen_stack:
+            return
         ev = message.event
         kind = ev.get("type")
         if kind in ("request.new", "request.updated") and isinstance(ev.get("request"), dict):

@@ -201,7 +201,11 @@ async def test_self_approval_is_refused_plainly(console_world, daemon, agent_fac
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirm dialog")
         await pilot.press("enter")
         dialog = await wait_until(
-            pilot, lambda: app.screen if isinstance(app.screen, MessageDialog) else None, what="the refusal"
+            pilot,
+            lambda: (
+                app.screen if isinstance(app.screen, MessageDialog) and app.screen.query("#title") else None
+            ),
+            what="the refusal, composed",
         )
         assert text_of(dialog.query_one("#title")) == "Self-approval refused"
         body = text_of(dialog.query_one("#body", Static))

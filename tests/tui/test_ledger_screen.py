@@ -44,6 +44,7 @@ async def test_opens_newest_first_and_moves_the_cursor(kit):
         screen = app.screen
         assert isinstance(screen, LedgerScreen)
         view = screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         n = len(types_of(kit))
         assert view.row_count == n == 12
         assert view.cursor_index == n - 1
@@ -69,6 +70,7 @@ async def test_page_keys_scroll_a_long_ledger(kit):
     app = BrowseApp(kit.path, kit.project)
     async with app.run_test(size=SIZE) as pilot:
         view = app.screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         page = view.page_height
         await pilot.press("pagedown")
         assert view.cursor == page
@@ -87,6 +89,7 @@ async def test_filter_by_type(kit):
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         view = screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         await pilot.press("f", *"note", "enter")
         await settle(app, pilot)
         expected = [i for i, t in enumerate(types_of(kit)) if t == "note"]
@@ -104,6 +107,7 @@ async def test_filter_by_actor_status_and_rule(kit):
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         view = screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         screen.query_one("#f-status").value = "denied"
         await pilot.press("f", "enter")
         await settle(app, pilot)
@@ -127,6 +131,7 @@ async def test_search_text(kit):
     app = BrowseApp(kit.path, kit.project)
     async with app.run_test(size=SIZE) as pilot:
         view = app.screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         await pilot.press("slash", *"FORCE", "enter")
         await settle(app, pilot)
         assert list(view.rows) == [7, 8]
@@ -143,6 +148,7 @@ async def test_jump_to_seq(kit):
     app = BrowseApp(kit.path, kit.project)
     async with app.run_test(size=SIZE) as pilot:
         view = app.screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index loaded: its "open at the newest" must not land after the jump
         await pilot.press("g", "4", "enter")
         assert view.cursor_index == 4
         assert "approval" in drawn(view, view.cursor)
@@ -199,6 +205,7 @@ async def test_reload_picks_up_appended_records(kit):
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         view = screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         kit.append(("note", {"text": "after open", "author": "bob"}))
         assert screen.reload() == 1
         await pilot.pause()
@@ -231,6 +238,7 @@ async def test_record_text_is_shown_literally(kit):
     async with app.run_test(size=(160, 30)) as pilot:
         screen = app.screen
         view = screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         await pilot.press("g", "9", "enter")
         row = drawn(view, view.cursor)
         assert "[bold red]pwned[/] \\x1b[31mred\\x1b[0m [/foo]" in row
@@ -252,6 +260,7 @@ async def test_empty_ledger_then_first_records(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         view = screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         assert view.row_count == 0 and view.cursor_index is None
         await pilot.press("enter", "end", "down", "g", "0", "enter")
         assert not screen.query_one("#ledger-detail").display
@@ -272,6 +281,7 @@ async def test_time_range_filter(kit):
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         view = screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         screen.query_one("#f-since").value = stamps[9][:19]  # to the second, no millis
         await pilot.press("f", "enter")
         await settle(app, pilot)
@@ -300,6 +310,7 @@ async def test_unreadable_and_malformed_lines_do_not_break_the_view(tmp_path):
     app = BrowseApp(path, None)
     async with app.run_test(size=SIZE) as pilot:
         view = app.screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         assert view.row_count == 3
         assert drawn(view, 0).lstrip().startswith("2 ")
         assert "unreadable line 1" in drawn(view, 1) and "\x1b" not in drawn(view, 1)
@@ -317,6 +328,7 @@ async def test_reload_while_a_filter_is_computed(kit):
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
         view = screen.query_one(LedgerView)
+        await settle(app, pilot)  # the index is loaded before the first key
         screen.query_one("#f-type").value = "note"
         await pilot.press("f", "enter")  # starts the search in a thread
         kit.append(("note", {"text": "during", "author": "bob"}))

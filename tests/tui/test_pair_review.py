@@ -54,7 +54,7 @@ def make_app(world, **kw) -> ForgeApp:
     kw.setdefault("reviewer", None)
     kw.setdefault("notifier", lambda title, body: None)
     kw.setdefault("session_probe", lambda: None)
-    app = ForgeApp.for_project(world.project, socket=world.sock, **kw)
+    app = ForgeApp.for_project(world.project, socket=world.review_sock, **kw)
     app.animation_level = "none"
     return app
 
@@ -276,15 +276,15 @@ async def test_age_column_shows_the_seconds_the_header_shows(pair, agent_factory
     says `1m 05s` (issue 12)."""
     import time
 
-    offset = {"s": 0.0}
-    app = make_app(pair, clock=lambda: time.time() + offset["s"], tick_interval=None)
+    frozen: dict[str, float | None] = {"t": None}  # real time until the test freezes it
+    app = make_app(pair, clock=lambda: frozen["t"] or time.time(), tick_interval=None)
     async with app.run_test(size=SIZE) as pilot:
         await connected(pilot, app)
         agent = await agent_factory(pair.sock)
         rid = (await agent.request(auth_edit()))["request_id"]
         await queued(pilot, app, 1)
         # "now" is 65.5 s after the request arrived
-        offset["s"] = parse_ts(app.pending[rid]["received_at"]) + 65.5 - time.time()
+        frozen["t"] = parse_ts(app.pending[rid]["received_at"]) + 65.5
         app.tick()
         await pilot.pause()
         assert header(app).oldest == "1m 05s"

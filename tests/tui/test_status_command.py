@@ -18,7 +18,7 @@ from forge_tui.commands.status import Summary, short_line
 
 def status(world, *args: str) -> subprocess.CompletedProcess:
     """`forge-tui status ARGS` in a fresh interpreter inside the world's project."""
-    env = {**os.environ, "FORGE_SOCKET": str(world.sock), "FORGE_REVIEW_SOCKET": str(world.sock)}
+    env = {**os.environ, "FORGE_SOCKET": str(world.sock), "FORGE_REVIEW_SOCKET": str(world.review_sock)}
     return subprocess.run(
         [sys.executable, "-m", "forge_tui", "status", *args],
         cwd=world.project.root,
@@ -67,7 +67,7 @@ def test_status_imports_only_the_standard_library(console_world):
     env = {
         **os.environ,
         "FORGE_SOCKET": str(console_world.sock),
-        "FORGE_REVIEW_SOCKET": str(console_world.sock),
+        "FORGE_REVIEW_SOCKET": str(console_world.review_sock),
     }
     out = subprocess.run(
         [sys.executable, "-c", code],

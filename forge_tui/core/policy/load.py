@@ -16,6 +16,7 @@ from forge_tui.core.policy.model import (
     ACTION_KINDS,
     DECISIONS,
     DEFAULT_TIMEOUT_S,
+    DISTINCT_BY,
     DISTINCT_FROM,
     MATCH_KEYS,
     MAX_TIMEOUT_S,
@@ -241,6 +242,12 @@ class _Validator:
                     at("distinct_from"),
                     f"rule {rid!r}: distinct_from takes {_alts(DISTINCT_FROM)}, not {d!r}",
                 )
+        by = self.strings(raw.get("distinct_by", []), at("distinct_by"), f"rule {rid!r}: distinct_by")
+        for d in by:
+            if d not in DISTINCT_BY:
+                raise self.fail(
+                    at("distinct_by"), f"rule {rid!r}: distinct_by takes {_alts(DISTINCT_BY)}, not {d!r}"
+                )
         prior = self.strings(
             raw.get("requires_prior", []), at("requires_prior"), f"rule {rid!r}: requires_prior"
         )
@@ -260,6 +267,7 @@ class _Validator:
             reason=reason,
             line=at()[0],
             instead=instead,
+            distinct_by=frozenset(by) | {"reviewer"},
         )
 
     def match(self, raw: Any, rid: str, at: Callable[..., tuple[int, int]]) -> dict:

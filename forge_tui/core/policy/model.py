@@ -31,9 +31,20 @@ ACTION_KINDS: tuple[str, ...] = (
 )
 KINDS = ACTION_KINDS  # the older name
 MATCH_KEYS = ("tool", "kind", "paths", "command", "url")
-RULE_KEYS = ("id", "match", "decision", "approvals", "distinct_from", "requires_prior", "reason", "instead")
+RULE_KEYS = (
+    "id",
+    "match",
+    "decision",
+    "approvals",
+    "distinct_from",
+    "distinct_by",
+    "requires_prior",
+    "reason",
+    "instead",
+)
 TOP_KEYS = ("version", "default", "approval_timeout", "max_per_minute", "rule")
 DISTINCT_FROM = ("requester", "principal")
+DISTINCT_BY = ("reviewer", "uid")  # approvals must differ by reviewer name, and by OS account with "uid"
 OUTSIDE = "<outside>"
 DEFAULT_TIMEOUT_S = 600
 MAX_TIMEOUT_S = 7 * 24 * 3600
@@ -50,6 +61,7 @@ class Rule:
     reason: str | None
     line: int
     instead: str | None = None  # what the agent may do instead, shown with a denial
+    distinct_by: frozenset[str] = frozenset({"reviewer"})  # pair review (daemon/admission.py)
 
 
 @dataclass(frozen=True)

@@ -155,8 +155,8 @@ SECTIONS = (
     ("action", "Action"),
     ("content", "Content"),
     ("why", "Requirement and policy"),
+    ("approvals", "Approvals"),  # before who asked: the quorum is what a reviewer decides against
     ("who", "Requested by"),
-    ("approvals", "Approvals"),
     ("history", "Earlier in this session"),
 )
 

@@ -55,7 +55,7 @@ PENDING_ITEM_KEYS = {
     "request_id", "seq", "request_hash", "received_at", "expires_at", "actor", "principal", "claimed_principal",
     "process",
     "action", "content", "requirement", "client", "rule", "rules", "reason", "approvals_needed",
-    "approvals", "distinct_from", "session_history",
+    "approvals", "distinct_from", "distinct_by", "session_history",
 }  # fmt: skip
 
 
