@@ -293,7 +293,12 @@ async def test_an_approval_short_of_the_quorum_updates_the_row(
             what="1/2 approvals",
         )
         assert rid in app.pending
-        assert any(n.startswith("Approval recorded:") and "1 of 2" in n for n in notes(app))
+        # The row follows the daemon's event; the notification follows its reply, which may come later.
+        await wait_until(
+            pilot,
+            lambda: any(n.startswith("Approval recorded:") and "1 of 2" in n for n in notes(app)),
+            what="the notification",
+        )
 
 
 async def test_policy_errors_and_reloads_are_shown(console_world, daemon):

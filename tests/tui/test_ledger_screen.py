@@ -240,6 +240,8 @@ async def test_record_text_is_shown_literally(kit):
         view = screen.query_one(LedgerView)
         await settle(app, pilot)  # the index is loaded before the first key
         await pilot.press("g", "9", "enter")
+        await settle(app, pilot)
+        assert view.cursor_index == 9
         row = drawn(view, view.cursor)
         assert "[bold red]pwned[/] \\x1b[31mred\\x1b[0m [/foo]" in row
         assert "\x1b" not in row
