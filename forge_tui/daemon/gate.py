@@ -331,7 +331,7 @@ class Gate:
         p.result = result
         p.needed = needed  # type: ignore[attr-defined]
         p.distinct = distinct  # type: ignore[attr-defined]
-        p.distinct_by = distinct_by
+        p.distinct_by = distinct_by_of(policy, ev.rules)
         self.pending[rid] = p
         loop = asyncio.get_running_loop()
         p.timer = loop.call_later(policy.approval_timeout_s, lambda: loop.create_task(self._expire(rid)))
