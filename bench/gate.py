@@ -1,6 +1,6 @@
 """Gate throughput and latency: 32 concurrent clients against a real daemon, next to a bare echo server.
 
-DESIGN §12: decisions durable before the reply (group commit, fdatasync), 32 concurrent clients,
+docs/design.md §12: decisions durable before the reply (group commit, fdatasync), 32 concurrent clients,
 >= 5,000 decisions/s on 2 cores, p99 <= 20 ms. The daemon runs as its own process exactly as in
 production (`python -m forge_tui daemon`), with a policy of allow and deny rules, so every request is
 decided by the policy and written (request + decision records, signed, chained, fdatasync'd, checkpoint
@@ -274,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         f"| bare asyncio JSON-line echo | {med('echo', 0):,.0f} | {med('echo', 1):.2f} | {med('echo', 2):.2f} | {med('echo', 4):.0f} µs |",
         f"| ratio daemon / echo | {med('daemon', 0) / med('echo', 0):.3f} | | | |",
         "",
-        "goal (DESIGN §12): >= 5,000 decisions/s on 2 cores, p99 <= 20 ms",
+        "goal (docs/design.md §12): >= 5,000 decisions/s on 2 cores, p99 <= 20 ms",
         f"ledger after the runs: {ledger_records:,} records",
         "",
         "server CPU per reply: user+system time of the server process (all threads) over the run, divided",

@@ -1,4 +1,4 @@
-"""The agent hook's wall time against the interpreter's own start (DESIGN §12; issue 11 item 2).
+"""The agent hook's wall time against the interpreter's own start (docs/design.md §12; issue 11 item 2).
 
 Each sample is one process, started as a host starts a hook (fork+exec, the payload on standard input,
 standard output read to the end), timed from spawn to exit. The runs are interleaved — one of each

@@ -1,4 +1,4 @@
-"""Benchmark the Ledger screen over a 1,000,000-record ledger (DESIGN §12: first paint ≤ 1.5 s, jump to end
+"""Benchmark the Ledger screen over a 1,000,000-record ledger (docs/design.md §12: first paint ≤ 1.5 s, jump to end
 ≤ 0.1 s, RSS ≤ 300 MB).
 
     python bench/tui.py [--records 1000000] [--dir /tmp/forge-bench-tui] [--runs 5] [--out FILE]

@@ -2,7 +2,7 @@
 
     python bench/verify.py [--records 100000] [--dir /tmp/forge-bench-verify] [--reps 5] [--out FILE]
 
-DESIGN §12: verify with every signature must be faster than a bare one-process loop of 100,000 pynacl
+docs/design.md §12: verify with every signature must be faster than a bare one-process loop of 100,000 pynacl
 `VerifyKey.verify` calls (so it must use both cores); `verify --fast` must take at most 0.5 s.
 
 Builds the ledger with bench/make_ledger.py (or reuses DIR when it already holds one of that size), then

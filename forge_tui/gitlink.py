@@ -1,4 +1,4 @@
-"""Commits and requests (DESIGN §7, docs/forensics.md): the `Forge-Request` trailer and the digest of a
+"""Commits and requests (docs/design.md §7, docs/forensics.md): the `Forge-Request` trailer and the digest of a
 change. Standard library only: `forge-tui request --commit` and the `prepare-commit-msg` hook use it
 on the agent side, `verify --git` on the checking side, so both compute the same digest.
 

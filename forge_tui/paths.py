@@ -1,4 +1,4 @@
-"""Where forge-tui keeps things outside the project (DESIGN §3).
+"""Where forge-tui keeps things outside the project (docs/design.md §3).
 
 Private keys, the authoritative ledger copy and the "latest checkpoint seen" cache live in the user
 data directory (platformdirs, honouring XDG_DATA_HOME); the socket lives in the user runtime directory

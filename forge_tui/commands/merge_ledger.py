@@ -7,7 +7,7 @@ import argparse
 NAME = "merge-ledger"
 HELP = "git merge driver for ledgers: takes the longer of two versions when one extends the other"
 DESCRIPTION = """\
-A git merge driver for .forge/ledger/** (DESIGN §4.7). Each machine writes its own ledger, so two
+A git merge driver for .forge/ledger/** (docs/design.md §4.7). Each machine writes its own ledger, so two
 branches only ever hold a shorter and a longer copy of one append-only file. If one version is a prefix
 of the other the longer one is written to CURRENT and the exit code is 0; otherwise the merge fails
 loudly (exit 1) and nothing is written. Register it once per clone:

@@ -1,4 +1,4 @@
-"""Reviewer-signed approvals (DESIGN §6).
+"""Reviewer-signed approvals (docs/design.md §6).
 
 A reviewer signs b"forge-tui approval v1\\n" + JCS({request_id, request_hash, verdict, reason, reviewer, ts}).
 The daemon stores the signed object verbatim in an `approval` record, so anyone can check later that the

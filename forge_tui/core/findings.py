@@ -1,4 +1,4 @@
-"""Every finding code `verify` can report, in one table (DESIGN §5, §7).
+"""Every finding code `verify` can report, in one table (docs/design.md §5, §7).
 
 The CLI (`forge-tui verify`, text and `--json`), the console's verify screen and `docs/findings.md`
 all read this table: a code is stable once shipped (scripts and CI annotations key on it), its
@@ -83,7 +83,7 @@ class Code(enum.StrEnum):
         W,
         "the tracked copy is behind this machine's authoritative copy, which extends it (not a rollback)",
     )
-    # -- forensic rules over the records (DESIGN §7)
+    # -- forensic rules over the records (docs/design.md §7)
     TIME_BACKWARDS = ("time_backwards", Check.FORENSICS, E, "a timestamp is earlier than the record before")
     CLOCK_STEP = ("clock_step", Check.FORENSICS, N, "the wall clock went back, recorded by a `clock` note")
     REVIEWERS = ("reviewers", Check.FORENSICS, E, "reviewers.toml (from the trust source) is invalid")

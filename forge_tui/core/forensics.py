@@ -1,4 +1,4 @@
-"""The forensic rules over one ledger's record summaries (DESIGN §7).
+"""The forensic rules over one ledger's record summaries (docs/design.md §7).
 
 `verify` builds the typed summaries (`forge_tui.core.summaries`) while it parses and checks signatures;
 `ledger_forensics` walks them in seq order and returns the findings. Each rule names the records

@@ -1,4 +1,4 @@
-"""`forge-tui verify --git RANGE` (DESIGN §7): commits that touch governed paths must name an approved
+"""`forge-tui verify --git RANGE` (docs/design.md §7): commits that touch governed paths must name an approved
 request in a `Forge-Request: <request_id>` trailer.
 
 For each commit of the range (`git rev-list RANGE`):

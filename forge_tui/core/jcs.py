@@ -16,7 +16,7 @@ from typing import Any
 from forge_tui.errors import CanonicalError
 
 MAX_SAFE_INT = 2**53 - 1
-MAX_LINE = 1 << 20  # 1 MiB, DESIGN §4.1
+MAX_LINE = 1 << 20  # 1 MiB, docs/design.md §4.1
 
 _dumps_fast = json.JSONEncoder(
     ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False

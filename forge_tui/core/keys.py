@@ -1,4 +1,4 @@
-"""Private key storage outside the project (DESIGN §3, §6).
+"""Private key storage outside the project (docs/design.md §3, §6).
 
 Ledger signing keys are stored unencrypted (the daemon signs unattended) as 0600 files in the 0700 user
 data folder. Reviewer keys are encrypted with a passphrase: argon2id derives a key for a secretbox, so

@@ -1,4 +1,4 @@
-"""The ledger writer and reader (DESIGN §4.6–4.7).
+"""The ledger writer and reader (docs/design.md §4.6–4.7).
 
 One writer per ledger: an exclusive flock on a lock file beside the authoritative copy (in the user data
 folder, outside the working tree). Each batch is one O_APPEND write followed by fdatasync; then a new

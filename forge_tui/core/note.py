@@ -1,4 +1,4 @@
-"""C2SP signed notes, Ed25519 key ids and vkeys, and tlog checkpoints (DESIGN §4.4–4.5).
+"""C2SP signed notes, Ed25519 key ids and vkeys, and tlog checkpoints (docs/design.md §4.4–4.5).
 
 key id = SHA-256(name ‖ 0x0A ‖ 0x01 ‖ public key)[:4]
 vkey   = <name>+<8 hex key id>+<base64(0x01 ‖ public key)>

@@ -1,4 +1,4 @@
-"""A forge-tui project: the `.forge/` folder in the repository and its private state outside it (DESIGN §3)."""
+"""A forge-tui project: the `.forge/` folder in the repository and its private state outside it (docs/design.md §3)."""
 
 from __future__ import annotations
 

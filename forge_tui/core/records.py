@@ -1,4 +1,4 @@
-"""Ledger records, version 1 (DESIGN §4.1–4.3): construction, signing and field checks.
+"""Ledger records, version 1 (docs/design.md §4.1–4.3): construction, signing and field checks.
 
 A record is one line: the JCS bytes of {v, log, seq, ts, type, prev, kid, body, sig}. The signature is
 Ed25519 over b"forge-tui record v1\\n" + JCS(record without sig); the leaf hash is

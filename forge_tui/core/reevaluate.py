@@ -1,4 +1,4 @@
-"""Re-deciding recorded `policy` decisions offline (DESIGN §7: "a `policy` decision that re-evaluating
+"""Re-deciding recorded `policy` decisions offline (docs/design.md §7: "a `policy` decision that re-evaluating
 the recorded action under the recorded policy does not reproduce").
 
 The policy text of a digest comes from `policy_texts()`: the working tree's `.forge/policy.toml`, the

@@ -1,4 +1,4 @@
-"""The project's reviewers (DESIGN §3, §6; docs/trust-model.md).
+"""The project's reviewers (docs/design.md §3, §6; docs/trust-model.md).
 
 The reviewers in force are the ledger's enrolment records (forge_tui.core.trust); `.forge/reviewers.toml`
 is the exported view of them, in this format (read by verify and people, never for trust by the daemon):

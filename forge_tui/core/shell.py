@@ -1,4 +1,4 @@
-"""Split a shell command into the simple commands it would run (DESIGN §8).
+"""Split a shell command into the simple commands it would run (docs/design.md §8).
 
 The policy never matches a raw command string: it matches the words of every simple command that a
 command line contains, so `pytest; rm -rf /` is two commands and each must be allowed. This module is

@@ -1,5 +1,5 @@
 """Typed summaries of ledger records: the few fields the forensic rules, `verify --git`, `trace` and the
-reports need, one small record per record type (DESIGN §4.3).
+reports need, one small record per record type (docs/design.md §4.3).
 
 `verify`'s worker processes build them while they parse and return them to the parent, so they are
 NamedTuples (cheap to pickle) holding plain values. Every summary carries the record's `ts`.

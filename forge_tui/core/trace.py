@@ -1,4 +1,4 @@
-"""`forge-tui trace ID|COMMIT|PATH` (DESIGN §1, §7; docs/forensics.md): the chain requirement → request →
+"""`forge-tui trace ID|COMMIT|PATH` (docs/design.md §1, §7; docs/forensics.md): the chain requirement → request →
 decision → approvals (who, when, whether the reviewer's own signature verifies) → outcome → commit →
 deployment, forwards from a request, backwards from a commit (its `Forge-Request` trailers), and for a
 path every request that named it and every commit that touched it.

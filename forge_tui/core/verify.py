@@ -1,11 +1,11 @@
-"""Offline verification of a project's ledgers (DESIGN §5, §7). Reads files only; no daemon needed.
+"""Offline verification of a project's ledgers (docs/design.md §5, §7). Reads files only; no daemon needed.
 
 For every ledger in `.forge/ledger/`: strict parsing (canonical JCS, LF only, no BOM, no duplicate
 keys), `seq`, `prev` and `log`; every record signature against the trusted keys; the Merkle root and
 size against the checkpoint and its signature; anchors (a git base ref, a saved checkpoint, the local
 "latest seen" cache) that the ledger must extend; and the forensic rules of §7.
 
-`--fast` is the chain and the checkpoint only (DESIGN §5): every line is hashed and its `prev` and
+`--fast` is the chain and the checkpoint only (docs/design.md §5): every line is hashed and its `prev` and
 `seq` read from the bytes, the root is checked against the signed checkpoint and the anchors; lines
 are not parsed, so no record signature, strict-form or forensic check runs.
 

@@ -693,7 +693,7 @@ class Gate:
         return {"seq": written[0].seq}
 
     def describe(self, p: Pending) -> dict[str, Any]:
-        """The PendingItem the TUI shows (DESIGN §9 queue.list)."""
+        """The PendingItem the TUI shows (docs/design.md §9 queue.list)."""
         b = p.body
         session = b["actor"]["session"]
         history = []

@@ -1,4 +1,4 @@
-"""The daemon's Unix-socket servers: JSON-RPC 2.0, one JSON object per line (DESIGN §9, §6.1).
+"""The daemon's Unix-socket servers: JSON-RPC 2.0, one JSON object per line (docs/design.md §9, §6.1).
 
 Two sockets, two roles. The agent socket (`paths.socket_path`) answers only `protocol.AGENT_METHODS`;
 the reviewer socket (`paths.review_socket_path`, in its own 0700 folder that `forge-tui run` hides from

@@ -1,7 +1,7 @@
 """Where a pending request stands with its quorum: who approved (and when), who still may, and what is
 still needed. Pure: the queue column, Inspect and the tests share it.
 
-"Who may still approve" follows the daemon's rules (DESIGN §6): never the requester, not the principal
+"Who may still approve" follows the daemon's rules (docs/design.md §6): never the requester, not the principal
 when the rule's `distinct_from` names it, not a reviewer who already approved; with `distinct_by`
 holding "uid", an approval must also come from an OS account that has not approved yet, which the
 console can only say in words (it does not know which account a reviewer will sign from).

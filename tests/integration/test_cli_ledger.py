@@ -1,4 +1,4 @@
-"""The ledger commands from the command line: init, note, verify, log, merge-ledger (DESIGN §5, §10).
+"""The ledger commands from the command line: init, note, verify, log, merge-ledger (docs/design.md §5, §10).
 Exit codes 0/1/2/3, --json, log filters, init's refusals, key files outside the repository, one-line
 errors without tracebacks, and --help everywhere."""
 

@@ -1,4 +1,4 @@
-"""Crash safety of the ledger writer (DESIGN §4.6): SIGKILL at random points loses no acknowledged record.
+"""Crash safety of the ledger writer (docs/design.md §4.6): SIGKILL at random points loses no acknowledged record.
 
 A writer subprocess appends batches of notes and prints each record's seq and text once `append` has
 returned (the record is durable then). The test reads a random number of those acknowledgements, kills

@@ -1,5 +1,5 @@
 """Tamper corpus: each case damages a copy of a real 14-record ledger (see ledgerkit for its layout) the
-way an attacker or an accident would, runs `forge-tui verify --json` and checks the exit code (DESIGN §5:
+way an attacker or an accident would, runs `forge-tui verify --json` and checks the exit code (docs/design.md §5:
 0 verified, 1 tampering or a forensic violation, 2 usage or configuration error, 3 torn or unsigned
 tail) and which seq the report blames.
 

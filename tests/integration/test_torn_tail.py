@@ -1,4 +1,4 @@
-"""Truncation at every byte of the last record (DESIGN §4.6).
+"""Truncation at every byte of the last record (docs/design.md §4.6).
 
 A crash after the records of a batch are written but before its checkpoint is signed can leave any
 prefix of the last line on disk. Opening the writer must keep every earlier record byte-exact, set the

@@ -1,4 +1,4 @@
-"""`forge-tui verify --git RANGE` (DESIGN §7): commits that touch governed paths must carry a
+"""`forge-tui verify --git RANGE` (docs/design.md §7): commits that touch governed paths must carry a
 `Forge-Request: <request_id>` trailer naming a request the ledger shows as allowed.
 
 Each test builds a real git repository around a `forge-tui init`ed project, with a ledger written by

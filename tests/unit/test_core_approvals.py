@@ -1,4 +1,4 @@
-"""Reviewer-signed approvals (DESIGN §6), the reviewer registry and encrypted reviewer keys."""
+"""Reviewer-signed approvals (docs/design.md §6), the reviewer registry and encrypted reviewer keys."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The core is a headless library (DESIGN §2): importing it, the daemon, the client or the ledger
+"""The core is a headless library (docs/design.md §2): importing it, the daemon, the client or the ledger
 commands never loads textual or rich; and the agent-side paths (`forge_tui.client`, `forge-tui request`)
 load nothing but the standard library and forge_tui."""
 

@@ -1,4 +1,4 @@
-"""The ledger writer (DESIGN §4.6–4.7): single writer, durable batches, atomic checkpoints, recovery of a
+"""The ledger writer (docs/design.md §4.6–4.7): single writer, durable batches, atomic checkpoints, recovery of a
 torn tail, refusal of a corrupt middle or a lost tail, and the tracked copy beside the authoritative one."""
 
 from __future__ import annotations

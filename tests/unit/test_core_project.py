@@ -1,4 +1,4 @@
-"""Project files (DESIGN §3) read from a repository anyone can edit: anything malformed, including bytes
+"""Project files (docs/design.md §3) read from a repository anyone can edit: anything malformed, including bytes
 that are not UTF-8, is a ConfigError with the file named, never an unexpected exception."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ledger records (DESIGN §4.1–4.3): construction, the exact signed bytes, leaf hashes, field checks."""
+"""Ledger records (docs/design.md §4.1–4.3): construction, the exact signed bytes, leaf hashes, field checks."""
 
 from __future__ import annotations
 

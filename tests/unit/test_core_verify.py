@@ -1,4 +1,4 @@
-"""Offline verification (DESIGN §5) and the forensic rules (§7), each made to fire on a crafted ledger."""
+"""Offline verification (docs/design.md §5) and the forensic rules (§7), each made to fire on a crafted ledger."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ def sh(policy: Policy, root: Path, command: str, **kw):
 
 
 def test_design_example_loads_with_its_values(design: Policy) -> None:
-    """If this fails, the example policy of DESIGN §8 is not read as written."""
+    """If this fails, the example policy of docs/design.md §8 is not read as written."""
     assert (design.version, design.default, design.approval_timeout_s) == (1, "ask", 600)
     assert [r.id for r in design.rules] == [
         "read-only",
@@ -260,7 +260,7 @@ decision = "deny"
 
 
 def test_approvals_take_the_max_and_distinct_from_the_union(root: Path) -> None:
-    """If this fails, several matching ask rules are not combined as DESIGN §8 says."""
+    """If this fails, several matching ask rules are not combined as docs/design.md §8 says."""
     p = parse_policy(COMBINE)
     ev = p.evaluate({"kind": "file.write", "paths": ["src/core/x.py"]}, project_root=root)
     assert (ev.decision, ev.approvals, ev.rules) == ("ask", 3, ("a", "b"))
@@ -362,7 +362,7 @@ PATHS_POLICY = parse_policy(PATHS)
     ],
 )
 def test_match_words(pattern: tuple, words: tuple, dynamic: tuple, expected: int) -> None:
-    """If this fails, the word-wise pattern language (DESIGN §8) is not what the docs say."""
+    """If this fails, the word-wise pattern language (docs/design.md §8) is not what the docs say."""
     assert match_words(pattern, words, frozenset(dynamic)) == expected
 
 
@@ -609,7 +609,7 @@ def test_rate_limiter_per_session_sliding_window() -> None:
 
 
 def test_core_policy_does_not_import_textual() -> None:
-    """If this fails, the headless core pulls in the TUI stack (DESIGN §2)."""
+    """If this fails, the headless core pulls in the TUI stack (docs/design.md §2)."""
     code = "import sys, forge_tui.core.policy; sys.exit(any(m.split('.')[0] in ('textual', 'rich') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], env={**os.environ}).returncode == 0
 

@@ -61,7 +61,7 @@ _CHANGE_KINDS = ("file.write", "file.delete", "git.commit")
 
 
 def decide(policy: Policy, action: Any, context: Context) -> Evaluation:
-    """Decide `action` (DESIGN §4.3 shape: kind, tool, command, paths, url; any may be missing) under
+    """Decide `action` (docs/design.md §4.3 shape: kind, tool, command, paths, url; any may be missing) under
     `policy` in `context`. Pure (see the module docstring); never raises for bad input."""
     return _Evaluator(policy, action, context).run()
 
@@ -396,7 +396,7 @@ def _default_reason(rule: Rule) -> str:
 
 def governing_rules(policy: Policy, path: str, *, project_root: str | Path) -> tuple[Rule, ...]:
     """The "ask" and "deny" rules whose `paths` match a path a change (a commit) touches, with the gate's
-    own path matchers (`verify --git`, DESIGN §7). `path` is relative to the project root, or absolute
+    own path matchers (`verify --git`, docs/design.md §7). `path` is relative to the project root, or absolute
     for a path outside it. Only the path is known: a rule whose `kind` names no kind that changes files
     (file.write, file.delete, git.commit) does not govern it; `tool`, `command` and `url` are not
     known and so do not narrow a rule (it governs). Paths are taken as written: a commit's tree is not

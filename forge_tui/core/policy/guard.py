@@ -1,4 +1,4 @@
-"""The built-in rules no policy lifts (DESIGN §6), applied to every request whatever its actor claims.
+"""The built-in rules no policy lifts (docs/design.md §6), applied to every request whatever its actor claims.
 
 * protect-forge: nothing may change `.forge/` (of any project) or a protected folder (the data folder
   with the keys and authoritative ledgers, `Context.protected_dirs`): no file.write/file.delete path

@@ -164,7 +164,7 @@ class Policy:
         actor_kind: str = "agent",
         protected_dirs: tuple[Path, ...] = (),
     ) -> Evaluation:
-        """Decide `action` (DESIGN §4.3 shape; any field may be missing) as the gate does.
+        """Decide `action` (docs/design.md §4.3 shape; any field may be missing) as the gate does.
 
         The same as `decide(self, action, Context.for_project(...))`. `actor_kind` is accepted for
         the callers that pass it and ignored: every request is an agent's, the built-in rules always

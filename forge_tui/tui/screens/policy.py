@@ -1,4 +1,4 @@
-"""The policy screen: the active policy file, its digest, its rules, and why a reload failed (DESIGN §8).
+"""The policy screen: the active policy file, its digest, its rules, and why a reload failed (docs/design.md §8).
 
 With a daemon, `status` is its `status` result (or just the "policy" entry of it): the digest in force,
 the rules in force and the last reload error, which the daemon keeps while the last good policy stays in

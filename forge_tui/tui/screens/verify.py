@@ -1,4 +1,4 @@
-"""The verify screen: `forge-tui verify` inside the console (DESIGN §5, §7).
+"""The verify screen: `forge-tui verify` inside the console (docs/design.md §5, §7).
 
 The check runs `verify_project` in a thread worker; its progress callback feeds a ProgressBar through
 `call_from_thread`. The result shows, per ledger, the chain, signatures, checkpoint, anchors and forensic

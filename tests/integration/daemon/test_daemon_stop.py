@@ -1,4 +1,4 @@
-"""Daemon.stop() closes every client connection and ends every task it started for them (DESIGN §2: the
+"""Daemon.stop() closes every client connection and ends every task it started for them (docs/design.md §2: the
 daemon stops cleanly), so nothing is left for the event loop to destroy while pending: requests in flight
 get their answer (pending ones are denied), idle and half-written connections see EOF, and a peer that
 never reads its replies is cut off instead of holding the shutdown."""

@@ -1,4 +1,4 @@
-"""Hostile and broken clients against a running daemon (DESIGN §9: "a bad message gets an error and never
+"""Hostile and broken clients against a running daemon (docs/design.md §9: "a bad message gets an error and never
 disturbs other clients"): random bytes, lines over 1 MiB, invalid UTF-8, deeply nested JSON, lone
 surrogates, half-open connections, connections closed at once or mid-line, and a peer that floods
 requests without ever reading its replies. Meanwhile a well-behaved agent keeps asking and must get every

@@ -1,4 +1,4 @@
-"""Every gate path against a real in-process daemon on a real Unix socket (DESIGN §6, §8, §9).
+"""Every gate path against a real in-process daemon on a real Unix socket (docs/design.md §6, §8, §9).
 
 Each test says in its assertions' messages what would be wrong if it failed.
 """

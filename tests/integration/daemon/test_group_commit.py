@@ -1,4 +1,4 @@
-"""Group commit and its checkpoints (DESIGN §4.6). Every caller hears back only once its records are
+"""Group commit and its checkpoints (docs/design.md §4.6). Every caller hears back only once its records are
 durable. An idle appender signs a checkpoint and updates the tracked copy before answering, as a plain
 append does; under load, batches written while more callers wait skip the checkpoint, and the batch
 that finds nobody waiting (or the first after CHECKPOINT_EVERY_S) signs for all of them."""

@@ -1,4 +1,4 @@
-"""Group commit with two stages (DESIGN §4.6): the loop signs batch N+1 while batch N's fdatasync runs.
+"""Group commit with two stages (docs/design.md §4.6): the loop signs batch N+1 while batch N's fdatasync runs.
 When batch N's write fails, its callers and those of the batch already prepared on top of it all hear
 the failure (the gate denies); nothing of either batch stays in the ledger, and the next batch chains
 onto the last durable record."""

@@ -1,4 +1,4 @@
-"""SIGKILL mid-load (DESIGN §4.6: a request is answered only after its decision record is durable).
+"""SIGKILL mid-load (docs/design.md §4.6: a request is answered only after its decision record is durable).
 
 A real daemon process serves 32 concurrent agents whose requests the policy allows or denies; after N
 decisions have been heard it is killed with SIGKILL while requests are still in flight, then restarted.

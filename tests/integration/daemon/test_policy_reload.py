@@ -1,4 +1,4 @@
-"""Policy hot reload (DESIGN §8, docs/trust-model.md): a good edit becomes a pending change, recorded, and
+"""Policy hot reload (docs/design.md §8, docs/trust-model.md): a good edit becomes a pending change, recorded, and
 takes effect once a reviewer signs its digest; a broken one keeps the last good policy in force, is shown
 as an event and recorded. Editors save in place or by rename: both are tested."""
 

@@ -1,4 +1,4 @@
-"""Property tests of the daemon's JSON-RPC framing and parser (DESIGN §9): every line gets exactly one
+"""Property tests of the daemon's JSON-RPC framing and parser (docs/design.md §9): every line gets exactly one
 well-formed JSON-RPC response (none for a blank line or a notification), the daemon never crashes, and
 the connection stays usable. (The shell splitter's properties live in tests/unit/test_shell.py.)"""
 
