@@ -35,8 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from forge_tui.core.jcs import CanonicalError, loads_strict
     from forge_tui.core.ledger import iter_lines
     from forge_tui.core.project import find_project
-    from forge_tui.core.query import Filters, normalise_time, record_actor, record_summary
-    from forge_tui.core.records import TYPES as RECORD_TYPES
+    from forge_tui.core.query import Filters, checked_cli_filters, record_actor, record_summary
     from forge_tui.core.tail import iter_lines_reversed
     from forge_tui.errors import ConfigError
 
@@ -47,17 +46,11 @@ def run(args: argparse.Namespace) -> int:
         ids = project.ledger_ids()
     else:
         ids = [args.ledger or project.local_ledger_id()]
-    unknown = sorted(set(args.type or ()) - RECORD_TYPES)
-    if unknown:
-        raise ConfigError(f"no record type {', '.join(unknown)} (types: {', '.join(sorted(RECORD_TYPES))})")
-    try:
-        since, until = normalise_time(args.since), normalise_time(args.until, end=True)
-    except ValueError as exc:
-        raise ConfigError(f"--since/--until: {exc}") from None
+    types, since, until = checked_cli_filters(args.type, args.since, args.until)
     f = Filters(
         since=since,
         until=until,
-        types=frozenset(args.type) if args.type else None,
+        types=types,
         actor=args.actor,
         path=args.path,
         status=args.status,

@@ -37,22 +37,21 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from forge_tui.core.project import find_project
-    from forge_tui.core.query import QuerySpec, normalise_time, query_ledger, record_actor, record_summary
-    from forge_tui.core.records import TYPES
+    from forge_tui.core.query import (
+        QuerySpec,
+        checked_cli_filters,
+        query_ledger,
+        record_actor,
+        record_summary,
+    )
     from forge_tui.errors import ConfigError
 
     project = find_project()
-    unknown = sorted(set(args.type or ()) - TYPES)
-    if unknown:
-        raise ConfigError(f"no record type {', '.join(unknown)} (types: {', '.join(sorted(TYPES))})")
-    try:
-        since, until = normalise_time(args.since), normalise_time(args.until, end=True)
-    except ValueError as exc:
-        raise ConfigError(f"--since/--until: {exc}") from None
+    types, since, until = checked_cli_filters(args.type, args.since, args.until)
     spec = QuerySpec(
         since=since,
         until=until,
-        types=frozenset(args.type) if args.type else None,
+        types=types,
         actor=args.actor,
         path=args.path,
         status=args.status,

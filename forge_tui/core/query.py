@@ -169,3 +169,24 @@ def _extra_ok(rec: dict[str, Any], spec: QuerySpec) -> bool:
     if spec.requirement and body.get("requirement") != spec.requirement:
         return False
     return not (spec.reviewer and appr.get("reviewer") != spec.reviewer)
+
+
+def checked_cli_filters(
+    types: list[str] | None, since: str | None, until: str | None
+) -> tuple[frozenset[str] | None, str | None, str | None]:
+    """The `--type`, `--since` and `--until` of `log` and `query`, checked: a ConfigError (exit 2) for an
+    unknown record type or a time that is no RFC 3339 prefix, so a typo never prints an empty answer."""
+    from forge_tui.core.records import TYPES
+    from forge_tui.errors import ConfigError
+
+    unknown = sorted(set(types or ()) - TYPES)
+    if unknown:
+        raise ConfigError(f"no record type {', '.join(unknown)} (types: {', '.join(sorted(TYPES))})")
+    try:
+        return (
+            frozenset(types) if types else None,
+            normalise_time(since),
+            normalise_time(until, end=True),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"--since/--until: {exc}") from None
