@@ -283,7 +283,9 @@ async def test_pair_socket_refuses_unlisted_accounts_and_the_owner(pair_world, p
             f"--regid={c.gid}",
             "--clear-groups",
             "--",
-            sys.executable,
+            # The probe needs only the standard library. The test's own interpreter may live under a
+            # folder the other account cannot enter (a 0700 /root holding pyenv); the system one can.
+            "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable,
             "-c",
             probe,
             str(pair_world.pair_sock),
