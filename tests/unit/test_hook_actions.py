@@ -22,7 +22,7 @@ from forge_tui.hooks.actions import input_digest, map_tool
 from forge_tui.hooks.answers import claude_decision, deny_text, gemini_decision, json_string
 from forge_tui.hooks.dialects import HookInputError, parse_event
 
-ROOT = "/work/proj"
+ROOT = "/srv/proj"
 
 
 def kind_of(host: str, tool: str, args: dict) -> str:
