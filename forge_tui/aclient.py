@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from forge_tui.protocol import EVENT, MAX_LINE, DaemonUnavailable, RPCError, request_message
+from forge_tui.protocol import EVENT, MAX_LINE, DaemonUnavailable, RPCError, is_refusal, request_message
 
 __all__ = ["AsyncConnection"]
 
@@ -123,6 +123,12 @@ class AsyncConnection:
                 params = msg.get("params")
                 if self.on_event is not None and type(params) is dict and type(params.get("type")) is str:
                     self.on_event(params)
+                continue
+            if is_refusal(msg) and self._waiting:
+                # A null-id error answers the connection (a refusal): every call waiting gets it.
+                for fut in self._waiting.values():
+                    if not fut.done():
+                        fut.set_result(msg)
                 continue
             fut = self._waiting.get(msg.get("id"))  # type: ignore[arg-type]
             if fut is not None and not fut.done():

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from forge_tui import __version__
-from forge_tui.protocol import HELLO, MAX_LINE, DaemonUnavailable, RPCError, request_message
+from forge_tui.protocol import HELLO, MAX_LINE, DaemonUnavailable, RPCError, is_refusal, request_message
 
 __all__ = ["Client", "DaemonUnavailable", "RPCError", "hello", "project_review_socket", "project_socket"]
 
@@ -64,7 +64,7 @@ class Client:
             while True:
                 line = self._readline(deadline)
                 resp = json.loads(line)
-                if resp.get("id") != rid:
+                if resp.get("id") != rid and not is_refusal(resp):
                     continue
                 if "error" in resp:
                     err = resp["error"] or {}

@@ -98,5 +98,13 @@ def error_message(rid: Any, code: int, message: str, data: Any = None) -> dict[s
     return {"jsonrpc": "2.0", "id": rid, "error": err}
 
 
+def is_refusal(msg: Any) -> bool:
+    """A null-id UNAUTHORIZED error: the daemon refusing the whole connection (another uid, or one the
+    pair socket does not admit), sent before it closes. It answers every call waiting on the link."""
+    if type(msg) is not dict or msg.get("id") is not None or type(msg.get("error")) is not dict:
+        return False
+    return msg["error"].get("code") == UNAUTHORIZED
+
+
 def request_message(rid: int | str, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}}

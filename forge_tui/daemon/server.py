@@ -63,6 +63,9 @@ from forge_tui.protocol import (
 from forge_tui.protocol import error_message as _error
 
 READ_CHUNK = 1 << 16
+# A refused connection is read (and dropped) for this long and this much before it is closed.
+LINGER_S = 1.0
+LINGER_BYTES = 1 << 16
 MAX_INFLIGHT_PER_CONN = 256
 EVENT_QUEUE = 1024
 # Connections waiting to be accepted while the loop is busy. asyncio's default (100) is easily filled by a
@@ -140,6 +143,20 @@ class Connection:
             except (ConnectionError, TimeoutError, RuntimeError):
                 self.close()
 
+    async def _linger(self) -> None:
+        """After a refusal: end our side and read (and drop) what the client is still sending, a little
+        and briefly, so its write does not fail with a broken pipe before it reads why it was refused."""
+        with contextlib.suppress(Exception):
+            if self.writer.can_write_eof():
+                self.writer.write_eof()
+            left = LINGER_BYTES
+            async with asyncio.timeout(LINGER_S):
+                while left > 0:
+                    chunk = await self.reader.read(min(left, READ_CHUNK))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+
     def close(self) -> None:
         if not self.closed:
             self.closed = True
@@ -168,6 +185,7 @@ class Connection:
     async def serve(self) -> None:
         if not self.daemon.admitted(self):
             await self.send(_error(None, UNAUTHORIZED, "connections from another user are refused"))
+            await self._linger()
             self.close()
             return
         buf = bytearray()

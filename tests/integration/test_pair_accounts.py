@@ -24,12 +24,14 @@ from pathlib import Path
 
 import pytest
 
+from forge_tui.client import Client
 from forge_tui.core.keys import create_reviewer_key
 from forge_tui.core.project import Project, init_project
 from forge_tui.core.reviewers import Reviewer, save_reviewers
 from forge_tui.daemon.admission import PAIR_FILE
 from forge_tui.daemon.server import Daemon
 from forge_tui.paths import atomic_write
+from forge_tui.protocol import UNAUTHORIZED, RPCError
 
 PASSPHRASE = "pair passphrase"
 POLICY = """\
@@ -310,4 +312,13 @@ async def test_pair_socket_refuses_unlisted_accounts_and_the_owner(pair_world, p
 
     reply = json.loads(await asyncio.to_thread(owner_tries))
     assert reply["error"]["code"] == 4001 and "result" not in reply
+
+    def owner_calls() -> RPCError:
+        # The shipped client says why (the refusal), not "broken pipe" or "daemon unavailable".
+        with pytest.raises(RPCError) as refused, Client(pair_world.pair_sock) as client:
+            client.call("queue.list")
+        return refused.value
+
+    refusal = await asyncio.to_thread(owner_calls)
+    assert refusal.code == UNAUTHORIZED and "refused" in refusal.message
     assert (pair_world.pair_sock.parent.stat().st_mode & 0o777) == 0o711
