@@ -44,7 +44,14 @@ def run(args: argparse.Namespace) -> int:
     lines: list[str] = []
     try:
         if headless:
-            run_headless(world, lambda s: print("  " + s), pace=args.pace or 0.0)
+            said = threading.Lock()
+
+            def say(line: str) -> None:  # the agent's threads and the reviewer's loop both talk
+                with said:
+                    sys.stdout.write(f"  {line}\n")
+                    sys.stdout.flush()
+
+            run_headless(world, say, pace=args.pace or 0.0)
         else:
             from forge_tui.tui.app import ForgeApp
 
