@@ -38,6 +38,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "query",
     "trace",
     "blame",
+    "report",
+    "verify_report",
     "log",
     "policy",
     "merge_ledger",
