@@ -26,7 +26,7 @@ def stacked_bars(days: list[dict[str, Any]], width: int = 720, height: int = 220
     if not days:
         return '<p class="muted">No requests in the period.</p>'
     keys = list(SERIES_COLOURS)
-    top = _nice_max(max(sum(d[k] for k in keys) for d in days))
+    top = _nice_max(max(sum(d[k] for k in keys) for d in days) + 1)  # headroom above the tallest bar
     left, bottom, plot_h = 40, 30, height - 60
     plot_w = width - left - 10
     slot = plot_w / len(days)

@@ -30,6 +30,7 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 10px}h3{font-si
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px;margin:18px 0}
 .card{background:#fff;border:1px solid var(--line);border-radius:10px;padding:12px 14px}
 .card b{display:block;font-size:24px}.card span{color:var(--muted);font-size:13px}
+.card b.ok{color:#2f9e6e}.card b.bad{color:#d9534f}.nw{white-space:nowrap}
 .panel{background:#fff;border:1px solid var(--line);border-radius:10px;padding:16px;margin:12px 0}
 .grid2{display:grid;grid-template-columns:2fr 1fr;gap:12px}
 @media (max-width:800px){.grid2{grid-template-columns:1fr}}
@@ -72,17 +73,12 @@ def _summary(data: dict[str, Any]) -> str:
         (s["changes"], "changes"),
         (s["approvals"], "approvals"),
         (s["exceptions"], "exceptions"),
-        (
-            '<span class="ok">verified</span>' if v["verified"] else '<span class="bad">not verified</span>',
-            f"ledger check (exit {v['exit_code']})",
-        ),
     ]
+    verdict = '<b class="ok">verified</b>' if v["verified"] else '<b class="bad">not verified</b>'
     html = (
         '<div class="cards">'
-        + "".join(
-            f'<div class="card"><b>{c if isinstance(c, str) else e(c)}</b><span>{e(label)}</span></div>'
-            for c, label in cards
-        )
+        + "".join(f'<div class="card"><b>{e(c)}</b><span>{e(label)}</span></div>' for c, label in cards)
+        + f'<div class="card">{verdict}<span>ledger check, verify exit {e(v["exit_code"])}</span></div>'
         + "</div>"
     )
     counts = s["controls"]
@@ -113,9 +109,9 @@ def _exceptions(data: dict[str, Any]) -> str:
     rows = [
         [
             pill(x["severity"], SEVERITY_COLOURS),
-            f'<span class="mono">{e(x["code"])}</span>',
+            f'<span class="mono nw">{e(x["code"])}</span>',
             f'<span class="mono">{e(x["ledger"])} #{e(x["seq"])}</span>',
-            f'<span class="mono">{e(x["ts"])}</span>',
+            f'<span class="mono nw">{e(x["ts"])}</span>',
             e(", ".join(x["controls"])),
             e(x["message"]),
         ]
@@ -148,7 +144,7 @@ def _sample(data: dict[str, Any]) -> str:
     rows = [
         [
             f'<span class="mono">{e(r["ledger"])} #{e(r["seq"])}</span>',
-            f'<span class="mono">{e(r["ts"])}</span>',
+            f'<span class="mono nw">{e(r["ts"])}</span>',
             e(r["actor"]),
             f'<span class="mono">{e(r["summary"])}</span>',
             f'{e(r["decision"])} <span class="muted">({e(r["decided_by"])}, {e(r["rule"])})</span>',
