@@ -11,7 +11,12 @@ Opening a ledger checks it before anything is appended:
   appended; the aside is named `.pending` until that record is durable, so a crash in the middle of a
   recovery is finished by the next open; leftover temp files of this ledger are removed;
 - the records covered by the signed checkpoint must hash to its root, or opening stops (corrupt; the
-  first bad record is named) — nothing is ever repaired automatically;
+  first bad record is named) — nothing is ever repaired automatically. Opening does not rehash them
+  when the compact Merkle range saved beside the ledger at the last checkpoint (core/resume.py) checks
+  out: its root must equal the signed root, the record it ends on must hash to the leaf it names, and
+  only what follows it is read and checked in full, so start-up and memory do not grow with the ledger.
+  An alteration inside that already-checked prefix is then found by `forge-tui verify --authoritative`
+  (or by opening with `rehash=True`, or with no usable range), not by every open;
 - a request left `pending` by a writer that stopped (a crash) gets its decision (denied, fallback);
 - fewer records than the last signed checkpoint (here or in the tracked copy) is reported as loss, and
   the writer refuses to sign anything smaller; an unreadable tracked checkpoint is only rewritten.
@@ -47,6 +52,7 @@ from forge_tui.core.records import (
     parse_ts,
     verify_record_sig,
 )
+from forge_tui.core.resume import LineWatch, RangeInvalid, SavedRange, load_range, range_path, save_range
 from forge_tui.errors import (
     CanonicalError,
     LedgerBusy,
@@ -73,6 +79,10 @@ class Appended:
     seq: int
     leaf: str  # hex leaf hash
     record: dict[str, Any]
+
+
+class _ResumeMismatch(LedgerError):
+    """A scan resumed from the saved range did not reach the signed root (then every record is hashed)."""
 
 
 class StaleBatch(LedgerError):
@@ -108,6 +118,45 @@ def iter_lines(data: bytes | mmap.mmap) -> Iterator[tuple[int, bytes]]:
             return
         yield pos, bytes(data[pos:end])
         pos = end + 1
+
+
+def iter_file_lines(fd: int, start: int, end: int, *, block: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
+    """(offset, line without LF) for each complete line of the open file `fd` in bytes [start, end),
+    read in blocks with pread: memory stays one block, however long the file."""
+    pos = start
+    buf = b""
+    buf_off = start
+    while pos < end:
+        chunk = os.pread(fd, min(block, end - pos), pos)
+        if not chunk:
+            return
+        pos += len(chunk)
+        buf = buf + chunk if buf else chunk
+        i = 0
+        find = buf.find
+        while (j := find(b"\n", i)) >= 0:
+            yield buf_off + i, buf[i:j]
+            i = j + 1
+        buf = buf[i:]
+        buf_off += i
+
+
+def read_line_at(fd: int, off: int, *, limit: int = (1 << 20) + 1) -> bytes:
+    """The line that starts at byte `off` of `fd`, without its LF (a record line is at most 1 MiB)."""
+    data = os.pread(fd, limit, off)
+    end = data.find(b"\n")
+    return data if end < 0 else data[:end]
+
+
+@dataclass
+class _Start:
+    """Where a scan begins: the start of the file, or the end of a saved compact range."""
+
+    offset: int = 0
+    count: int = 0
+    tree: CompactTree | None = None
+    prev_line: bytes | None = None  # the record before `offset`
+    watch: LineWatch | None = None
 
 
 def read_checkpoint_file(path: Path, verifiers: list[Verifier]) -> Checkpoint | None:
@@ -163,6 +212,13 @@ class LedgerWriter:
             ) from None
         self._fd = -1
         self.tree = CompactTree()
+        self.range_path = range_path(self.path)
+        self.range_error: str | None = None  # why the last save of the range file failed (it is a cache)
+        self.resumed = False  # whether opening started from the saved range (else it hashed every record)
+        self._rehash = False  # ignore the saved range (LedgerWriter.open(rehash=True))
+        self._resumed_size = 0  # records the saved range covered when opening resumed from it
+        self._watch = LineWatch()  # pending requests and trust records, for the range file
+        self._end = 0  # bytes of the records in `tree` (where the next one begins)
         self.last_leaf = ZERO_HASH
         self.last_ts_ms = 0
         self.signed_size = 0
@@ -212,13 +268,15 @@ class LedgerWriter:
         return w
 
     @classmethod
-    def open(cls, project, ledger_id: str | None = None, **kw) -> LedgerWriter:
+    def open(cls, project, ledger_id: str | None = None, *, rehash: bool = False, **kw) -> LedgerWriter:
         """Open this machine's ledger for appending, with the checks described in the module docstring.
-        A system call that fails on the way (a full disk, an I/O error) is LedgerUnavailable (exit 3)."""
+        A system call that fails on the way (a full disk, an I/O error) is LedgerUnavailable (exit 3).
+        `rehash` ignores the saved compact range and hashes every record (as when there is none)."""
         from forge_tui.core.keys import load_ledger_key
 
         lid = ledger_id or project.local_ledger_id()
         w = cls(project, lid, load_ledger_key(lid), **kw)
+        w._rehash = rehash
         try:
             w._recover()
             if w.fault:
@@ -241,6 +299,7 @@ class LedgerWriter:
             import shutil
 
             shutil.copyfile(self.tracked_path, self.path)
+            self.range_path.unlink(missing_ok=True)  # it described the lost copy
             if self.tracked_checkpoint_path.exists():
                 shutil.copyfile(self.tracked_checkpoint_path, self.checkpoint_path)
         if not self.path.exists():
@@ -254,14 +313,8 @@ class LedgerWriter:
             ) from None
         tracked_cp = self._read_tracked_checkpoint()
         size = os.fstat(self._fd).st_size
-        with open(self.path, "rb") as fh:
-            data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-            try:
-                torn_at = self._scan(data, cp)
-                torn = bytes(data[torn_at:]) if torn_at is not None else b""
-            finally:
-                if size:
-                    data.close()
+        torn_at = self._open_scan(cp, tracked_cp, size)
+        torn = os.pread(self._fd, size - torn_at, torn_at) if torn_at is not None else b""
         n = self.tree.size
         for label, c, where in (
             ("signed checkpoint", cp, self.checkpoint_path),
@@ -293,6 +346,8 @@ class LedgerWriter:
             self._sign_checkpoint()
             self._sync_tracked(full=True)
         else:
+            if not self.resumed or self._resumed_size != self.tree.size:
+                self._save_range()  # so that the next open need not rebuild again
             self._sync_tracked(full=False)
 
     def _clean_temp_files(self) -> None:
@@ -317,24 +372,86 @@ class LedgerWriter:
             self.warnings.append(f"{self.tracked_checkpoint_path} unreadable: {exc.strerror or exc}")
             return None
 
-    def _scan(self, data, cp: Checkpoint | None) -> int | None:
-        """Hash every complete line; check the signed prefix against the checkpoint and the tail in full.
-        Returns the offset of a torn tail (None if there is none): bytes after the last LF, or lines
-        after the checkpoint that are not even JSON (zeros: an unsynced tail) with no valid record after
-        them. A line that parses but does not check out was altered: that is corruption, never torn."""
-        tree = self.tree
-        prev_line = None
-        count = 0
+    def _open_scan(self, cp: Checkpoint | None, tracked_cp: Checkpoint | None, size: int) -> int | None:
+        """Scan the ledger from the saved compact range when it checks out, else from the start; returns
+        the torn tail's offset (see `_scan`). A resumed scan that does not reach the signed root (or
+        reaches fewer records than a checkpoint covers, or finds a bad record) is not trusted to say so:
+        the whole ledger is then hashed again and that scan decides."""
+        start = self._resume_point(cp, size)
+        if start is not None:
+            try:
+                torn_at = self._scan(cp, size, start)
+                short = max(c.size for c in (cp, tracked_cp) if c is not None)
+                if self.tree.size >= short:
+                    self.resumed = True
+                    self._resumed_size = start.count
+                    return torn_at
+                why = f"it leads to {self.tree.size} records where a checkpoint covers {short}"
+            except (_ResumeMismatch, LedgerCorrupt) as exc:
+                why = str(exc)
+            self.warnings.append(
+                f"{self.range_path}: resuming from the saved Merkle range failed ({why}): rebuilding it"
+                f" from all {size:,} bytes of the ledger"
+            )
+            self.tree, self._watch, self._open_pending = CompactTree(), LineWatch(), []
+        return self._scan(cp, size, _Start())
+
+    def _resume_point(self, cp: Checkpoint | None, size: int) -> _Start | None:
+        """Where the saved range lets the scan begin, or None (with a warning saying why) when it is
+        missing, malformed, stale or does not match the files: then every record is hashed."""
+        rebuild = f"rebuilding the Merkle tree from all {size:,} bytes of the ledger"
+        if cp is None or self._rehash:
+            return None  # nothing signed yet to check a range against, or asked to hash everything
+        try:
+            saved = load_range(self.range_path, self.origin)
+            if saved is None:
+                self.warnings.append(f"no saved Merkle range ({self.range_path} is missing): {rebuild}")
+                return None
+            prev_line = self._check_saved(saved, cp, size)
+        except RangeInvalid as exc:
+            self.warnings.append(f"{self.range_path} ignored ({exc}): {rebuild}")
+            return None
+        return _Start(saved.offset, saved.size, saved.tree(), prev_line, saved.watch)
+
+    def _check_saved(self, saved: SavedRange, cp: Checkpoint, size: int) -> bytes:
+        """Raise RangeInvalid unless the range agrees with the signed checkpoint and the ledger file;
+        returns the line of its last record."""
+        if saved.size > cp.size:
+            raise RangeInvalid(f"it covers {saved.size} records, more than the signed checkpoint's {cp.size}")
+        if saved.offset > size:
+            raise RangeInvalid(f"it ends at byte {saved.offset}, beyond the ledger's {size}")
+        if saved.size == cp.size and saved.tree().root() != cp.root:
+            raise RangeInvalid("its root is not the signed checkpoint's")
+        head = os.pread(
+            self._fd, min(saved.offset, (1 << 20) + 1), saved.offset - min(saved.offset, (1 << 20) + 1)
+        )
+        if not head.endswith(b"\n"):
+            raise RangeInvalid(f"byte {saved.offset} of the ledger does not end a line")
+        last = head[:-1].rsplit(b"\n", 1)[-1]
+        if leaf_hash(last) != saved.last_leaf:
+            raise RangeInvalid(f"the record ending at byte {saved.offset} is not the one it names")
+        for off, leaf in [*saved.watch.pending.values(), *saved.watch.trust]:
+            if off >= saved.offset or leaf_hash(read_line_at(self._fd, off)) != leaf:
+                raise RangeInvalid(f"the record it names at byte {off} is not in the ledger")
+        return last
+
+    def _scan(self, cp: Checkpoint | None, size: int, start: _Start) -> int | None:
+        """Hash every complete line from `start`; check the signed prefix against the checkpoint and the
+        tail in full. Returns the offset of a torn tail (None if there is none): bytes after the last LF,
+        or lines after the checkpoint that are not even JSON (zeros: an unsynced tail) with no valid
+        record after them. A line that parses but does not check out was altered: that is corruption,
+        never torn. Sets the tree, the line watch, the last leaf and time and the open pending requests."""
+        tree = start.tree if start.tree is not None else CompactTree()
+        watch = start.watch if start.watch is not None else LineWatch()
+        prev_line = start.prev_line
+        count = start.count
         cp_size = cp.size if cp else 0
-        root_at_cp = None
+        root_at_cp = tree.root() if count and count == cp_size else None
         bad: tuple[int, int, LedgerCorrupt] | None = None  # (seq, offset, error) of the first bad tail line
         later_valid = False
-        end = 0
-        pending: dict[bytes, int] = {}  # request id -> offset of its `pending` decision, while open
-        for off, line in iter_lines(data):
+        end = good_end = start.offset
+        for off, line in iter_file_lines(self._fd, start.offset, size):
             end = off + len(line) + 1
-            if line.endswith(DECISION_END) and bad is None:
-                _track_pending(line, off, pending)
             if bad is not None:
                 if self._is_record(line):
                     later_valid = True
@@ -352,10 +469,13 @@ class LedgerWriter:
                         break
                     continue
             tree.append(h)
+            watch.observe(off, line, h)
             count += 1
             if count == cp_size:
                 root_at_cp = tree.root()
             prev_line = line
+            good_end = end
+        self.tree, self._watch, self._end = tree, watch, good_end
         if cp is not None:
             if cp.origin != self.origin:
                 raise LedgerCorrupt(
@@ -365,7 +485,9 @@ class LedgerWriter:
             if cp_size == 0:
                 root_at_cp = hashlib.sha256(b"").digest()
             if root_at_cp is not None and root_at_cp != cp.root:
-                found = self._first_bad_line(data)
+                if start.offset:
+                    raise _ResumeMismatch("the records after it do not hash to the signed root")
+                found = self._first_bad_line(size)
                 seq = found[0] if found else cp_size - 1
                 why = found[1] if found else "the records do not hash to the signed root"
                 raise LedgerCorrupt(
@@ -374,14 +496,46 @@ class LedgerWriter:
                 )
         if bad is not None and later_valid:
             raise bad[2]
-        self._open_pending = [parse_canonical(_line_at(data, off))["body"] for off in pending.values()]
+        self._open_pending = [
+            parse_canonical(read_line_at(self._fd, off))["body"] for off, _leaf in watch.pending.values()
+        ]
         if prev_line is not None:
             rec = parse_canonical(prev_line)
             self.last_ts_ms = parse_ts(rec["ts"])
             self.last_leaf = leaf_hash(prev_line).hex()
         if bad is not None:
             return bad[1]
-        return end if end < len(data) else None
+        return end if end < size else None
+
+    def trust_records(self) -> list[tuple[int, str, Any]]:
+        """(seq, type, body) of the reviewer, policy and key records, in ledger order, read by offset
+        (core/trust.py replays them): the daemon's trust roots without reading the whole ledger."""
+        out: list[tuple[int, str, Any]] = []
+        for off, _leaf in self._watch.trust:
+            try:
+                rec = json.loads(read_line_at(self._fd, off))
+            except ValueError:
+                continue
+            out.append((rec.get("seq"), rec.get("type"), rec.get("body")))
+        return out
+
+    def _save_range(self) -> None:
+        """Rewrite the range file for the tree as it is (called once a checkpoint of it is signed). A
+        failure is kept in `range_error` and never fails the writer: the next open rebuilds instead."""
+        saved = SavedRange(
+            self.tree.size,
+            self._end,
+            self.tree.frontier(),
+            bytes.fromhex(self.last_leaf),
+            self.last_ts_ms,
+            self._watch,
+        )
+        try:
+            save_range(self.range_path, saved, self.origin)
+        except OSError as exc:
+            self.range_error = f"cannot write {self.range_path}: {exc.strerror or exc}"
+        else:
+            self.range_error = None
 
     def _is_record(self, line: bytes) -> bool:
         """Whether a line is a record of this log with a good signature (chain not considered)."""
@@ -410,9 +564,9 @@ class LedgerWriter:
                 f"{self.path}: corrupt record at seq {seq}: {exc}", hint=RESTORE_HINT
             ) from None
 
-    def _first_bad_line(self, data) -> tuple[int, str] | None:
+    def _first_bad_line(self, size: int) -> tuple[int, str] | None:
         prev = None
-        for seq, (_off, line) in enumerate(iter_lines(data)):
+        for seq, (_off, line) in enumerate(iter_file_lines(self._fd, 0, size)):
             try:
                 self._check_tail_line(line, seq, prev)
             except LedgerCorrupt as exc:
@@ -591,6 +745,8 @@ class LedgerWriter:
         with self._head_lock:
             for h in batch.leaves:
                 self.tree.append(h)
+            self._watch.observe_batch(start, batch.data, batch.leaves)
+            self._end = start + len(batch.data)
             self.last_leaf = batch.prev_out
             self.last_ts_ms = batch.ts_ms
             if self._spec is not None and self._spec[:2] == (self.tree.size, self.last_leaf):
@@ -670,6 +826,7 @@ class LedgerWriter:
         self.ops.atomic_write("checkpoint", self.checkpoint_path, note.encode(), mode=0o600)
         self.signed_size = size
         self._checkpoint_note = note
+        self._save_range()
 
     def _sync_tracked(self, *, full: bool) -> None:
         """Bring `.forge/ledger/` up to date with the same care as the authoritative copy (appended and
@@ -718,27 +875,6 @@ class LedgerWriter:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-DECISION_END = b',"type":"decision","v":1}'  # how a canonical decision record's line ends
-
-
-def _track_pending(line: bytes, off: int, pending: dict[bytes, int]) -> None:
-    """Follow which requests are pending from a decision line, without parsing it (string values are
-    JSON-escaped, so the quoted keys below occur only as keys)."""
-    r = line.find(b'"request_id":"')
-    k = line.find(b'"status":"')
-    if r < 0 or k < 0:
-        return
-    rid = line[r + 14 : line.find(b'"', r + 14)]
-    if line.startswith(b'pending"', k + 10):
-        pending[rid] = off
-    else:
-        pending.pop(rid, None)
-
-
-def _line_at(data, off: int) -> bytes:
-    return bytes(data[off : data.find(b"\n", off)])
 
 
 def closing_decision(pending: dict[str, Any]) -> dict[str, Any]:

@@ -93,6 +93,25 @@ class CompactTree:
         c._stack = list(self._stack)
         return c
 
+    def frontier(self) -> list[bytes]:
+        """The roots of the perfect subtrees, largest first: one per set bit of `size` (RFC 6962's
+        compact range of [0, size)). With the size it is all `append` and `root` need."""
+        return list(self._stack)
+
+    @classmethod
+    def from_frontier(cls, size: int, frontier: Sequence[bytes]) -> CompactTree:
+        """The tree whose `frontier()` this was. Raises ProofError if the hash count does not match the
+        size (one hash per set bit) or a hash is not 32 bytes; that the hashes are the right ones only
+        a comparison of `root()` with a signed root can tell."""
+        if size < 0 or len(frontier) != size.bit_count():
+            raise ProofError(f"a compact range of {size} leaves needs {max(size, 0).bit_count()} hashes")
+        if any(len(h) != 32 for h in frontier):
+            raise ProofError("a compact range hash is not 32 bytes")
+        c = cls()
+        c.size = size
+        c._stack = list(frontier)
+        return c
+
 
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """RFC 6962 audit path for leaf `index` in the tree over `leaves` (hashed)."""

@@ -32,7 +32,7 @@ from typing import Any
 
 from forge_tui import __version__
 from forge_tui.core.ledger import LedgerWriter
-from forge_tui.core.trust import read_ledger_records, replay
+from forge_tui.core.trust import replay
 from forge_tui.daemon.admission import Admission, load_admission, prepare_pair_dir
 from forge_tui.daemon.appender import GroupAppender
 from forge_tui.daemon.gate import Gate, peer_process
@@ -494,7 +494,7 @@ class Daemon:
                 self.log(warning)
             self.appender = GroupAppender(self.writer, log=self.log, emit=self.broadcast)
             self.appender.start()
-            self.trust = replay(self.project.project_id, read_ledger_records(self.writer.path))
+            self.trust = replay(self.project.project_id, self.writer.trust_records())
             for seq, problem in self.trust.problems:
                 self.log(f"ledger seq {seq}: {problem}")
             self.policies = PolicyHolder(
