@@ -202,7 +202,7 @@ def q_log_protection(c: Context) -> QueryResult:
     v = c.verification
     items = c.exceptions.get("log_protection", [])
     figures = {
-        "verify exit code": v.exit_code,
+        "verify exit code (every check)": v.exit_code,
         "record signatures checked": v.signatures_checked,
         **{f"checkpoint of {lid} covers": n for lid, n in sorted(v.checkpoint_sizes.items())},
         "integrity findings": len(items),

@@ -4,6 +4,7 @@ Security Policy forbids scripts and remote loads outright, and every ledger stri
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
@@ -37,13 +38,14 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:34px 0 10px}h3{font-si
 table{border-collapse:collapse;width:100%;background:#fff;font-size:13.5px}
 th,td{text-align:left;padding:7px 9px;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:#fafbfc;font-weight:600;color:#344054}
-td.wrap{word-break:break-word;max-width:420px}
+td.wrap{max-width:420px}td.wrap .mono{overflow-wrap:anywhere}
 .pill{display:inline-block;padding:1px 9px;border-radius:999px;color:#fff;font-size:12px;white-space:nowrap}
 details.control{background:#fff;border:1px solid var(--line);border-radius:10px;margin:10px 0;padding:0}
 details.control>summary{cursor:pointer;padding:12px 16px;display:flex;gap:12px;align-items:center}
 details.control>div{padding:0 16px 14px}
-.fig{display:grid;grid-template-columns:repeat(auto-fit,minmax(230px,1fr));gap:2px 18px;margin:6px 0 10px}
-.fig div{display:flex;justify-content:space-between;border-bottom:1px dotted var(--line)}
+.fig{display:grid;grid-template-columns:repeat(auto-fit,minmax(270px,1fr));gap:2px 22px;margin:6px 0 10px}
+.fig div{display:flex;justify-content:space-between;gap:12px;border-bottom:1px dotted var(--line)}
+.fig b{white-space:nowrap}
 .ok{color:#2f9e6e;font-weight:600}.bad{color:#d9534f;font-weight:600}
 ul.limits li{margin:4px 0}
 footer{margin-top:40px;color:var(--muted);font-size:12.5px}
@@ -54,6 +56,11 @@ CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 
 
 def e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
+
+
+def prose(text: str) -> str:
+    """The package's own text (notes, limits), escaped, with `code` spans set in monospace."""
+    return re.sub(r"`([^`]+)`", r'<span class="mono">\1</span>', e(text))
 
 
 def pill(status: str, colours: dict[str, str] = STATUS_COLOURS) -> str:
@@ -128,7 +135,7 @@ def _controls(data: dict[str, Any]) -> str:
         for x in c["evidence"]:
             figs = "".join(f"<div><span>{e(k)}</span><b>{e(v)}</b></div>" for k, v in x["figures"].items())
             ev.append(
-                f'<h4>{e(x["title"])} {pill(x["status"])}</h4><p>{e(x["note"])}</p><div class="fig">{figs}</div>'
+                f'<h4>{e(x["title"])} {pill(x["status"])}</h4><p>{prose(x["note"])}</p><div class="fig">{figs}</div>'
             )
         is_open = " open" if c["status"] in ("gap", "partial") else ""
         out.append(
@@ -179,7 +186,7 @@ def render_html(data: dict[str, Any]) -> str:
             for g in data["ledgers"]
         ],
     )
-    limits = "".join(f"<li>{e(t)}</li>" for t in data["cannot_show"])
+    limits = "".join(f"<li>{prose(t)}</li>" for t in data["cannot_show"])
     files = ", ".join(f'<span class="mono">{e(f)}</span>' for f in data["files"])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
