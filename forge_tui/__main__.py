@@ -1,3 +1,4 @@
 from forge_tui.cli import entry
 
-entry()
+if __name__ == "__main__":  # not when a spawned worker process (daemon/queries.py) imports it
+    entry()

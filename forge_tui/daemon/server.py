@@ -38,6 +38,7 @@ from forge_tui.daemon.appender import GroupAppender
 from forge_tui.daemon.gate import Gate, peer_process
 from forge_tui.daemon.hookserve import HookService
 from forge_tui.daemon.policy_watch import PolicyHolder, watch_policy
+from forge_tui.daemon.queries import QueryRunner
 from forge_tui.errors import ConfigError, LedgerError
 from forge_tui.paths import keys_dir
 from forge_tui.protocol import (
@@ -381,6 +382,7 @@ class Daemon:
         self._watch_stop = asyncio.Event()
         self.connections: dict[Connection, asyncio.Task] = {}  # each open connection and its serve task
         self.writer: LedgerWriter | None = None
+        self.queries = QueryRunner(self.log)  # ledger.query, off the event loop
 
     def log(self, text: str) -> None:
         if self.log_file is not None:
@@ -579,6 +581,7 @@ class Daemon:
             await asyncio.wait(late, timeout=grace)
 
     async def _release(self) -> None:
+        self.queries.close()
         if getattr(self, "appender", None) is not None:
             await self.appender.close()
         if self.writer is not None:
@@ -828,7 +831,7 @@ class Daemon:
             raise GateError(BAD_PARAMS, str(exc)) from None
         assert self.writer is not None
         path = self.writer.path
-        return {"records": await asyncio.to_thread(_scan_newest, path, f, limit)}
+        return {"records": await self.queries.newest(path, f, limit)}
 
 
 def prepare_socket_dir(folder: Path, *, private: bool) -> None:
@@ -847,22 +850,6 @@ def prepare_socket_dir(folder: Path, *, private: bool) -> None:
             f"owner uid {st.st_uid}): the daemon does not change folders it did not create",
             hint="make it 0700 and yours, or set FORGE_REVIEW_SOCKET to a path in a private folder",
         )
-
-
-def _scan_newest(path: Path, f, limit: int) -> list[dict[str, Any]]:
-    """Matching records, newest first, reading the file backwards in blocks."""
-    from forge_tui.core.tail import iter_lines_reversed
-
-    out: list[dict[str, Any]] = []
-    for _off, line in iter_lines_reversed(path):
-        if not line:
-            continue
-        rec = json.loads(line)
-        if f.matches(rec):
-            out.append(rec)
-            if len(out) >= limit:
-                break
-    return out
 
 
 async def run_daemon(
