@@ -386,9 +386,12 @@ class Gate:
             "request_id": rid,
             "ts": format_ts(self.clock()),
             "kind": body["action"]["kind"],
-            "summary": body["action"].get("summary")
-            or body["action"].get("command")
-            or ", ".join(body["action"]["paths"]),
+            # What really ran or was touched, never the agent's own summary (docs/trust-model.md)
+            "summary": body["action"].get("command")
+            or ", ".join(body["action"]["paths"])
+            or body["action"].get("url")
+            or body["action"].get("summary")
+            or "",
             "session": body["actor"]["session"],
             "rules": list(ev.rules),
             "status": None,

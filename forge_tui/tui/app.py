@@ -48,9 +48,9 @@ from forge_tui.tui.screens.policy import PolicyScreen
 from forge_tui.tui.screens.queue import QueueScreen
 from forge_tui.tui.screens.verify import VerifyScreen
 from forge_tui.tui.signing import SigningSession, tmux_attached
-from forge_tui.tui.text import clean, literal, shorten
+from forge_tui.tui.text import clean, cut, literal, shorten
 from forge_tui.tui.widgets.header import ConsoleHeader
-from forge_tui.tui.widgets.queue_table import age_of, fmt_duration, summary_of
+from forge_tui.tui.widgets.queue_table import AGENT_STYLE, action_of, age_of, agent_says, fmt_duration
 
 LinkFactory = Callable[[Callable[[Message], object]], Link]
 Notifier = Callable[[str, str], None]  # (title, body): a desktop notification
@@ -58,6 +58,7 @@ Notifier = Callable[[str, str], None]  # (title, body): a desktop notification
 REFUSALS = ERROR_TITLES
 RECORDED = RECORDED_REFUSALS  # refusals the daemon records as violation records
 ANNOUNCE_WINDOW_S = 0.3  # new requests arriving within this window share one notification and one bell
+DIALOG_ACTION_CHARS = 1200  # the approve dialog shows a command this long whole (Inspect: any length)
 LOCK_WARNING_S = 60  # the header counts down the idle lock in its last minute
 DETACH_CHECK_S = 5.0  # how often a tmux session is asked whether a client is still attached
 
@@ -484,7 +485,7 @@ class ForgeApp(App[None]):
         if not batch:
             return
         lines = [
-            f"{shorten((i.get('actor') or {}).get('id', '?'), 30)}: {shorten(summary_of(i), 70)}"
+            f"{shorten((i.get('actor') or {}).get('id', '?'), 30)}: {shorten(action_of(i), 70)}"
             for i in batch[:3]
         ]
         if len(batch) > 3:
@@ -636,17 +637,36 @@ class ForgeApp(App[None]):
     # ---- review: confirm, unlock, sign, send ----------------------------------------------------------
 
     def describe_item(self, item: dict[str, Any]) -> Text:
+        """The dialog's account of what is approved: the real action leads (command, paths, URL, whole
+        up to DIALOG_ACTION_CHARS), the agent's summary follows, labelled as its words; all escaped."""
         actor = item.get("actor") or {}
+        action = item.get("action") or {}
         t = Text()
-        t.append("request   ", style="bold")
-        t.append_text(literal(item.get("request_id", ""), one_line=True))
-        t.append("\nactor     ", style="bold")
-        t.append_text(literal(shorten(actor.get("id", "?"), 60), one_line=True))
-        t.append("\naction    ", style="bold")
-        t.append_text(literal(shorten(summary_of(item), 200), one_line=True))
-        t.append("\nrule      ", style="bold")
-        t.append_text(literal(item.get("rule") or "default", one_line=True))
-        t.append("\nsigning   ", style="bold")
+
+        def row(label: str, value: Text) -> None:
+            t.append(f"{label:<11} ", style="bold")
+            t.append_text(value)
+            t.append("\n")
+
+        row("request", literal(item.get("request_id", ""), one_line=True))
+        row("actor", literal(shorten(actor.get("id", "?"), 60), one_line=True))
+        row("kind", literal(shorten(action.get("kind", "?"), 30), one_line=True))
+        shown = False
+        for label, value in (
+            ("command", action.get("command")),
+            ("paths", "\n".join(str(p) for p in action.get("paths") or [])),
+            ("url", action.get("url")),
+        ):
+            if value:
+                row(label, literal(cut(str(value), DIALOG_ACTION_CHARS)))
+                shown = True
+        if not shown:
+            row("action", literal(shorten(action_of(item), 200), one_line=True))
+        said = agent_says(item)
+        if said:
+            row("agent says", literal(cut(said, 400), AGENT_STYLE))
+        row("rule", literal(item.get("rule") or "default", one_line=True))
+        t.append("signing     ", style="bold")
         t.append_text(
             literal(self.signing.name or "(a key is unlocked next)", "" if self.signing.name else "dim")
         )

@@ -9,7 +9,7 @@ from rich.text import Text
 
 from forge_tui.textsafe import clean  # the one escaping rule for the console and the CLI
 
-__all__ = ["clean", "literal", "shorten"]
+__all__ = ["clean", "cut", "literal", "shorten"]
 
 
 def literal(value: object, style: str = "", *, one_line: bool = False) -> Text:
@@ -21,3 +21,12 @@ def shorten(value: object, width: int) -> str:
     """One cleaned line cut to `width` cells with an ellipsis."""
     s = clean(value, one_line=True)
     return s if len(s) <= width else s[: max(0, width - 1)] + "…"
+
+
+def cut(value: object, limit: int) -> str:
+    """`value` whole (lines kept) up to `limit` characters, else cut there with a note of what is left
+    out, so a reviewer never mistakes a shortened command for the whole one."""
+    s = str(value)
+    if len(s) <= limit:
+        return s
+    return s[:limit] + f"… ({len(s) - limit} more characters: Inspect shows the whole)"

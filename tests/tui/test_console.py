@@ -95,7 +95,13 @@ async def test_queue_shows_live_requests_oldest_first_and_rings(console_world, d
         assert list(table.items) == [first["request_id"], second["request_id"]]
         assert [str(k.value) for k in table.rows] == [first["request_id"], second["request_id"]]
         row = [c.plain for c in table.get_row(first["request_id"])]
-        assert row[2:] == ["claude", "file.write", "protect-auth", "0/1 · may: alice", "first edit"]
+        assert row[2:] == [
+            "claude",
+            "file.write",
+            "protect-auth",
+            "0/1 · may: alice",
+            "src/auth/session.py  agent says: first edit",  # the real action first, then its words
+        ]
         assert row[1].startswith(("14m", "15m"))  # the policy's 15 minutes, counting down
         assert not app.queue_screen.query_one("#empty", Static).display
         assert any("New request waiting: bot: make deploy" in n for n in notes(app))
@@ -103,7 +109,7 @@ async def test_queue_shows_live_requests_oldest_first_and_rings(console_world, d
         await asyncio.gather(*(agent.request(auth_edit(f"burst {i}")) for i in range(4)))
         await wait_until(pilot, lambda: len(rung) == 3, what="one bell for the burst")
         burst = [n for n in notes(app) if n.startswith("4 new requests waiting")]
-        assert len(burst) == 1 and "claude: burst" in burst[0] and "… and 1 more" in burst[0]
+        assert len(burst) == 1 and "claude: src/auth/session.py" in burst[0] and "… and 1 more" in burst[0]
         await pilot.pause(0.5)  # longer than the gathering window: no second bell follows
         assert len(rung) == 3
         header = app.queue_screen.query_one(ConsoleHeader)

@@ -260,12 +260,13 @@ async def test_new_request_rings_sets_the_title_and_notifies_the_desktop(pair, a
         await connected(pilot, app)
         assert app.window_title == "forge-tui shop"
         agent = await agent_factory(pair.sock)
-        await agent.request(auth_edit("[bold]literal[/] edit"))
+        edit = {**auth_edit("an edit"), "paths": ["src/auth/[bold]literal[/].py"]}
+        await agent.request(edit)
         await wait_until(pilot, lambda: sent and rung, what="the bell and the notification")
         assert app.window_title == "forge-tui shop: 1 pending"
         ((title, body),) = sent
         assert title == "forge-tui: new request waiting"
-        assert "claude: [bold]literal[/] edit" in body
+        assert "claude: src/auth/[bold]literal[/].py" in body  # the real action, markup left as text
 
 
 # ---- the newcomer's bugs ------------------------------------------------------------------------------
@@ -320,7 +321,7 @@ async def test_queue_summary_stays_readable_at_80x24(pair, agent_factory):
         await pilot.pause()
         table = app.queue_screen.table
         assert table.widths["summary"] >= 24
-        assert table.get_cell(rid, "summary").plain.startswith("Shorten the session lif")
+        assert table.get_cell(rid, "summary").plain.startswith("src/auth/session.py")
         assert sum(table.widths.values()) + 2 * len(table.widths) <= 80
         assert "key locked" in header_text(app)  # who signs is said even at 80 columns
 

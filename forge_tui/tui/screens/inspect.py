@@ -295,10 +295,10 @@ class InspectScreen(Screen[None]):
                 ("request", item.get("request_id")),
                 ("kind", action.get("kind")),
                 ("tool", action.get("tool")),
-                ("summary", action.get("summary")),
                 ("command", action.get("command")),
                 ("paths", literal("\n".join(clean(p, one_line=True) for p in paths)) if paths else None),
                 ("url", action.get("url")),
+                ("agent says", action.get("summary")),  # its own words, after what really runs
                 ("input digest", action.get("input_digest")),
                 ("waiting", Text(fmt_duration(age_of(item, now)))),
                 ("expires in", Text(fmt_duration(expiry_of(item, now) or 0))),

@@ -35,6 +35,9 @@ __all__ = [
     "parse_ts",
     "plan_columns",
     "quorum_text",
+    "action_of",
+    "action_text",
+    "agent_says",
     "summary_of",
 ]
 
@@ -57,7 +60,7 @@ COLUMNS = (
     Column("kind", "Kind", 6, 12),
     Column("rule", "Rule", 8, 18),
     Column("quorum", "Quorum", 12, 32),
-    Column("summary", "Summary", 8, 200),
+    Column("summary", "Action", 8, 200),  # the real action, then the agent's words (action_text)
 )
 _BY_KEY = {c.key: c for c in COLUMNS}
 SUMMARY_WANTED = 24  # below this the plan shrinks, then drops, other columns
@@ -95,16 +98,45 @@ def plan_columns(width: int, natural: dict[str, int], padding: int = CELL_PADDIN
     raise AssertionError("unreachable")
 
 
-def summary_of(item: dict[str, Any]) -> str:
+def action_of(item: dict[str, Any]) -> str:
+    """What will really run or be touched: the command, else the paths, and the URL; else the tool
+    and kind. Never the agent's own `summary` (an agent can describe `curl … | sh` as "run the tests"):
+    that is shown apart, labelled as the agent's words (`agent_says`)."""
     action = item.get("action") or {}
-    return str(
-        action.get("summary")
-        or action.get("command")
-        or ", ".join(action.get("paths") or [])
-        or action.get("url")
-        or action.get("tool")
-        or ""
-    )
+    command = action.get("command") or ""
+    paths = ", ".join(str(p) for p in action.get("paths") or [])
+    url = action.get("url") or ""
+    parts = [str(command)] if command else ([paths] if paths else [])
+    if url and url not in command:
+        parts.append(str(url))
+    if parts:
+        return " ".join(parts)
+    return str(action.get("tool") or action.get("kind") or "(no command, path or URL given)")
+
+
+def agent_says(item: dict[str, Any]) -> str:
+    """The agent's own description of the action ("" when it gave none, or one that only repeats it)."""
+    said = (item.get("action") or {}).get("summary")
+    if not said or not isinstance(said, str) or said == action_of(item):
+        return ""
+    return said
+
+
+summary_of = action_of  # the name the other screens import: the real action, never the agent's summary
+
+AGENT_SAYS = "agent says: "
+AGENT_STYLE = "dim italic"
+
+
+def action_text(item: dict[str, Any], width: int = 400) -> Text:
+    """One line for the queue: the real action first, then `agent says: …` (dimmed), both escaped."""
+    t = literal(shorten(action_of(item), width), one_line=True)
+    said = agent_says(item)
+    if said:
+        t.append("  ")
+        t.append(AGENT_SAYS, style=AGENT_STYLE)
+        t.append_text(literal(shorten(said, width), AGENT_STYLE, one_line=True))
+    return t
 
 
 def age_of(item: dict[str, Any], now: float) -> float:
@@ -202,7 +234,7 @@ class QueueTable(DataTable):
             "kind": literal(shorten((item.get("action") or {}).get("kind", "?"), 30), one_line=True),
             "rule": literal(shorten(item.get("rule") or "default", 60), one_line=True),
             "quorum": quorum_text(item, self.reviewers, now),
-            "summary": literal(shorten(summary_of(item), 400), one_line=True),
+            "summary": action_text(item),
         }
 
     def _natural(self, now: float) -> dict[str, int]:
