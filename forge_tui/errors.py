@@ -79,6 +79,13 @@ class SignatureError(ForgeError):
     exit_code = EXIT_FAIL
 
 
+class UnverifiedTrust(ForgeError):
+    """What a daemon says about the trust roots (its reviewer set) does not check out against what this
+    account trusts (docs/trust-model.md "A second OS account")."""
+
+    exit_code = EXIT_FAIL
+
+
 class KeyError_(ConfigError):
     """A key file is missing, unreadable or cannot be unlocked."""
 

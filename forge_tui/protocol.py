@@ -31,6 +31,9 @@ LEDGER_NOTE = "ledger.note"
 POLICY_RELOAD = "policy.reload"
 POLICY_APPROVE = "policy.approve"  # a reviewer signs a pending policy change's digest
 REVIEWER_ENROL = "reviewer.enrol"  # a reviewer record (enrol/retire) signed by an active reviewer
+# The ledger's `reviewer` records verbatim, for a reviewer's CLI without the ledger (another OS account)
+# to check itself (forge_tui/core/trust_proof.py).
+REVIEWER_PROOF = "reviewer.proof"
 HOOK_RUN = "hook.run"  # a host's hook payload in, the bytes to print and the exit code out (docs/hooks.md)
 EVENT = "event"  # the notification method of queue.subscribe
 

@@ -68,13 +68,40 @@ def send_decision(
         raise ReviewRefused(f"refused: {exc.message} (error {exc.code})") from None
 
 
+def owns_ledger(project, hello_result: Any) -> bool:
+    """Whether this account holds the authoritative copy of the ledger the daemon writes (its `hello`
+    names it): the owner does; a second OS account on the pair socket does not."""
+    from forge_tui.core.ledger import authoritative_dir
+
+    ledger = (hello_result or {}).get("ledger") if isinstance(hello_result, dict) else None
+    lid = ledger.get("id") if isinstance(ledger, dict) else None
+    return type(lid) is str and bool(lid) and (authoritative_dir(project) / f"{lid}.jsonl").exists()
+
+
+def daemon_trust(project, c: Client):
+    """The reviewer set of the ledger the daemon on `c` writes: read from this account's own copy of
+    that ledger when it has one (the owner), else from the daemon's `reviewer.proof`, checked here
+    against the committed keys and reviewer view (a second OS account: forge_tui/core/trust_proof.py)."""
+    from forge_tui.core.trust import project_trust
+    from forge_tui.core.trust_proof import ReviewerProof, verify_reviewer_proof
+    from forge_tui.protocol import HELLO, REVIEWER_PROOF
+
+    if owns_ledger(project, c.call(HELLO, {"client": "review"})):
+        return project_trust(project)
+    return verify_reviewer_proof(project, ReviewerProof.from_wire(c.call(REVIEWER_PROOF, {})))
+
+
 def review_cli(project, request_id: str, reviewer: str, verdict: str, reason: str) -> int:
     from forge_tui.core.reviewers import ReviewerStore
     from forge_tui.paths import review_socket_path
 
-    key = ReviewerStore(project).unlock(reviewer, read_passphrase(reviewer))
+    sock = review_socket_path(project.project_id)
     try:
-        with Client(review_socket_path(project.project_id), client="review") as c:
+        with Client(sock, client="review") as c:
+            trust = daemon_trust(project, c)
+        # The passphrase is asked only after the reviewer set checked out, on a fresh connection.
+        key = ReviewerStore(project, trust).unlock(reviewer, read_passphrase(reviewer))
+        with Client(sock, client="review") as c:
             item = find_pending(c, request_id)
             res = send_decision(c, key, item, verdict, reason)
     except DaemonUnavailable as exc:

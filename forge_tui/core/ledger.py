@@ -519,6 +519,11 @@ class LedgerWriter:
             out.append((rec.get("seq"), rec.get("type"), rec.get("body")))
         return out
 
+    def trust_lines(self) -> list[bytes]:
+        """The lines of the reviewer, policy and key records, in ledger order, read by offset (the
+        daemon's `reviewer.proof` hands the reviewer ones out verbatim)."""
+        return [read_line_at(self._fd, off) for off, _leaf in self._watch.trust]
+
     def _save_range(self) -> None:
         """Rewrite the range file for the tree as it is (called once a checkpoint of it is signed). A
         failure is kept in `range_error` and never fails the writer: the next open rebuilds instead."""

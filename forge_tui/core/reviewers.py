@@ -84,16 +84,18 @@ def save_reviewers(path: Path, reviewers: dict[str, Reviewer]) -> None:
 
 
 class ReviewerStore:
-    """Reviewers enrolled in a project (from its ledger) and whose private key is on this machine."""
+    """Reviewers enrolled in a project (from its ledger) and whose private key is on this machine.
+    `trust` is the reviewer set to use when this account has no copy of the ledger (core/trust_proof.py)."""
 
-    def __init__(self, project) -> None:
+    def __init__(self, project, trust=None) -> None:
         self.project = project
+        self.trust = trust
 
     def registered(self) -> dict[str, Reviewer]:
         """The ledger's reviewer set (enrolment records), never the working tree's reviewers.toml."""
         from forge_tui.core.trust import project_trust
 
-        state = project_trust(self.project)
+        state = self.trust if self.trust is not None else project_trust(self.project)
         return {n: Reviewer(n, r.verifier, r.retired_at) for n, r in state.reviewers.items()}
 
     def names(self) -> list[str]:

@@ -282,11 +282,11 @@ def replay(project_id: str, records: Iterable[tuple[int, str, Any]]) -> TrustSta
     return state
 
 
-def read_ledger_records(path) -> list[tuple[int, str, Any]]:
-    """(seq, type, body) of the `reviewer` and `policy` records of the ledger file at `path`."""
+def read_trust_lines(path) -> list[tuple[str, dict[str, Any]]]:
+    """(line, record) of the `reviewer` and `policy` records of the ledger file at `path`, in order."""
     import json
 
-    out: list[tuple[int, str, Any]] = []
+    out: list[tuple[str, dict[str, Any]]] = []
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -295,12 +295,18 @@ def read_ledger_records(path) -> list[tuple[int, str, Any]]:
         if b'"type":"reviewer"' not in line and b'"type":"policy"' not in line:
             continue
         try:
-            rec = json.loads(line)
+            text = line.decode("utf-8")
+            rec = json.loads(text)
         except ValueError:
             continue
-        if rec.get("type") in ("reviewer", "policy"):
-            out.append((rec.get("seq"), rec["type"], rec.get("body")))
+        if type(rec) is dict and rec.get("type") in ("reviewer", "policy"):
+            out.append((text, rec))
     return out
+
+
+def read_ledger_records(path) -> list[tuple[int, str, Any]]:
+    """(seq, type, body) of the `reviewer` and `policy` records of the ledger file at `path`."""
+    return [(rec.get("seq"), rec["type"], rec.get("body")) for _line, rec in read_trust_lines(path)]
 
 
 def project_trust(project) -> TrustState:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from forge_tui import __version__
+from forge_tui.core.jcs import canonical
 from forge_tui.core.ledger import LedgerWriter
 from forge_tui.core.trust import replay
 from forge_tui.daemon.admission import Admission, load_admission, prepare_pair_dir
@@ -57,6 +58,7 @@ from forge_tui.protocol import (
     POLICY_APPROVE,
     PROTOCOL_VERSION,
     REVIEWER_ENROL,
+    REVIEWER_PROOF,
     TOO_LARGE,
     UNAUTHORIZED,
     GateError,
@@ -371,6 +373,7 @@ class Daemon:
             "policy.reload": self.m_reload,
             POLICY_APPROVE: self.m_policy_approve,
             REVIEWER_ENROL: self.m_reviewer_enrol,
+            REVIEWER_PROOF: self.m_reviewer_proof,
             HOOK_RUN: HookService(self).handle,  # the agent hooks (forge_tui/daemon/hookserve.py)
         }
         self._lock_fd = -1
@@ -497,6 +500,12 @@ class Daemon:
             self.appender = GroupAppender(self.writer, log=self.log, emit=self.broadcast)
             self.appender.start()
             self.trust = replay(self.project.project_id, self.writer.trust_records())
+            # The reviewer records verbatim, for `reviewer.proof` (kept: a handful, never the whole ledger).
+            self.reviewer_lines = [
+                line.decode("utf-8")
+                for line in self.writer.trust_lines()
+                if json.loads(line)["type"] == "reviewer"
+            ]
             for seq, problem in self.trust.problems:
                 self.log(f"ledger seq {seq}: {problem}")
             self.policies = PolicyHolder(
@@ -793,12 +802,23 @@ class Daemon:
         body["from_seq"] = None  # the change takes effect at this record's own seq
         written = await self.appender.append([("reviewer", body)])
         self.trust.apply(written[0].seq, "reviewer", body)
+        self.reviewer_lines.append(canonical(written[0].record).decode("utf-8"))
         try:
             export_reviewers(self.project, self.trust)
         except OSError as exc:
             self.log(f"could not export .forge/reviewers.toml: {exc}")
         self.broadcast({"type": "reviewers.changed", "reviewers": sorted(self.trust.active())})
         return {"seq": written[0].seq}
+
+    async def m_reviewer_proof(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        """The ledger's `reviewer` records verbatim: a reviewer's CLI that has no copy of this ledger (a
+        second OS account on the pair socket) replays and checks them itself (core/trust_proof.py)."""
+        assert self.writer is not None
+        return {
+            "project_id": self.project.project_id,
+            "ledger_id": self.writer.ledger_id,
+            "records": list(self.reviewer_lines),
+        }
 
     async def m_query(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         from forge_tui.core.query import Filters, normalise_time

@@ -201,6 +201,10 @@ class ForgeApp(App[None]):
         self._last_probe = 0.0
         self.window_title = ""
         self.reviewers: dict[str, Any] = {}  # active reviewer name -> Verifier (.forge/reviewers.toml)
+        # The reviewer set from the daemon's checked `reviewer.proof` when this account holds no copy of
+        # the ledger (a second OS account: core/trust_proof.py), and why a proof was refused.
+        self.trust: Any = None
+        self.trust_error = ""
         self._arrivals: list[dict[str, Any]] = []
         if link_factory is None:
             if self.socket is None:
@@ -363,6 +367,7 @@ class ForgeApp(App[None]):
             self.policy_error = str(err) if err else ""
             self.ledger_health = (message.status.get("ledger") or {}).get("health") or {}
         self.load_reviewers()
+        self.refresh_trust()
         self.pending = {p["request_id"]: p for p in message.pending}
         self.queue_screen.table.replace_all(message.pending)
         self.queue_screen.update_empty(connected=True)
@@ -462,10 +467,36 @@ class ForgeApp(App[None]):
             if isinstance(screen, PolicyScreen):
                 screen.show_status(status)
 
+    @work(exclusive=True, group="trust")
+    async def refresh_trust(self) -> None:
+        """Without a copy of the daemon's ledger, take its reviewer set from `reviewer.proof`, checked
+        here (in a thread) before anyone unlocks a key against it."""
+        from forge_tui.core.trust_proof import ReviewerProof, verify_reviewer_proof
+        from forge_tui.protocol import HELLO, REVIEWER_PROOF
+        from forge_tui.review import owns_ledger
+
+        try:
+            if owns_ledger(self.project, await self.link.call(HELLO, {"client": "console"})):
+                self.trust, self.trust_error = None, ""
+                return
+            proof = ReviewerProof.from_wire(await self.link.call(REVIEWER_PROOF, {}))
+            self.trust = await asyncio.to_thread(verify_reviewer_proof, self.project, proof)
+            self.trust_error = ""
+        except (DaemonUnavailable, RPCError):
+            return
+        except ForgeError as exc:
+            self.trust, self.trust_error = None, exc.diagnostics()
+            self.notify(self.trust_error, title="Reviewer set refused", severity="error", markup=False)
+        self.load_reviewers()
+
     def load_reviewers(self) -> None:
         """The project's active reviewers (who may approve, and whose keys check the signatures)."""
         from forge_tui.core.reviewers import load_reviewers
 
+        if self.trust is not None:
+            self.reviewers = {n: r.verifier for n, r in self.trust.active().items()}
+            self.queue_screen.table.set_reviewers(self.reviewers)
+            return
         try:
             registered = load_reviewers(self.project.reviewers_path)
         except (ForgeError, OSError, AttributeError):
@@ -745,8 +776,10 @@ class ForgeApp(App[None]):
         from forge_tui.core.reviewers import ReviewerStore
         from forge_tui.review import PASSPHRASE_ENV
 
-        store = ReviewerStore(self.project)
+        store = ReviewerStore(self.project, self.trust)
         try:
+            if self.trust_error:
+                raise ForgeError(self.trust_error)
             names = store.names()
         except ForgeError as exc:
             await self.push_screen_wait(

@@ -8,6 +8,8 @@ Each test says what would be broken if it failed.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from console_kit import (  # noqa: F401 - fixtures
     PASSPHRASE,
@@ -182,6 +184,41 @@ async def test_hand_over_locks_one_key_and_unlocks_another(pair, agent_factory):
         assert (waited["status"], waited["reason"]) == ("allowed", "approved by alice, bob")
     signers = [r["body"]["approval"]["reviewer"] for r in pair.records() if r["type"] == "approval"]
     assert signers == ["alice", "bob"]
+
+
+async def test_a_console_without_the_ledger_takes_the_checked_reviewer_set_from_the_daemon(
+    pair, agent_factory, monkeypatch
+):
+    """A second OS account's console, as far as one process can play it: this account's data folder
+    holds bob's key and no copy of the owner's ledger. Broken if the console cannot unlock bob's key
+    and approve (it used to need the ledger), or if it shows reviewers it did not check from the
+    daemon's `reviewer.proof` (no pin written in this account's folder)."""
+    import shutil
+
+    from forge_tui.core.keys import reviewer_key_path
+    from forge_tui.core.trust_proof import PIN_FILE
+
+    bob_key, owner = reviewer_key_path("bob"), os.environ["FORGE_DATA_DIR"]
+    other = pair.home / "data-bob"
+    other.mkdir(mode=0o700)
+    monkeypatch.setenv("FORGE_DATA_DIR", str(other))  # the daemon already runs on the owner's
+    shutil.copy(bob_key, reviewer_key_path("bob"))
+    app = make_app(pair, reviewer="bob")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await connected(pilot, app)
+        await wait_until(pilot, lambda: app.trust is not None, what="the checked reviewer set")
+        assert set(app.trust.active()) == {"alice", "bob"} and not app.trust_error
+        assert (pair.project.state_dir / PIN_FILE).exists()  # in bob's folder, not the owner's
+        agent = await agent_factory(pair.sock)
+        rid = (await agent.request(DEPLOY))["request_id"]
+        await queued(pilot, app, 1)
+        assert quorum_cell(app, rid) == "0/2 · may: alice, bob"
+        monkeypatch.setenv("FORGE_PASSPHRASE", PASSPHRASE)
+        await approve_selected(pilot, app)
+        await wait_until(pilot, lambda: quorum_cell(app, rid).startswith("1/2 ✓bob"), what="bob's approval")
+    monkeypatch.setenv("FORGE_DATA_DIR", owner)
+    signers = [r["body"]["approval"]["reviewer"] for r in pair.records() if r["type"] == "approval"]
+    assert signers == ["bob"]
 
 
 async def test_palette_hand_over_and_lock(pair):
