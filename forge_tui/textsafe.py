@@ -6,6 +6,8 @@ Unicode that reorders what a reader sees. `clean` replaces C0 controls (except n
 controls, the bidi embeddings, overrides, isolates and marks, and other invisible format characters
 (zero-width spaces and joiners, the BOM, the soft hyphen) by visible escapes such as ``\\x1b`` and
 ``\\u202e``, so nothing an agent writes can repaint a terminal or hide text from a reviewer.
+`json_text` does the same for JSON printed as it was stored (ledger records): the same characters
+become JSON escapes (``\\u009b``), so the text still parses to the very same values.
 """
 
 from __future__ import annotations
@@ -31,3 +33,14 @@ def clean(value: object, *, one_line: bool = False) -> str:
     if one_line:
         s = s.replace("\n", "\\n").replace("\t", "\\t")
     return s
+
+
+def _json_escape(m: re.Match[str]) -> str:
+    return f"\\u{ord(m.group(0)):04x}"
+
+
+def json_text(text: str) -> str:
+    """JSON text (a canonical ledger line) safe to print: every unsafe character, which in valid JSON
+    can only sit inside a string, written as a `\\uXXXX` escape. It decodes to the same values; a
+    line with nothing unsafe is returned unchanged (byte for byte, once encoded)."""
+    return _UNSAFE.sub(_json_escape, text)

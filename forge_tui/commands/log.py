@@ -8,7 +8,8 @@ NAME = "log"
 HELP = "show ledger records as a table (newest last) or JSON lines"
 DESCRIPTION = """\
 Print the records of this machine's ledger (or --ledger ID / --all) as a table, newest last, or
-with --json as JSON Lines (the records verbatim). Filters combine with AND. Times accept prefixes of
+with --json as JSON Lines (the records verbatim, except that control, C1 and bidi characters
+are written as JSON escapes such as \\u202e: the same values, nothing that can repaint a terminal). Filters combine with AND. Times accept prefixes of
 RFC 3339 (2026-11-23, 2026-11-23T20:12). Reads the files only; the daemon need not run."""
 
 
@@ -24,7 +25,11 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tail", type=int, metavar="N", help="only the last N matching records")
     p.add_argument("--ledger", help="ledger id (default: this machine's)")
     p.add_argument("--all", action="store_true", help="every ledger of the project")
-    p.add_argument("--json", action="store_true", help="JSON Lines, the records verbatim")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="JSON Lines, the records verbatim (unsafe characters as JSON escapes)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from forge_tui.core.query import Filters, checked_cli_filters, record_actor, record_summary
     from forge_tui.core.tail import iter_lines_reversed
     from forge_tui.errors import ConfigError
+    from forge_tui.textsafe import json_text
 
     project = find_project()
     if args.tail is not None and args.tail < 0:
@@ -97,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.json:
         for line, _rec in rows:
-            out.write(line.decode("utf-8") + "\n")
+            out.write(json_text(line.decode("utf-8")) + "\n")
         return 0
     out.write(
         f"{'SEQ':>7}  {'TIME (UTC)':<23}  {'TYPE':<9}  {'ACTOR':<16}  {'STATUS':<9}  {'RULE':<16}  SUMMARY\n"
@@ -114,5 +120,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _clip(s: str, n: int) -> str:
-    s = "".join(ch if ch.isprintable() else "\ufffd" for ch in s)
+    """One cell: agent text escaped (textsafe: control, C1, bidi), cut to `n` characters."""
+    from forge_tui.textsafe import clean
+
+    s = clean(s, one_line=True)
     return s if len(s) <= n else s[: n - 1] + "…"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -116,16 +115,11 @@ def _action(args: argparse.Namespace) -> dict:
     return action
 
 
-# Agent text on a terminal: C0 (but tab), DEL, C1, bidi controls and invisible characters made visible.
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-
-
 def _safe(text: object) -> str:
-    def esc(m: re.Match[str]) -> str:
-        o = ord(m.group(0))
-        return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+    """Agent text on a terminal: control, C1, bidi and invisible characters (and newlines) escaped."""
+    from forge_tui.textsafe import clean
 
-    return _UNSAFE.sub(esc, str(text))
+    return clean(text, one_line=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,8 @@ Search every ledger of the project (or --ledger ID) with the filters of `log` pl
 (the ticket, issue or URL a request names) and --reviewer (approvals by that reviewer). Filters combine
 with AND. The search scans the file's bytes through the console's offset index and parses only the
 candidate lines, so it answers on a million-record ledger in about a second (BENCHMARKS.md).
-Output: a table (default), --format jsonl (the records verbatim, one a line) or --format csv
+Output: a table (default), --format jsonl (the records verbatim, one a line, with control, C1 and
+bidi characters as JSON escapes) or --format csv
 (seq, ts, type, actor, status, rule, request_id, summary). Exit codes: 0 (also when nothing matches),
 2 usage error."""
 
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         record_summary,
     )
     from forge_tui.errors import ConfigError
+    from forge_tui.textsafe import json_text
 
     project = find_project()
     types, since, until = checked_cli_filters(args.type, args.since, args.until)
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"no ledger {lid} in {project.ledger_dir}")
         for seq, line in query_ledger(path, spec):
             if args.format == "jsonl":
-                out.write(line.decode("utf-8", "replace") + "\n")
+                out.write(json_text(line.decode("utf-8", "replace")) + "\n")
                 continue
             rec = json.loads(line)
             body = rec.get("body") or {}
@@ -95,10 +97,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _safe(cell) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (agent text is untrusted)."""
+    """A CSV cell a spreadsheet will not run as a formula, with control, C1 and bidi characters
+    escaped (agent text is untrusted)."""
+    from forge_tui.textsafe import clean
+
     s = str(cell)
-    return "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+    s = "'" + s if s[:1] in ("=", "+", "-", "@", "\t", "\r") else s
+    return clean(s, one_line=True)
 
 
 def _printable(text: str) -> str:
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    """A table line: agent text escaped (textsafe: control, C1, bidi, newlines)."""
+    from forge_tui.textsafe import clean
+
+    return clean(text, one_line=True)

@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from forge_tui.client import Client, project_socket
     from forge_tui.protocol import GATE_REQUEST, GATE_WAIT, USAGE_CODES, DaemonUnavailable, RPCError
+    from forge_tui.textsafe import clean  # the daemon's answers quote agent text (commands, paths)
 
     try:
         action = _action(args)
@@ -87,26 +88,28 @@ def run(args: argparse.Namespace) -> int:
                         params["content"] = {"kind": "diff", "text": fh.read()}
                 res = c.call(GATE_REQUEST, params)
     except DaemonUnavailable as exc:
-        print(f"forge-tui: denied: daemon unreachable: {exc}", file=sys.stderr)
+        print(f"forge-tui: denied: daemon unreachable: {clean(exc, one_line=True)}", file=sys.stderr)
         return 3
     except RPCError as exc:
-        print(f"forge-tui: denied: {exc.message} (error {exc.code})", file=sys.stderr)
+        print(f"forge-tui: denied: {clean(exc.message, one_line=True)} (error {exc.code})", file=sys.stderr)
         return 2 if exc.code in USAGE_CODES else 1
     except OSError as exc:
-        print(f"forge-tui: error: {exc}", file=sys.stderr)
+        print(f"forge-tui: error: {clean(exc, one_line=True)}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(res))
+        print(json.dumps(res))  # ensure_ascii: every non-ASCII character is an escape
     else:
         rule = f" by rule {res.get('rule')}" if res.get("rule") else ""
-        print(
-            f"{res.get('status')}{rule}: {res.get('reason') or ''} (request {res.get('request_id')}, seq {res.get('seq')})"
-        )
+        line = f"{res.get('status')}{rule}: {res.get('reason') or ''} (request {res.get('request_id')}, seq {res.get('seq')})"
+        print(clean(line, one_line=True))
     if res.get("status") == "pending":
         waited = f"no reviewer decided within {args.wait:g} s" if args.wait else "a reviewer must decide"
         print(
-            f"forge-tui: {waited}: counted as denied here; the request stays pending "
-            f"(forge-tui request --wait-for {res.get('request_id')} --wait SECONDS)",
+            clean(
+                f"forge-tui: {waited}: counted as denied here; the request stays pending "
+                f"(forge-tui request --wait-for {res.get('request_id')} --wait SECONDS)",
+                one_line=True,
+            ),
             file=sys.stderr,
         )
     if args.commit and res.get("status") == "allowed":

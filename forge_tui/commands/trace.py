@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(result: dict) -> None:
+    from forge_tui.textsafe import clean
+
     def say(text: str) -> None:
-        print("".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text))
+        print(clean(text, one_line=True))  # agent text: control, C1 and bidi characters escaped
 
     if result["kind"] == "commit":
         rids = ", ".join(result["requests"]) or "none (no Forge-Request trailer)"
