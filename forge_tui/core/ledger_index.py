@@ -5,6 +5,11 @@ record), so a million-record ledger is indexed in a fraction of a second and cos
 parsed when asked for (a small LRU cache keeps the ones on screen). Pages of the mapping are released
 after every scan so the whole file never counts towards the process's resident memory.
 
+Opened with `tail_bytes`, only the last lines (about that many bytes) are indexed at once, so the newest
+records can be shown while `build_prefix` indexes the rest (in a worker thread) and `complete_with`
+puts the two together; until then `complete` is False, the total is estimated from the first indexed
+record's `seq` (line i holds seq i in a well-formed ledger), and older lines raise NotIndexed.
+
 Only complete lines count: a torn last line (no final LF, e.g. a write in progress) is ignored until
 its LF arrives. `refresh()` indexes appended lines incrementally and starts over if the file was
 replaced or shrank.
@@ -37,6 +42,10 @@ _TAIL_RE = re.compile(rb'"ts":"([^"]{24})","type":"([a-z]+)","v":\d+}$')
 
 class UnreadableRecord(ValueError):
     """A line of the ledger is not a JSON object (run `forge-tui verify`)."""
+
+
+class NotIndexed(IndexError):
+    """A line before the indexed tail, asked for while the rest of the index is being built."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +94,12 @@ class LedgerIndex:
     `search()` may run in another thread at the same time (it works on a snapshot).
     """
 
-    def __init__(self, path: Path | str, *, cache_size: int = 512) -> None:
+    def __init__(self, path: Path | str, *, cache_size: int = 512, tail_bytes: int | None = None) -> None:
         self.path = Path(path)
+        self._tail_bytes = tail_bytes
+        # Lines before the indexed ones: `_offsets[j]` is where line `_base + j` starts. 0 once complete.
+        self._base = 0
+        self.complete = True
         self._cache_size = cache_size
         self._cache: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self._file = None
@@ -112,7 +125,74 @@ class LedgerIndex:
         st = os.fstat(self._file.fileno())
         self._ino = st.st_ino
         self._map(st.st_size)
+        self._base, self.complete = 0, True
+        tail = self._tail_bytes
+        if tail is not None and st.st_size > tail and self._open_tail(st.st_size - tail):
+            return
+        self._offsets = array("Q", [0])
         self._index_from(0)
+
+    def _open_tail(self, near: int) -> bool:
+        """Index only the lines from the first line start after byte `near`; False (nothing changed)
+        when the seq of that line cannot be read to place it."""
+        mm = self._mm
+        nl = mm.find(b"\n", near - 1)
+        if nl < 0:
+            return False
+        start = nl + 1
+        end = mm.find(b"\n", start)
+        if end < 0:
+            return False
+        try:
+            seq = json.loads(os.pread(self._file.fileno(), end - start, start)).get("seq")
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            return False
+        if type(seq) is not int or seq < 0:
+            return False
+        self._offsets = array("Q", [start])
+        self._base, self.complete = seq, False
+        self._index_from(start)
+        return True
+
+    def build_prefix(
+        self,
+        *,
+        step: Callable[[int, int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> tuple[int, array] | None:
+        """Index the lines before the indexed tail (safe in a worker thread while the UI reads the
+        index); returns (generation, line starts) for `complete_with`, or None when cancelled or when
+        the file was reopened meanwhile. `step(done, total)` is called with the bytes done before each
+        window of the scan (and once at the end)."""
+        generation, mm, file = self.generation, self._mm, self._file
+        if self.complete or mm is None or file is None:
+            return None
+        stop = self._offsets[0]
+        prefix = array("Q", [0])
+        if not _index_lines(mm, 0, stop, prefix, step=step, cancelled=cancelled):
+            return None
+        if step is not None:
+            step(stop, stop)
+        return generation, prefix
+
+    def complete_with(self, built: tuple[int, array] | None) -> bool | None:
+        """Join a `build_prefix` result to the tail (call from the thread that refreshes). Returns None
+        if it was stale (nothing changed), True if the estimated line numbers were right, False if they
+        were not (every index shifted: the caller starts its view over)."""
+        if built is None or self.complete:
+            return None
+        generation, prefix = built
+        if generation != self.generation or prefix[-1] != self._offsets[0]:
+            return None
+        right = len(prefix) - 1 == self._base
+        joined = prefix[:-1]
+        joined.extend(self._offsets)
+        self._offsets = joined
+        self._base, self.complete = 0, True
+        self._cache.clear()
+        if not right:
+            self.generation += 1
+        return right
 
     def _map(self, size: int) -> None:
         # The old mapping is dropped, not closed: a search running in a thread may still hold it.
@@ -122,32 +202,9 @@ class LedgerIndex:
         mm = self._mm
         if mm is None:
             return 0
-        n = len(mm)
-        offsets = self._offsets
-        append = offsets.append
-        find = mm.find
-        before = len(offsets)
-        released = pos - pos % _PAGE
-        window = 32 << 20
-        while pos < n:
-            wend = min(n, pos + window)
-            while True:
-                end = find(b"\n", pos, wend)
-                if end < 0:
-                    break
-                pos = end + 1
-                append(pos)
-            if wend >= n:
-                break
-            if pos <= wend - window // 2:  # a line longer than half a window: look further
-                window *= 2
-            cut = pos - pos % _PAGE
-            if cut > released:
-                mm.madvise(mmap.MADV_DONTNEED, released, cut - released)
-                released = cut
-        if n > released:
-            mm.madvise(mmap.MADV_DONTNEED, released, n - released)
-        return len(offsets) - before
+        before = len(self._offsets)
+        _index_lines(mm, pos, len(mm), self._offsets)
+        return len(self._offsets) - before
 
     def refresh(self) -> int:
         """Index lines appended since the last call; returns how many records were added.
@@ -189,7 +246,12 @@ class LedgerIndex:
     # ---- access ------------------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._offsets) - 1
+        return self._base + len(self._offsets) - 1
+
+    @property
+    def first_indexed(self) -> int:
+        """The first line whose record can be read now (0 once the index is complete)."""
+        return self._base
 
     @property
     def indexed_bytes(self) -> int:
@@ -203,10 +265,13 @@ class LedgerIndex:
             i += n
         if not 0 <= i < n or self._file is None:
             raise IndexError(f"record index {i} out of range (0..{n - 1})")
-        start = self._offsets[i]
+        j = i - self._base
+        if j < 0:
+            raise NotIndexed(f"record index {i} is not indexed yet")
+        start = self._offsets[j]
         # pread, not the mapping: touching one page of a mapping can map a whole large folio around it,
         # and a few hundred scattered reads would then hold most of the file resident.
-        return os.pread(self._file.fileno(), self._offsets[i + 1] - 1 - start, start)
+        return os.pread(self._file.fileno(), self._offsets[j + 1] - 1 - start, start)
 
     def record(self, i: int) -> dict[str, Any]:
         """Line `i` parsed (cached); raises UnreadableRecord if it is not a JSON object."""
@@ -233,8 +298,10 @@ class LedgerIndex:
         """The index of the record with this `seq`, or None. Normally `seq` itself; otherwise a binary
         search (seq increases along a ledger)."""
         n = len(self)
-        if n == 0 or seq < 0:
+        if n == 0 or seq < self._base:
             return None
+        if not self.complete:  # only the tail is indexed: look there
+            return self._linear_seq(seq)
         if seq < n and self._seq_at(seq) == seq:
             return seq
         lo, hi = 0, n
@@ -257,7 +324,7 @@ class LedgerIndex:
         return s if type(s) is int else None
 
     def _linear_seq(self, seq: int) -> int | None:
-        for i in range(len(self)):
+        for i in range(self._base, len(self)):
             if self._seq_at(i) == seq:
                 return i
         return None
@@ -280,6 +347,8 @@ class LedgerIndex:
         gives up and returns None; `progress(done, total)` is called between chunks. Safe to run in a
         worker thread while the UI reads the index.
         """
+        if not self.complete:
+            raise NotIndexed("the index is still being built: search once it is complete")
         offsets = self._offsets
         file = self._file
         n = len(offsets) - 1 if stop is None else min(stop, len(offsets) - 1)
@@ -356,6 +425,46 @@ class LedgerIndex:
         return out
 
 
+def _index_lines(
+    mm: mmap.mmap,
+    pos: int,
+    n: int,
+    offsets: array,
+    *,
+    step: Callable[[int, int], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> bool:
+    """Append to `offsets` the start of the line after each LF in bytes [pos, n) of `mm`, window by
+    window, releasing the pages behind; False if `cancelled` said so between windows."""
+    append = offsets.append
+    find = mm.find
+    released = pos - pos % _PAGE
+    window = 32 << 20
+    while pos < n:
+        if step is not None:
+            step(pos, n)
+        if cancelled is not None and cancelled():
+            return False
+        wend = min(n, pos + window)
+        while True:
+            end = find(b"\n", pos, wend)
+            if end < 0:
+                break
+            pos = end + 1
+            append(pos)
+        if wend >= n:
+            break
+        if pos <= wend - window // 2:  # a line longer than half a window: look further
+            window *= 2
+        cut = pos - pos % _PAGE
+        if cut > released:
+            mm.madvise(mmap.MADV_DONTNEED, released, cut - released)
+            released = cut
+    if n > released:
+        mm.madvise(mmap.MADV_DONTNEED, released, n - released)
+    return True
+
+
 def _hits(needle: bytes, fold: bool, chunk: bytes, offsets: array, start: int) -> Iterator[int]:
     """Indices of the lines in `chunk` (file bytes from offset `start`, whole lines) holding `needle`
     (ASCII case folded with `fold`), each once; the search itself runs at memchr speed."""
@@ -385,4 +494,4 @@ def _tail_ok(line: bytes, types: frozenset[bytes] | None, since: bytes | None, u
     return not (until is not None and ts > until)
 
 
-__all__ = ["LedgerFilter", "LedgerIndex", "UnreadableRecord"]
+__all__ = ["LedgerFilter", "LedgerIndex", "NotIndexed", "UnreadableRecord"]

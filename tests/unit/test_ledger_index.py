@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from forge_tui.core.ledger import LedgerWriter
-from forge_tui.core.ledger_index import LedgerFilter, LedgerIndex, UnreadableRecord
+from forge_tui.core.ledger_index import LedgerFilter, LedgerIndex, NotIndexed, UnreadableRecord
 from forge_tui.core.note import Signer
 from forge_tui.core.project import Project
 from forge_tui.core.query import Filters, normalise_time
@@ -241,3 +241,51 @@ def test_filters_agree_with_log_semantics(signed, name):
         assert 0 < len(want) < len(ix), "the fixture should hold matches and non-matches"
     # Restricted to a range of lines, the same answer cut to that range.
     assert list(ix.search(flt, start=20, stop=60)) == [i for i in want if 20 <= i < 60]
+
+
+# ---- tail first (browse paints the newest records, then indexes the rest) -----------------------------
+
+
+def test_a_tail_index_completes_to_the_full_index(tmp_path):
+    # Wrong if the tail were placed at the wrong line numbers, records appended meanwhile were lost, or
+    # the joined index differed from one built from the start.
+    p = tmp_path / "l.jsonl"
+    p.write_bytes(b"".join(line(i) for i in range(500)))
+    ix = LedgerIndex(p, tail_bytes=2000)
+    assert not ix.complete and len(ix) == 500
+    first = ix.first_indexed
+    assert 400 < first < 500 and ix.record(first)["seq"] == first and ix.record(-1)["seq"] == 499
+    with pytest.raises(NotIndexed):
+        ix.raw(first - 1)
+    assert ix.find_seq(499) == 499 and ix.find_seq(3) is None
+    with pytest.raises(NotIndexed):
+        ix.search(LedgerFilter(types=frozenset({"note"})))
+    steps: list[tuple[int, int]] = []
+    built = ix.build_prefix(step=lambda done, total: steps.append((done, total)))
+    with open(p, "ab") as fh:  # appended while the rest was being indexed
+        fh.write(line(500))
+    assert ix.refresh() == 1
+    assert ix.complete_with(built) is True
+    assert steps[0][0] == 0 and steps[-1][0] == steps[-1][1]
+    full = LedgerIndex(p)
+    assert ix.complete and len(ix) == len(full) == 501
+    assert [ix.raw(i) for i in range(501)] == [full.raw(i) for i in range(501)]
+    assert ix.find_seq(3) == 3
+
+
+def test_a_wrong_estimate_or_a_replaced_file_is_said(tmp_path):
+    # Wrong if line numbers guessed from seq (here they do not start at 0) were kept silently, or a
+    # prefix built over a file since replaced were joined to the new one.
+    p = tmp_path / "l.jsonl"
+    p.write_bytes(b"".join(line(i + 7) for i in range(300)))
+    ix = LedgerIndex(p, tail_bytes=1500)
+    gen = ix.generation
+    assert ix.complete_with(ix.build_prefix()) is False
+    assert ix.generation == gen + 1 and ix.complete and ix.record(0)["seq"] == 7
+    q = tmp_path / "m.jsonl"
+    q.write_bytes(b"".join(line(i) for i in range(300)))
+    iy = LedgerIndex(q, tail_bytes=1500)
+    built = iy.build_prefix()
+    os.replace(p, q)  # another file at the path
+    iy.refresh()
+    assert iy.complete_with(built) is None

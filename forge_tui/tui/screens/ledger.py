@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,9 @@ FILTER_FIELDS: tuple[tuple[str, str, int], ...] = (
     ("until", "until", 1),
 )
 _SMALL_SYNC = 20_000  # appended records filtered inline below this; a worker above
+# The newest this many bytes (a few thousand records) are indexed before the first paint; the rest of
+# the line index is built in a thread worker after it (LedgerIndex.build_prefix).
+TAIL_BYTES = 2 << 20
 
 
 class LedgerScreen(Screen):
@@ -74,12 +78,25 @@ class LedgerScreen(Screen):
     LedgerScreen #ledger-status { height: 1; padding: 0 1; background: $panel; color: $text-muted; }
     """
 
-    def __init__(self, ledger_path: Path, *, project: Project | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        ledger_path: Path,
+        *,
+        project: Project | None = None,
+        name: str | None = None,
+        tail_bytes: int = TAIL_BYTES,
+        index_step: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """`index_step(done, total)` is called by the worker that builds the rest of the index, before
+        each part of it (tests hold it there to look at the screen before the index is complete)."""
         super().__init__(name=name)
         self.ledger_path = Path(ledger_path)
         self.project = project
         self.ledger_id = self.ledger_path.stem
-        self.index = LedgerIndex(self.ledger_path)
+        self.index = LedgerIndex(self.ledger_path, tail_bytes=tail_bytes)
+        self._index_step = index_step
+        self._index_worker: Worker | None = None
+        self._index_progress = (0, 0)
         self.filter = LedgerFilter()  # the filter whose result is shown
         self._wanted = LedgerFilter()  # the filter being computed
         self._searching = False
@@ -126,9 +143,45 @@ class LedgerScreen(Screen):
         self.view.focus()
         self._update_status()
         self.set_interval(0.2, self._tick, name="ledger-progress")
+        if not self.index.complete:
+            self.call_after_refresh(self._index_rest)  # after the first paint of the newest records
+
+    def _index_rest(self) -> None:
+        if not self.index.complete and self._index_worker is None:
+            self._index_worker = self._build_index()
+
+    @work(thread=True, exclusive=True, group="ledger-index", exit_on_error=False)
+    def _build_index(self):
+        worker = get_current_worker()
+        hook = self._index_step
+
+        def step(done: int, total: int) -> None:
+            self._index_progress = (done, total)
+            if hook is not None:
+                hook(done, total)
+
+        return self.index.build_prefix(step=step, cancelled=lambda: worker.is_cancelled)
+
+    def _index_built(self, worker: Worker) -> None:
+        self._index_worker = None
+        if worker.state == WorkerState.ERROR:
+            self._say(f"indexing failed: {worker.error}")
+            return
+        right = self.index.complete_with(worker.result)
+        if right is None:  # stale (the file was replaced meanwhile): start again
+            self._index_rest()
+            return
+        if right is False:  # the estimated line numbers were off: every row moves
+            self.view.set_rows(None)
+        else:
+            self.view.refresh()
+        if not self._wanted.is_empty():
+            self.apply_filter(self._wanted)
+        self._update_status()
 
     def on_unmount(self) -> None:
         self.workers.cancel_group(self, "ledger-search")
+        self.workers.cancel_group(self, "ledger-index")
         self.index.close()
 
     # ---- status line -------------------------------------------------------------------------------
@@ -137,6 +190,9 @@ class LedgerScreen(Screen):
         total = len(self.index)
         shown = self.view.row_count
         parts = [f"{total:,} records"]
+        if not self.index.complete:
+            done, of = self._index_progress
+            parts.append(f"indexing older records {100 * done // of if of else 0}%…")
         desc = describe_filter(self.filter)
         if desc:
             parts.append(f"{shown:,} match {desc}")
@@ -266,6 +322,11 @@ class LedgerScreen(Screen):
     def apply_filter(self, flt: LedgerFilter) -> None:
         """Show only the records matching `flt` (computed in a thread; the view updates when done)."""
         self._wanted = flt
+        if not self.index.complete and not flt.is_empty():
+            self._searching = True  # the search starts once the index is complete (_index_built)
+            self._progress = (0, 0)
+            self._update_status()
+            return
         if flt.is_empty():
             self.workers.cancel_group(self, "ledger-search")
             self._searching = False
@@ -290,6 +351,10 @@ class LedgerScreen(Screen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
+        if worker.group == "ledger-index":
+            if worker is self._index_worker and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+                self._index_built(worker)
+            return
         if worker.group != "ledger-search" or worker is not self._search_worker:
             return  # not ours, or superseded by a newer search
         if event.state == WorkerState.ERROR:  # e.g. the file became unreadable: say so, keep the old rows
@@ -311,7 +376,7 @@ class LedgerScreen(Screen):
         self._update_status()
 
     def _tick(self) -> None:
-        if self._searching:
+        if self._searching or not self.index.complete:
             self._update_status()
 
     # ---- jumping, reloading ------------------------------------------------------------------------
@@ -320,7 +385,7 @@ class LedgerScreen(Screen):
         """Move the cursor to the record with this seq; False (and a message) if there is none shown."""
         index = self.index.find_seq(seq)
         if index is None:
-            self._say(f"no record with seq {seq}")
+            self._say(f"no record with seq {seq}" if self.index.complete else f"seq {seq}: still indexing")
             return False
         if not self.view.move_to_index(index):
             self._say(f"seq {seq} is hidden by the filter (c clears it)")
@@ -340,6 +405,7 @@ class LedgerScreen(Screen):
         generation = self.index.generation
         added = self.index.refresh()
         if self.index.generation != generation:  # the file was replaced: start over
+            self._index_rest()
             self.view.set_rows(None)
             self.apply_filter(self._wanted)
             self._update_status()

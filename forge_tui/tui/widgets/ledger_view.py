@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from forge_tui.core.ledger_index import LedgerIndex, UnreadableRecord
+from forge_tui.core.ledger_index import LedgerIndex, NotIndexed, UnreadableRecord
 from forge_tui.core.query import record_actor, record_summary
 from forge_tui.tui.text import shorten
 
@@ -339,6 +339,9 @@ class LedgerView(ScrollView, can_focus=True):
     def _segments(self, index: int, width: int, style: Style) -> list[Segment]:
         try:
             rec = self.index.record(index)
+        except NotIndexed:
+            dim = style + self.get_component_rich_style("ledger-view--dim", partial=True)
+            return [Segment(set_cell_size(f"{'…':>8}{_GAP}indexing older records…", width), dim)]
         except (UnreadableRecord, IndexError) as exc:
             error = style + self.get_component_rich_style("ledger-view--error", partial=True)
             text = f"{'?':>8}{_GAP}unreadable line {index}: {exc} (run forge-tui verify)"
