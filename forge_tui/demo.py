@@ -336,8 +336,9 @@ def make_world(base: Path | None = None) -> DemoWorld:
     (root / "src" / "auth" / "session.py").write_text("def issue_token(user):\n    ...\n")
     project = init_project(root, pack="solo", name="shop")
     atomic_write(project.policy_path, DEMO_POLICY.encode())
-    you = create_reviewer_key(HUMAN, DEMO_PASSPHRASE, kdf="interactive")
-    bot = create_reviewer_key(BOT, DEMO_PASSPHRASE + "-bot", kdf="interactive")
+    # Throwaway keys in a temporary folder: the demo alone opts out of the passphrase strength check.
+    you = create_reviewer_key(HUMAN, DEMO_PASSPHRASE, kdf="interactive", demo_insecure_passphrase=True)
+    bot = create_reviewer_key(BOT, DEMO_PASSPHRASE + "-bot", kdf="interactive", demo_insecure_passphrase=True)
     enrol_reviewers(project, {HUMAN: you, BOT: bot})  # you enrol yourself, then the bot
     return DemoWorld(
         home,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 NAME = "reviewer"
-HELP = "manage reviewers: add (creates a passphrase-protected key), list, retire"
+HELP = "manage reviewers: add (creates a passphrase-protected key), list, retire, passphrase"
 DESCRIPTION = """\
 Reviewers are enrolled and retired by ledger records signed by an existing reviewer; the daemon and
 verify take the reviewer set from the ledger, never from the working tree (.forge/reviewers.toml is
@@ -21,9 +21,14 @@ an exported view, rewritten after each change: commit it, but editing it changes
   retire NAME --as SIGNER
                 stop accepting NAME's approvals from the retiring record on (the last active
                 reviewer cannot be retired)
+  passphrase NAME
+                change the passphrase of NAME's key on this machine (the key itself stays: nothing
+                to enrol again); the new one from FORGE_NEW_PASSPHRASE or asked twice
 
 Passphrases come from the terminal or FORGE_PASSPHRASE (NAME's when it is created; SIGNER's when
-signing). With the daemon running the record goes through its reviewer socket, else straight into
+signing). A new passphrase (add, passphrase) must be strong: at least 12 characters with enough
+variety, no run like "abcd1234", no common password; a weak one is refused (exit 2). A few words
+are best. With the daemon running the record goes through its reviewer socket, else straight into
 the ledger."""
 
 
@@ -40,6 +45,8 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="argon2id cost (default moderate: ~0.6 s and 256 MiB per unlock)",
     )
     sub.add_parser("list", help="list reviewers")
+    c = sub.add_parser("passphrase", help="change the passphrase of a reviewer key on this machine")
+    c.add_argument("name")
     r = sub.add_parser("retire", help="retire a reviewer")
     r.add_argument("name")
     r.add_argument(
@@ -73,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r.name:<20} {st:<24} {here:<20} {r.verifier.kid}")
         return 0
     name = keys.check_reviewer_name(args.name)
+    if args.action == "passphrase":
+        return _change_passphrase(name)
     if args.action == "add":
         new_key = None
         if args.vkey:
@@ -114,4 +123,32 @@ def run(args: argparse.Namespace) -> int:
     )
     seq = submit_reviewer_record(project, body)
     print(f"reviewer {name} retired at seq {seq}, signed by {args.signer}")
+    return 0
+
+
+NEW_PASSPHRASE_ENV = "FORGE_NEW_PASSPHRASE"
+
+
+def _change_passphrase(name: str) -> int:
+    """Unlock NAME's key with the current passphrase and seal it again under a new, strong one."""
+    import getpass
+    import os
+    import sys
+
+    from forge_tui.core import keys
+    from forge_tui.errors import ConfigError
+    from forge_tui.review import read_passphrase
+
+    old = read_passphrase(name)
+    new = os.environ.get(NEW_PASSPHRASE_ENV)
+    if new is None:
+        if not sys.stdin.isatty():
+            raise ConfigError("no terminal to ask for the new passphrase", hint=f"set {NEW_PASSPHRASE_ENV}")
+        new = getpass.getpass(f"new passphrase for reviewer {name}: ")
+        if getpass.getpass("again: ") != new:
+            raise ConfigError("the passphrases differ")
+    if new == old:
+        raise ConfigError("the new passphrase is the current one")
+    key = keys.change_reviewer_passphrase(name, old, new)
+    print(f"the passphrase of reviewer {name}'s key is changed ({key.verifier.kid})")
     return 0

@@ -18,6 +18,7 @@ import nacl.secret
 import nacl.utils
 
 from forge_tui.core.note import Signer, Verifier, b64, b64decode_strict, parse_vkey
+from forge_tui.core.passphrase import check_passphrase
 from forge_tui.errors import ConfigError, KeyError_
 from forge_tui.paths import keys_dir, private_dir, write_private_file
 
@@ -98,16 +99,43 @@ class ReviewerKey:
 
 
 def create_reviewer_key(
-    name: str, passphrase: str, *, kdf: str = "moderate", overwrite: bool = False
+    name: str,
+    passphrase: str,
+    *,
+    kdf: str = "moderate",
+    overwrite: bool = False,
+    demo_insecure_passphrase: bool = False,
 ) -> ReviewerKey:
+    """Create and store reviewer `name`'s key, encrypted with `passphrase`, which must be strong
+    (core/passphrase.py; ConfigError otherwise). `demo_insecure_passphrase` skips that check: only
+    `forge-tui demo` passes it, for throwaway keys in a temporary folder."""
     check_reviewer_name(name)
     if not passphrase:
         raise ConfigError("a reviewer key needs a non-empty passphrase")
+    if not demo_insecure_passphrase:
+        check_passphrase(passphrase)
     path = reviewer_key_path(name)
     if path.exists() and not overwrite:
         raise ConfigError(f"a key for reviewer {name!r} already exists on this machine ({path})")
     ops, mem = KDF_LEVELS[kdf]
     signer = Signer.generate(REVIEWER_KEY_PREFIX + name)
+    write_private_file(path, _sealed_doc(name, signer, passphrase, ops, mem))
+    return ReviewerKey(name, signer)
+
+
+def change_reviewer_passphrase(name: str, old: str, new: str) -> ReviewerKey:
+    """Re-encrypt reviewer `name`'s key under `new` (which must be strong), after `old` unlocks it;
+    the key and its argon2id cost stay the same. The file is replaced atomically."""
+    check_passphrase(new)
+    key = unlock_reviewer(name, old)
+    doc = _read_reviewer_doc(name)
+    write_private_file(
+        reviewer_key_path(name), _sealed_doc(name, key.signer, new, doc["opslimit"], doc["memlimit"])
+    )
+    return key
+
+
+def _sealed_doc(name: str, signer: Signer, passphrase: str, ops: int, mem: int) -> bytes:
     salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
     box_key = nacl.pwhash.argon2id.kdf(
         nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=ops, memlimit=mem
@@ -124,8 +152,7 @@ def create_reviewer_key(
         "salt": b64(salt),
         "box": b64(bytes(sealed)),
     }
-    write_private_file(path, (json.dumps(doc, indent=1) + "\n").encode())
-    return ReviewerKey(name, signer)
+    return (json.dumps(doc, indent=1) + "\n").encode()
 
 
 def reviewer_key_vkey(name: str) -> str:

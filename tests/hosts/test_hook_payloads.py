@@ -83,7 +83,7 @@ def test_denial_carries_the_rules_instead(tmp_path, monkeypatch) -> None:
 
 def test_pending_request_waits_and_a_reviewers_approval_allows(hooked: Hooked) -> None:
     hooked.stop()
-    env = dict(os.environ, FORGE_PASSPHRASE="pw")
+    env = dict(os.environ, FORGE_PASSPHRASE="alice reviews hooks")
     add = subprocess.run(
         [sys.executable, "-m", "forge_tui", "reviewer", "add", "alice"],
         env=env,

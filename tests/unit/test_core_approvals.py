@@ -135,7 +135,7 @@ def test_reviewer_key_is_encrypted_private_and_unlocks_with_its_passphrase():
     with pytest.raises(KeyError_, match="wrong passphrase"):
         unlock_reviewer("alice", "wrong horse")
     with pytest.raises(ConfigError, match="already exists"):
-        create_reviewer_key("alice", "x", kdf="interactive")
+        create_reviewer_key("alice", "another correct horse", kdf="interactive")
     with pytest.raises(ConfigError):
         create_reviewer_key("bob", "", kdf="interactive")
     with pytest.raises(KeyError_):
@@ -146,15 +146,15 @@ def test_store_unlocks_only_enrolled_keys(project):
     """The store trusts the ledger's enrolment records, not reviewers.toml (docs/trust-model.md)."""
     from forge_tui.core.reviewers import enrol_reviewers
 
-    key = create_reviewer_key("alice", "pw", kdf="interactive")
+    key = create_reviewer_key("alice", "correct horse", kdf="interactive")
     store = ReviewerStore(project)
     save_reviewers(project.reviewers_path, {"alice": Reviewer("alice", key.verifier)})
     with pytest.raises(ConfigError, match="not enrolled"):  # listed in the file, not in the ledger
-        store.unlock("alice", "pw")
+        store.unlock("alice", "correct horse")
     assert store.names() == []
     enrol_reviewers(project, {"alice": key})
     assert store.names() == ["alice"]
-    assert store.unlock("alice", "pw").verifier == key.verifier
+    assert store.unlock("alice", "correct horse").verifier == key.verifier
     other = Signer.generate("forge-tui.reviewer/alice")
     save_reviewers(project.reviewers_path, {"alice": Reviewer("alice", other.verifier)})
-    assert store.unlock("alice", "pw").verifier == key.verifier, "an edit of reviewers.toml changed trust"
+    assert store.unlock("alice", "correct horse").verifier == key.verifier, "an edit of reviewers.toml changed trust"

@@ -151,12 +151,12 @@ def test_request_exit_codes(make_world, daemon_proc):
 
 def test_headless_approve_and_reject_with_forge_passphrase(make_world, daemon_proc):
     w = make_world(POLICY, reviewers=())
-    dave = create_reviewer_key("dave", "pw-dave", kdf="interactive")
+    dave = create_reviewer_key("dave", "dave keeps a secret", kdf="interactive")
     enrol_reviewers(w.project, {"dave": dave})
     daemon_proc(w)
     a = ask(w.sock, "make a")
     b = ask(w.sock, "make b")
-    env = w.env(FORGE_PASSPHRASE="pw-dave")
+    env = w.env(FORGE_PASSPHRASE="dave keeps a secret")
     wrong = run_cli(w, "approve", a["request_id"], "--as", "dave", env=w.env(FORGE_PASSPHRASE="nope"))
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr, "a wrong passphrase signed anyway"
     ok = run_cli(w, "approve", a["request_id"], "--as", "dave", env=env)
