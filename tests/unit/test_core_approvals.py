@@ -157,4 +157,6 @@ def test_store_unlocks_only_enrolled_keys(project):
     assert store.unlock("alice", "correct horse").verifier == key.verifier
     other = Signer.generate("forge-tui.reviewer/alice")
     save_reviewers(project.reviewers_path, {"alice": Reviewer("alice", other.verifier)})
-    assert store.unlock("alice", "correct horse").verifier == key.verifier, "an edit of reviewers.toml changed trust"
+    assert store.unlock("alice", "correct horse").verifier == key.verifier, (
+        "an edit of reviewers.toml changed trust"
+    )
