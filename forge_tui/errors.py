@@ -91,4 +91,23 @@ class KeyError_(ConfigError):
 
 
 class PolicyError(ConfigError):
-    """A policy file failed to parse or validate."""
+    """A policy file failed to parse or validate. `line` and `col` (1-based) say where when the parser
+    knows it, else None; `detail` is what is wrong, without the "<path>:<line>:<col>: " of the message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        col: int | None = None,
+        detail: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.line = line
+        self.col = col
+        self.detail = message if detail is None else detail
+
+    def location(self) -> dict[str, object]:
+        """{line, col, detail}: where and what, as the daemon's status carries it."""
+        return {"line": self.line, "col": self.col, "detail": self.detail}

@@ -105,6 +105,7 @@ class PolicyHolder:
         self.current: Policy = default_policy()
         self.current_text: str = ""
         self.error: str | None = None
+        self.error_at: dict[str, Any] | None = None  # PolicyError.location() of `error`, when one
         self.loaded_at: float | None = None
         self.pending: PendingChange | None = None
         self.limiter = RateLimiter(None)
@@ -142,6 +143,7 @@ class PolicyHolder:
         self.current = policy
         self.current_text = text
         self.error = None
+        self.error_at = None
         self.loaded_at = time.time()
         if self._limit != policy.max_per_minute:
             self._limit = policy.max_per_minute
@@ -215,7 +217,7 @@ class PolicyHolder:
             err = f"{self.path} is missing or still being written"
             if self.error == err and not initial:
                 return []
-            self.error = err
+            self.error, self.error_at = err, None
             return [("policy.error", self.error_body(err, None))]
         if text.digest == self._seen_digest and not initial:
             return []
@@ -228,7 +230,7 @@ class PolicyHolder:
             self._seen_digest = text.digest
             if self.error == str(exc) and not initial:
                 return []
-            self.error = str(exc)
+            self.error, self.error_at = str(exc), exc.location()
             self.archive(text.data, text.digest)
             return [("policy.error", self.error_body(str(exc), text.digest))]
         self._seen_digest = text.digest
@@ -238,7 +240,7 @@ class PolicyHolder:
             self.pending = None
             self._install(policy, source)
             return [("policy.reloaded", self.record_body())]
-        self.error = None
+        self.error = self.error_at = None
         self.pending = PendingChange(
             digest=text.digest,
             text=source,
@@ -293,6 +295,7 @@ class PolicyHolder:
                 for r in p.rules
             ],
             "error": self.error,
+            "error_at": self.error_at,  # {line, col, detail} of the error (line and col null if unknown)
             "loaded_at": self.loaded_at,
             "pending": self.pending.describe() if self.pending is not None else None,
             "protected": not self.trust.setup_mode,

@@ -46,6 +46,6 @@ def test_policy_reload_error_from_daemon(snap_compare, sample):
     sample.project.policy_path.write_text(broken)
     with pytest.raises(PolicyError) as err:
         parse_policy(broken.encode(), str(sample.project.policy_path))
-    status = status_for(sample.project, SAMPLE_POLICY, str(err.value))
+    status = status_for(sample.project, SAMPLE_POLICY, err.value)
     app = Host(lambda: PolicyScreen(sample.project, status))
     assert snap_compare(app, terminal_size=SIZE)

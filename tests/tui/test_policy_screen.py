@@ -92,11 +92,9 @@ async def test_broken_policy_shows_error_with_line(sample):
 
 async def test_daemon_status_with_last_error_keeps_rules_in_force(sample):
     sample.project.policy_path.write_text(BROKEN)
-    try:
+    with pytest.raises(PolicyError) as err:
         parse_policy(BROKEN.encode(), str(sample.project.policy_path))
-    except PolicyError as exc:
-        error = str(exc)
-    status = status_for(sample.project, SAMPLE_POLICY, error)
+    status = status_for(sample.project, SAMPLE_POLICY, err.value)
     app = Host(lambda: PolicyScreen(sample.project, status))
     async with app.run_test(size=(110, 40)) as pilot:
         await pilot.pause()
@@ -120,6 +118,50 @@ async def test_daemon_status_with_last_error_keeps_rules_in_force(sample):
         await pilot.pause()
         assert screen.query_one("#policy-error").has_class("hidden")
         assert "differs" not in text_of(screen, "#policy-info")
+
+
+async def test_the_location_comes_from_the_error_object_not_its_message(sample):
+    """Broken if the screen reads line and column back out of the message text (issue 12): a message
+    that merely looks located must not be pointed at, and a location the daemon sends in `error_at`
+    must be shown even when the message does not spell it."""
+    sample.project.policy_path.write_text(BROKEN)
+    lookalike = status_for(sample.project, SAMPLE_POLICY, f"policy.toml:{BROKEN_LINE}:1: looks located")
+    app = Host(lambda: PolicyScreen(sample.project, lookalike))
+    async with app.run_test(size=(110, 40)) as pilot:
+        await pilot.pause()
+        err = text_of(app.screen, "#policy-error")
+        assert "looks located" in err and "column" not in err
+        told = status_for(sample.project, SAMPLE_POLICY)
+        told["policy"]["error"] = "rule 'no-force-push' is broken"
+        told["policy"]["error_at"] = {
+            "line": BROKEN_LINE,
+            "col": 1,
+            "detail": "decision must be allow, ask or deny",
+        }
+        app.screen.show_status(told)
+        await pilot.pause()
+        err = text_of(app.screen, "#policy-error")
+        assert f"line {BROKEN_LINE}, column 1: decision must be allow, ask or deny" in err
+        assert f'{BROKEN_LINE} │ decision = "denny"' not in err  # not the file's own error: not quoted
+
+
+def test_the_daemon_status_carries_where_the_policy_error_is(tmp_path):
+    """Broken if the daemon's status gives the console only a message to pick apart: `error_at` holds
+    the parser's line, column and detail, and goes away with the error."""
+    from forge_tui.daemon.policy_watch import PolicyHolder
+
+    path = tmp_path / "policy.toml"
+    path.write_text(SAMPLE_POLICY)
+    holder = PolicyHolder(path, settle_s=0.01)
+    holder.load_initial()
+    path.write_text(BROKEN)
+    assert [kind for kind, _body in holder.reload()] == ["policy.error"]
+    at = holder.describe()["error_at"]
+    assert (at["line"], at["col"]) == (BROKEN_LINE, 1) and "denny" in at["detail"]
+    assert not at["detail"].startswith(str(path))
+    path.write_text(SAMPLE_POLICY)
+    holder.reload()
+    assert holder.describe()["error"] is None and holder.describe()["error_at"] is None
 
 
 async def test_policy_text_is_literal(sample):

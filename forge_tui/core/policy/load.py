@@ -35,9 +35,8 @@ class PolicyFileError(PolicyError):
     """A policy file that does not parse or validate, with where (1-based line and column)."""
 
     def __init__(self, path: str, line: int, column: int, problem: str) -> None:
-        super().__init__(f"{path}:{line}:{column}: {problem}")
+        super().__init__(f"{path}:{line}:{column}: {problem}", line=line, col=column, detail=problem)
         self.path = path
-        self.line = line
         self.column = column
         self.problem = problem
 

@@ -8,7 +8,6 @@ line. The file's text is shown through `clean()` in a Syntax view, never parsed 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,23 +26,34 @@ from forge_tui.errors import PolicyError
 from forge_tui.tui.text import clean, literal, shorten
 
 DECISION_STYLE = {"allow": "bold green", "ask": "bold yellow", "deny": "bold red"}
-_LOCATED = re.compile(r"^(?P<path>.*?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$", re.S)
 
 
 @dataclass(frozen=True)
 class Located:
-    """A policy error split into where and what."""
+    """A policy error split into where and what, as the parser said it (PolicyError.line/col/detail),
+    never read back out of the message text."""
 
     line: int | None
     col: int | None
     message: str
 
     @classmethod
-    def parse(cls, error: str) -> Located:
-        m = _LOCATED.match(error)
-        if not m:
+    def of_error(cls, exc: PolicyError) -> Located:
+        return cls(exc.line, exc.col, exc.detail)
+
+    @classmethod
+    def of_status(cls, entry: dict[str, Any]) -> Located:
+        """From the daemon's policy status: `error`, and `error_at` {line, col, detail} when it knows."""
+        at = entry.get("error_at")
+        error = str(entry.get("error") or "")
+        if not isinstance(at, dict):
             return cls(None, None, error)
-        return cls(int(m.group("line")), int(m.group("col")), m.group("msg"))
+        line, col = at.get("line"), at.get("col")
+        return cls(
+            line if type(line) is int else None,
+            col if type(col) is int else None,
+            str(at.get("detail") or error),
+        )
 
     def where(self) -> str:
         if self.line is None:
@@ -59,6 +69,7 @@ class FileState:
     digest: str | None
     policy: Policy | None
     error: str | None
+    located: Located | None = None  # where and what of `error`
 
 
 def read_policy_file(path: Path, shown_as: str) -> FileState:
@@ -76,7 +87,7 @@ def read_policy_file(path: Path, shown_as: str) -> FileState:
     try:
         return FileState(text, digest, parse_policy(data, shown_as), None)
     except PolicyError as exc:
-        return FileState(text, digest, None, str(exc))
+        return FileState(text, digest, None, str(exc), Located.of_error(exc))
 
 
 def policy_entry(status: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -201,6 +212,15 @@ class PolicyScreen(Screen):
             return str(self.entry["error"])
         return self.file.error
 
+    @property
+    def located(self) -> Located | None:
+        """Where and what of `error`: from the daemon's status, else from the file's PolicyError."""
+        if self.entry is not None and self.entry.get("error"):
+            return Located.of_status(self.entry)
+        if self.file.error is None:
+            return None
+        return self.file.located or Located(None, None, self.file.error)
+
     # ---- parts --------------------------------------------------------------------------------------
 
     def _title(self) -> Text:
@@ -221,7 +241,7 @@ class PolicyScreen(Screen):
             box.add_class("hidden")
             box.update("")
             return
-        loc = Located.parse(error)
+        loc = self.located or Located(None, None, error)
         t = Text()
         if self.entry is not None and self.entry.get("error"):
             t.append("POLICY RELOAD FAILED", style="bold red")
@@ -239,7 +259,7 @@ class PolicyScreen(Screen):
         t.append_text(literal(loc.message))
         # Quote the line only when the file on disk still has this very error (the daemon's error may
         # be about an earlier version of the file).
-        own = Located.parse(self.file.error) if self.file.error else None
+        own = self.file.located
         same = own is not None and (own.line, own.message) == (loc.line, loc.message)
         if same and loc.line is not None and self.file.text is not None:
             lines = self.file.text.split("\n")
@@ -343,7 +363,7 @@ class PolicyScreen(Screen):
             title.update("Source")
             body.update(Text("(the file cannot be read)", style="italic red"))
             return
-        loc = Located.parse(self.file.error) if self.file.error else Located(None, None, "")
+        loc = self.file.located or Located(None, None, "")
         title.update(
             Text.assemble(("Source  ", "bold"), literal(self.shown_path, one_line=True))
             if loc.line is None
