@@ -59,3 +59,43 @@ def test_reviewer_chain_and_policy_approval_from_the_cli(make_world):
     assert offline.returncode == 0 and "enforces it at start" in offline.stdout, offline.stderr
     assert hashlib.sha256(STRICT.encode()).hexdigest() in project_trust(w.project).approved
     verify_clean(w)
+
+
+def test_reviewer_retire_with_the_daemon_running_denies_nothing(make_world):
+    """Issue 12: `reviewer retire` needed the daemon stopped, which denies everything pending. Broken if
+    retiring with the daemon running fails, touches the pending request, or leaves the retired
+    reviewer's approvals accepted."""
+    w = make_world(STRICT, reviewers=())
+    env = w.env(FORGE_PASSPHRASE="correct horse battery")
+    assert run_cli(w, "reviewer", "add", "alice", "--kdf", "interactive", env=env).returncode == 0
+    bob = run_cli(w, "reviewer", "add", "bob", "--as", "alice", "--kdf", "interactive", env=env)
+    assert bob.returncode == 0, bob.stderr
+    proc = spawn_daemon(w)
+    try:
+        wait_for_socket(w.sock, proc)
+        with Client(w.sock) as agent:
+            asked = agent.call(
+                "gate.request",
+                {
+                    "action": {"kind": "shell.exec", "command": "make deploy"},
+                    "actor": {"id": "claude"},
+                    "wait_s": 0,
+                },
+            )
+        assert asked["status"] == "pending", asked
+        rid = asked["request_id"]
+        retire = run_cli(w, "reviewer", "retire", "bob", "--as", "alice", env=env)
+        assert retire.returncode == 0 and "retired" in retire.stdout, retire.stderr
+        with Client(w.rsock) as c:
+            assert [p["request_id"] for p in c.call("queue.list")["pending"]] == [rid], "pending lost"
+            assert c.call("status")["trust"]["reviewers"] == ["alice"]
+        refused = run_cli(w, "approve", rid, "--as", "bob", env=env)
+        assert refused.returncode != 0 and "retired" in refused.stderr, refused.stderr
+        ok = run_cli(w, "approve", rid, "--as", "alice", env=env)
+        assert ok.returncode == 0 and f"{rid} allowed" in ok.stdout, ok.stderr
+        assert proc.poll() is None, "the daemon stopped"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "bob" not in project_trust(w.project).active()
+    verify_clean(w)
