@@ -76,6 +76,8 @@ def gather(sockets: list[Any], project: str, now: float) -> Summary:
         s = Summary(project, "up", ledger=ledger_state(status))
         policy = status.get("policy") if isinstance(status.get("policy"), dict) else {}
         s.policy_error = str(policy["error"]) if policy.get("error") else None
+        if not s.policy_error and policy.get("watch_error"):  # a reload that raised (policy_watch.py)
+            s.policy_error = str(policy["watch_error"])
         if isinstance(pending, list):
             s.pending = len(pending)
             ages = [now - t for p in pending if (t := parse_ts(p.get("received_at"))) is not None]

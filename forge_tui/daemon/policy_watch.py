@@ -106,6 +106,10 @@ class PolicyHolder:
         self.current_text: str = ""
         self.error: str | None = None
         self.error_at: dict[str, Any] | None = None  # PolicyError.location() of `error`, when one
+        # A reload or the watch itself that failed (an exception, not a policy error): said in
+        # `status` and the log until a later reload succeeds, never dropped in silence.
+        self.watch_error: str | None = None
+        self.watch_failures = 0
         self.loaded_at: float | None = None
         self.pending: PendingChange | None = None
         self.limiter = RateLimiter(None)
@@ -296,38 +300,70 @@ class PolicyHolder:
             ],
             "error": self.error,
             "error_at": self.error_at,  # {line, col, detail} of the error (line and col null if unknown)
+            "watch_error": self.watch_error,
+            "watch_failures": self.watch_failures,
             "loaded_at": self.loaded_at,
             "pending": self.pending.describe() if self.pending is not None else None,
             "protected": not self.trust.setup_mode,
         }
 
+    def watch_failed(self, what: str, exc: BaseException) -> str:
+        """Remember a failed reload or watch (for `status`); returns the line to log."""
+        self.watch_failures += 1
+        self.watch_error = f"{what}: {type(exc).__name__}: {exc}"
+        return f"policy {self.watch_error} (the policy in force stays; watching on)"
+
 
 async def watch_policy(
-    holder: PolicyHolder, on_change: Callable[[], Awaitable[None]], *, debounce_ms: int = 200, stop=None
+    holder: PolicyHolder,
+    on_change: Callable[[], Awaitable[None]],
+    *,
+    debounce_ms: int = 200,
+    stop=None,
+    log: Callable[[str], None] | None = None,
 ) -> None:
     """Call `on_change` whenever the policy file changes (watching its folder), and also after every
     RECHECK_MS without an event: a change made before the watch was set up, or an event the kernel
-    dropped, is still seen (a recheck of an unchanged file costs two reads and records nothing)."""
+    dropped, is still seen (a recheck of an unchanged file costs two reads and records nothing). A
+    reload that raises, or a watch that breaks (its folder gone), is logged and kept in the holder's
+    `watch_error` (shown by `status`); the watch goes on, restarted after RECHECK_MS if it broke."""
     from watchfiles import awatch
 
     target = holder.path.name
+    say = log or (lambda _line: None)
 
     def only_policy(_change: Any, path: str) -> bool:
         return Path(path).name == target
 
-    async for _changes in awatch(
-        holder.path.parent,
-        watch_filter=only_policy,
-        debounce=debounce_ms,
-        step=50,
-        stop_event=stop,
-        recursive=False,
-        rust_timeout=RECHECK_MS,
-        yield_on_timeout=True,
-    ):
+    while stop is None or not stop.is_set():
         try:
-            await on_change()
+            async for _changes in awatch(
+                holder.path.parent,
+                watch_filter=only_policy,
+                debounce=debounce_ms,
+                step=50,
+                stop_event=stop,
+                recursive=False,
+                rust_timeout=RECHECK_MS,
+                yield_on_timeout=True,
+            ):
+                try:
+                    await on_change()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # keep watching: one failed reload must not stop later ones
+                    say(holder.watch_failed("reload failed", exc))
+                    continue
+                holder.watch_error = None
+            return  # the stop event ended the watch
         except asyncio.CancelledError:
             raise
-        except Exception:  # keep watching: one failed reload must not silently stop later ones
-            continue
+        except Exception as exc:
+            say(holder.watch_failed("watch failed", exc))
+            if stop is None:
+                await asyncio.sleep(RECHECK_MS / 1000)
+                continue
+            try:
+                await asyncio.wait_for(stop.wait(), RECHECK_MS / 1000)
+            except TimeoutError:
+                pass

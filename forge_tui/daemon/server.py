@@ -530,7 +530,11 @@ class Daemon:
             await self._listen_pair()
             self._watch_task = asyncio.create_task(
                 watch_policy(
-                    self.policies, self._reload, debounce_ms=self.policy_debounce_ms, stop=self._watch_stop
+                    self.policies,
+                    self._reload,
+                    debounce_ms=self.policy_debounce_ms,
+                    stop=self._watch_stop,
+                    log=self.log,
                 )
             )
         except BaseException:

@@ -110,3 +110,39 @@ async def test_a_policy_broken_at_start_fails_closed(make_world, start_daemon, c
     assert res["status"] == "pending", "with no valid policy the gate must ask, not allow"
     rec = policy_records(w)[-1]
     assert rec["loaded"] is False and rec["error"], "the start-up policy error is not recorded"
+
+
+async def test_a_reload_that_raises_is_logged_and_shown_in_status(make_world, start_daemon, connect):
+    """Issue 12: the policy watch dropped a reload's exception in silence. Broken if a reload that raises
+    is not written to the daemon's log and shown in `status` (and `forge-tui status`), if the watch
+    stops after it, or if the failure is still shown once reloads work again."""
+    import asyncio
+    import io
+    import time
+
+    from forge_tui.commands.status import gather, long_text
+
+    w = make_world(ALLOW)
+    log = io.StringIO()
+    d = await start_daemon(w, log_file=log)
+    rev = await connect(w.rsock)
+    real_read = d.policies.read
+
+    def broken_read():
+        raise RuntimeError("disk on fire")
+
+    d.policies.read = broken_read
+    deadline = time.monotonic() + 20
+    while not (policy := (await rev.call("status"))["policy"])["watch_error"]:
+        assert time.monotonic() < deadline, "the failed reload never showed in status"
+        await asyncio.sleep(0.02)  # polling a condition with a deadline
+    assert "reload failed: RuntimeError: disk on fire" in policy["watch_error"]
+    assert policy["watch_failures"] >= 1
+    assert "disk on fire" in log.getvalue(), "the failure is not in the daemon's log"
+    shown = await asyncio.to_thread(gather, [w.rsock], "proj", time.time())  # what `forge-tui status` prints
+    assert "disk on fire" in long_text(shown)
+
+    d.policies.read = real_read  # the next recheck works: the failure is no longer shown
+    while (await rev.call("status"))["policy"]["watch_error"]:
+        assert time.monotonic() < deadline + 20, "the watch stopped after a failed reload"
+        await asyncio.sleep(0.02)
