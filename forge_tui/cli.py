@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "approve",
     "reject",
     "reviewer",
+    "key",
     "note",
     "verify",
     "git_hook",

@@ -26,6 +26,16 @@ such request in the ledger), unapproved_request (denied, expired or still pendin
 only for what none of its parents brings (its own conflict resolutions); the merged commits are
 checked on their own. A bad range or a folder outside git exits 2; --git does not combine with --fast.
 
+Every pass states its strength (text: `strength:` lines; --json: "strength", with "claims" among
+signatures, anchored, witnessed, sandboxed): signatures only (whoever holds the ledger key could
+rewrite an unanchored ledger whole), anchored to a base ref or another anchor, reviewer-witnessed up to
+size N (every approval cosigns the checkpoint its reviewer verified; a ledger that disagrees with one
+fails with witness_mismatch), and whether every recorded request came from a sandboxed agent
+(`forge-tui run`). Keys: only the genesis key must be trusted; key rotations are followed through the
+ledger's `key` records and each key is honoured only in its range (retired_key, premature_key,
+key_record, checkpoint_cosign). Reviewers come from the ledger's enrolment records (reviewers.toml
+only when the ledger enrols none).
+
 Every finding has a stable code (ledger, seq, code, message); docs/findings.md lists them all with
 their meaning and severity.
 
@@ -123,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
                     f"git {g['range']}: {g['commits']} commit(s), {g['governed']} touching governed paths"
                 )
             )
+        for line in report.strength()["summary"]:
+            print(_printable(f"strength: {line}"))
         verdict = {0: "verified", 1: "FAILED", 3: "verified with warnings"}.get(code, "FAILED")
         print(
             f"{verdict}: {len(report.ledgers)} ledger(s), {sum(f.severity == 'error' for f in report.findings)} error(s)"

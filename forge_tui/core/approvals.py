@@ -17,18 +17,40 @@ from forge_tui.errors import CanonicalError
 
 APPROVAL_CONTEXT = b"forge-tui approval v1\n"
 APPROVAL_FIELDS = ("request_id", "request_hash", "verdict", "reason", "reviewer", "ts")
+# Optional: the ledger checkpoint {size, root} the reviewer's side verified before signing, which makes
+# every reviewer a witness of the ledger (docs/formats.md "Witnessed checkpoints").
+WITNESS_FIELD = "checkpoint"
 VERDICTS = ("approve", "reject")
 _ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def approval_message(approval: dict[str, Any]) -> bytes:
     check_approval_shape(approval)
-    return APPROVAL_CONTEXT + canonical({k: approval[k] for k in APPROVAL_FIELDS})
+    return APPROVAL_CONTEXT + canonical(
+        {k: approval[k] for k in (*APPROVAL_FIELDS, WITNESS_FIELD) if k in approval}
+    )
+
+
+def check_witness(cp: Any, what: str = "approval") -> None:
+    """A witnessed checkpoint is exactly {size: a non-negative integer, root: 64 lowercase hex}."""
+    if type(cp) is not dict or set(cp) != {"size", "root"}:
+        raise CanonicalError(f"{what} checkpoint must be {{size, root}}")
+    if type(cp["size"]) is not int or cp["size"] < 0:
+        raise CanonicalError(f"{what} checkpoint size must be a non-negative integer")
+    if type(cp["root"]) is not str or not HEX64_RE.match(cp["root"]):
+        raise CanonicalError(f"{what} checkpoint root is not 64 lowercase hex digits")
 
 
 def check_approval_shape(approval: Any) -> None:
-    if type(approval) is not dict or set(approval) != set(APPROVAL_FIELDS):
-        raise CanonicalError(f"an approval has exactly the fields {', '.join(APPROVAL_FIELDS)}")
+    if type(approval) is not dict or not set(APPROVAL_FIELDS) <= set(approval) <= {
+        *APPROVAL_FIELDS,
+        WITNESS_FIELD,
+    }:
+        raise CanonicalError(
+            f"an approval has exactly the fields {', '.join(APPROVAL_FIELDS)} (and optionally {WITNESS_FIELD})"
+        )
+    if WITNESS_FIELD in approval:
+        check_witness(approval[WITNESS_FIELD])
     if type(approval["request_id"]) is not str or not _ID_RE.match(approval["request_id"]):
         raise CanonicalError("approval request_id is malformed")
     if type(approval["request_hash"]) is not str or not HEX64_RE.match(approval["request_hash"]):

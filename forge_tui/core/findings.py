@@ -62,6 +62,31 @@ class Code(enum.StrEnum):
     NO_KEY = ("no_key", Check.SIGNATURES, E, "no trusted public key for the ledger")
     UNKNOWN_KEY = ("unknown_key", Check.SIGNATURES, E, "a record is signed by a key that is not trusted")
     SIGNATURE = ("signature", Check.SIGNATURES, E, "a record signature does not verify")
+    GENESIS_KEY = (
+        "genesis_key",
+        Check.SIGNATURES,
+        E,
+        "the genesis record's key is not the trusted key, or the genesis is not signed by the key it names",
+    )
+    KEY_RECORD = (
+        "key_record",
+        Check.SIGNATURES,
+        E,
+        "a `key` record (rotation) that does not check out: not signed by the key in force, no valid"
+        " signature by the new key, or bad ranges; it introduces no key",
+    )
+    RETIRED_KEY = (
+        "retired_key",
+        Check.SIGNATURES,
+        E,
+        "a record or checkpoint signed by a ledger key after the seq (size) it was retired from",
+    )
+    PREMATURE_KEY = (
+        "premature_key",
+        Check.SIGNATURES,
+        E,
+        "a record or checkpoint signed by a ledger key before the key record that introduces it",
+    )
     # -- the signed checkpoint
     NO_CHECKPOINT = ("no_checkpoint", Check.CHECKPOINT, W, "no checkpoint: nothing signs the tree")
     CHECKPOINT = (
@@ -73,6 +98,12 @@ class Code(enum.StrEnum):
     TRUNCATED = ("truncated", Check.CHECKPOINT, E, "the checkpoint covers more records than the ledger holds")
     ROOT_MISMATCH = ("root_mismatch", Check.CHECKPOINT, E, "the records do not hash to the checkpoint's root")
     UNSIGNED_TAIL = ("unsigned_tail", Check.CHECKPOINT, W, "records after the last signed checkpoint")
+    CHECKPOINT_COSIGN = (
+        "checkpoint_cosign",
+        Check.CHECKPOINT,
+        E,
+        "a checkpoint inside a key rotation's overlap that is not signed by both the old and the new key",
+    )
     # -- anchors the ledger must extend
     ANCHOR = ("anchor", Check.ANCHORS, E, "an anchor checkpoint does not verify or matches no ledger")
     ROLLBACK = ("rollback", Check.ANCHORS, E, "an anchor holds more records than the ledger: truncated")
@@ -83,10 +114,29 @@ class Code(enum.StrEnum):
         W,
         "the tracked copy is behind this machine's authoritative copy, which extends it (not a rollback)",
     )
+    WITNESS_MISMATCH = (
+        "witness_mismatch",
+        Check.ANCHORS,
+        E,
+        "the ledger is not consistent with a checkpoint a reviewer cosigned in an approval: history"
+        " below a witnessed size was rewritten",
+    )
     # -- forensic rules over the records (docs/design.md §7)
     TIME_BACKWARDS = ("time_backwards", Check.FORENSICS, E, "a timestamp is earlier than the record before")
     CLOCK_STEP = ("clock_step", Check.FORENSICS, N, "the wall clock went back, recorded by a `clock` note")
     REVIEWERS = ("reviewers", Check.FORENSICS, E, "reviewers.toml (from the trust source) is invalid")
+    REVIEWER_RECORD = (
+        "reviewer_record",
+        Check.FORENSICS,
+        E,
+        "a `reviewer` record (enrolment or retirement) not signed by an active reviewer: it changes nothing",
+    )
+    POLICY_APPROVAL_RECORD = (
+        "policy_approval_record",
+        Check.FORENSICS,
+        E,
+        "a policy approval record whose reviewer signature does not verify or binds another digest",
+    )
     DUPLICATE_REQUEST = ("duplicate_request", Check.FORENSICS, E, "a request id is used twice")
     ORPHAN_DECISION = ("orphan_decision", Check.FORENSICS, E, "a decision for a request the ledger lacks")
     UNBOUND_DECISION = ("unbound_decision", Check.FORENSICS, E, "a decision names another request hash")

@@ -53,15 +53,18 @@ class _Request:
 def ledger_forensics(
     summaries: Summaries,
     stamps: list[tuple[int, str, str]],
-    reviewers_text: str | None,
+    reviewers_text: str | dict | None,
     add: Add,
     reevaluator=None,
     last_ts: str | None = None,
+    witnesses: list | None = None,
 ) -> dict[str, _Request]:
     """Apply the rules; `add(seq, code, message)` receives each finding. `reevaluator` (a
     `forge_tui.core.reevaluate.Reevaluator`, or None to skip) re-decides policy decisions; `last_ts`
     is the ledger's last record's time (what a pending request's timeout is measured against).
-    Returns the requests by id (what `trace` and the reports build on)."""
+    `reviewers_text` is reviewers.toml, or the reviewers already built (the ledger's enrolment chain,
+    `forge_tui.core.trust.Enrolled` by name). `witnesses`, when given, receives (seq, reviewer,
+    checkpoint) for each approval with a valid signature that cosigned a checkpoint. Returns the requests by id (what `trace` and the reports build on)."""
     from forge_tui.core.reviewers import parse_reviewers
 
     for s1, t1, t0 in sorted(stamps):
@@ -70,12 +73,16 @@ def ledger_forensics(
             add(s1, Code.CLOCK_STEP, f"the wall clock went back from {t0} to {t1} (recorded)")
             continue
         add(s1, Code.TIME_BACKWARDS, f"timestamp {t1} is earlier than the previous record's {t0}")
-    try:
-        reviewers = parse_reviewers(reviewers_text or "")
-    except ConfigError as exc:
-        add(None, Code.REVIEWERS, f"reviewers.toml is invalid: {exc}")
-        reviewers = {}
+    if isinstance(reviewers_text, dict):
+        reviewers = reviewers_text
+    else:
+        try:
+            reviewers = parse_reviewers(reviewers_text or "")
+        except ConfigError as exc:
+            add(None, Code.REVIEWERS, f"reviewers.toml is invalid: {exc}")
+            reviewers = {}
     walk = _Walk(add, reviewers, reevaluator)
+    walk.witnesses = witnesses
     for seq in sorted(summaries):
         walk.step(seq, summaries[seq])
     walk.finish(last_ts or walk.last_ts)
@@ -91,6 +98,7 @@ class _Walk:
         self.policy_digests: set[str] = set()
         self.session_rules: dict[Any, set[str]] = {}  # rules of succeeded allowed requests per session
         self.last_ts: str | None = None
+        self.witnesses: list | None = None
 
     def step(self, seq: int, s) -> None:
         self.last_ts = s.ts
@@ -204,6 +212,9 @@ class _Walk:
         if rev is None:
             add(seq, Code.UNKNOWN_REVIEWER, f"approval by {name!r}, who is not a registered reviewer")
             clean = False
+        elif not rev.active_at(seq) and getattr(rev, "enrolled_at", -1) >= seq:
+            add(seq, Code.UNKNOWN_REVIEWER, f"approval by {name!r} before the reviewer was enrolled")
+            clean = False
         elif not rev.active_at(seq):
             add(seq, Code.RETIRED_REVIEWER, f"approval by {name!r} after the reviewer was retired")
             clean = False
@@ -212,6 +223,8 @@ class _Walk:
             if err:
                 add(seq, Code.FORGED_APPROVAL, f"approval signature by {name!r} does not verify: {err}")
                 clean = False
+            elif self.witnesses is not None and isinstance(appr.get("checkpoint"), dict):
+                self.witnesses.append((seq, name, appr["checkpoint"]))
         req = self.requests.get(rid)
         if req is None:
             add(seq, Code.ORPHAN_APPROVAL, f"approval for unknown request {rid!r}")

@@ -38,17 +38,33 @@ def ledger_key_path(ledger_id: str) -> Path:
     return private_dir(keys_dir() / "ledger") / f"{ledger_id}.key"
 
 
-def save_ledger_key(ledger_id: str, signer: Signer) -> Path:
-    path = ledger_key_path(ledger_id)
+def ledger_key_file(ledger_id: str, role: str) -> Path:
+    """During a key rotation (forge_tui.core.keyrotate): `next` is the new key until its `key` record
+    is durable, `retiring` the old key while it still cosigns checkpoints (the overlap)."""
+    return private_dir(keys_dir() / "ledger") / f"{ledger_id}.{role}.key"
+
+
+def save_ledger_key(ledger_id: str, signer: Signer, path: Path | None = None, **extra) -> Path:
+    path = path or ledger_key_path(ledger_id)
     doc = {
         "v": 1,
         "kind": "ledger",
         "name": signer.name,
         "seed": b64(signer.seed),
         "vkey": signer.verifier.vkey,
+        **extra,
     }
     write_private_file(path, (json.dumps(doc, indent=1) + "\n").encode())
     return path
+
+
+def read_ledger_key_doc(path: Path) -> tuple[Signer, dict]:
+    """A ledger key file's signer and its document (KeyError_ when unreadable)."""
+    try:
+        doc = json.loads(path.read_text())
+        return Signer(doc["name"], b64decode_strict(doc["seed"], "key seed")), doc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise KeyError_(f"signing key file {path} is unreadable: {exc}") from None
 
 
 def load_ledger_key(ledger_id: str) -> Signer:

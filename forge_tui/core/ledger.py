@@ -85,6 +85,18 @@ class _ResumeMismatch(LedgerError):
     """A scan resumed from the saved range did not reach the signed root (then every record is hashed)."""
 
 
+@dataclass(frozen=True)
+class Cosigner:
+    """A second ledger key that cosigns checkpoints of min_size <= size <= max_size (None: no bound)."""
+
+    signer: Signer
+    min_size: int = 0
+    max_size: int | None = None
+
+    def signs(self, size: int) -> bool:
+        return self.min_size <= size and (self.max_size is None or size <= self.max_size)
+
+
 class StaleBatch(LedgerError):
     """A prepared batch whose predecessor was never written (its write failed): it is not written."""
 
@@ -191,6 +203,9 @@ class LedgerWriter:
         self.project = project
         self.ledger_id = ledger_id
         self.signer = signer
+        # A second ledger key during a key rotation's overlap (docs/formats.md "Key records"): its
+        # records verify, and it cosigns every checkpoint of a size in [min_size, max_size].
+        self.cosigner: Cosigner | None = None
         self.origin = project.origin(ledger_id)
         if signer.name != self.origin:
             raise LedgerError(f"signing key is named {signer.name!r}, expected {self.origin!r}")
@@ -235,6 +250,16 @@ class LedgerWriter:
         self._spec: tuple[int, str, int] | None = None
         self._head_lock = threading.Lock()
 
+    def verifiers(self) -> list[Verifier]:
+        """The ledger keys this writer accepts: its own and, during a rotation's overlap, the other."""
+        if self.cosigner is None:
+            return [self.signer.verifier]
+        return [self.signer.verifier, self.cosigner.signer.verifier]
+
+    def _verify_sig(self, rec: dict[str, Any]) -> None:
+        keys = {v.kid: v for v in self.verifiers()}
+        verify_record_sig(rec, keys.get(rec.get("kid"), self.signer.verifier))
+
     @property
     def broken(self) -> str | None:
         """The fault, under its older name."""
@@ -272,10 +297,12 @@ class LedgerWriter:
         """Open this machine's ledger for appending, with the checks described in the module docstring.
         A system call that fails on the way (a full disk, an I/O error) is LedgerUnavailable (exit 3).
         `rehash` ignores the saved compact range and hashes every record (as when there is none)."""
-        from forge_tui.core.keys import load_ledger_key
+        from forge_tui.core.keyrotate import load_ledger_signers
 
         lid = ledger_id or project.local_ledger_id()
-        w = cls(project, lid, load_ledger_key(lid), **kw)
+        signer, cosigner = load_ledger_signers(project, lid)
+        w = cls(project, lid, signer, **kw)
+        w.cosigner = cosigner
         w._rehash = rehash
         try:
             w._recover()
@@ -306,7 +333,7 @@ class LedgerWriter:
             raise LedgerLoss(f"ledger {self.ledger_id} is missing ({self.path})")
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
         try:
-            cp = read_checkpoint_file(self.checkpoint_path, [self.signer.verifier])
+            cp = read_checkpoint_file(self.checkpoint_path, self.verifiers())
         except (NoteError, SignatureError) as exc:
             raise LedgerCorrupt(
                 f"{self.checkpoint_path}: the signed checkpoint does not verify: {exc}", hint=RESTORE_HINT
@@ -364,7 +391,7 @@ class LedgerWriter:
         """The tracked checkpoint, when it verifies. An empty, partial or foreign one (a copy written
         without fsync, a checkout) proves nothing: it is reported and rewritten, never fatal."""
         try:
-            return read_checkpoint_file(self.tracked_checkpoint_path, [self.signer.verifier])
+            return read_checkpoint_file(self.tracked_checkpoint_path, self.verifiers())
         except (NoteError, SignatureError) as exc:
             self.warnings.append(f"{self.tracked_checkpoint_path} ignored (it is rewritten): {exc}")
             return None
@@ -547,7 +574,7 @@ class LedgerWriter:
         try:
             rec = parse_canonical(line)
             check_shape(rec)
-            verify_record_sig(rec, self.signer.verifier)
+            self._verify_sig(rec)
         except (CanonicalError, SignatureError, NoteError):
             return False
         return rec["log"] == self.origin
@@ -563,7 +590,7 @@ class LedgerWriter:
                 raise CanonicalError("prev does not match the previous record")
             if rec["log"] != self.origin:
                 raise CanonicalError("record belongs to another log")
-            verify_record_sig(rec, self.signer.verifier)
+            self._verify_sig(rec)
         except (CanonicalError, SignatureError, NoteError) as exc:
             raise LedgerCorrupt(
                 f"{self.path}: corrupt record at seq {seq}: {exc}", hint=RESTORE_HINT
@@ -827,7 +854,10 @@ class LedgerWriter:
             raise LedgerLoss(
                 f"refusing to sign a checkpoint of {size} records after one of {self.signed_size}"
             )
-        note = Checkpoint(self.origin, size, self.tree.root()).sign([self.signer])
+        signers = [self.signer]
+        if self.cosigner is not None and self.cosigner.signs(size):
+            signers.append(self.cosigner.signer)
+        note = Checkpoint(self.origin, size, self.tree.root()).sign(signers)
         self.ops.atomic_write("checkpoint", self.checkpoint_path, note.encode(), mode=0o600)
         self.signed_size = size
         self._checkpoint_note = note

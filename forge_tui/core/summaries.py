@@ -21,6 +21,7 @@ class RequestSummary(NamedTuple):
     leaf: str  # the request record's leaf hash (hex): decisions and approvals must name it
     action: dict[str, Any]  # the recorded action ({} when the record holds none)
     requirement: Any = None
+    sandboxed: Any = None  # process.sandboxed as the daemon saw the peer (docs/sandbox.md)
 
 
 class DecisionSummary(NamedTuple):
@@ -131,6 +132,7 @@ def summarise(rec: dict[str, Any], line: bytes) -> Summary | None:
             hashlib.sha256(b"\x00" + line).hexdigest(),
             _dict(b.get("action")),
             b.get("requirement"),
+            _dict(b.get("process")).get("sandboxed"),
         )
     if t == "decision":
         return DecisionSummary(

@@ -49,14 +49,20 @@ def reviewer_statement(action: str, name: str, vkey: str, project_id: str, signe
     }
 
 
-def policy_statement(digest: str, reviewer: str, project_id: str) -> dict[str, Any]:
-    return {
+def policy_statement(
+    digest: str, reviewer: str, project_id: str, checkpoint: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """`checkpoint`: the ledger checkpoint {size, root} the reviewer's side verified (a witness)."""
+    st = {
         "policy_digest": digest,
         "verdict": "approve",
         "reviewer": reviewer,
         "project_id": project_id,
         "ts": format_ts(now_ms()),
     }
+    if checkpoint is not None:
+        st["checkpoint"] = checkpoint
+    return st
 
 
 def check_reviewer_statement(st: Any) -> None:
@@ -72,8 +78,14 @@ def check_reviewer_statement(st: Any) -> None:
 
 
 def check_policy_statement(st: Any) -> None:
-    if type(st) is not dict or set(st) != set(POLICY_FIELDS):
-        raise CanonicalError(f"a policy approval has exactly the fields {', '.join(POLICY_FIELDS)}")
+    from forge_tui.core.approvals import check_witness
+
+    if type(st) is not dict or not set(POLICY_FIELDS) <= set(st) <= {*POLICY_FIELDS, "checkpoint"}:
+        raise CanonicalError(
+            f"a policy approval has exactly the fields {', '.join(POLICY_FIELDS)} (and optionally checkpoint)"
+        )
+    if "checkpoint" in st:
+        check_witness(st["checkpoint"], "policy approval")
     if type(st["policy_digest"]) is not str or not _HEX64.match(st["policy_digest"]):
         raise CanonicalError("policy approval policy_digest is not 64 lowercase hex digits")
     if st["verdict"] != "approve":
@@ -92,7 +104,7 @@ def reviewer_message(st: dict[str, Any]) -> bytes:
 
 def policy_message(st: dict[str, Any]) -> bytes:
     check_policy_statement(st)
-    return POLICY_CONTEXT + canonical({k: st[k] for k in POLICY_FIELDS})
+    return POLICY_CONTEXT + canonical({k: st[k] for k in (*POLICY_FIELDS, "checkpoint") if k in st})
 
 
 def sign_reviewer_statement(key, st: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +153,7 @@ class TrustState:
     initial: str | None = None  # the first policy ever in force (the init policy)
     problems: list[tuple[int, str]] = field(default_factory=list)  # (seq, what was ignored and why)
     protected_since: int | None = None  # seq of the first enrolment (setup mode before it)
+    witnesses: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)  # policy approvals'
 
     @property
     def setup_mode(self) -> bool:
@@ -263,6 +276,8 @@ class TrustState:
                 return
             self.approved.setdefault(digest, seq)
             self.in_force = digest
+            if "checkpoint" in st:
+                self.witnesses.append((seq, st["reviewer"], st["checkpoint"]))
         elif event in ("loaded", None) and body.get("loaded") and type(digest) is str:
             # In force: the init policy, a change while in setup mode, or an approved digest.
             if self.initial is None:

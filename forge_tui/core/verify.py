@@ -87,6 +87,13 @@ class LedgerReport:
     checkpoint_signers: list[str] = field(default_factory=list)
     anchors: list[str] = field(default_factory=list)
     signatures_checked: int = 0
+    key_rotations: int = 0  # valid `key` records (docs/formats.md "Key records")
+    reviewers_from: str = ""  # "ledger" (its enrolment chain) or "reviewers.toml" (no enrolment in it)
+    witnessed_size: int | None = None  # the largest size a reviewer cosigned (and the ledger matches)
+    witnesses: int = 0  # reviewer-cosigned checkpoints the ledger is consistent with
+    requests: int = 0
+    sandboxed_requests: int = 0  # requests whose record says process.sandboxed = true
+    unsandboxed_requests: int = 0  # ... = false (None/absent: unknown)
 
 
 @dataclass
@@ -96,6 +103,7 @@ class VerifyReport:
     ledgers: list[LedgerReport] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     git: dict[str, Any] | None = None  # `--git RANGE`: {"range", "commits", "governed"}
+    base_ref: str | None = None
 
     def exit_code(self, strict: bool = False) -> int:
         sev = {f.severity for f in self.findings}
@@ -113,10 +121,62 @@ class VerifyReport:
             "verified": self.exit_code(strict) == EXIT_OK,
             "ledgers": [asdict(r) for r in self.ledgers],
             "findings": [f.to_json() for f in self.findings],
+            "strength": self.strength(),
         }
         if self.git is not None:
             out["git"] = self.git
         return out
+
+    def strength(self) -> dict[str, Any]:
+        """How strong a pass is (docs/design.md §5): which of signatures, anchors, reviewer witnesses
+        and sandboxed agents back it. `claims` is the machine-readable list, `summary` one line each."""
+        claims: list[str] = []
+        summary: list[str] = []
+        if self.fast:
+            summary.append("chain and checkpoint only (--fast): no record signature was checked")
+        else:
+            claims.append("signatures")
+            summary.append(
+                "signatures: every record checked against the trusted key and each key's validity range"
+            )
+        anchored = [f"{lr.ledger_id}: {a}" for lr in self.ledgers for a in lr.anchors]
+        if anchored:
+            claims.append("anchored")
+            base = [a for a in anchored if "base-ref" in a]
+            what = f"base ref {self.base_ref}" if base else "; ".join(a.split(": ", 1)[1] for a in anchored)
+            summary.append(f"anchored to {what}")
+        else:
+            summary.append(
+                "not anchored: signatures only (whoever holds the ledger key could rewrite it whole)"
+            )
+        witnessed = {lr.ledger_id: lr.witnessed_size for lr in self.ledgers if lr.witnessed_size is not None}
+        if witnessed:
+            claims.append("witnessed")
+            for lid, size in witnessed.items():
+                n = next(lr.witnesses for lr in self.ledgers if lr.ledger_id == lid)
+                summary.append(f"reviewer-witnessed up to size {size} ({n} cosigned checkpoint(s)) in {lid}")
+        elif not self.fast:
+            summary.append("not reviewer-witnessed: no approval cosigned a checkpoint")
+        total = sum(lr.requests for lr in self.ledgers)
+        inside = sum(lr.sandboxed_requests for lr in self.ledgers)
+        outside = sum(lr.unsandboxed_requests for lr in self.ledgers)
+        if not self.fast and total:
+            if inside == total:
+                claims.append("sandboxed")
+                summary.append(f"agents sandboxed: all {total} requests came from sandboxed peers")
+            else:
+                summary.append(
+                    f"agents not all sandboxed: {inside} of {total} requests from sandboxed peers"
+                    f" ({outside} not, {total - inside - outside} unknown)"
+                )
+        return {
+            "claims": claims,
+            "summary": summary,
+            "base_ref": self.base_ref,
+            "anchors": anchored,
+            "witnessed": witnessed,
+            "requests": {"total": total, "sandboxed": inside, "unsandboxed": outside},
+        }
 
 
 # ---- trust anchors --------------------------------------------------------------------------------
@@ -222,7 +282,7 @@ def check_chunk(
     The parent checks `seq` and `prev` from the bytes (see `_hash_chain`); this checks everything else,
     including (unless `fast`) the reviewer signature of each approval against `reviewers_text`.
     """
-    keys = {v.kid: v.public_key for v in (parse_vkey(k) for k in vkeys)}
+    keys = _key_ranges(vkeys)
     reviewers = None if fast else _reviewers_or_none(reviewers_text)
     findings: list[tuple[int, str, str]] = []
     summaries: Summaries = {}
@@ -249,10 +309,13 @@ def check_chunk(
                     continue
                 if rec["log"] != origin:
                     findings.append((seq, Code.LOG, f"record belongs to log {rec['log']!r}"))
-                key = keys.get(rec["kid"])
+                kr = keys.get(rec["kid"])
+                key = kr[0] if kr is not None else None
                 if key is None:
                     findings.append((seq, Code.UNKNOWN_KEY, f"signed by untrusted key {rec['kid']!r}"))
-                elif not fast:
+                elif (kr[1] > rec["seq"] or (kr[2] is not None and rec["seq"] >= kr[2])) and not fast:
+                    findings.append(_range_finding(seq, rec, kr))
+                if key is not None and not fast:
                     try:
                         sign_open(b64decode(rec["sig"]) + _signed_bytes(line), key)
                     except bad_sig:
@@ -267,7 +330,8 @@ def check_chunk(
                 if s is not None:
                     if reviewers is not None and type(s) is ApprovalSummary:
                         s = s._replace(
-                            sig_checked=True, sig_error=_approval_sig_error(rec["body"], reviewers, seq)
+                            sig_checked=True,
+                            sig_error=_approval_sig_error(rec["body"], reviewers, rec["seq"]),
                         )
                     summaries[seq] = s
                 seq += 1
@@ -276,9 +340,31 @@ def check_chunk(
     return findings, summaries, (first_ts, last_ts, backwards)
 
 
-def _reviewers_or_none(text: str | None):
+def _key_ranges(vkeys: list) -> dict[str, tuple[bytes, int, int | None]]:
+    """kid -> (public key, from_seq, until) from vkeys, each a vkey string (valid everywhere) or a
+    (vkey, from_seq, until) tuple of a key schedule (forge_tui.core.rotation)."""
+    out: dict[str, tuple[bytes, int, int | None]] = {}
+    for k in vkeys:
+        vkey, lo, hi = (k, 0, None) if isinstance(k, str) else k
+        v = parse_vkey(vkey)
+        out[v.kid] = (v.public_key, lo, hi)
+    return out
+
+
+def _range_finding(seq: int, rec: dict[str, Any], kr: tuple[bytes, int, int | None]):
+    lo, hi = kr[1], kr[2]
+    if hi is not None and rec["seq"] >= hi:
+        return (seq, Code.RETIRED_KEY, f"signed by {rec['kid']}, a ledger key retired from seq {hi}")
+    return (seq, Code.PREMATURE_KEY, f"signed by {rec['kid']}, a ledger key valid only from seq {lo}")
+
+
+def _reviewers_or_none(text):
+    """The reviewers approvals are checked against: `text` is reviewers.toml, or (the ledger's own
+    enrolment chain) a list of (name, vkey, enrolled_at, retired_at)."""
     from forge_tui.core.reviewers import parse_reviewers
 
+    if isinstance(text, list):
+        return _enrolled(text)
     try:
         return parse_reviewers(text or "")
     except ConfigError:
@@ -299,6 +385,13 @@ def _approval_sig_error(body: dict[str, Any], reviewers, seq: int) -> str | None
     except (SignatureError, CanonicalError, NoteError, TypeError) as exc:
         return str(exc)
     return None
+
+
+def _enrolled(rows: list) -> dict:
+    from forge_tui.core.keys import parse_reviewer_vkey
+    from forge_tui.core.trust import Enrolled
+
+    return {n: Enrolled(n, parse_reviewer_vkey(n, vkey), at, until) for n, vkey, at, until in rows}
 
 
 class _NotFast(Exception):
@@ -391,7 +484,7 @@ def verify_project(
         from forge_tui.core.gitcheck import GitRange
 
         commits = GitRange(project, git_range)  # a bad range fails here, before any ledger work
-    report = VerifyReport(project.project_id, fast)
+    report = VerifyReport(project.project_id, fast, base_ref=base_ref)
     anchor_cps = [a for a in (anchors or [])]
     if authoritative:
         ids = [project.local_ledger_id()]
@@ -504,7 +597,6 @@ def _verify_ledger(
         add(None, Code.DELETED, f"ledger present in the {trust.label()} is missing from the working tree")
         return lr, out, {}
 
-    vkeys = [k.vkey for k in keys]
     spath = str(path)
     futures = []
     with open(path, "rb") as fh:
@@ -514,6 +606,17 @@ def _verify_ledger(
             if data[:3] == b"\xef\xbb\xbf":
                 add(0, Code.BOM, "file starts with a byte order mark")
             complete = data.rfind(b"\n") + 1
+            # The keys' validity ranges (genesis key, then each rotation) and the reviewers (the
+            # ledger's enrolment chain) come from a few records read before the workers start.
+            schedule, chain = _chain_state(project, data, complete, keys, origin)
+            for seq, code, msg in schedule.problems + chain.problems:
+                add(seq, code, msg)
+            if chain.from_ledger:
+                reviewers_text = chain.rows
+            lr.key_rotations = schedule.rotations
+            lr.reviewers_from = "ledger" if chain.from_ledger else "reviewers.toml"
+            vkeys = [r.as_tuple() for r in schedule.ranges]
+            keys = _union(schedule.verifiers(), keys)
             if complete < size:
                 add(
                     None,
@@ -570,6 +673,9 @@ def _verify_ledger(
             lr.checkpoint_signers = [v.kid for v in signers]
         except (NoteError, SignatureError) as exc:
             add(None, Code.CHECKPOINT, f"checkpoint rejected: {exc}")
+        else:
+            for code, msg in schedule.checkpoint_findings(cp.size, signers):
+                add(None, code, msg)
     if cp is not None:
         lr.checkpoint_size = cp.size
         if cp.origin != origin:
@@ -657,10 +763,107 @@ def _verify_ledger(
         from forge_tui.core.forensics import ledger_forensics
 
         reevaluator = Reevaluator(project, texts or {})
-        ledger_forensics(summaries, stamps, reviewers_text, add, reevaluator, last_ts)
+        witnesses = list(chain.witnesses)
+        reviewers = _enrolled(reviewers_text) if isinstance(reviewers_text, list) else reviewers_text
+        ledger_forensics(summaries, stamps, reviewers, add, reevaluator, last_ts, witnesses=witnesses)
         reevaluator.notices(add)
+        _check_witnesses(witnesses, leaves_at, n, lr, add)
+        _count_sandboxed(summaries, lr)
     out.sort(key=lambda f: -1 if f.seq is None else f.seq)
     return lr, out, summaries
+
+
+@dataclass
+class _Chain:
+    """What the ledger's own trust records say: its reviewers (enrolment chain) and the checkpoints
+    reviewers cosigned in policy approvals."""
+
+    from_ledger: bool
+    rows: list  # (name, vkey, enrolled_at, retired_at): what the worker processes take
+    problems: list  # (seq, code, message)
+    witnesses: list  # (seq, reviewer, checkpoint dict)
+
+
+def _chain_state(project, data, complete: int, trusted: list[Verifier], origin: str):
+    """The key schedule and the trust chain from the `key`, `reviewer` and `policy` records."""
+    from forge_tui.core.rotation import build_schedule, first_record, scan_typed_records
+    from forge_tui.core.trust import replay
+
+    recs = scan_typed_records(data, complete, ("key", "reviewer", "policy"))
+    schedule = build_schedule(
+        trusted, origin, first_record(data, complete), [r for r in recs if r["type"] == "key"]
+    )
+    state = replay(
+        project.project_id,
+        ((r.get("seq"), r["type"], r.get("body")) for r in recs if r["type"] in ("reviewer", "policy")),
+    )
+    problems = [
+        (seq, Code.REVIEWER_RECORD if msg.startswith("reviewer") else Code.POLICY_APPROVAL_RECORD, msg)
+        for seq, msg in state.problems
+    ]
+    rows = [(r.name, r.verifier.vkey, r.enrolled_at, r.retired_at) for r in state.reviewers.values()]
+    return schedule, _Chain(bool(rows), rows, problems, list(state.witnesses))
+
+
+def _union(first: list[Verifier], more: list[Verifier]) -> list[Verifier]:
+    kids = {v.kid for v in first}
+    return [*first, *(v for v in more if v.kid not in kids)]
+
+
+def _check_witnesses(witnesses: list, leaves_at, n: int, lr: LedgerReport, add) -> None:
+    """Every checkpoint a reviewer cosigned must be one of this ledger's: the root of its first `size`
+    records. A ledger re-signed with a leaked ledger key below a witnessed size fails here."""
+    from forge_tui.core.merkle import CompactTree
+
+    sizes = sorted({cp["size"] for _seq, _who, cp in witnesses if cp["size"] <= n})
+    roots: dict[int, str] = {}
+    leaves = getattr(leaves_at, "leaves", None)
+    if leaves is None:
+        roots = {k: leaves_at(k).hex() for k in sizes}
+    else:
+        tree = CompactTree()
+        want = iter(sizes)
+        nxt = next(want, None)
+        if nxt == 0:
+            roots[0] = tree.root().hex()
+            nxt = next(want, None)
+        for i, leaf in enumerate(leaves, 1):
+            if nxt is None:
+                break
+            tree.append(leaf)
+            if i == nxt:
+                roots[i] = tree.root().hex()
+                nxt = next(want, None)
+    for seq, who, cp in sorted(witnesses, key=lambda w: w[0]):
+        size, root = cp["size"], cp["root"]
+        if size > seq:
+            add(
+                seq,
+                Code.WITNESS_MISMATCH,
+                f"{who!r} cosigned a checkpoint of size {size}, beyond the record holding it (seq {seq})",
+            )
+        elif roots.get(size) != root:
+            add(
+                seq,
+                Code.WITNESS_MISMATCH,
+                f"{who!r} cosigned root {root[:16]} at size {size}; the ledger's first {size} records hash to "
+                f"{str(roots.get(size))[:16]}: history below a witnessed size was rewritten",
+            )
+        else:
+            lr.witnesses += 1
+            lr.witnessed_size = max(size, lr.witnessed_size or 0)
+
+
+def _count_sandboxed(summaries: Summaries, lr: LedgerReport) -> None:
+    from forge_tui.core.summaries import RequestSummary
+
+    for s in summaries.values():
+        if type(s) is RequestSummary:
+            lr.requests += 1
+            if s.sandboxed is True:
+                lr.sandboxed_requests += 1
+            elif s.sandboxed is False:
+                lr.unsandboxed_requests += 1
 
 
 def _behind_authoritative(project, lid: str, tracked: Path, acp) -> bool:
@@ -736,6 +939,8 @@ def _hash_chain(data, complete: int, lid: str, progress: Progress | None):
         if k not in cache:
             cache[k] = root_from_leaves(leaves[:k])
         return cache[k]
+
+    leaves_at.leaves = leaves  # type: ignore[attr-defined]  # the witness check walks them once
 
     return leaves_at, findings, len(leaves), offsets
 

@@ -292,9 +292,15 @@ def test_whole_log_resigned_with_another_key_caught_by_base_ref(verify, world):
     world.pub.write_text(evil.verifier.vkey + "\n")
     code, rep, _ = verify()
     # consistent with the key in the working tree; the approval still names the old request hash, and
-    # re-evaluating `rm -rf /` under the recorded policy denies it: the forged "allowed" is caught
-    assert ("policy_mismatch", 12) in report_pairs(rep)
-    assert report_pairs(rep) <= {("unbound_approval", 7), ("quorum", 8), ("policy_mismatch", 12)}
+    # re-evaluating `rm -rf /` under the recorded policy denies it: the forged "allowed" is caught; and
+    # the genesis record still names the real key while the attacker's signs it (genesis_key)
+    assert ("policy_mismatch", 12) in report_pairs(rep) and ("genesis_key", 0) in report_pairs(rep)
+    assert report_pairs(rep) <= {
+        ("unbound_approval", 7),
+        ("quorum", 8),
+        ("policy_mismatch", 12),
+        ("genesis_key", 0),
+    }
     code, rep, _ = verify("--base-ref", "main")
     assert code == FAIL
     pairs = report_pairs(rep)

@@ -212,7 +212,7 @@ def test_parallel_workers_agree_with_one(project):
 def test_json_report_shape(project):
     report = verify(project).to_json()
     json.dumps(report)  # serialisable
-    assert set(report) == {"project_id", "fast", "exit_code", "verified", "ledgers", "findings"}
+    assert set(report) == {"project_id", "fast", "exit_code", "verified", "ledgers", "findings", "strength"}
     assert report["project_id"] == project.project_id
     assert report["verified"] is True and report["exit_code"] == 0
     (lr,) = report["ledgers"]
