@@ -38,7 +38,6 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from forge_tui.core.jcs import CanonicalError, loads_strict
-    from forge_tui.core.ledger import iter_lines
     from forge_tui.core.project import find_project
     from forge_tui.core.query import Filters, checked_cli_filters, record_actor, record_summary
     from forge_tui.core.tail import iter_lines_reversed
@@ -93,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
                             break
             rows.extend(reversed(newest))
             continue
+        from forge_tui.core.ledger import iter_lines  # (not for --tail: the writer's imports are heavy)
+
         with open(path, "rb") as fh:
             data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if path.stat().st_size else b""
         for line, rec in parsed(lid, iter_lines(data)):
