@@ -73,10 +73,13 @@ def make_report(
 ) -> Written:
     framework = load_framework(framework_id)
     check_out_dir(out)
-    ev = load_evidence(project, Period(since, until))
-    if not ev.ledgers:
+    if not project.ledger_ids():
         raise ConfigError("the project has no ledger in .forge/ledger/")
-    data, ctx = build_report(ev, verification_of(project, use_local_state), framework, generated_at)
+    # Verify first: its worker processes start before the evidence fills this one's memory.
+    verification = verification_of(project, use_local_state)
+    wanted = {(f.ledger, f.seq) for f in verification.findings if f.seq is not None}
+    ev = load_evidence(project, Period(since, until), wanted)
+    data, ctx = build_report(ev, verification, framework, generated_at)
     files = population_csvs(ctx, data)
     for fmt in formats:
         files[REPORT_FILES[fmt]] = render(data, fmt)

@@ -20,7 +20,7 @@ from forge_tui.core.merkle import leaf_hash, root_from_leaves
 CHANGE_KINDS = frozenset({"file.write", "file.delete", "git.commit", "git.push", "deploy"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Period:
     since: str | None = None
     until: str | None = None
@@ -29,7 +29,7 @@ class Period:
         return (self.since is None or ts >= self.since) and (self.until is None or ts <= self.until)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Decision:
     seq: int
     ts: str
@@ -39,7 +39,7 @@ class Decision:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Approval:
     ledger: str
     seq: int
@@ -51,7 +51,7 @@ class Approval:
     reviewer_kid: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     seq: int
     ts: str
@@ -60,7 +60,7 @@ class Outcome:
     commit: str
 
 
-@dataclass
+@dataclass(slots=True)
 class Request:
     """One request and what the ledger holds about it (decisions, approvals, outcomes, in order)."""
 
@@ -97,7 +97,7 @@ class Request:
         return any(d.status == "pending" or d.decided_by in ("reviewers", "timeout") for d in self.decisions)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PolicyEvent:
     ledger: str
     seq: int
@@ -107,7 +107,7 @@ class PolicyEvent:
     error: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AccessEvent:
     """A `reviewer` or `key` record: who may approve, which key signs."""
 
@@ -120,7 +120,7 @@ class AccessEvent:
     from_seq: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Violation:
     ledger: str
     seq: int
@@ -154,7 +154,7 @@ class Evidence:
     violations: list[Violation] = field(default_factory=list)
     clock_notes: int = 0
     type_counts: Counter = field(default_factory=Counter)  # records inside the period, by type
-    ts_of: dict[tuple[str, int], str] = field(default_factory=dict)  # (ledger, seq) -> ts, all records
+    ts_of: dict[tuple[str, int], str] = field(default_factory=dict)  # (ledger, seq) -> ts, of `wanted`
 
     @property
     def changes(self) -> list[Request]:
@@ -169,14 +169,14 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def load_evidence(project, period: Period) -> Evidence:
-    """Read every tracked ledger of `project` (see the module docstring)."""
-    from forge_tui.core.export import read_lines
-
+def load_evidence(project, period: Period, wanted: set[tuple[str, int]] | None = None) -> Evidence:
+    """Read every tracked ledger of `project` (see the module docstring). `wanted`: the (ledger, seq)
+    whose time the caller needs later (`ts_of`), such as those verify has findings about."""
     ev = Evidence(project.project_id, project.name, period)
     for lid in project.ledger_ids():
-        lines = read_lines(project.tracked_ledger(lid))
-        ev.ledgers.append(_read_ledger(ev, lid, project.origin(lid), lines))
+        ev.ledgers.append(
+            _read_ledger(ev, lid, project.origin(lid), _lines(project.tracked_ledger(lid)), wanted or set())
+        )
     for r in ev.requests:
         r.approvals.sort(key=lambda a: a.seq)
     ev.requests.sort(key=lambda r: (r.ts, r.ledger, r.seq))
@@ -184,12 +184,24 @@ def load_evidence(project, period: Period) -> Evidence:
     return ev
 
 
-def _read_ledger(ev: Evidence, lid: str, origin: str, lines: list[bytes]) -> LedgerFacts:
+def _lines(path):
+    """The file's complete lines without their LF, one at a time (a torn last line is left out, as
+    verify reports it), so a million-record ledger is never held in memory whole."""
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.endswith(b"\n"):
+                yield line[:-1]
+
+
+def _read_ledger(ev: Evidence, lid: str, origin: str, lines, wanted: set[tuple[str, int]]) -> LedgerFacts:
     by_id: dict[str, Request] = {}
+    leaves: list[bytes] = []
     late: list[tuple[str, dict[str, Any], int, str]] = []  # records naming a request read later
     first_ts = last_ts = None
     genesis = False
+    seq = -1
     for seq, line in enumerate(lines):
+        leaves.append(leaf_hash(line))
         try:
             rec = json.loads(line)
             t, ts, body = rec["type"], rec["ts"], _dict(rec["body"])
@@ -197,7 +209,8 @@ def _read_ledger(ev: Evidence, lid: str, origin: str, lines: list[bytes]) -> Led
             continue
         if not isinstance(ts, str):
             continue
-        ev.ts_of[(lid, seq)] = ts
+        if (lid, seq) in wanted:
+            ev.ts_of[(lid, seq)] = ts
         first_ts = first_ts or ts
         last_ts = ts
         genesis = genesis or (seq == 0 and t == "genesis")
@@ -236,8 +249,8 @@ def _read_ledger(ev: Evidence, lid: str, origin: str, lines: list[bytes]) -> Led
             ev.clock_notes += 1
     for t, body, seq, ts in late:
         _attach(ev, lid, by_id, t, body, seq, ts)
-    root = root_from_leaves([leaf_hash(line) for line in lines]).hex()
-    return LedgerFacts(lid, origin, len(lines), root, first_ts, last_ts, genesis)
+    root = root_from_leaves(leaves).hex()
+    return LedgerFacts(lid, origin, seq + 1, root, first_ts, last_ts, genesis)
 
 
 def _request(lid: str, seq: int, ts: str, body: dict[str, Any]) -> Request:
