@@ -253,3 +253,24 @@ def test_pending_requests_and_trust_records_survive_a_resume(project, files):
         assert w.resumed
         body = json.loads(auth.read_bytes().rstrip(b"\n").rsplit(b"\n", 1)[-1])["body"]
         assert body.get("request_id") == "req-1"
+
+
+def test_resume_across_a_key_rotation(project, files):
+    """The key record, the double-signed checkpoints of the overlap and the new key alone after it: each
+    open resumes from the range to the full rebuild's root, and the ledger verifies."""
+    from forge_tui.core.keyrotate import rotate
+
+    auth, _rng, _cp = files
+    with LedgerWriter.open(project) as w:
+        notes(w, 6)
+    rot = rotate(project, overlap=3)
+    for round_ in range(4):  # inside the overlap (double-signed checkpoints), then past it
+        with LedgerWriter.open(project) as w:
+            assert w.resumed and not w.warnings, w.warnings
+            assert state(w) == full_rebuild(auth)
+            assert w.signer.kid == rot.new_kid
+            assert [r[1] for r in w.trust_records()].count("key") == 1
+            notes(w, 2, f"after rotation {round_}-")
+    with LedgerWriter.open(project, rehash=True) as w:
+        assert state(w) == full_rebuild(auth)
+    assert verify_project(project, workers=1).exit_code() == 0
