@@ -223,6 +223,12 @@ class Code(enum.StrEnum):
         E,
         "an outcome whose input digest differs from the one its request was decided on",
     )
+    REUSED_APPROVAL = (
+        "reused_approval",
+        Check.FORENSICS,
+        E,
+        "a second execution (a succeeded or failed outcome) of one request: a decision allows one run",
+    )
     # -- refusals the gate itself recorded as `violation` records (evidence, not a break)
     RECORDED_SELF_APPROVAL = (
         "recorded_self_approval",

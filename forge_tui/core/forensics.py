@@ -9,7 +9,7 @@ request hash, made twice, or under a policy no `policy` record loaded; `fallback
 that do not deny; reviewers' decisions whose `approvals_needed` is 0 or differs from the rule's;
 approvals that are forged, by unknown or retired reviewers, unbound, for unknown requests, after the
 outcome, or by the requester/principal; quorum; outcomes without an allowing decision (or for no request
-at all: a bypassed gate); pending requests never closed; and a `policy` decision that re-evaluating the
+at all: a bypassed gate), for other input than decided, or a second run of one request; pending requests never closed; and a `policy` decision that re-evaluating the
 recorded action under the recorded policy does not reproduce (see `forge_tui.core.reevaluate`).
 """
 
@@ -33,6 +33,7 @@ from forge_tui.core.summaries import (
 from forge_tui.errors import CanonicalError, ConfigError
 
 FINAL = ("allowed", "denied")
+EXECUTED = ("succeeded", "failed")  # outcomes that say the action ran ("skipped" says it did not)
 # A pending request whose approval timeout passed this long before the ledger's last record should
 # have been closed (timeout) by the daemon; less than that may still be in flight.
 PENDING_GRACE_MS = 60_000
@@ -48,6 +49,7 @@ class _Request:
     final: tuple[int, DecisionSummary] | None = None
     approvals: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     outcome_seq: int | None = None
+    execution_seq: int | None = None  # the first succeeded/failed outcome: the run the decision allowed
 
 
 def ledger_forensics(
@@ -278,6 +280,16 @@ class _Walk:
             and req.first_decision
         ):
             self.session_rules.setdefault(req.s.session, set()).update(req.first_decision[1].rules)
+        if s.status in EXECUTED:
+            if req.execution_seq is not None:
+                self.add(
+                    seq,
+                    Code.REUSED_APPROVAL,
+                    f"a second run of {rid} reported (the first at seq {req.execution_seq}): "
+                    "an allowed request is used once",
+                )
+            else:
+                req.execution_seq = seq
         if req.outcome_seq is None:
             req.outcome_seq = seq
 

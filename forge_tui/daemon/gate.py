@@ -39,6 +39,7 @@ from forge_tui.protocol import (
 )
 
 ACTOR_KINDS = frozenset({"agent", "human", "ci"})
+EXECUTED = ("succeeded", "failed")  # outcomes saying the action ran ("skipped": it did not)
 DECIDED_MEMORY = 20_000
 SESSION_MEMORY = 10_000
 
@@ -396,6 +397,7 @@ class Gate:
             "rules": list(ev.rules),
             "status": None,
             "outcome": None,
+            "input_digest": body["action"].get("input_digest"),
         }
         self.session_history.setdefault(body["actor"]["session"], []).append(rid)
         while len(self.requests) > DECIDED_MEMORY:
@@ -668,18 +670,57 @@ class Gate:
         digest = _str_or_none(params.get("input_digest"), "input_digest", 128)
         if digest is not None:  # what actually ran, to compare with the request's (docs/hooks.md)
             body["input_digest"] = digest
-        try:
-            written = await self.appender.append([("outcome", body)])
-        except LedgerError as exc:
-            raise GateError(LEDGER_UNAVAILABLE, str(exc)) from None
         info = self.requests.get(rid)
+        flags = self._outcome_flags(rid, info, status, digest)
+        ran = info is not None and status in EXECUTED
+        if ran:  # counted before the write: two reports arriving together cannot both be the first
+            info["executions"] = info.get("executions", 0) + 1
+        try:
+            written = await self.appender.append([("outcome", body), *(("violation", v) for v in flags)])
+        except LedgerError as exc:
+            if ran:
+                info["executions"] -= 1
+            raise GateError(LEDGER_UNAVAILABLE, str(exc)) from None
+        for v in flags:
+            self.emit({"type": "violation", **v})
         if info is not None and info["outcome"] is None:
             info["outcome"] = status
             same_peer = peer_key is None or peer_key == info["peer_key"]
-            if status == "succeeded" and same_peer and self.decided.get(rid, {}).get("status") == "allowed":
+            allowed = self.decided.get(rid, {}).get("status") == "allowed"
+            if status == "succeeded" and same_peer and allowed and not flags:
                 key = self._prior_key(info["peer_key"], info["session"])
                 self.session_successes.setdefault(key, set()).update(info["rules"])
-        return {"seq": written[0].seq}
+        result: dict[str, Any] = {"seq": written[0].seq}
+        if flags:
+            result["violations"] = [v["kind"] for v in flags]
+        return result
+
+    @staticmethod
+    def _outcome_flags(rid: str, info, status: str, digest: str | None) -> list[dict[str, Any]]:
+        """`violation` bodies for an outcome that contradicts its decision: another input than the one
+        decided (the approval bound that input), or a second run of one request (a decision allows one
+        run). Recorded with the outcome; verify reports both from the records alone as well."""
+        if info is None:
+            return []
+        flags = []
+        asked = info.get("input_digest")
+        if digest and asked and digest != asked:
+            flags.append(
+                {
+                    "kind": "outcome_input_mismatch",
+                    "request_id": rid,
+                    "detail": f"outcome for {rid} ran input {digest[:19]}, not the decided {asked[:19]}",
+                }
+            )
+        if status in EXECUTED and info.get("executions"):
+            flags.append(
+                {
+                    "kind": "reused_approval",
+                    "request_id": rid,
+                    "detail": f"a second run of {rid} reported: an allowed request is used once",
+                }
+            )
+        return flags
 
     async def note(self, params: dict[str, Any]) -> dict[str, Any]:
         text = _str_or_none(params.get("text"), "text", 65536)
