@@ -261,3 +261,16 @@ def test_a_missing_manifest_fails(folder, run_cli):
     (folder / "manifest.json").unlink()
     code, out, _ = _verify(run_cli, folder)
     assert code == 1 and "manifest.json: missing" in out
+
+
+def test_the_pages_list_the_worst_exceptions_and_point_to_the_csv_for_the_rest(proj, tmp_path):
+    from forge_tui.core.report.render_html import render_html
+    from forge_tui.core.report.render_md import render_markdown
+
+    _make(proj, tmp_path / "m", "soc2", formats=("json",))
+    data = json.loads((tmp_path / "m" / "report.json").read_text())
+    one = data["exceptions"][0]
+    data["exceptions"] = [dict(one, seq=i) for i in range(150)]
+    md, html = render_markdown(data), render_html(data)
+    assert "… and 50 more in exceptions.csv." in md and "… and 50 more in exceptions.csv." in html
+    assert md.count(f"| {one['code'].replace('_', chr(92) + '_')} |") == 100  # a page stays readable

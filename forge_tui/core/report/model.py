@@ -43,6 +43,7 @@ CANNOT_SHOW = (
     "Compliance: this report is evidence for an assessor. It never states that a control is met.",
 )
 
+SHOWN_EXCEPTIONS = 100  # the pages list the worst this many; exceptions.csv and the JSON hold them all
 CSV_FILES = ("requests.csv", "approvals.csv", "sample.csv", "exceptions.csv", "policy.csv", "access.csv")
 
 

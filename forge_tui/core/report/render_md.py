@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from forge_tui.core.report.model import SHOWN_EXCEPTIONS
+
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "\\`", "*": "\\*", "_": "\\_"}
 _ESCAPES.update({"[": "\\[", "]": "\\]", "#": "\\#", "\\": "\\\\"})
 
@@ -69,9 +71,12 @@ def render_markdown(data: dict[str, Any]) -> str:
                     ", ".join(e["controls"]),
                     e["message"],
                 ]
-                for e in data["exceptions"]
+                for e in data["exceptions"][:SHOWN_EXCEPTIONS]
             ],
         )
+        more = len(data["exceptions"]) - SHOWN_EXCEPTIONS
+        if more > 0:
+            out += ["", f"… and {more} more in exceptions.csv."]
     else:
         out.append("None: verify found nothing and no report rule flagged a record in the period.")
     out += ["", "## Controls", ""]
