@@ -3,8 +3,9 @@
 On Linux the command runs under bubblewrap with the whole file system as the user sees it, except:
 - `.forge/`, `.claude/`, `.codex/`, `.gemini/`, the git hooks and git config (and the user's hook
   settings that exist) are bound read-only: writes fail with EROFS;
-- forge-tui's data folder (keys, the authoritative ledgers, anchors), the reviewer socket's folder and
-  `$XDG_RUNTIME_DIR` are covered by an empty read-only tmpfs: reads find nothing (ENOENT);
+- forge-tui's data folder (keys, the authoritative ledgers, anchors), the reviewer socket's folder, the
+  pair socket's folder and `$XDG_RUNTIME_DIR` are covered by an empty read-only tmpfs: reads find
+  nothing (ENOENT);
 - the agent socket's folder (or the socket alone) is bound back, so `gate.request` works;
 - every ancestor of a protected or hidden path is a mount point, so it cannot be renamed away and
   replaced by a writable copy;
@@ -88,6 +89,7 @@ class Layout:
     home: Path | None = None
     runtime_dir: Path | None = None  # $XDG_RUNTIME_DIR: the session bus, systemd --user, other sockets
     extra_hidden: tuple[Path, ...] = ()  # e.g. /tmp/tmux-<uid> (a tmux server runs commands outside)
+    pair_dirs: tuple[Path, ...] = ()  # the pair socket's folders (daemon/admission.py): hidden, never bound
     git_paths: tuple[Path, ...] = ()  # hooks and config of the project's repository
 
 
@@ -131,12 +133,13 @@ def plan(layout: Layout) -> Plan:
     review_dir = layout.review_socket.parent
     a_dir = layout.agent_socket.parent
     # The agent socket must stay reachable: bind its folder back, or the socket alone when it shares a
-    # folder with the reviewer socket (then a daemon restart needs a new `forge-tui run`).
-    exposed = layout.agent_socket if _inside(a_dir, review_dir) else a_dir
+    # folder with the reviewer (or pair) socket (then a daemon restart needs a new `forge-tui run`).
+    shared = any(_inside(a_dir, d) for d in (review_dir, *layout.pair_dirs))
+    exposed = layout.agent_socket if shared else a_dir
     keep = [("the project", root), ("the current folder", Path.cwd().resolve())]
     if layout.home is not None:
         keep.append(("the home folder", layout.home))
-    hidden = _dedupe([layout.data_root, review_dir])
+    hidden = _dedupe([layout.data_root, review_dir, *layout.pair_dirs])
     for h in hidden:
         for what, path in keep:
             if _inside(path, h):
@@ -337,6 +340,7 @@ def machine_layout(project_root: Path, project_id: str) -> Layout:
     runtime = Path(xdg).resolve() if xdg and Path(xdg).is_dir() else None
     tmux = Path("/tmp") / f"tmux-{os.getuid()}"
     return Layout(
+        pair_dirs=pair_socket_dirs(project_id),
         project_root=root,
         data_root=data,
         agent_socket=_resolve_parent(agent),
@@ -346,6 +350,27 @@ def machine_layout(project_root: Path, project_id: str) -> Layout:
         extra_hidden=(tmux,) if tmux.is_dir() else (),
         git_paths=tuple(_dedupe([*git_paths(root), *global_git])),
     )
+
+
+def pair_socket_dirs(project_id: str) -> tuple[Path, ...]:
+    """The folders where this project's pair socket (daemon/admission.py) is or may appear: the default
+    `/tmp/forge-tui-pair-<id>/` and the one pair.toml names. Each is prepared as the daemon would
+    (created 0711 when missing), so it can be hidden even before a daemon listens there, and a daemon
+    restarted while the agent runs cannot put a reviewer-role socket in its reach. A folder that is
+    not ours (or a symlink) is skipped: the daemon refuses to listen in it too."""
+    from forge_tui.daemon.admission import default_socket, load_admission, prepare_pair_dir
+    from forge_tui.errors import ConfigError
+    from forge_tui.paths import project_state_dir
+
+    configured = load_admission(project_state_dir(project_id), project_id).socket
+    found: list[Path] = []
+    for sock in _dedupe([default_socket(project_id), *([configured] if configured else [])]):
+        try:
+            prepare_pair_dir(sock.parent)
+        except (ConfigError, OSError):
+            continue
+        found.append(sock.parent.resolve())
+    return tuple(found)
 
 
 def _resolve_parent(path: Path) -> Path:

@@ -96,3 +96,17 @@ def test_bwrap_argv_drops_capabilities_and_makes_hidden_folders_read_only(tmp_pa
     assert argv.index("--remount-ro") > max(i for i, a in enumerate(argv) if a in ("--bind", "--tmpfs"))
     assert argv[-2:] == ["--", "claude"]
     assert "--new-session" in bwrap_argv("bwrap", p, ["claude"], new_session=True, landlock=True)
+
+
+def test_pair_socket_folder_is_hidden_and_never_bound_back(tmp_path, monkeypatch):
+    """Broken if the pair socket's folder (the reviewer role for other OS accounts) stays visible to the
+    agent, or a pair folder holding the project is accepted."""
+    monkeypatch.chdir(tmp_path)
+    pair = tmp_path / "tmp/forge-tui-pair-p"
+    p = plan(_layout(tmp_path, pair_dirs=(pair,)))
+    assert ("hide", pair) in _ops(p) and pair in p.hidden
+    assert not any(m.path == pair and m.op in ("bind", "expose") for m in p.mounts)
+    beside = plan(_layout(tmp_path, pair_dirs=(tmp_path / "run/forge-tui",)))
+    assert beside.exposed == tmp_path / "run/forge-tui/p.sock"  # the agent socket alone, not its folder
+    with pytest.raises(SandboxError, match="must hide"):
+        plan(_layout(tmp_path, pair_dirs=(tmp_path,)))
