@@ -241,6 +241,7 @@ class LedgerWriter:
         self.tracked_error: str | None = None  # why the tracked copy is behind (reported, not blocking)
         self.warnings: list[str] = []  # what opening found and put right (logged by the daemon)
         self.recovered: dict[str, Any] | None = None  # the recovery record's body, if one was written
+        self.closed_pending: list[Appended] = []  # decisions closing what a stopped writer left pending
         self._undo_to: int | None = None  # the ledger's size before a batch whose undo failed
         self._tracked_size = -1  # bytes of the tracked copy as this writer last left it
         self._checkpoint_note: str | None = None
@@ -362,9 +363,10 @@ class LedgerWriter:
         items.extend(self._corrections())
         items.extend(("decision", closing_decision(b)) for b in self._open_pending)
         if items:
-            self.append(items)
+            done = self.append(items)
             if self.fault:
                 return
+            self.closed_pending = [r for r in done if r.record["type"] == "decision"]
             for _body, aside in pending.values():  # its recovery record is durable: the aside is kept
                 os.replace(aside, aside.with_name(aside.name.removesuffix(PENDING_SUFFIX)))
             self.unacked_path.unlink(missing_ok=True)

@@ -406,6 +406,24 @@ class Gate:
             if hist and hist[0] == old:
                 hist.pop(0)
 
+    def remember_closed(self, records: list[Appended]) -> None:
+        """The decisions the ledger wrote when it opened, closing requests a stopped daemon left pending
+        (denied, fallback): `gate.wait` for one answers that decision, and an approval sent for one is
+        refused as a replay (recorded), instead of "unknown request"."""
+        for r in records:
+            b = r.record["body"]
+            self._finish(
+                b["request_id"],
+                {
+                    "request_id": b["request_id"],
+                    "status": b["status"],
+                    "decided_by": b["decided_by"],
+                    "rule": b.get("rule"),
+                    "reason": b.get("reason"),
+                    "seq": r.seq,
+                },
+            )
+
     def _finish(self, rid: str, result: dict[str, Any]) -> None:
         self.decided[rid] = result
         if rid in self.requests:

@@ -525,6 +525,7 @@ class Daemon:
                 emit=self.broadcast,
                 trust=self.trust,
             )
+            self.gate.remember_closed(self.writer.closed_pending)  # orphans of a stopped daemon: denied
             self._server = await self._listen(self.socket_path, AGENT)
             self._review_server = await self._listen(self.review_socket_path, REVIEWER)
             await self._listen_pair()
