@@ -790,7 +790,14 @@ class LedgerWriter:
                 self.checkpoint()
             except LedgerError:
                 pass  # the records are durable (the caller hears so); the fault refuses the next ones
+            except OSError as exc:  # e.g. fstat of the ledger: the same, a fault until a retry signs
+                self.fault = f"checkpoint failed: {exc.strerror or exc}"
         return batch.records[batch.extra :]
+
+    def is_durable(self, batch: Prepared) -> bool:
+        """Whether `batch` went through fdatasync: its leaves are in the tree only once it did."""
+        with self._head_lock:
+            return self.tree.size >= batch.base + len(batch.leaves)
 
     def _fail_write(self, start: int, batch: Prepared, exc: OSError) -> None:
         """Take a failed batch back out (ftruncate, fsync) and enter a fault. If even that fails the

@@ -305,9 +305,15 @@ class GroupAppender:
                 self._executor, lambda: self.writer.commit(prepared, checkpoint=self._checkpoint_now)
             )
         except Exception as exc:
-            self._fail(batch, exc)
-            self._watch_faults()
-            return
+            if not self.writer.is_durable(prepared):
+                self._fail(batch, exc)
+                self._watch_faults()
+                return
+            # The records went through fdatasync before whatever failed after (the checkpoint, the
+            # tracked copy): they are in the ledger, so their callers hear what they say. Answering
+            # "failed" (denied) would contradict a durable `allowed` (docs/faults.md).
+            self.log(f"ledger: {type(exc).__name__}: {exc} after batch {prepared.base} was durable")
+            written = prepared.records[prepared.extra :]
         self._watch_faults()
         self.batches += 1
         self.records += len(written)
