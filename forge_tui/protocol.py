@@ -34,6 +34,9 @@ REVIEWER_ENROL = "reviewer.enrol"  # a reviewer record (enrol/retire) signed by 
 # The ledger's `reviewer` records verbatim, for a reviewer's CLI without the ledger (another OS account)
 # to check itself (forge_tui/core/trust_proof.py).
 REVIEWER_PROOF = "reviewer.proof"
+# The latest signed checkpoint {ledger_id, note, size, root} and a consistency proof from `since`: what a
+# reviewer checks and cosigns with each approval (forge_tui/core/witness.py).
+LEDGER_CHECKPOINT = "ledger.checkpoint"
 HOOK_RUN = "hook.run"  # a host's hook payload in, the bytes to print and the exit code out (docs/hooks.md)
 EVENT = "event"  # the notification method of queue.subscribe
 

@@ -58,10 +58,30 @@ def find_pending(c: Client, request_id: str) -> dict[str, Any]:
     raise ReviewRefused(f"request {request_id} is not pending (unknown, or already decided)")
 
 
+def witness(project, c: Client) -> dict[str, Any]:
+    """The checkpoint {size, root} this reviewer cosigns: the daemon's latest, checked here against the
+    project's ledger key and what this reviewer last witnessed (forge_tui/core/witness.py). Raises
+    ConfigError when it does not check out: nothing is signed then."""
+    from forge_tui.core.witness import check_reply, request_params
+    from forge_tui.protocol import HELLO, LEDGER_CHECKPOINT
+
+    ledger = c.call(HELLO, {"client": "review"}).get("ledger") or {}
+    params = request_params(project, ledger.get("id") if isinstance(ledger, dict) else None)
+    return check_reply(project, c.call(LEDGER_CHECKPOINT, params)).cosigned()
+
+
 def send_decision(
-    c: Client, key: ReviewerKey, item: dict[str, Any], verdict: str, reason: str
+    c: Client,
+    key: ReviewerKey,
+    item: dict[str, Any],
+    verdict: str,
+    reason: str,
+    checkpoint: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`checkpoint`: the witnessed {size, root} to cosign (see `witness`)."""
     approval = build_approval(item["request_id"], item["request_hash"], verdict, reason, key.name)
+    if checkpoint is not None:
+        approval["checkpoint"] = checkpoint
     try:
         return c.call("queue.decide", {"approval": approval, "reviewer_sig": key.sign_approval(approval)})
     except RPCError as exc:
@@ -103,7 +123,7 @@ def review_cli(project, request_id: str, reviewer: str, verdict: str, reason: st
         key = ReviewerStore(project, trust).unlock(reviewer, read_passphrase(reviewer))
         with Client(sock, client="review") as c:
             item = find_pending(c, request_id)
-            res = send_decision(c, key, item, verdict, reason)
+            res = send_decision(c, key, item, verdict, reason, witness(project, c))
     except DaemonUnavailable as exc:
         raise ConfigError(f"daemon unreachable: {exc}") from None
     if res["status"] == "pending":

@@ -214,7 +214,7 @@ def run_approve(args: argparse.Namespace) -> int:
     from forge_tui.core.trust import policy_statement, sign_policy_statement
     from forge_tui.paths import review_socket_path
     from forge_tui.protocol import POLICY_APPROVE, STATUS
-    from forge_tui.review import ReviewRefused, read_passphrase
+    from forge_tui.review import ReviewRefused, read_passphrase, witness
     from forge_tui.textsafe import clean
 
     project = find_project()
@@ -228,7 +228,8 @@ def run_approve(args: argparse.Namespace) -> int:
                 raise ReviewRefused(f"the pending change is {pending['digest'][:12]}, not {digest[:12]}")
             sys.stdout.write(clean(pending.get("diff") or "") + "\n")
             key = ReviewerStore(project).unlock(args.reviewer, read_passphrase(args.reviewer))
-            params = sign_policy_statement(key, policy_statement(digest, key.name, project.project_id))
+            seen = witness(project, c)  # the checkpoint this reviewer checked and cosigns
+            params = sign_policy_statement(key, policy_statement(digest, key.name, project.project_id, seen))
             try:
                 res = c.call(POLICY_APPROVE, params)
             except RPCError as exc:
@@ -245,6 +246,7 @@ def _approve_offline(project, args: argparse.Namespace) -> int:
     from forge_tui.core.policy import parse_policy
     from forge_tui.core.reviewers import ReviewerStore
     from forge_tui.core.trust import policy_statement, project_trust, sign_policy_statement
+    from forge_tui.core.witness import check_reply, checkpoint_reply, request_params
     from forge_tui.daemon.policy_watch import stable_read
     from forge_tui.errors import LedgerBusy, PolicyError
     from forge_tui.paths import atomic_write
@@ -261,11 +263,15 @@ def _approve_offline(project, args: argparse.Namespace) -> int:
     except PolicyError as exc:
         raise ConfigError(f"the policy does not load, nothing to approve: {exc}") from None
     key = ReviewerStore(project).unlock(args.reviewer, read_passphrase(args.reviewer))
-    params = sign_policy_statement(key, policy_statement(digest, key.name, project.project_id))
-    body = {"event": "approved", "digest": digest, "path": str(project.policy_path), **params}
-    body["reviewer_kid"] = key.verifier.kid
     try:
         with LedgerWriter.open(project) as w:
+            # the checkpoint this reviewer cosigns: this machine's own, checked like the daemon's
+            lid = w.ledger_id
+            reply = checkpoint_reply(lid, w.path, w.checkpoint_note(), request_params(project, lid)["since"])
+            seen = check_reply(project, reply).cosigned()
+            params = sign_policy_statement(key, policy_statement(digest, key.name, project.project_id, seen))
+            body = {"event": "approved", "digest": digest, "path": str(project.policy_path), **params}
+            body["reviewer_kid"] = key.verifier.kid
             project_trust(project).check_policy_body(body)
             for folder in (project.state_dir / "policies", project.forge_dir / "policies"):
                 folder.mkdir(parents=True, exist_ok=True)

@@ -50,6 +50,7 @@ from forge_tui.protocol import (
     HOOK_RUN,
     INTERNAL,
     INVALID_REQUEST,
+    LEDGER_CHECKPOINT,
     LEDGER_UNAVAILABLE,
     MAX_LINE,
     METHOD_NOT_FOUND,
@@ -374,6 +375,7 @@ class Daemon:
             POLICY_APPROVE: self.m_policy_approve,
             REVIEWER_ENROL: self.m_reviewer_enrol,
             REVIEWER_PROOF: self.m_reviewer_proof,
+            LEDGER_CHECKPOINT: self.m_ledger_checkpoint,
             HOOK_RUN: HookService(self).handle,  # the agent hooks (forge_tui/daemon/hookserve.py)
         }
         self._lock_fd = -1
@@ -824,6 +826,24 @@ class Daemon:
             "ledger_id": self.writer.ledger_id,
             "records": list(self.reviewer_lines),
         }
+
+    async def m_ledger_checkpoint(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
+        """The latest signed checkpoint, with a consistency proof from `since` (the size the reviewer
+        last witnessed), for the reviewer to check and cosign (core/witness.py). Hashing the records
+        for the proof runs in a thread."""
+        from forge_tui.core.merkle import ProofError
+        from forge_tui.core.witness import checkpoint_reply
+
+        since = params.get("since", 0)
+        if type(since) is not int or since < 0:
+            raise GateError(BAD_PARAMS, "since must be a non-negative integer")
+        w = self.writer
+        assert w is not None
+        note = w.checkpoint_note()
+        try:
+            return await asyncio.to_thread(checkpoint_reply, w.ledger_id, w.path, note, since)
+        except ProofError as exc:
+            raise GateError(BAD_PARAMS, f"no consistency proof from size {since}: {exc}") from None
 
     async def m_query(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         from forge_tui.core.query import Filters, normalise_time

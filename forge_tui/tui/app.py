@@ -729,9 +729,11 @@ class ForgeApp(App[None]):
             self.notify(f"{request_id} was decided meanwhile", severity="warning", markup=False)
             return
         from forge_tui.review import build_approval
+        from forge_tui.tui.signing import witnessed_checkpoint
 
         approval = build_approval(item["request_id"], item["request_hash"], verdict, reason, key.name)
         try:
+            approval["checkpoint"] = await witnessed_checkpoint(self.link, self.project)
             res = await self.link.call(
                 "queue.decide",
                 {"approval": approval, "reviewer_sig": key.sign_approval(approval)},
@@ -742,6 +744,9 @@ class ForgeApp(App[None]):
             return
         except DaemonUnavailable as exc:
             self.notify(f"not sent: {exc}", title="Daemon unreachable", severity="error", markup=False)
+            return
+        except ForgeError as exc:  # the ledger checkpoint to cosign did not check out: nothing signed
+            self.notify(exc.diagnostics(), title="Not signed", severity="error", markup=False)
             return
         if res.get("status") == "pending":
             self.notify(

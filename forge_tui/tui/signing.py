@@ -75,3 +75,19 @@ def tmux_attached(env: dict[str, str] | None = None) -> bool | None:
     if out.returncode != 0 or not value.isdigit():
         return None
     return int(value) > 0
+
+
+async def witnessed_checkpoint(link: Any, project: Any) -> dict[str, Any]:
+    """The checkpoint {size, root} the console cosigns with an approval: the daemon's latest signed one,
+    checked against the project's ledger key and what this reviewer last witnessed
+    (forge_tui/core/witness.py; the check runs in a thread). Raises ForgeError when it does not check
+    out, so nothing is signed."""
+    import asyncio
+
+    from forge_tui.core.witness import check_reply, request_params
+    from forge_tui.protocol import HELLO, LEDGER_CHECKPOINT
+
+    ledger = (await link.call(HELLO, {"client": "console"})).get("ledger") or {}
+    params = request_params(project, ledger.get("id") if isinstance(ledger, dict) else None)
+    reply = await link.call(LEDGER_CHECKPOINT, params, timeout=30)
+    return (await asyncio.to_thread(check_reply, project, reply)).cosigned()

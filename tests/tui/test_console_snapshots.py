@@ -201,6 +201,22 @@ def approval_record(pending: dict[str, Any], vote: dict[str, Any], seq: int) -> 
     }
 
 
+LEDGER_ID = "0123456789abcdef"
+PROJECT_ID = "00000000-0000-4000-8000-000000000000"
+LEDGER_KEY = Signer(f"forge-tui.local/{PROJECT_ID}/{LEDGER_ID}", bytes(range(32, 64)))
+
+
+def ledger_checkpoint() -> dict[str, Any]:
+    """What `ledger.checkpoint` answers: a signed checkpoint of an empty ledger (the approval cosigns it)."""
+    import hashlib
+
+    from forge_tui.core.note import Checkpoint
+
+    root = hashlib.sha256(b"").digest()
+    note = Checkpoint(LEDGER_KEY.name, 0, root).sign([LEDGER_KEY])
+    return {"ledger_id": LEDGER_ID, "note": note, "size": 0, "root": root.hex()}
+
+
 class FakeLink:
     """A link that reports a fixed, connected daemon with a fixed queue (the app's Link protocol)."""
 
@@ -219,6 +235,10 @@ class FakeLink:
     async def call(
         self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
     ) -> Any:
+        if method == "hello":
+            return {"protocol": 1, "project_id": PROJECT_ID, "ledger": {"id": LEDGER_ID}}
+        if method == "ledger.checkpoint":
+            return ledger_checkpoint()
         if method == "queue.decide":
             rid = params["approval"]["request_id"]
             raise RPCError(4002, f"self-approval refused: alice is the requester of {rid}")
@@ -239,8 +259,10 @@ class FakeLink:
 
 def make_app(pending: list[dict[str, Any]], root: Path) -> ForgeApp:
     """The console over the fake link, for a project whose reviewers are REVIEWERS (sample keys)."""
-    project = Project(root=root, project_id="00000000-0000-4000-8000-000000000000", name="shop")
+    project = Project(root=root, project_id=PROJECT_ID, name="shop")
     project.reviewers_path.parent.mkdir(parents=True, exist_ok=True)
+    project.pub_dir.mkdir(parents=True, exist_ok=True)
+    (project.pub_dir / f"{LEDGER_ID}.pub").write_text(LEDGER_KEY.verifier.vkey + "\n")
     save_reviewers(project.reviewers_path, {n: Reviewer(n, reviewer_key(n).verifier) for n in REVIEWERS})
     app = ForgeApp(
         project,
