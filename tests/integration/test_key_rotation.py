@@ -12,7 +12,7 @@ from trustkit import append_signed, lines_of, write_tracked
 
 from forge_tui.core import keys
 from forge_tui.core.ledger import LedgerWriter
-from forge_tui.core.note import Signer, split_note
+from forge_tui.core.note import Signer, parse_vkey, split_note
 from forge_tui.core.rotation import rotation_body
 from forge_tui.core.verify import verify_project
 
@@ -64,7 +64,7 @@ def test_rotate_keep_writing_and_verify_with_only_the_genesis_key(project, run_c
     (lr,) = report.ledgers
     assert lr.key_rotations == 1 and lr.records == 11
     # records after the key record are signed by the new key, which is not in the trusted file
-    new_kid = pub_lines[1].rsplit("+", 1)[0]
+    new_kid = parse_vkey(pub_lines[1]).kid
     assert lines_of(project.tracked_ledger(lid))[-1].count(f'"kid":"{new_kid}"'.encode()) == 1
     # the daemon's writer (reopened) goes on with the new key
     assert keys.load_ledger_key(lid).verifier.vkey == pub_lines[1]
