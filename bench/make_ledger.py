@@ -11,7 +11,10 @@ DIR is made self-contained:
 To check it:  FORGE_DATA_DIR=DIR/data forge-tui verify   (run inside DIR/project)
 (`--no-local` makes the data folder irrelevant: verify then reads only the project files.)
 
-Records after the genesis and one `policy` record come in "episodes", as the daemon would write them:
+The ledger opens with the genesis, one `policy` record and the enrolment of the reviewers alice
+(self-signed, the first) and bob (signed by alice) as `reviewer` records — the daemon and verify take
+the reviewers from these, never from reviewers.toml, which is written as their view. The records after
+them come in "episodes", as the daemon would write them:
   - request, decision allowed by policy, outcome               (~57%)
   - request, decision denied by policy                         (~15%)
   - request, decision pending, approval (alice, signed), decision allowed by reviewers, outcome (~10%)
@@ -53,6 +56,8 @@ RH = b"@@REQUEST_HASH@@"  # placeholders the parent fills in
 RSIG = b"@@REVIEWER_SIG@@"
 APPR_START = b'{"approval":'
 CHUNK_EPISODES = 4000
+REVIEWERS = ("alice", "bob")
+HEADER = 2 + len(REVIEWERS)  # genesis, policy, one enrolment per reviewer
 
 # What each record needs from the parent, besides prev and the signature.
 PLAIN, NEEDS_HASH, NEEDS_APPROVAL = 0, 1, 2
@@ -233,7 +238,7 @@ def _plan(records: int, seed: int, end_ms: int):
     """Episode kinds, first seq and timestamp of each, chunked for the workers."""
     rng = random.Random(seed)
     kinds: list[str] = []
-    total = 2  # genesis, policy
+    total = HEADER
     while total < records:
         k = rng.choices(EPISODES, WEIGHTS)[0]
         kinds.append(k)
@@ -250,7 +255,7 @@ def _plan(records: int, seed: int, end_ms: int):
 
 
 def build(dir: Path, records: int, *, seed: int = 1, workers: int | None = None, quiet: bool = True) -> dict:
-    """Create DIR/project and DIR/data holding a valid `records`-record ledger (records >= 2).
+    """Create DIR/project and DIR/data holding a valid `records`-record ledger (records >= HEADER).
 
     Returns {"root": project root, "ledger": tracked ledger path, "checkpoint": its path,
     "data_dir": the FORGE_DATA_DIR to use, "env": {"FORGE_DATA_DIR": ...}, "ledger_id", "project_id",
@@ -258,8 +263,8 @@ def build(dir: Path, records: int, *, seed: int = 1, workers: int | None = None,
     """
     t0 = time.perf_counter()
     dir = Path(dir).resolve()
-    if records < 2:
-        raise ValueError("records must be at least 2 (the genesis and a policy record)")
+    if records < HEADER:
+        raise ValueError(f"records must be at least {HEADER} (the genesis, a policy record, the enrolments)")
     root = dir / "project"
     data = dir / "data"
     if root.exists() and any(root.iterdir()):
@@ -288,13 +293,14 @@ def _build(root: Path, records: int, seed: int, nworkers: int, quiet: bool) -> d
     import nacl.bindings
 
     from forge_tui.core.jcs import canonical, parse_canonical
-    from forge_tui.core.keys import load_ledger_key
+    from forge_tui.core.keys import ReviewerKey, load_ledger_key
     from forge_tui.core.ledger import authoritative_dir
     from forge_tui.core.merkle import CompactTree
     from forge_tui.core.note import Checkpoint, Signer
     from forge_tui.core.project import init_project
     from forge_tui.core.records import RECORD_CONTEXT, ZERO_HASH, build_record, format_ts
     from forge_tui.core.reviewers import Reviewer, save_reviewers
+    from forge_tui.core.trust import reviewer_statement, sign_reviewer_statement
     from forge_tui.paths import atomic_write
 
     project = init_project(root, pack="solo", name=root.parent.name or "bench")
@@ -302,41 +308,48 @@ def _build(root: Path, records: int, seed: int, nworkers: int, quiet: bool) -> d
     signer = load_ledger_key(lid)
     origin = project.origin(lid)
     rng = random.Random(seed)
-    rev = {n: Signer(f"forge-tui.reviewer/{n}", rng.randbytes(32)) for n in ("alice", "bob")}
-    save_reviewers(project.reviewers_path, {n: Reviewer(n, s.verifier) for n, s in rev.items()})
+    rev = {n: Signer(f"forge-tui.reviewer/{n}", rng.randbytes(32)) for n in REVIEWERS}
     policy_bytes = project.policy_path.read_bytes()
     digest = hashlib.sha256(policy_bytes).hexdigest()
 
-    # Genesis and policy records, back-dated so the last record is about now.
+    # The header records (genesis, policy, enrolments), back-dated so the last record is about now.
     genesis_line = project.tracked_ledger(lid).read_bytes().split(b"\n", 1)[0]
-    genesis_body = parse_canonical(genesis_line)["body"]
     now = int(time.time() * 1000)
     kinds, ts_list, start = _plan(records, seed, now)
-    _rec, g_line = build_record(
-        log=origin,
-        seq=0,
-        ts=format_ts(start - 2),
-        type_="genesis",
-        prev=ZERO_HASH,
-        signer=signer,
-        body=genesis_body,
-    )
-    g_hash = hashlib.sha256(b"\x00" + g_line).digest()
-    _rec, p_line = build_record(
-        log=origin,
-        seq=1,
-        ts=format_ts(start - 1),
-        type_="policy",
-        prev=g_hash.hex(),
-        signer=signer,
-        body={
-            "digest": digest,
-            "path": str(project.policy_path),
-            "loaded": True,
-            "rules": policy_bytes.count(b"[[rules]]"),
-        },
-    )
-    p_hash = hashlib.sha256(b"\x00" + p_line).digest()
+    header: list[tuple[str, dict]] = [
+        ("genesis", parse_canonical(genesis_line)["body"]),
+        (
+            "policy",
+            {
+                "digest": digest,
+                "path": str(project.policy_path),
+                "loaded": True,
+                "rules": policy_bytes.count(b"[[rules]]"),
+            },
+        ),
+    ]
+    first = ReviewerKey(REVIEWERS[0], rev[REVIEWERS[0]])
+    for k, (name, key) in enumerate(rev.items()):
+        st = reviewer_statement("enrol", name, key.verifier.vkey, project.project_id, first.name)
+        st["ts"] = format_ts(start - HEADER + 2 + k)
+        header.append(("reviewer", sign_reviewer_statement(first, st)))
+    header_lines, header_leaves = [], []
+    prev_hex = ZERO_HASH
+    for seq, (type_, body) in enumerate(header):
+        _rec, line = build_record(
+            log=origin,
+            seq=seq,
+            ts=format_ts(start - HEADER + seq),
+            type_=type_,
+            prev=prev_hex,
+            signer=signer,
+            body=body,
+        )
+        leaf = hashlib.sha256(b"\x00" + line).digest()
+        header_lines.append(line)
+        header_leaves.append(leaf)
+        prev_hex = leaf.hex()
+    save_reviewers(project.reviewers_path, {n: Reviewer(n, s.verifier) for n, s in rev.items()})  # the view
 
     ctx = {
         "policy_digest": digest,
@@ -345,7 +358,7 @@ def _build(root: Path, records: int, seed: int, nworkers: int, quiet: bool) -> d
     }
     # Chunk the episodes for the workers.
     jobs = []
-    seq = 2
+    seq = HEADER
     for i in range(0, len(kinds), CHUNK_EPISODES):
         ks = kinds[i : i + CHUNK_EPISODES]
         jobs.append((ks, seq, ts_list[i : i + CHUNK_EPISODES], records, seed * 1_000_003 + i, ctx))
@@ -361,13 +374,13 @@ def _build(root: Path, records: int, seed: int, nworkers: int, quiet: bool) -> d
     auth_path = folder / f"{lid}.jsonl"
     tmp_path = auth_path.with_name(f".{lid}.jsonl.build")
     tree = CompactTree()
-    tree.append(g_hash)
-    tree.append(p_hash)
-    prev = p_hash
+    for leaf in header_leaves:
+        tree.append(leaf)
+    prev = header_leaves[-1]
     last_request_hash = b""
-    count = 2
+    count = HEADER
     with open(tmp_path, "wb") as out:
-        out.write(g_line + b"\n" + p_line + b"\n")
+        out.write(b"".join(line + b"\n" for line in header_lines))
         ctx_mp = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
         if nworkers > 1 and len(jobs) > 1:
             pool = ctx_mp.Pool(max(1, nworkers - 1))  # the parent signs on the remaining core

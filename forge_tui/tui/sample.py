@@ -2,8 +2,12 @@
 
 Same bytes on every run: a fixed project id and ledger id, keys derived from fixed seeds (Ed25519
 signatures are deterministic), and a fake clock. The ledger holds what a short session through the gate
-writes: the policy record, requests with their decisions, a reviewer's signed approval, outcomes, a
-refused self-approval and a note. `tamper()` then breaks it in the ways the verify screen must report.
+writes: the policy record, the enrolment of the reviewers alice (self-signed, the first) and bob (signed
+by alice) — the daemon takes reviewers from these records, never from reviewers.toml, which is exported
+from them —, requests with their decisions, a reviewer's signed approval, outcomes, a refused
+self-approval and a note. `record_policy_change()` appends a policy change approved by a reviewer (the
+daemon then starts with it in force); `tamper()` breaks the ledger in the ways the verify screen must
+report.
 
 Private keys go to the data folder of the environment (FORGE_DATA_DIR): callers point it at a scratch
 folder first.
@@ -22,9 +26,16 @@ import tomli_w
 from forge_tui.core.keys import REVIEWER_KEY_PREFIX, ReviewerKey, save_ledger_key
 from forge_tui.core.ledger import LedgerWriter
 from forge_tui.core.note import Signer
+from forge_tui.core.policy import parse_policy
 from forge_tui.core.project import PROJECT_FILE, Project
 from forge_tui.core.records import format_ts
-from forge_tui.core.reviewers import Reviewer, save_reviewers
+from forge_tui.core.reviewers import export_reviewers
+from forge_tui.core.trust import (
+    policy_statement,
+    reviewer_statement,
+    sign_policy_statement,
+    sign_reviewer_statement,
+)
 from forge_tui.demo import AUTH_DIFF, DEMO_POLICY
 from forge_tui.paths import FORGE_DIR, atomic_write
 
@@ -35,6 +46,7 @@ STEP_MS = 1_700
 AGENT = {"id": "claude-code", "kind": "agent", "session": "sess-7f3a"}
 PRINCIPAL = "dana"
 PEER = {"pid": 4242, "uid": 1000, "exe": "/usr/bin/python3"}
+REVIEWERS = ("alice", "bob")
 
 
 # The demo's policy and diff: the rule ids match, so the demo agent's requests get the same answers.
@@ -81,8 +93,7 @@ def build_sample(root: Path, *, policy: str = SAMPLE_POLICY) -> Sample:
     doc = {"project_id": PROJECT_ID, "name": "shop", "settings": {}}
     atomic_write(forge / PROJECT_FILE, tomli_w.dumps(doc).encode())
     atomic_write(project.policy_path, policy.encode())
-    keys = {n: reviewer_key(n) for n in ("alice", "bob")}
-    save_reviewers(project.reviewers_path, {n: Reviewer(n, k.verifier) for n, k in keys.items()})
+    keys = {n: reviewer_key(n) for n in REVIEWERS}
 
     signer = Signer(project.origin(LEDGER_ID), _seed("ledger"))
     save_ledger_key(LEDGER_ID, signer)
@@ -96,6 +107,13 @@ def build_sample(root: Path, *, policy: str = SAMPLE_POLICY) -> Sample:
     digest = hashlib.sha256(policy.encode()).hexdigest()
     with LedgerWriter.create(project, LEDGER_ID, signer, clock=clock) as w:
         w.append([("policy", {"digest": digest, "path": ".forge/policy.toml", "loaded": True, "rules": 7})])
+        first = keys[REVIEWERS[0]]
+        for name, key in keys.items():  # the first enrols themself, every later one is signed by the first
+            st = {
+                **reviewer_statement("enrol", name, key.verifier.vkey, PROJECT_ID, first.name),
+                "ts": format_ts(clock()),
+            }
+            w.append([("reviewer", sign_reviewer_statement(first, st))])
 
         def gate(
             rid: str, action: dict[str, Any], status: str, rule: str | None, reason: str, **extra
@@ -216,7 +234,37 @@ def build_sample(root: Path, *, policy: str = SAMPLE_POLICY) -> Sample:
             ]
         )
         w.append([("note", {"text": "release 1.4 review done", "author": "alice"})])
+    export_reviewers(project)  # .forge/reviewers.toml: the view of the records above
     return Sample(project, project.tracked_ledger(LEDGER_ID), seqs)
+
+
+def record_policy_change(sample: Sample, policy: str, reviewer: str = "alice") -> int:
+    """Write `policy` to the sample's policy file and append its approval, signed by `reviewer`, as the
+    daemon records a reviewer's `policy approve` (a later daemon starts with it in force). The policy
+    text is archived by digest, as the daemon archives every policy it records. Returns the seq."""
+    project = sample.project
+    data = policy.encode()
+    digest = hashlib.sha256(data).hexdigest()
+    atomic_write(project.policy_path, data)
+    for folder in (project.state_dir / "policies", project.forge_dir / "policies"):
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / f"{digest}.toml", data)
+    key = reviewer_key(reviewer)
+    clock = FixedClock(START_MS + 1_800_000)
+    with LedgerWriter.open(project, LEDGER_ID, clock=clock) as w:
+        st = {**policy_statement(digest, reviewer, PROJECT_ID), "ts": format_ts(clock())}
+        signed = sign_policy_statement(key, st)
+        body = {
+            "event": "approved",
+            "digest": digest,
+            "path": ".forge/policy.toml",
+            "approval": signed["approval"],
+            "reviewer_kid": key.verifier.kid,
+            "reviewer_sig": signed["reviewer_sig"],
+            "rules": len(parse_policy(data).rules),
+        }
+        (rec,) = w.append([("policy", body)])
+    return rec.seq
 
 
 def tamper(sample: Sample) -> dict[str, int]:

@@ -5,8 +5,11 @@ its history, see forge_tui.tui.sample), a real daemon started on it, the demo ag
 through forge_tui.client, and the real `ForgeApp` driven by Textual's Pilot. What the daemon writes
 from then on carries real time stamps and request ids; everything before is the same on every run.
 
-The reviewers alice and bob are enrolled through the ledger first (the daemon trusts enrolment records,
-not reviewers.toml); alice's key is unlocked, so the header says who signs.
+The sample's reviewers alice and bob are enrolled in its ledger (the daemon trusts enrolment records,
+not reviewers.toml). The authentication edit needs two approvals here: the sample records a policy change,
+approved by alice, that puts `approvals = 2` on its rule; bob approves the edit first, so the queue,
+Inspect and the approval dialog show a quorum half-way, with alice (whose key is unlocked: the header says
+who signs) the one who may complete it.
 
 Writes queue.svg, inspect.svg, inspect-quorum.svg, approve.svg, ledger.svg, verify.svg, verify-tampered.svg, policy.svg and
 policy-error.svg into OUTDIR.
@@ -46,6 +49,29 @@ def isolate(base: Path) -> dict[str, str]:
     os.environ.update(env)
     os.environ.pop("FORGE_SOCKET", None)
     return {**os.environ, **env}
+
+
+def pair_policy(policy: str) -> str:
+    """The sample policy with two approvals on the authentication rule."""
+    marker = 'id = "protect-auth"\n'
+    assert marker in policy
+    head, tail = policy.split(marker, 1)
+    return head + marker + tail.replace('decision = "ask"\n', 'decision = "ask"\napprovals = 2\n', 1)
+
+
+def first_approval(review_sock: Path, log: Callable[[str], None]) -> None:
+    """bob approves the authentication edit: one of its two approvals."""
+    from forge_tui.client import Client
+    from forge_tui.review import build_approval
+    from forge_tui.tui.sample import reviewer_key
+
+    bob = reviewer_key("bob")
+    with Client(review_sock, client="review", timeout=30) as c:
+        pending = c.call("queue.list", {})["pending"]
+        item = next(p for p in pending if "src/auth" in str((p.get("action") or {}).get("paths")))
+        appr = build_approval(item["request_id"], item["request_hash"], "approve", "", "bob")
+        res = c.call("queue.decide", {"approval": appr, "reviewer_sig": bob.sign_approval(appr)})
+    log(f"  bob approves the auth edit: {res['status']} ({res.get('approvals')} of {res.get('needed')})")
 
 
 def send_requests(sock: Path, log: Callable[[str], None]) -> None:
@@ -160,7 +186,7 @@ async def drive(app: Any, out: Path, sample: Any, log: Callable[[str], None]) ->
         await until(pilot, lambda: app.screen is app.queue_screen, "the queue")
 
         # A broken edit of the policy: the daemon keeps the last good one and reports the error.
-        broken = SAMPLE_POLICY.replace('decision = "deny"', 'decision = "denny"')
+        broken = pair_policy(SAMPLE_POLICY).replace('decision = "deny"', 'decision = "denny"')
         sample.project.policy_path.write_text(broken, encoding="utf-8")
         await until(pilot, lambda: bool(app.policy_error), "the daemon's policy error")
         app.action_reload_policy()  # refreshes app.status with the daemon's description
@@ -184,7 +210,7 @@ async def drive(app: Any, out: Path, sample: Any, log: Callable[[str], None]) ->
         await until(pilot, lambda: app.screen.report is not None, "the verification")
         await pilot.pause()
         save("verify-tampered.svg")
-        sample.project.policy_path.write_text(SAMPLE_POLICY, encoding="utf-8")
+        sample.project.policy_path.write_text(pair_policy(SAMPLE_POLICY), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,20 +229,17 @@ def main(argv: list[str] | None = None) -> int:
     from forge_tui.daemon.spawn import start_daemon, stop_daemon
     from forge_tui.paths import review_socket_path, socket_path
     from forge_tui.tui.app import ForgeApp
-    from forge_tui.tui.sample import build_sample
+    from forge_tui.tui.sample import SAMPLE_POLICY, build_sample, record_policy_change
 
     sample = build_sample(base / "shop")
-    # The daemon trusts the ledger's enrolment records, not reviewers.toml: enrol the sample's reviewers.
-    from forge_tui.core.reviewers import enrol_reviewers
-    from forge_tui.tui.sample import reviewer_key
-
-    enrol_reviewers(sample.project, {n: reviewer_key(n) for n in ("alice", "bob")})
+    record_policy_change(sample, pair_policy(SAMPLE_POLICY), reviewer="alice")
     sock = socket_path(sample.project.project_id)
     review_sock = review_socket_path(sample.project.project_id)
     proc = start_daemon(sample.project.root, sock, log_path=base / "daemon.log", env=env)
     try:
         log("agent requests:")
         send_requests(sock, log)
+        first_approval(review_sock, log)
         app = ForgeApp.for_project(
             sample.project,
             socket=review_sock,

@@ -20,6 +20,7 @@ from forge_tui.core.keys import ReviewerKey  # noqa: E402
 from forge_tui.core.note import Signer  # noqa: E402
 from forge_tui.core.project import Project  # noqa: E402
 from forge_tui.core.reviewers import Reviewer, save_reviewers  # noqa: E402
+from forge_tui.protocol import METHOD_NOT_FOUND, REVIEWER_PROOF  # noqa: E402
 from forge_tui.tui.app import ForgeApp  # noqa: E402
 from forge_tui.tui.link import CONNECTED, LinkState, QueueSnapshot  # noqa: E402
 from forge_tui.tui.sample import reviewer_key  # noqa: E402
@@ -239,6 +240,8 @@ class FakeLink:
             return {"protocol": 1, "project_id": PROJECT_ID, "ledger": {"id": LEDGER_ID}}
         if method == "ledger.checkpoint":
             return ledger_checkpoint()
+        if method == REVIEWER_PROOF:  # a daemon whose ledger this account does not hold, predating
+            raise RPCError(METHOD_NOT_FOUND, f"unknown method {REVIEWER_PROOF!r}")  # it: the view stays
         if method == "queue.decide":
             rid = params["approval"]["request_id"]
             raise RPCError(4002, f"self-approval refused: alice is the requester of {rid}")

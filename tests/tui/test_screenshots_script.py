@@ -12,15 +12,15 @@ import os
 from forge_tui.tui import screenshots
 
 EXPECTED = {
-    "queue.svg": ["protect-auth", "release-bot", "0/1", "may:"],
+    "queue.svg": ["protect-auth", "release-bot", "1/2 ✓bob", "may:"],
     "inspect.svg": ["src/auth/session.py", "SEC-142"],
-    "inspect-quorum.svg": ["0 of 1 approvals", "may approve"],
+    "inspect-quorum.svg": ["1 of 2 approvals", "signature verified", "may approve", "bob (already approved)"],
     "approve.svg": ["Approve this request?"],
     "ledger.svg": ["a3f9c21e07b4d856"],
     "verify.svg": ["VERIFIED"],
     "verify-tampered.svg": ["FAILED", "record signature does not verify"],
     "policy.svg": ["no-force-push", "from the daemon"],
-    "policy-error.svg": ["POLICY RELOAD FAILED", "line 27, column 1"],
+    "policy-error.svg": ["POLICY RELOAD FAILED", "line 28, column 1"],
 }
 
 

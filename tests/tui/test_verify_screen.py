@@ -43,12 +43,12 @@ async def test_clean_ledger_is_all_green_and_progress_finishes(sample):
         await finished(pilot, screen)
         assert screen.report is not None and screen.report.exit_code() == 0
         assert text_of(screen.query_one("#verify-verdict", Static)).startswith(
-            "VERIFIED  1 ledger, 17 records, no errors or warnings"
+            "VERIFIED  1 ledger, 19 records, no errors or warnings"
         )
         checks = text_of(screen.query_one("#verify-checks-text", Static))
         for line in ("✓ chain", "✓ signatures", "✓ checkpoint", "✓ anchors", "✓ forensics"):
             assert line in checks, checks
-        assert "17 of 17 records verified" in checks
+        assert "19 of 19 records verified" in checks
         assert "✗" not in checks and "!" not in checks
         assert "1 refusal recorded by the gate" in checks
         # The callback fed the bar the ledger's size in bytes (nothing else sets that total).
@@ -164,14 +164,14 @@ async def test_progress_spans_every_ledger(sample, tmp_path, monkeypatch):
 
 
 async def test_copy_findings(sample):
-    tamper(sample)
+    edited = tamper(sample)["edited"]
     app = Host(lambda: VerifyScreen(sample.project, workers=1))
     async with app.run_test(size=(110, 40)) as pilot:
         screen = app.screen
         await finished(pilot, screen)
         await pilot.press("c")
         lines = app.clipboard.splitlines()
-        assert f"error: {LEDGER_ID} seq 10: record signature does not verify [signature]" in lines
+        assert f"error: {LEDGER_ID} seq {edited}: record signature does not verify [signature]" in lines
         assert len(lines) == len(table_rows(screen))
 
 
