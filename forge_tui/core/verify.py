@@ -157,6 +157,15 @@ class VerifyReport:
                 summary.append(f"reviewer-witnessed up to size {size} ({n} cosigned checkpoint(s)) in {lid}")
         elif not self.fast:
             summary.append("not reviewer-witnessed: no approval cosigned a checkpoint")
+        if not self.fast:
+            froms = {lr.reviewers_from for lr in self.ledgers if lr.reviewers_from}
+            if froms == {"ledger"}:
+                summary.append("reviewers: from the ledger's enrolment records (signed by reviewers)")
+            elif froms:
+                summary.append(
+                    "reviewers: from reviewers.toml for a ledger that enrols none (setup mode: unprotected"
+                    " unless --base-ref names a protected branch)"
+                )
         total = sum(lr.requests for lr in self.ledgers)
         inside = sum(lr.sandboxed_requests for lr in self.ledgers)
         outside = sum(lr.unsandboxed_requests for lr in self.ledgers)
