@@ -30,7 +30,7 @@ from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from forge_tui.errors import ForgeError
-from forge_tui.protocol import ERROR_TITLES, RECORDED_REFUSALS, DaemonUnavailable, RPCError
+from forge_tui.protocol import ERROR_TITLES, POLICY_APPROVE, RECORDED_REFUSALS, DaemonUnavailable, RPCError
 from forge_tui.tui.config import ConsoleConfig, load_config
 from forge_tui.tui.link import (
     CONNECTED,
@@ -41,6 +41,7 @@ from forge_tui.tui.link import (
     LinkState,
     QueueSnapshot,
 )
+from forge_tui.tui.policy_approval import approval_params, describe_change, pending_change
 from forge_tui.tui.screens.dialogs import ConfirmDialog, MessageDialog, PassphraseDialog, ReasonDialog
 from forge_tui.tui.screens.inspect import InspectScreen
 from forge_tui.tui.screens.ledger import LedgerScreen
@@ -107,6 +108,11 @@ class ForgeCommands(Provider):
                 "lock the key in use and unlock another reviewer's",
                 app.action_unlock,
             ),
+            (
+                "Approve the pending policy change",
+                "show its diff and sign its digest with your reviewer key (A)",
+                app.action_approve_policy,
+            ),
             ("Save a screenshot", "write an SVG of this screen", app.action_save_screenshot),
             ("Open the ledger", "browse every record", app.action_ledger),
             ("Show the policy", "rules in force, and the last load error", app.action_policy),
@@ -147,6 +153,14 @@ class ForgeApp(App[None]):
         Binding("a", "approve", "Approve", id="app.approve", tooltip="approve the selected request (signed)"),
         Binding(
             "r", "reject", "Reject", id="app.reject", tooltip="reject the selected request with a reason"
+        ),
+        Binding(
+            "A",
+            "approve_policy",
+            "Approve policy",
+            show=False,  # in the command palette too; the footer is full at 80 columns
+            id="app.approve_policy",
+            tooltip="approve the pending policy change (its diff, signed with your key)",
         ),
         Binding("l", "ledger", "Ledger", id="app.ledger", tooltip="browse the ledger"),
         Binding("v", "verify", "Verify", id="app.verify", tooltip="verify the ledger"),
@@ -433,7 +447,7 @@ class ForgeApp(App[None]):
             self.notify(
                 f"policy.toml changed to {shorten(ev.get('digest', ''), 12)}; "
                 f"{shorten(ev.get('in_force', ''), 12)} stays in force until a reviewer signs it "
-                f"(forge-tui policy approve --as NAME)\n{shown}",
+                f"(A, or forge-tui policy approve --as NAME)\n{shown}",
                 title="Policy change pending",
                 severity="warning",
                 markup=False,
@@ -583,13 +597,15 @@ class ForgeApp(App[None]):
         return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("approve", "reject", "inspect", "lock", "unlock"):
+        if action in ("approve", "reject", "inspect", "lock", "unlock", "approve_policy"):
             if isinstance(self.screen, ModalScreen):
                 return False
             if action == "inspect":
                 return self.screen is self.queue_screen and self.current_item() is not None
             if action in ("lock", "unlock"):
                 return True
+            if action == "approve_policy":
+                return self.link_state == CONNECTED and pending_change(self.status) is not None
             return self.link_state == CONNECTED and self.current_item() is not None
         return True
 
@@ -619,6 +635,48 @@ class ForgeApp(App[None]):
         item = self.current_item()
         if item is not None and not self._reviewing():
             self.review(item["request_id"], "reject")
+
+    def action_approve_policy(self) -> None:
+        if not self._reviewing():
+            self.review_policy()
+
+    @work(group="review")
+    async def review_policy(self) -> None:
+        """Approve the pending policy change: its diff in a dialog, then the key signs its digest."""
+        try:
+            status = await self.link.call("status", {})  # the change as the daemon has it now
+        except (DaemonUnavailable, RPCError) as exc:
+            self.notify(f"not sent: {exc}", title="Daemon unreachable", severity="error", markup=False)
+            return
+        self.status = status
+        pending = pending_change(status)
+        if pending is None:
+            self.notify("no policy change is pending", title="Policy", markup=False)
+            return
+        body = describe_change(status, pending, self.signing.name)
+        if not await self.push_screen_wait(
+            ConfirmDialog("Approve this policy change?", body, confirm_label="Approve")
+        ):
+            return
+        key = await self.unlock_reviewer()
+        if key is None:
+            return
+        try:
+            res = await self.link.call(
+                POLICY_APPROVE, approval_params(self.project, key, pending["digest"]), timeout=30
+            )
+        except RPCError as exc:
+            await self.show_refusal(exc)
+            return
+        except DaemonUnavailable as exc:
+            self.notify(f"not sent: {exc}", title="Daemon unreachable", severity="error", markup=False)
+            return
+        self.notify(
+            f"policy {pending['digest'][:12]} approved by {key.name} and in force (ledger seq {res.get('seq')})",
+            title="Policy approved",
+            markup=False,
+        )
+        self.refresh_status()
 
     def _reviewing(self) -> bool:
         """A review is under way (a key pressed twice before its dialog opened must not start another)."""
