@@ -662,14 +662,16 @@ class ForgeApp(App[None]):
         if key is None:
             return
         try:
-            res = await self.link.call(
-                POLICY_APPROVE, approval_params(self.project, key, pending["digest"]), timeout=30
-            )
+            params = await approval_params(self.link, self.project, key, pending["digest"])
+            res = await self.link.call(POLICY_APPROVE, params, timeout=30)
         except RPCError as exc:
             await self.show_refusal(exc)
             return
         except DaemonUnavailable as exc:
             self.notify(f"not sent: {exc}", title="Daemon unreachable", severity="error", markup=False)
+            return
+        except ForgeError as exc:  # the ledger checkpoint to cosign did not check out: nothing signed
+            self.notify(exc.diagnostics(), title="Not signed", severity="error", markup=False)
             return
         self.notify(
             f"policy {pending['digest'][:12]} approved by {key.name} and in force (ledger seq {res.get('seq')})",

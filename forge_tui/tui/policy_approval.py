@@ -43,8 +43,12 @@ def describe_change(status: dict[str, Any], pending: dict[str, Any], signer: str
     return t
 
 
-def approval_params(project: Any, key: Any, digest: str) -> dict[str, Any]:
-    """`policy.approve` params: `key` signs the statement that `digest` may go in force."""
+async def approval_params(link: Any, project: Any, key: Any, digest: str) -> dict[str, Any]:
+    """`policy.approve` params: `key` signs the statement that `digest` may go in force, cosigning the
+    ledger checkpoint this console checked (a witness, as approvals do; raises ForgeError when the
+    checkpoint does not check out, so nothing is signed)."""
     from forge_tui.core.trust import policy_statement, sign_policy_statement
+    from forge_tui.tui.signing import witnessed_checkpoint
 
-    return sign_policy_statement(key, policy_statement(digest, key.name, project.project_id))
+    seen = await witnessed_checkpoint(link, project)
+    return sign_policy_statement(key, policy_statement(digest, key.name, project.project_id, seen))

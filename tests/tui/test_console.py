@@ -504,6 +504,7 @@ async def test_command_palette_offers_console_commands(console_world, daemon):
             "Reload the policy",
             "Lock the reviewer key",
             "Hand over: unlock another reviewer key",
+            "Approve the pending policy change",
             "Save a screenshot",
             "Open the ledger",
             "Show the policy",

@@ -71,6 +71,7 @@ async def test_a_policy_change_is_approved_from_the_console(console_world, daemo
     assert len(approved) == 1
     assert approved[0]["approval"]["reviewer"] == "alice"
     assert approved[0]["reviewer_kid"] == console_world.keys["alice"].verifier.kid
+    assert approved[0]["approval"]["checkpoint"]["size"] > 0  # the reviewer witnessed the ledger it saw
 
 
 async def test_escape_leaves_the_change_pending(console_world, daemon, monkeypatch):
