@@ -270,7 +270,27 @@ def test_the_pages_list_the_worst_exceptions_and_point_to_the_csv_for_the_rest(p
     _make(proj, tmp_path / "m", "soc2", formats=("json",))
     data = json.loads((tmp_path / "m" / "report.json").read_text())
     one = data["exceptions"][0]
-    data["exceptions"] = [dict(one, seq=i) for i in range(150)]
+    data["exceptions"], data["exceptions_total"] = [dict(one, seq=i) for i in range(100)], 150
     md, html = render_markdown(data), render_html(data)
     assert "… and 50 more in exceptions.csv." in md and "… and 50 more in exceptions.csv." in html
     assert md.count(f"| {one['code'].replace('_', chr(92) + '_')} |") == 100  # a page stays readable
+
+
+def test_the_report_lists_the_worst_100_and_the_csv_every_exception(proj):
+    from forge_tui.core.report.bundle import population_csvs
+    from forge_tui.core.report.evidence import Period, load_evidence
+    from forge_tui.core.report.model import build_report
+    from forge_tui.core.report.queries import Verification
+    from forge_tui.core.verify import Finding
+
+    findings = [
+        Finding(LEDGER_ID, seq, "policy_mismatch", f"decision {seq} not reproduced") for seq in range(150)
+    ]
+    ev = load_evidence(proj, Period(), {(LEDGER_ID, s) for s in range(150)})
+    data, ctx, every = build_report(
+        ev, Verification(1, 0, {}, findings), load_framework("soc2"), GENERATED_AT
+    )
+    assert len(data["exceptions"]) == 100 and data["exceptions_total"] == len(every) > 150
+    assert data["exceptions_by_code"]["policy_mismatch"] == 150
+    csv_text = population_csvs(ctx, data, every)["exceptions.csv"].decode()
+    assert csv_text.count("policy_mismatch") == 150

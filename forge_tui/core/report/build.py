@@ -79,8 +79,8 @@ def make_report(
     verification = verification_of(project, use_local_state)
     wanted = {(f.ledger, f.seq) for f in verification.findings if f.seq is not None}
     ev = load_evidence(project, Period(since, until), wanted)
-    data, ctx = build_report(ev, verification, framework, generated_at)
-    files = population_csvs(ctx, data)
+    data, ctx, exceptions = build_report(ev, verification, framework, generated_at)
+    files = population_csvs(ctx, data, exceptions)
     for fmt in formats:
         files[REPORT_FILES[fmt]] = render(data, fmt)
     for stale in REPORT_FILES.values():  # a format an earlier run wrote into this folder

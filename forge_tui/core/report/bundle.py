@@ -42,7 +42,7 @@ def _csv(head: list[str], rows: list[list[Any]]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def population_csvs(ctx: Context, data: dict[str, Any]) -> dict[str, bytes]:
+def population_csvs(ctx: Context, data: dict[str, Any], exceptions: list[dict[str, Any]]) -> dict[str, bytes]:
     """The CSV files of the report, by name (columns: docs/report.md)."""
     ev = ctx.ev
     bad = {
@@ -173,7 +173,7 @@ def population_csvs(ctx: Context, data: dict[str, Any]) -> dict[str, bytes]:
                     " ".join(x["controls"]),
                     x["message"],
                 ]
-                for x in data["exceptions"]
+                for x in exceptions
             ],
         ),
         "policy.csv": _csv(

@@ -43,14 +43,15 @@ CANNOT_SHOW = (
     "Compliance: this report is evidence for an assessor. It never states that a control is met.",
 )
 
-SHOWN_EXCEPTIONS = 100  # the pages list the worst this many; exceptions.csv and the JSON hold them all
+SHOWN_EXCEPTIONS = 100  # the report lists the worst this many (with counts by code); exceptions.csv all
 CSV_FILES = ("requests.csv", "approvals.csv", "sample.csv", "exceptions.csv", "policy.csv", "access.csv")
 
 
 def build_report(
     ev: Evidence, verification: Verification, framework: Framework, generated_at: str
-) -> tuple[dict[str, Any], Context]:
-    """The report dict and the context it came from (the CSVs are written from the context)."""
+) -> tuple[dict[str, Any], Context, list[dict[str, Any]]]:
+    """The report dict, the context it came from and every exception, worst first (the CSVs are
+    written from those two; the dict lists only the first SHOWN_EXCEPTIONS)."""
     bad = {(f.ledger, f.seq) for f in verification.findings if f.seq is not None and f.severity == "error"}
     sample = draw_sample(ev, bad)
     ctx = build_context(ev, verification, sample)
@@ -84,7 +85,9 @@ def build_report(
             "exceptions": len([e for e in exceptions if e["severity"] != "notice"]),
         },
         "controls": [_control(c) for c in controls],
-        "exceptions": exceptions,
+        "exceptions": exceptions[:SHOWN_EXCEPTIONS],
+        "exceptions_total": len(exceptions),
+        "exceptions_by_code": dict(sorted(Counter(e["code"] for e in exceptions).items())),
         "sample": _sample(sample),
         "charts": {
             "decisions_per_day": decisions_per_day(ev.requests),
@@ -93,7 +96,7 @@ def build_report(
         "cannot_show": list(CANNOT_SHOW),
         "files": list(CSV_FILES),
     }
-    return data, ctx
+    return data, ctx, exceptions
 
 
 def _verification(v: Verification) -> dict[str, Any]:

@@ -9,7 +9,6 @@ from html import escape
 from typing import Any
 
 from forge_tui.core.report.charts import histogram, stacked_bars, status_strip
-from forge_tui.core.report.model import SHOWN_EXCEPTIONS
 
 STATUS_COLOURS = {
     "gap": "#d9534f",
@@ -123,9 +122,9 @@ def _exceptions(data: dict[str, Any]) -> str:
             e(", ".join(x["controls"])),
             e(x["message"]),
         ]
-        for x in ex[:SHOWN_EXCEPTIONS]
+        for x in ex
     ]
-    more = len(ex) - SHOWN_EXCEPTIONS
+    more = data["exceptions_total"] - len(ex)
     tail = f'<p class="muted">… and {more} more in exceptions.csv.</p>' if more > 0 else ""
     return _table(["Severity", "Code", "Record", "Time", "Controls", "What"], rows, ' class="wrap"') + tail
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from forge_tui.core.report.model import SHOWN_EXCEPTIONS
-
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "|": "\\|", "`": "\\`", "*": "\\*", "_": "\\_"}
 _ESCAPES.update({"[": "\\[", "]": "\\]", "#": "\\#", "\\": "\\\\"})
 
@@ -71,10 +69,10 @@ def render_markdown(data: dict[str, Any]) -> str:
                     ", ".join(e["controls"]),
                     e["message"],
                 ]
-                for e in data["exceptions"][:SHOWN_EXCEPTIONS]
+                for e in data["exceptions"]
             ],
         )
-        more = len(data["exceptions"]) - SHOWN_EXCEPTIONS
+        more = data["exceptions_total"] - len(data["exceptions"])
         if more > 0:
             out += ["", f"… and {more} more in exceptions.csv."]
     else:
