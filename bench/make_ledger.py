@@ -446,6 +446,35 @@ def _build(root: Path, records: int, seed: int, nworkers: int, quiet: bool) -> d
     }
 
 
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as fh:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
+
+
+def ensure(folder: Path, records: int, *, grows: int = 0) -> dict:
+    """What `build` returns for a `records`-record ledger in `folder`: the one built there before when
+    its size matches (up to `grows` records more: a daemon started on it appends a few), else a new
+    one. The build's answer is kept in `folder/info.json`; the benchmarks share this instead of each
+    checking the folder its own way."""
+    folder = Path(folder)
+    info_path = folder / "info.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text())
+        count = _count_lines(Path(info["ledger"])) if Path(info["ledger"]).exists() else -1
+        if records <= count <= records + grows:
+            return info
+        raise SystemExit(
+            f"{folder} holds a ledger of {count} records, not {records}: remove it or pick another"
+        )
+    if (folder / "project").exists():
+        raise SystemExit(f"{folder} holds a project this script did not record: remove it or pick another")
+    print(f"building a {records:,}-record ledger in {folder} ...", file=sys.stderr)
+    info = build(folder, records)
+    print(f"  built in {info['seconds']} s", file=sys.stderr)
+    info_path.write_text(json.dumps(info, indent=1))
+    return info
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("dir", type=Path, help="output folder (DIR/project and DIR/data are created)")

@@ -34,19 +34,6 @@ import make_ledger  # noqa: E402
 from machine import cpu_model  # noqa: E402
 
 
-def ensure_ledger(folder: Path, records: int) -> dict:
-    info_path = folder / "info.json"
-    if info_path.exists():
-        info = json.loads(info_path.read_text())
-        if info.get("records") == records and Path(info["ledger"]).exists():
-            return info
-        raise SystemExit(f"{folder} holds another ledger; remove it or pick another --dir")
-    print(f"building a {records:,}-record ledger in {folder} ...", file=sys.stderr)
-    info = make_ledger.build(folder, records)
-    info_path.write_text(json.dumps(info, indent=1))
-    return info
-
-
 def middle_request(path: Path) -> str:
     size = path.stat().st_size
     with open(path, "rb") as fh:
@@ -71,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", default=str(HERE / "results" / "query.txt"))
     args = ap.parse_args(argv)
-    info = ensure_ledger(Path(args.dir), args.records)
+    info = make_ledger.ensure(Path(args.dir), args.records)
     os.environ.update(info["env"])
     from forge_tui.core.project import load_project_file
     from forge_tui.core.query import QuerySpec, query_ledger

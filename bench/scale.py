@@ -83,18 +83,9 @@ print(seen["t"] - float(sys.argv[1]))
 
 
 def ensure(folder: Path, records: int) -> dict:
-    from bench.make_ledger import build
+    from bench.make_ledger import ensure as ensure_built
 
-    root = folder / "project"
-    if (root / ".forge" / "ledger").is_dir():
-        ledger = next((root / ".forge" / "ledger").glob("*.jsonl"))
-        with open(ledger, "rb") as fh:
-            count = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
-        if records <= count < records + 1000:  # each daemon start appends a record or two
-            return {"root": root, "data_dir": str(folder / "data"), "ledger": ledger}
-        raise SystemExit(f"{folder} holds {count} records, not {records}")
-    print(f"building {records:,} records in {folder} …", file=sys.stderr)
-    info = build(folder, records)
+    info = ensure_built(folder, records, grows=1000)  # each daemon start appends a record or two
     return {"root": Path(info["root"]), "data_dir": info["data_dir"], "ledger": Path(info["ledger"])}
 
 
@@ -175,7 +166,11 @@ def import_cli(env: dict[str, str]) -> float:
 def minimal_app(env: dict[str, str]) -> float:
     spawned = time.time()
     out = subprocess.run(
-        [sys.executable, "-c", MINIMAL_APP, repr(spawned)], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", MINIMAL_APP, repr(spawned)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(out.stdout.strip().splitlines()[-1])
 
@@ -238,7 +233,9 @@ def svg(rows: list[dict], series: list[tuple[str, str, str, bool]]) -> str:
         out.append(f'<text x="{px(x):.1f}" y="{h - pad + 18}" text-anchor="middle">{x:,}</text>')
     out.append(f'<text x="{pad + plot_w / 2}" y="{h - 14}" text-anchor="middle">records in the ledger</text>')
     for i, (key, label, colour, dashed) in enumerate(series):
-        pts = [(px(r["size"]), py(r[key])) for r in rows if r.get(key, 0) == r.get(key, 0) and r.get(key, 0) > 0]
+        pts = [
+            (px(r["size"]), py(r[key])) for r in rows if r.get(key, 0) == r.get(key, 0) and r.get(key, 0) > 0
+        ]
         if not pts:
             continue
         dash = ' stroke-dasharray="6 4"' if dashed else ""
@@ -247,7 +244,9 @@ def svg(rows: list[dict], series: list[tuple[str, str, str, bool]]) -> str:
         out.extend(f'<circle cx="{a:.1f}" cy="{b:.1f}" r="3" fill="{colour}"/>' for a, b in pts)
         ly = pad + 18 * i
         lx = pad + plot_w + 14
-        out.append(f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 22}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"{dash}/>')
+        out.append(
+            f'<line x1="{lx}" y1="{ly - 4}" x2="{lx + 22}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"{dash}/>'
+        )
         out.append(f'<text x="{lx + 28}" y="{ly}">{label}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

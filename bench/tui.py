@@ -45,20 +45,9 @@ SIZE = (120, 40)
 
 def ensure_ledger(folder: Path, records: int) -> Path:
     """The project root holding a `records`-record ledger in `folder` (built if missing)."""
-    root = folder / "project"
-    ledgers = sorted((root / ".forge" / "ledger").glob("*.jsonl")) if root.exists() else []
-    if ledgers:
-        with open(ledgers[0], "rb") as fh:
-            count = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 24), b""))
-        if count == records:
-            return root
-        raise SystemExit(f"{folder} holds a ledger of {count} records, not {records}: choose another --dir")
-    from bench.make_ledger import build
+    from bench.make_ledger import ensure
 
-    print(f"building a {records:,}-record ledger in {folder} …", file=sys.stderr)
-    info = build(folder, records)
-    print(f"  built in {info['seconds']} s", file=sys.stderr)
-    return Path(info["root"])
+    return Path(ensure(folder, records)["root"])
 
 
 # ---- one measured run (in a fresh process) -------------------------------------------------------------

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import json
 import os
 import platform
 import resource
@@ -36,19 +35,6 @@ sys.path.insert(0, str(HERE.parent))
 
 import make_ledger  # noqa: E402
 from machine import cpu_model  # noqa: E402
-
-
-def ensure_ledger(folder: Path, records: int) -> dict:
-    info_path = folder / "info.json"
-    if info_path.exists():
-        info = json.loads(info_path.read_text())
-        if info.get("records") == records and Path(info["ledger"]).exists():
-            return info
-        raise SystemExit(f"{folder} holds another ledger; remove it or pick another --dir")
-    print(f"building a {records:,}-record ledger in {folder} ...", file=sys.stderr)
-    info = make_ledger.build(folder, records)
-    info_path.write_text(json.dumps(info, indent=1))
-    return info
 
 
 def signed_messages(info: dict) -> tuple[bytes, list[bytes]]:
@@ -130,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=HERE / "results" / "verify.txt")
     args = p.parse_args(argv)
     folder = (args.dir or Path(f"/tmp/forge-bench-verify-{args.records}")).resolve()
-    info = ensure_ledger(folder, args.records)
+    info = make_ledger.ensure(folder, args.records)
     public_key, sms = signed_messages(info)
     assert len(sms) == args.records
     load0 = os.getloadavg()
