@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from fake_http import FakeServer, Handler
 
 
 @dataclass
@@ -96,38 +97,28 @@ def answer(script: Script, body: dict[str, Any]) -> tuple[list[dict[str, Any]], 
         return [{"type": "text", "text": "All scripted steps are done."}], "end_turn"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt: str, *args: Any) -> None:  # quiet
-        pass
-
+class _Handler(Handler):
     def do_HEAD(self) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
     def do_GET(self) -> None:
-        self._json(200, {"data": [], "has_more": False})
+        self.send_json(200, {"data": [], "has_more": False})
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b"{}"
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            self._json(
-                400, {"type": "error", "error": {"type": "invalid_request_error", "message": "bad json"}}
-            )
+        body = self.json_body(
+            {"type": "error", "error": {"type": "invalid_request_error", "message": "bad json"}}
+        )
+        if body is None:
             return
         if self.path.startswith("/v1/messages/count_tokens"):
-            self._json(200, {"input_tokens": 10})
+            self.send_json(200, {"input_tokens": 10})
             return
         if not self.path.startswith("/v1/messages"):
-            self._json(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
+            self.send_json(404, {"type": "error", "error": {"type": "not_found_error", "message": self.path}})
             return
-        blocks, stop = answer(self.server.script, body)
+        blocks, stop = answer(self.fake.script, body)
         if not body.get("stream"):
             content = [
                 {"type": "tool_use", "id": b["id"], "name": b["name"], "input": b["input"]}
@@ -135,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
                 else b
                 for b in blocks
             ]
-            self._json(
+            self.send_json(
                 200,
                 {
                     "id": "msg_fake",
@@ -149,49 +140,14 @@ class _Handler(BaseHTTPRequestHandler):
                 },
             )
             return
-        data = b"".join(
-            f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
-            for name, payload in _events(blocks, stop)
-        )
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _json(self, code: int, obj: dict[str, Any]) -> None:
-        data = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_events(_events(blocks, stop))
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    script: Script
-
-
-class FakeAnthropic:
+class FakeAnthropic(FakeServer):
     """`with FakeAnthropic(["cmd1", "cmd2"]) as api: ... api.url ...`"""
+
+    handler = _Handler
 
     def __init__(self, commands: list[str]) -> None:
         self.script = Script(commands=list(commands))
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.script = self.script
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeAnthropic:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__()

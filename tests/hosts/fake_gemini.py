@@ -11,9 +11,9 @@ sent back are kept for the test.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from fake_http import FakeServer, Handler
 
 SHELL_TOOL = "run_shell_command"
 SIDE_ANSWER = {
@@ -24,27 +24,18 @@ SIDE_ANSWER = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt: str, *args: Any) -> None:  # quiet
-        pass
-
+class _Handler(Handler):
     def do_GET(self) -> None:
-        self._send(200, "application/json", b'{"models": []}')
+        self.send_json(200, {"models": []})
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = self.json_body({"error": {"message": "bad json"}})
+        if body is None:
+            return
         if ":countTokens" in self.path:
-            self._send(200, "application/json", b'{"totalTokens": 10}')
+            self.send_json(200, {"totalTokens": 10})
             return
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            self._send(400, "application/json", b'{"error": {"message": "bad json"}}')
-            return
-        parts = self.server.fake.answer(body)
+        parts = self.fake.answer(body)
         resp = {
             "candidates": [
                 {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}
@@ -52,41 +43,23 @@ class _Handler(BaseHTTPRequestHandler):
             "usageMetadata": {"promptTokenCount": 1, "candidatesTokenCount": 1, "totalTokenCount": 2},
         }
         if "alt=sse" in self.path:
-            self._send(200, "text/event-stream", f"data: {json.dumps(resp)}\n\n".encode())
+            self.send_events([(None, resp)])
         else:
-            self._send(200, "application/json", json.dumps(resp).encode())
-
-    def _send(self, code: int, ctype: str, data: bytes) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+            self.send_json(200, resp)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeGemini
-
-
-class FakeGemini:
+class FakeGemini(FakeServer):
     """`with FakeGemini(["cmd1", "cmd2"]) as api: ... api.url ...`"""
+
+    handler = _Handler
 
     def __init__(self, commands: list[str]) -> None:
         self.commands = list(commands)
         self.responses: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__()
 
     def answer(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        with self._lock:
+        with self.lock:
             if (body.get("generationConfig") or {}).get("responseMimeType") == "application/json":
                 return [{"text": json.dumps(SIDE_ANSWER)}]
             names = [
@@ -105,11 +78,3 @@ class FakeGemini:
                         {"functionCall": {"name": SHELL_TOOL, "args": {"command": self.commands[len(done)]}}}
                     ]
             return [{"text": "All scripted steps are done."}]
-
-    def __enter__(self) -> FakeGemini:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()

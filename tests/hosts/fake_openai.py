@@ -11,9 +11,9 @@ Codex sent back are kept for the test.
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from fake_http import FakeServer, Handler
 
 SHELL_TOOL = "exec_command"
 USAGE = {
@@ -25,77 +25,54 @@ USAGE = {
 }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, fmt: str, *args: Any) -> None:  # quiet
-        pass
-
+class _Handler(Handler):
     def do_GET(self) -> None:
-        self._send(200, "application/json", json.dumps({"data": [], "models": []}).encode())
+        self.send_json(200, {"data": [], "models": []})
 
     def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            self._send(400, "application/json", b'{"error": {"message": "bad json"}}')
+        body = self.json_body({"error": {"message": "bad json"}})
+        if body is None:
             return
-        item = self.server.fake.answer(body)
-        events = [
-            ("response.created", {"type": "response.created", "response": _response([], "in_progress")}),
-            (
-                "response.output_item.added",
-                {"type": "response.output_item.added", "output_index": 0, "item": item},
-            ),
-            (
-                "response.output_item.done",
-                {"type": "response.output_item.done", "output_index": 0, "item": item},
-            ),
-            (
-                "response.completed",
-                {"type": "response.completed", "response": _response([item], "completed")},
-            ),
-        ]
-        data = b"".join(f"event: {n}\ndata: {json.dumps(p)}\n\n".encode() for n, p in events)
-        self._send(200, "text/event-stream", data)
-
-    def _send(self, code: int, ctype: str, data: bytes) -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        item = self.fake.answer(body)
+        self.send_events(
+            [
+                ("response.created", {"type": "response.created", "response": _response([], "in_progress")}),
+                (
+                    "response.output_item.added",
+                    {"type": "response.output_item.added", "output_index": 0, "item": item},
+                ),
+                (
+                    "response.output_item.done",
+                    {"type": "response.output_item.done", "output_index": 0, "item": item},
+                ),
+                (
+                    "response.completed",
+                    {"type": "response.completed", "response": _response([item], "completed")},
+                ),
+            ]
+        )
 
 
 def _response(output: list[dict[str, Any]], status: str) -> dict[str, Any]:
     return {"id": "resp_fake", "object": "response", "status": status, "output": output, "usage": USAGE}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeOpenAI
-
-
-class FakeOpenAI:
+class FakeOpenAI(FakeServer):
     """`with FakeOpenAI(["cmd1", "cmd2"]) as api: ... api.base_url ...`"""
+
+    handler = _Handler
 
     def __init__(self, commands: list[str]) -> None:
         self.commands = list(commands)
         self.outputs: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        super().__init__()
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"{self.url}/v1"
 
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
+        with self.lock:
             offers = any(isinstance(t, dict) and t.get("name") == SHELL_TOOL for t in body.get("tools") or [])
             inputs = body.get("input") if isinstance(body.get("input"), list) else []
             done = [i for i in inputs if isinstance(i, dict) and i.get("type") == "function_call_output"]
@@ -120,11 +97,3 @@ class FakeOpenAI:
                     {"type": "output_text", "text": "All scripted steps are done.", "annotations": []}
                 ],
             }
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -147,3 +147,59 @@ def host_binary(name: str) -> Path:
     if shutil.which("npm") is None:
         pytest.skip(f"node/npm is missing: the real {name} CLI cannot be installed here")
     pytest.skip(f"{name} is not installed: run .ci/install-hosts (CI does)")
+
+
+# ---- the real-CLI end-to-end tests (test_*_e2e.py) share these -----------------------------------------
+
+
+def init_host(h: Hooked, name: str, flag: str, tmp_path: Path) -> tuple[Path, Path]:
+    """The real CLI `name` and a fresh HOME for it, after `forge-tui init --<flag>` on the project."""
+    from forge_tui.cli import main as cli_main
+
+    binary = host_binary(name)
+    assert cli_main(["init", f"--{flag}", str(h.root)]) == 0  # on the existing project
+    home = tmp_path / f"{name}-home"
+    home.mkdir()
+    return binary, home
+
+
+def scripted_commands(markers: tuple[Path, Path]) -> tuple[str, str]:
+    """The two commands the stand-in model asks for: one the solo pack denies (it would write the first
+    marker before a force push) and one it allows (it writes the second)."""
+    denied, allowed = markers
+    return f"echo bad > {denied}; git push --force origin main", f"echo good > {allowed}"
+
+
+def run_host(argv: list[str], root: Path, drop: tuple[str, ...], **env: str) -> str:
+    """Run a host CLI headless in `root` with the test's environment minus the variables starting with
+    `drop` (and PYTEST), plus `env`; fails unless it exits 0. Returns its standard output."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith((*drop, "PYTEST"))}
+    full.update(env)
+    p = subprocess.run(
+        argv, cwd=root, env=full, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=240
+    )
+    assert p.returncode == 0, (
+        f"{Path(argv[0]).name} exited {p.returncode}: {p.stdout[-1500:]} {p.stderr[-1500:]}"
+    )
+    return p.stdout
+
+
+def assert_gate_held(
+    h: Hooked, denied_cmd: str, allowed_cmd: str, *, actor: str | None = None, only: bool = True
+) -> dict[str, Any]:
+    """The ledger shows what a host run through the gate must leave: a request for each command (`only`
+    these), denied and allowed, one outcome, of the allowed one with the digest of what ran, and no
+    violation. Returns the outcome's body."""
+    reqs = {r["body"]["action"]["command"]: r["body"] for r in h.records("request")}
+    wanted = {denied_cmd, allowed_cmd}
+    assert (set(reqs) == wanted) if only else (set(reqs) >= wanted), sorted(reqs)
+    if actor is not None:
+        assert {r["actor"]["id"] for r in reqs.values()} == {actor}
+    decisions = {d["body"]["request_id"]: d["body"]["status"] for d in h.records("decision")}
+    assert decisions[reqs[denied_cmd]["request_id"]] == "denied"
+    assert decisions[reqs[allowed_cmd]["request_id"]] == "allowed"
+    outcomes = [o["body"] for o in h.records("outcome")]
+    assert [o["request_id"] for o in outcomes] == [reqs[allowed_cmd]["request_id"]]
+    assert outcomes[0]["input_digest"] == reqs[allowed_cmd]["action"]["input_digest"]
+    assert not h.records("violation")
+    return outcomes[0]

@@ -12,14 +12,10 @@ Codex's own sandbox is off (`-s danger-full-access`) so that only the gate decid
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 from fake_openai import FakeOpenAI
-from hostkit import Hooked, host_binary
-
-from forge_tui.cli import main as cli_main
+from hostkit import Hooked, assert_gate_held, init_host, run_host, scripted_commands
 
 
 def run_codex(codex: Path, api: FakeOpenAI, root: Path, home: Path) -> list[dict]:
@@ -27,9 +23,7 @@ def run_codex(codex: Path, api: FakeOpenAI, root: Path, home: Path) -> list[dict
         'model = "gpt-fake"\nmodel_provider = "fake"\n\n[model_providers.fake]\nname = "fake"\n'
         f'base_url = "{api.base_url}"\nenv_key = "FAKE_OPENAI_KEY"\nwire_api = "responses"\n'
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CODEX_", "PYTEST"))}
-    env.update(CODEX_HOME=str(home), FAKE_OPENAI_KEY="not-a-key")
-    p = subprocess.run(
+    out = run_host(
         [
             str(codex),
             "exec",
@@ -41,56 +35,36 @@ def run_codex(codex: Path, api: FakeOpenAI, root: Path, home: Path) -> list[dict
             "danger-full-access",
             "Run the scripted steps.",
         ],
-        cwd=root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=240,
+        root,
+        ("OPENAI_", "CODEX_"),
+        CODEX_HOME=str(home),
+        FAKE_OPENAI_KEY="not-a-key",
     )
-    assert p.returncode == 0, f"codex exited {p.returncode}: {p.stderr[-2000:]}"
-    return [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
 def test_codex_runs_the_allowed_command_and_not_the_denied_one(
     unstarted: Hooked, markers: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    codex = host_binary("codex")
-    assert cli_main(["init", "--codex", str(unstarted.root)]) == 0
+    codex, home = init_host(unstarted, "codex", "codex", tmp_path)
     unstarted.start()
     denied, allowed = markers
-    denied_cmd = f"echo bad > {denied}; git push --force origin main"
-    allowed_cmd = f"echo good > {allowed}"
-    home = tmp_path / "codex-home"
-    home.mkdir()
+    denied_cmd, allowed_cmd = scripted_commands(markers)
     with FakeOpenAI([denied_cmd, allowed_cmd]) as api:
         run_codex(codex, api, unstarted.root, home)
         outputs = api.outputs
     assert not denied.exists(), "Codex ran a command the gate denied"
     assert allowed.read_text() == "good\n", "the command the gate allowed did not run"
     assert "rule no-force-push" in outputs[0]["output"]
-
-    reqs = {r["body"]["action"]["command"]: r["body"] for r in unstarted.records("request")}
-    assert set(reqs) == {denied_cmd, allowed_cmd}
-    assert {r["actor"]["id"] for r in reqs.values()} == {"codex"}
-    decisions = {d["body"]["request_id"]: d["body"]["status"] for d in unstarted.records("decision")}
-    assert decisions[reqs[denied_cmd]["request_id"]] == "denied"
-    assert decisions[reqs[allowed_cmd]["request_id"]] == "allowed"
-    (outcome,) = [o["body"] for o in unstarted.records("outcome")]
-    assert outcome["request_id"] == reqs[allowed_cmd]["request_id"]
-    assert outcome["input_digest"] == reqs[allowed_cmd]["action"]["input_digest"]
-    assert not unstarted.records("violation")
+    assert_gate_held(unstarted, denied_cmd, allowed_cmd, actor="codex")
 
 
 def test_codex_runs_nothing_when_the_daemon_is_down(
     unstarted: Hooked, markers: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    codex = host_binary("codex")
-    assert cli_main(["init", "--codex", str(unstarted.root)]) == 0
+    codex, home = init_host(unstarted, "codex", "codex", tmp_path)
     _, allowed = markers
-    home = tmp_path / "codex-home"
-    home.mkdir()
-    with FakeOpenAI([f"echo good > {allowed}"]) as api:
+    with FakeOpenAI([scripted_commands(markers)[1]]) as api:
         run_codex(codex, api, unstarted.root, home)
         outputs = api.outputs
     assert not allowed.exists(), "Codex ran a tool call although the gate was unreachable"
