@@ -16,7 +16,10 @@ an exported view, rewritten after each change: commit it, but editing it changes
                 (argon2id + secretbox), unless it exists or --vkey gives the public key of a key
                 made elsewhere; then enrol it. The first reviewer of a project enrols themself
                 (self-signed: this ends setup mode); every later one needs --as SIGNER, an active
-                reviewer whose key is on this machine and who signs the enrolment.
+                reviewer whose key is on this machine and who signs the enrolment. Under an
+                account that holds no ledger of the project (a second person on the pair socket),
+                it only creates the key and prints its public key for an active reviewer to enrol
+                (`reviewer add NAME --vkey VKEY --as SIGNER`).
   list          enrolled reviewers (from the ledger), and whether their key is on this machine
   retire NAME --as SIGNER
                 stop accepting NAME's approvals from the retiring record on (the last active
@@ -63,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     from forge_tui.review import read_passphrase
 
     project = find_project()
+    if args.action == "add" and not args.vkey and not (project.state_dir / "local.toml").exists():
+        return _key_only(keys.check_reviewer_name(args.name), args.kdf)
     state = project_trust(project)
     if args.action == "list":
         local = set(keys.local_reviewer_names())
@@ -151,4 +156,21 @@ def _change_passphrase(name: str) -> int:
         raise ConfigError("the new passphrase is the current one")
     key = keys.change_reviewer_passphrase(name, old, new)
     print(f"the passphrase of reviewer {name}'s key is changed ({key.verifier.kid})")
+    return 0
+
+
+def _key_only(name: str, kdf: str) -> int:
+    """This account writes no ledger of the project: make NAME's key here (unless it exists) and say how
+    an active reviewer enrols it; the key never leaves this account's data folder."""
+    from forge_tui.core import keys
+    from forge_tui.review import read_passphrase
+
+    if keys.reviewer_key_path(name).exists():
+        vkey = keys.reviewer_key_vkey(name)
+    else:
+        vkey = keys.create_reviewer_key(name, read_passphrase(name, confirm=True), kdf=kdf).verifier.vkey
+    print(
+        f"reviewer key {name} is on this account; it holds no ledger of this project, so an active reviewer"
+    )
+    print(f"enrols it: forge-tui reviewer add {name} --vkey {vkey} --as SIGNER")
     return 0

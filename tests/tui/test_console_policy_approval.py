@@ -47,7 +47,12 @@ async def test_a_policy_change_is_approved_from_the_console(console_world, daemo
         await wait_until(pilot, lambda: app.link_state == "connected", what="the console to connect")
         assert not app.check_action("approve_policy", ()), "offered with no change pending"
         atomic_write(console_world.project.policy_path, LOOSER.encode())
-        await wait_until(pilot, lambda: daemon.policies.pending is not None, timeout=30, what="the daemon to see the change")
+        await wait_until(
+            pilot,
+            lambda: daemon.policies.pending is not None,
+            timeout=30,
+            what="the daemon to see the change",
+        )
         await wait_until(pilot, lambda: pending_digest(app) == digest, timeout=30, what="the pending change")
         assert daemon.policies.current.digest != digest, "the change took effect before anyone approved it"
         await pilot.press("A")

@@ -99,3 +99,27 @@ def test_reviewer_retire_with_the_daemon_running_denies_nothing(make_world):
         proc.wait(timeout=30)
     assert "bob" not in project_trust(w.project).active()
     verify_clean(w)
+
+
+def test_reviewer_add_under_an_account_without_the_ledger_makes_a_key_to_enrol(make_world, tmp_path):
+    """A second person (their own data folder, no ledger of the project) runs `reviewer add bob`.
+    Broken if that fails for want of a ledger, enrols anything by itself, or does not print the vkey an
+    active reviewer enrols with `--vkey ... --as`."""
+    w = make_world(STRICT, reviewers=())
+    env = w.env(FORGE_PASSPHRASE="correct horse battery")
+    assert run_cli(w, "reviewer", "add", "alice", "--kdf", "interactive", env=env).returncode == 0
+    other = tmp_path / "bob-data"
+    other.mkdir(mode=0o700)
+    made = run_cli(
+        w, "reviewer", "add", "bob", "--kdf", "interactive", env={**env, "FORGE_DATA_DIR": str(other)}
+    )
+    assert made.returncode == 0, made.stderr
+    vkey = next(word for word in made.stdout.split() if word.startswith("forge-tui.reviewer/bob+"))
+    assert "bob" not in project_trust(w.project).reviewers, "enrolled without an active reviewer's signature"
+    enrol = run_cli(w, "reviewer", "add", "bob", "--vkey", vkey, "--as", "alice", env=env)
+    assert enrol.returncode == 0, enrol.stderr
+    assert project_trust(w.project).active()["bob"].verifier.vkey == vkey
+    from pathlib import Path
+
+    assert list(other.rglob("bob.key")), "the key is not in the second person's own data folder"
+    assert not list(Path(env["FORGE_DATA_DIR"]).rglob("bob.key")), "the key went to the owner's folder"
