@@ -294,3 +294,19 @@ def test_the_report_lists_the_worst_100_and_the_csv_every_exception(proj):
     assert data["exceptions_by_code"]["policy_mismatch"] == 150
     csv_text = population_csvs(ctx, data, every)["exceptions.csv"].decode()
     assert csv_text.count("policy_mismatch") == 150
+
+
+def test_verify_report_checks_the_reported_root_against_the_projects_ledger(folder, proj, run_cli):
+    code, out, _ = _verify(run_cli, folder)
+    assert code == 0 and f"made from ledger {LEDGER_ID} of this project" in out
+    # The ledger grows: the report still matches its first N records.
+    ledger = proj.tracked_ledger(LEDGER_ID)
+    data = ledger.read_bytes()
+    ledger.write_bytes(data + data.split(b"\n")[-2] + b"\n")
+    assert _verify(run_cli, folder)[0] == 0
+    # History rewritten under the report (one byte of an early record): the signed root no longer fits.
+    ledger.write_bytes(data.replace(b'"pytest -q"', b'"pytest -x"', 1))
+    code, out, _ = _verify(run_cli, folder)
+    assert code == 1 and f"ledger {LEDGER_ID}'s first" in out and "do not hash to the reported root" in out
+    code, _out, _ = run_cli("verify-report", folder, "--no-ledger")
+    assert code == 0

@@ -302,3 +302,37 @@ def _check_signature(doc: dict[str, Any], manifest: Any, keys: list[Verifier]) -
     if not good:
         raise _Bad("signed by no trusted key (give --key with the ledger's public key)")
     return good
+
+
+def check_against_ledgers(manifest: dict[str, Any], project) -> tuple[list[str], list[BundleFinding]]:
+    """Whether each ledger the manifest names is, in `project`, a ledger whose first `records` lines
+    hash to the manifest's `root` (a report made from it, the ledger grown since or not). Returns the
+    ledger ids checked and the findings; ledgers the project lacks are left unchecked."""
+    from forge_tui.core.merkle import leaf_hash, root_from_leaves
+
+    checked, findings = [], []
+    for g in manifest.get("ledgers") or []:
+        lid, size, root = str(g.get("ledger")), g.get("records"), g.get("root")
+        path = project.tracked_ledger(lid)
+        if "/" in lid or not path.is_file() or not isinstance(size, int):
+            continue
+        leaves = []
+        with open(path, "rb") as fh:
+            for line in fh:
+                if len(leaves) == size or not line.endswith(b"\n"):
+                    break
+                leaves.append(leaf_hash(line[:-1]))
+        checked.append(lid)
+        if len(leaves) < size:
+            findings.append(
+                BundleFinding(
+                    MANIFEST, f"ledger {lid} holds {len(leaves)} records, fewer than the {size} reported"
+                )
+            )
+        elif root_from_leaves(leaves).hex() != root:
+            findings.append(
+                BundleFinding(
+                    MANIFEST, f"ledger {lid}'s first {size} records do not hash to the reported root"
+                )
+            )
+    return checked, findings
