@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 
-from gatehelp import run_cli, spawn_daemon, verify_clean, wait_for_socket
+from gatehelp import ask_pending, run_cli, spawn_daemon, verify_clean, wait_for_socket
 
 from forge_tui.client import Client
 from forge_tui.core.reviewers import load_reviewers
@@ -73,17 +73,7 @@ def test_reviewer_retire_with_the_daemon_running_denies_nothing(make_world):
     proc = spawn_daemon(w)
     try:
         wait_for_socket(w.sock, proc)
-        with Client(w.sock) as agent:
-            asked = agent.call(
-                "gate.request",
-                {
-                    "action": {"kind": "shell.exec", "command": "make deploy"},
-                    "actor": {"id": "claude"},
-                    "wait_s": 0,
-                },
-            )
-        assert asked["status"] == "pending", asked
-        rid = asked["request_id"]
+        rid = ask_pending(w)
         retire = run_cli(w, "reviewer", "retire", "bob", "--as", "alice", env=env)
         assert retire.returncode == 0 and "retired" in retire.stdout, retire.stderr
         with Client(w.rsock) as c:

@@ -105,6 +105,17 @@ def req(command: str | None = None, *, kind: str = "shell.exec", **kw: Any) -> d
     return {"action": a, "actor": actor(kw.pop("aid", "agent-1"), kw.pop("session", "s1")), **kw}
 
 
+def ask_pending(world: World, command: str = "make deploy") -> str:
+    """Ask the world's running daemon (over its agent socket, as an agent) for `command` without
+    waiting; asserts the answer is pending and returns the request id."""
+    from forge_tui.client import Client
+
+    with Client(world.sock) as agent:
+        asked = agent.call("gate.request", req(command, wait_s=0))
+    assert asked["status"] == "pending", asked
+    return asked["request_id"]
+
+
 def sign(
     world: World,
     signer: str,
