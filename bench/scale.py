@@ -1,7 +1,7 @@
 """Cost against ledger size: daemon start, `log --tail 20`, `browse` first paint and `verify`, each with
 its anchor measured in the same run (issue 11, docs/design.md §12).
 
-    python bench/scale.py [--sizes 10000,100000,1000000] [--runs 3] [--verify-runs 1]
+    python bench/scale.py [--sizes 10000,100000,1000000] [--runs 3] [--verify-runs 1] [--verify-max N]
                           [--dir /tmp/forge-bench-scale] [--out bench/results/scale.txt]
                           [--svg bench/results/scale.svg]
 
@@ -21,6 +21,8 @@ O(n) verify figures, whose runs take a minute at a million records):
   the same way.
 - `verify --no-local` (every signature) and `verify --fast --no-local`: wall time. Anchor: one
   process verifying the ledger's N signatures with PyNaCl in a loop (bench/verify.py's bare loop).
+  Above --verify-max records only `--fast` is run (the full verify re-evaluates every policy decision,
+  minutes at a million records on a loaded machine).
 
 Prints a markdown table, writes it with the command, the machine and the load to --out, and draws the
 cost of each against ledger size, with its anchors dashed, as an SVG (hand-written, no plotting
@@ -265,7 +267,7 @@ SERIES = [
 ]
 
 
-def measure(size: int, base: Path, runs: int, verify_runs: int) -> dict:
+def measure(size: int, base: Path, runs: int, verify_runs: int, verify_max: int) -> dict:
     info = ensure(base / str(size), size)
     env = isolated_env(base / f"home-{size}")
     env["FORGE_DATA_DIR"] = info["data_dir"]
@@ -291,8 +293,9 @@ def measure(size: int, base: Path, runs: int, verify_runs: int) -> dict:
     fasts, fulls, loops = [], [], []
     for _ in range(verify_runs):
         fasts.append(cli_time(env, root, "verify", "-q", "--fast", "--no-local"))
-        fulls.append(cli_time(env, root, "verify", "-q", "--no-local"))
-        loops.append(bare_verify_loop(info))
+        if size <= verify_max:
+            fulls.append(cli_time(env, root, "verify", "-q", "--no-local"))
+            loops.append(bare_verify_loop(info))
     row = {
         "size": size,
         "mib": info["ledger"].stat().st_size / 2**20,
@@ -305,8 +308,8 @@ def measure(size: int, base: Path, runs: int, verify_runs: int) -> dict:
         "tail_rss": med(m["trss"]),
         "paint": med(m["paint"]),
         "fast": med(fasts),
-        "full": med(fulls),
-        "anchor_loop": med(loops),
+        "full": med(fulls) if fulls else float("nan"),
+        "anchor_loop": med(loops) if loops else float("nan"),
         "load": os.getloadavg()[0],
     }
     print(json.dumps(row), file=sys.stderr)
@@ -334,9 +337,15 @@ def tables(rows: list[dict]) -> str:
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
+        full = (
+            "not run"
+            if r["full"] != r["full"]
+            else f"{r['full']:.2f} s ({r['full'] / r['anchor_loop']:.2f}×)"
+        )
+        loop = "not run" if r["anchor_loop"] != r["anchor_loop"] else f"{r['anchor_loop']:.2f} s"
         lines.append(
             f"| {r['size']:,} | {r['paint']:.3f} s ({r['paint'] / r['anchor_app']:.2f}×) | {r['anchor_app']:.3f} s "
-            f"| {r['full']:.2f} s ({r['full'] / r['anchor_loop']:.2f}×) | {r['anchor_loop']:.2f} s | {r['fast']:.2f} s |"
+            f"| {full} | {loop} | {r['fast']:.2f} s |"
         )
     return "\n".join(lines)
 
@@ -346,16 +355,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--verify-runs", type=int, default=1)
+    ap.add_argument("--verify-max", type=int, default=100_000, help="full verify only up to this size")
     ap.add_argument("--dir", default="/tmp/forge-bench-scale")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "scale.txt"))
     ap.add_argument("--svg", default=str(ROOT / "bench" / "results" / "scale.svg"))
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     load0 = os.getloadavg()[0]
-    rows = [measure(size, Path(args.dir), args.runs, args.verify_runs) for size in sizes]
+    rows = [measure(size, Path(args.dir), args.runs, args.verify_runs, args.verify_max) for size in sizes]
     table = tables(rows)
     header = (
-        f"command: python bench/scale.py --sizes {args.sizes} --runs {args.runs} --verify-runs {args.verify_runs}\n"
+        f"command: python bench/scale.py --sizes {args.sizes} --runs {args.runs} --verify-runs {args.verify_runs}"
+        f" --verify-max {args.verify_max}\n"
         f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {memory_gib():.0f} GiB, Python {sys.version.split()[0]}; "
         f"load average (1 min) {load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end\n"
         f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n\n"
