@@ -104,7 +104,14 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_agent_side_sources_name_only_stdlib_and_forge_tui():
-    for rel in ("client.py", "commands/request.py", "protocol.py", "gitlink.py", "commands/git_hook.py"):
+    for rel in (
+        "client.py",
+        "commands/request.py",
+        "protocol.py",
+        "gitlink.py",
+        "commands/git_hook.py",
+        "textsafe.py",
+    ):
         for name in _imports(PKG / rel):
             top = name.split(".")[0]
             assert top in sys.stdlib_module_names or top == "forge_tui", (rel, name)
@@ -116,6 +123,7 @@ def test_agent_side_sources_name_only_stdlib_and_forge_tui():
                     "forge_tui.gitlink",
                     "forge_tui.paths",
                     "forge_tui.protocol",
+                    "forge_tui.textsafe",
                 }, (
                     rel,
                     name,
