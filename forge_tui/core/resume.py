@@ -45,6 +45,17 @@ class LineWatch:
 
     pending: dict[bytes, tuple[int, bytes]] = field(default_factory=dict)
     trust: list[tuple[int, bytes]] = field(default_factory=list)
+    # The JSON of each trust entry, made once: the list is written at every checkpoint and grows with
+    # each daemon start (a `policy` record), so it is not re-encoded every time.
+    _trust_json: list[str] = field(default_factory=list, compare=False, repr=False)
+
+    def trust_json(self) -> str:
+        """`trust` as `_dump` would write it."""
+        done = self._trust_json
+        if len(done) > len(self.trust):
+            done.clear()
+        done.extend(f'[{off},"{leaf.hex()}"]' for off, leaf in self.trust[len(done) :])
+        return "[" + ",".join(done) + "]"
 
     def observe(self, off: int, line: bytes, leaf: bytes) -> None:
         """A record accepted at byte `off` (its line without LF, and its leaf hash)."""
@@ -78,7 +89,7 @@ class LineWatch:
             self.pending.pop(rid, None)
 
     def copy(self) -> LineWatch:
-        return LineWatch(dict(self.pending), list(self.trust))
+        return LineWatch(dict(self.pending), list(self.trust), list(self._trust_json))
 
 
 @dataclass
@@ -107,10 +118,12 @@ class SavedRange:
             "pending": [
                 [rid.decode("utf-8"), off, leaf.hex()] for rid, (off, leaf) in self.watch.pending.items()
             ],
-            "trust": [[off, leaf.hex()] for off, leaf in self.watch.trust],
         }
-        text = _dump(body)
-        return _dump({"body": body, "sha256": hashlib.sha256(text).hexdigest()}) + b"\n"
+        # The same bytes as _dump(body with "trust"): keys sorted, "trust" just before "v" (the last).
+        head = _dump(body)
+        tail = b',"v":%d}' % VERSION
+        text = head[: -len(tail)] + b',"trust":' + self.watch.trust_json().encode("ascii") + tail
+        return b'{"body":' + text + b',"sha256":"' + hashlib.sha256(text).hexdigest().encode() + b'"}\n'
 
     @classmethod
     def decode(cls, data: bytes, origin: str) -> SavedRange:
