@@ -61,6 +61,9 @@ class HookService:
         self.daemon = daemon
         self.by_call: OrderedDict[str, Decided] = OrderedDict()  # tool_use_id -> decision
         self.by_input: OrderedDict[tuple[str, str], list[Decided]] = OrderedDict()  # (session, digest)
+        # Requests still pending when the hook's own deadline ended (the host was told no): the same
+        # input asked again in the same session waits on (or takes the decision of) that request.
+        self.gave_up: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
     async def handle(self, conn, params: dict[str, Any]) -> dict[str, str | int]:
         host = params.get("host") if isinstance(params.get("host"), str) else "?"
@@ -108,8 +111,15 @@ class HookService:
         if mapped.content is not None:
             params["content"] = mapped.content
         until = time.monotonic() + wait_s
-        res = await gate.request(params, conn.peer, "hook")
+        key = (ev.session, mapped.action["input_digest"])
+        res = self._asked_before(key)
+        if res is None:
+            res = await gate.request(params, conn.peer, "hook")
         res = await _settle(gate, res, until)
+        if res["status"] == PENDING:
+            self.gave_up[key] = res
+            while len(self.gave_up) > REMEMBERED:
+                self.gave_up.popitem(last=False)
         self._remember(ev, res, mapped.action["input_digest"])
         where = f"request {res['request_id']}, ledger seq {res.get('seq')}"
         if res["status"] == ALLOWED:
@@ -121,9 +131,23 @@ class HookService:
         return deny(
             ev.host,
             f"forge-tui denied: still waiting for a reviewer after {wait_s:.0f} s ({where}); "
-            "ask again once a reviewer has decided",
+            "the same call asked again waits on this request and runs once a reviewer approves it",
             ev.event_name,
         )
+
+    def _asked_before(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        """The request this session's same input left pending when its hook gave up: still pending, or
+        decided since (an approval given after the host was told no is used by the retry, once)."""
+        res = self.gave_up.pop(key, None)
+        if res is None:
+            return None
+        gate = self.daemon.gate
+        rid = res["request_id"]
+        if rid in gate.pending:
+            return res
+        if rid in gate.decided:
+            return dict(gate.decided[rid])
+        return None  # forgotten since: ask anew
 
     def _instead(self, rule_id: str | None) -> str | None:
         if not rule_id:

@@ -126,6 +126,39 @@ def test_the_hooks_own_deadline_denies_a_request_still_pending(hooked: Hooked) -
     assert decision == "deny" and "still waiting for a reviewer" in reason
 
 
+def test_asking_again_after_the_deadline_waits_on_the_same_request(hooked: Hooked) -> None:
+    """Broken if the retry of a call whose hook gave up makes a second request (the reviewer would
+    approve one the host never runs), or if an approval given in between is not the retry's answer."""
+    hooked.stop()
+    env = dict(os.environ, FORGE_PASSPHRASE="alice reviews hooks")
+    add = subprocess.run(
+        [sys.executable, "-m", "forge_tui", "reviewer", "add", "alice"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert add.returncode == 0, add.stderr
+    hooked.start()
+    call = payload("codex", "pre", "Bash", {"command": "git push origin main"})
+    for _ in range(2):
+        r = hooked.hook("codex", call, deadline=1)
+        assert r.returncode == 2 and "still waiting for a reviewer" in decision_of("codex", r.stdout)[1]
+    pending = [d for d in hooked.records("decision") if d["body"]["status"] == "pending"]
+    assert len(pending) == 1, "the retry made a second request"
+    rid = pending[0]["body"]["request_id"]
+    ok = subprocess.run(
+        [sys.executable, "-m", "forge_tui", "approve", rid, "--as", "alice"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    r = hooked.hook("codex", call, deadline=30)
+    decision, reason = decision_of("codex", r.stdout)
+    assert r.returncode == 0 and decision == "allow" and rid in reason
+    assert len([d for d in hooked.records("decision") if d["body"]["status"] == "pending"]) == 1
+
+
 def test_approval_timeout_denies(tmp_path, monkeypatch) -> None:
     h = make_project(tmp_path, 'version = 1\ndefault = "ask"\napproval_timeout = "1s"\n')
     monkeypatch.chdir(h.root)
