@@ -8,8 +8,9 @@ shows medians.
 - `python3 -I -S -c pass`: the interpreter's start, the budget's unit (≤ 2×, goal ≤ 1.5×);
 - anchor: a minimal `-I -S` script that reads standard input and connects to the daemon's Unix socket
   (and closes it): the least any hook that asks a daemon can do;
-- the anchor plus the one `hook.run` call the hook makes (the daemon's durable decision included): the
-  least a hook that asks the daemon can cost, whatever its own code does;
+- the anchor plus the one `hook.run` call the hook makes (the daemon's durable decision included: it
+  answers once the records are fdatasync'd, the checkpoint follows): the least a hook that asks the
+  daemon can cost, whatever its own code does;
 - the hook exactly as `init --claude-code` writes it (`/bin/sh -c 'python -I -S
   …/forge_tui/hooks/run.py claude-code --deadline 630 || exit 2'`) for a Bash call the policy allows (`pytest -q`, rule `tests`), against
   a real daemon that records the request and decision durably before answering;
@@ -170,7 +171,7 @@ def main() -> int:
         f"# bench/hook.py --rounds {args.rounds}",
         f"# {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}; {cpu_model()}, {os.cpu_count()} CPUs; "
         f"Python {platform.python_version()}; load average {load0:.2f} -> {load1:.2f}",
-        f"# interpreter: {exe}",
+        f"# interpreter: {os.path.relpath(exe, REPO) if exe.startswith(str(REPO)) else Path(exe).name}",
         "",
         "| command | median | p90 | × `-c pass` | × anchor |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -182,8 +183,8 @@ def main() -> int:
         )
     lines += [
         "",
-        f"daemon's share: one hook.run on an open connection (request + decision signed, fdatasync'd,"
-        f" checkpoint): median {decision:.2f} ms",
+        f"daemon's share: one hook.run on an open connection (request + decision signed and fdatasync'd;"
+        f" the checkpoint follows the answer): median {decision:.2f} ms",
     ]
     text = "\n".join(lines) + "\n"
     print(text)

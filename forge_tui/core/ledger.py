@@ -751,10 +751,18 @@ class LedgerWriter:
             self._spec = (base + len(out), prev, ts_ms)
         return Prepared(base, prev_in, prev, ts_ms, b"".join(chunks), leaves, out, len(extra))
 
-    def commit(self, batch: Prepared, *, checkpoint: bool | Callable[[], bool] = True) -> list[Appended]:
+    def commit(
+        self,
+        batch: Prepared,
+        *,
+        checkpoint: bool | Callable[[], bool] = True,
+        on_durable: Callable[[list[Appended]], None] | None = None,
+    ) -> list[Appended]:
         """Write a prepared batch (one O_APPEND write, fdatasync) and, as `append` says, the checkpoint.
         Only the writer thread calls this; `prepare` may run meanwhile in another thread. Returns the
-        records of the batch's items (not the clock note `prepare` may have put first)."""
+        records of the batch's items (not the clock note `prepare` may have put first). `on_durable`,
+        if given, is called with them as soon as they are durable, before the checkpoint is signed (the
+        daemon answers its callers from there, while this thread signs)."""
         if batch.base != self.tree.size or batch.prev_in != self.last_leaf:
             raise StaleBatch("ledger write failed: an earlier batch could not be written")
         if self.fault:
@@ -785,6 +793,9 @@ class LedgerWriter:
             self.last_ts_ms = batch.ts_ms
             if self._spec is not None and self._spec[:2] == (self.tree.size, self.last_leaf):
                 self._spec = None  # nothing prepared beyond this batch
+        written = batch.records[batch.extra :]
+        if on_durable is not None:
+            on_durable(written)
         if checkpoint is True or (checkpoint is not False and checkpoint()):
             try:
                 self.checkpoint()
@@ -792,7 +803,7 @@ class LedgerWriter:
                 pass  # the records are durable (the caller hears so); the fault refuses the next ones
             except OSError as exc:  # e.g. fstat of the ledger: the same, a fault until a retry signs
                 self.fault = f"checkpoint failed: {exc.strerror or exc}"
-        return batch.records[batch.extra :]
+        return written
 
     def is_durable(self, batch: Prepared) -> bool:
         """Whether `batch` went through fdatasync: its leaves are in the tree only once it did."""

@@ -9,12 +9,14 @@ signature and then waits for the loop to hand it back. A caller hears back only 
 write fails, every caller in the batch gets the error (and the gate denies), and so do the callers of a
 batch already prepared on top of it (it is never written: the chain stays exact).
 
-The signed checkpoint and the tracked copy follow each batch, except under load: when another caller is
-queued once a batch is durable (or arrives within CHECKPOINT_WAIT_S), the batch skips them (its records
-are durable all the same) and the next batch that finds nobody coming, or the first one after
-CHECKPOINT_EVERY_S, signs once for all of them. So an idle daemon answers only after the checkpoint
-covers the answer, as before (1 ms later), and a busy one does not spend a second fsync and two renames
-per batch.
+Callers are answered as soon as their records are durable (fdatasync returned), from the writer thread,
+before it signs anything: the checkpoint and the tracked copy follow in that thread while the loop sends
+the replies (docs/design.md §4.6 asks only for durable records before an answer). They follow each batch,
+except under load: when another caller is queued once a batch is durable (or arrives within
+CHECKPOINT_WAIT_S), the batch skips them (its records are durable all the same) and the next batch that
+finds nobody coming, or the first one after CHECKPOINT_EVERY_S, signs once for all of them. So an idle
+daemon's checkpoint covers an answer a few fsyncs after it was sent (`flushed()` waits for that), and a
+busy one does not spend a second fsync and two renames per batch.
 
 Faults (docs/faults.md): when the writer enters a fault (a write, fdatasync or checkpoint failed), every
 append is refused at once (the gate denies) and a heal task calls `writer.heal()` with back-off
@@ -267,7 +269,7 @@ class GroupAppender:
         """Asked in the writer thread once a batch is durable: sign now, unless the last checkpoint is
         recent and another caller is queued, a batch is being prepared, or a caller arrives within
         CHECKPOINT_WAIT_S (its batch comes next and signs or defers in turn, so the last batch of a burst
-        always signs before it answers)."""
+        always signs). Its callers have been answered already: the wait delays only this thread."""
         now = time.monotonic()
         if now - self._last_checkpoint < CHECKPOINT_EVERY_S and not self._closed:
             self._arrived.clear()
@@ -300,9 +302,15 @@ class GroupAppender:
                 fut.set_exception(err)
 
     async def _commit(self, batch, prepared: Prepared, loop) -> None:
+        answered: list[bool] = []
+
+        def durable(written: list[Appended]) -> None:  # writer thread, before the checkpoint: answer now
+            loop.call_soon_threadsafe(self._answer, batch, written, answered)
+
         try:
             written = await loop.run_in_executor(
-                self._executor, lambda: self.writer.commit(prepared, checkpoint=self._checkpoint_now)
+                self._executor,
+                lambda: self.writer.commit(prepared, checkpoint=self._checkpoint_now, on_durable=durable),
             )
         except Exception as exc:
             if not self.writer.is_durable(prepared):
@@ -315,6 +323,13 @@ class GroupAppender:
             self.log(f"ledger: {type(exc).__name__}: {exc} after batch {prepared.base} was durable")
             written = prepared.records[prepared.extra :]
         self._watch_faults()
+        self._answer(batch, written, answered)  # (done already from `durable`, which ran first)
+
+    def _answer(self, batch, written: list[Appended], answered: list[bool]) -> None:
+        """The batch is durable: count it and give each caller its own records (once)."""
+        if answered:
+            return
+        answered.append(True)
         self.batches += 1
         self.records += len(written)
         pos = 0
@@ -322,6 +337,19 @@ class GroupAppender:
             if not fut.done():
                 fut.set_result(written[pos : pos + len(items)])
             pos += len(items)
+
+    async def synced(self) -> None:
+        """Return once the batch being written, if any, is done with its checkpoint (signed or deferred):
+        `health()` then tells how the work after the answers already given went. Waits for one batch at
+        most, never for the queue to empty."""
+        task = self._inflight
+        if task is not None and not task.done():
+            await asyncio.wait((task,))
+
+    async def flushed(self) -> None:
+        """Return once everything appended so far is durable and, unless the writer is in a fault,
+        covered by a signed checkpoint and copied to the tracked copy (answers come before that)."""
+        await self._idle.wait()
 
     async def close(self) -> None:
         """Write what is queued, sign it, then stop. A second call does nothing."""

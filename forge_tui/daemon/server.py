@@ -708,6 +708,7 @@ class Daemon:
     async def m_status(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         w = self.writer
         assert w is not None
+        await self.appender.synced()  # answers precede their checkpoint: report the state after it
         return {
             "project_id": self.project.project_id,
             "project_root": str(self.project.root),

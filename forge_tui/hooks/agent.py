@@ -3,7 +3,12 @@
 
 It runs once per tool call, so it does as little as the interpreter allows: read standard input, find
 the socket, send the payload (base64, no JSON parsing here) as one `hook.run` call, print the bytes the
-daemon returns and exit with its code. It imports only modules built into the interpreter.
+daemon returns and exit with its code. It is one module that imports only modules built into the
+interpreter (`sys`, `posix`, `time`) and `_socket` and `binascii`: run.py imports it as a top-level
+module from its own folder, so no package `__init__` and no other file of forge-tui is loaded on the
+path of an answer (each one costs a directory listing and a bytecode read at every tool call). So the
+few protocol names it needs are spelled here, and a unit test checks them against forge_tui.protocol
+and forge_tui.hooks.
 
 Fail closed in each host's terms: whatever goes wrong here — no project, no daemon, a timeout, garbage
 on standard input, a malformed reply, a bug — prints the host's deny, writes the reason on standard
@@ -11,8 +16,6 @@ error and exits 2, the one exit code all three hosts treat as "block". The hook'
 (--deadline, below the timeout written into the host's settings) ends the wait before the host would
 kill the hook and, on a timeout, let the tool run.
 """
-
-from __future__ import annotations
 
 import sys
 
@@ -24,12 +27,15 @@ if __name__ == "__main__" and not __package__:  # run as a file under -I -S: fin
 
 import _socket
 import binascii
-import sys
+import posix
 import time
 
-from forge_tui.hooks import EXIT_ALLOW, EXIT_BLOCK, HOSTS
-from forge_tui.hooks.locate import LocateError, socket_path
-from forge_tui.protocol import HOOK_RUN, MAX_LINE
+# As forge_tui.protocol and forge_tui.hooks say (tests/unit/test_hook_actions.py checks they agree).
+HOOK_RUN = "hook.run"
+MAX_LINE = 1 << 20
+HOSTS = ("claude-code", "codex", "gemini")
+EXIT_ALLOW = 0
+EXIT_BLOCK = 2
 
 DEFAULT_DEADLINE_S = 570.0  # Claude Code's default hook timeout is 600 s; init writes its own
 WAIT_MARGIN_S = 10.0  # the daemon stops waiting for a reviewer this long before the hook's deadline
@@ -170,6 +176,91 @@ def _error_text(reply: bytes) -> str:
         return "no result"
     text = reply[at + 11 :].split(b'"', 1)[0]
     return text.decode("utf-8", "replace")[:300]
+
+
+# ---- finding the agent socket, as forge_tui.paths.socket_path does, creating nothing -------------
+# Paths stay bytes end to end (environment, stat, connect), so nothing is decoded or re-encoded; a
+# missing folder is a daemon that is not there, and the hook then denies.
+
+FORGE_DIR = b".forge"
+PROJECT_FILE = b"project.toml"
+# The folders a host names as the project, in order; else the hook's working folder.
+PROJECT_ENV = (b"CLAUDE_PROJECT_DIR", b"GEMINI_PROJECT_DIR")
+_HEX = frozenset(b"0123456789abcdef-")
+
+
+class LocateError(Exception):
+    """No project or no socket can be found from here."""
+
+
+def project_root() -> bytes:
+    env = posix.environ
+    start = next((env[k] for k in PROJECT_ENV if env.get(k)), None) or posix.getcwdb()
+    here = start.rstrip(b"/") or b"/"
+    while True:
+        if _is_file(here + b"/" + FORGE_DIR + b"/" + PROJECT_FILE):
+            return here
+        if here in (b"/", b""):
+            raise LocateError(
+                "not inside a forge-tui project: no .forge/project.toml at or above "
+                + start.decode("utf-8", "replace")
+            )
+        here = here.rsplit(b"/", 1)[0] or b"/"
+
+
+def _is_file(path: bytes) -> bool:
+    try:
+        return posix.stat(path).st_mode & 0o170000 == 0o100000
+    except OSError:
+        return False
+
+
+def project_id(root: bytes) -> str:
+    """`project_id` from .forge/project.toml: the line init writes, else a full TOML parse."""
+    path = root + b"/" + FORGE_DIR + b"/" + PROJECT_FILE
+    with open(path, "rb") as fh:
+        data = fh.read(65536)
+    for line in data.split(b"\n"):
+        if line.startswith(b"project_id"):
+            key, _, value = line.partition(b"=")
+            value = value.strip()
+            if key.strip() == b"project_id" and len(value) == 38 and value[:1] == value[-1:] == b'"':
+                pid = value[1:-1]
+                if set(pid) <= _HEX:
+                    return pid.decode("ascii")
+    import tomllib  # an unusual but valid file: pay for the real parser
+
+    with open(path, "rb") as fh:
+        return str(tomllib.load(fh)["project_id"])
+
+
+def runtime_dir() -> bytes:
+    """As forge_tui.paths.runtime_dir, without creating anything."""
+    env = posix.environ
+    if env.get(b"FORGE_RUNTIME_DIR"):
+        return env[b"FORGE_RUNTIME_DIR"]
+    xdg = env.get(b"XDG_RUNTIME_DIR")
+    if xdg:
+        try:
+            st = posix.stat(xdg)
+            if st.st_uid == posix.getuid() and st.st_mode & 0o077 == 0:
+                return xdg + b"/forge-tui"
+        except OSError:
+            pass
+    return b"/tmp/forge-tui-" + str(posix.getuid()).encode()
+
+
+def socket_path() -> bytes:
+    """The agent socket: FORGE_SOCKET, else <runtime dir>/<project id>.sock of the project around us."""
+    env = posix.environ.get(b"FORGE_SOCKET")
+    if env:
+        return env
+    try:
+        return runtime_dir() + b"/" + project_id(project_root()).encode() + b".sock"
+    except LocateError:
+        raise
+    except (OSError, KeyError, ValueError) as exc:
+        raise LocateError(f"cannot read the project id: {exc}") from None
 
 
 def _deny(host: str, reason: str) -> int:

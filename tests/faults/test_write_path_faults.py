@@ -99,7 +99,9 @@ async def test_a_fault_at_each_call_denies_heals_and_contradicts_nothing(
         assert await agent.ask() == "allowed"
     faults.arm(call, site, ERRNOS[err])
     burst = await asyncio.gather(*(agent.ask() for _ in range(8)))
+    await d.appender.flushed()  # the checkpoint and the tracked copy follow the answers
     after = await agent.ask()
+    await d.appender.flushed()
     assert faults.hits, f"the fault at {call}@{site} was never reached"
     if site == "tracked":
         # A derived copy: decisions go on, the lag is reported.
@@ -160,6 +162,7 @@ async def test_the_request_in_flight_when_the_checkpoint_rename_fails_is_told_th
     agent = Agent(await connect(world.sock))
     faults.arm("replace", "checkpoint")
     assert await agent.ask() == "allowed"  # durable before the checkpoint failed: so it is allowed
+    await d.appender.flushed()  # its checkpoint follows the answer (and fails)
     assert await agent.ask() == "unavailable"  # then denied while the checkpoint cannot be written
     faults.clear()
     await wait_state(d, "ok")

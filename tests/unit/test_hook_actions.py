@@ -168,7 +168,7 @@ def test_parse_event_refuses_what_it_cannot_judge() -> None:
     ],
 )
 def test_the_hook_finds_the_socket_where_the_daemon_listens(project, monkeypatch, env: dict) -> None:
-    from forge_tui.hooks import locate
+    from forge_tui.hooks import agent as locate
     from forge_tui.paths import socket_path
 
     for k, v in env.items():
@@ -177,7 +177,7 @@ def test_the_hook_finds_the_socket_where_the_daemon_listens(project, monkeypatch
 
 
 def test_the_hook_finds_the_project_from_claude_project_dir(project, tmp_path, monkeypatch) -> None:
-    from forge_tui.hooks import locate
+    from forge_tui.hooks import agent as locate
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CLAUDE_PROJECT_DIR", str(project.root))
@@ -186,29 +186,36 @@ def test_the_hook_finds_the_project_from_claude_project_dir(project, tmp_path, m
 
 
 def test_the_agent_side_imports_only_built_in_modules() -> None:
-    """The hook starts once per tool call: no json, socket, typing, enum, pathlib or re on its path."""
-    code = (
-        "import sys; sys.argv = ['run.py', 'nothing']\n"
-        "before = set(sys.modules)\n"
-        "import forge_tui.hooks.agent as r\n"
-        "print(' '.join(sorted(set(sys.modules) - before)))\n"
-    )
+    """The hook starts once per tool call: on the allowed path, run.py loads agent.py alone (no package
+    `__init__`, no other forge-tui file) and nothing but `_socket` and `binascii` besides."""
     from forge_tui.hooks.settings import HOOK_SCRIPT
 
-    parent = str(HOOK_SCRIPT.parents[2])
+    code = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "sys.argv = ['run.py', 'nothing']\n"
+        f"exec(compile(open({str(HOOK_SCRIPT)!r}).read(), {str(HOOK_SCRIPT)!r}, 'exec'), "
+        "{'__name__': 'launcher', '__file__': " + repr(str(HOOK_SCRIPT)) + ", '__package__': None})\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+    )
     out = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, {parent!r})\n" + code],
-        capture_output=True,
-        text=True,
-        check=True,
+        [sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
-    ours = {m for m in out if m.startswith("forge_tui")}
-    assert ours == {
-        "forge_tui",
-        "forge_tui.hooks",
-        "forge_tui.hooks.agent",
-        "forge_tui.hooks.locate",
-        "forge_tui.protocol",
-    }
-    others = set(out) - ours
-    assert others <= {"_socket", "binascii", "posix", "__future__"}, others
+    assert "agent" in out, out
+    assert not [m for m in out if m.startswith("forge_tui")], out
+    others = set(out) - {"agent"}
+    assert others <= {"_socket", "binascii", "posix"}, others
+
+
+def test_the_hooks_spelling_of_the_protocol_agrees_with_the_protocol() -> None:
+    """agent.py spells the few names it needs itself (importing forge_tui.protocol would load two more
+    files at every tool call): they must be the protocol's."""
+    from forge_tui import hooks, protocol
+    from forge_tui.hooks import agent
+
+    assert (agent.HOOK_RUN, agent.MAX_LINE) == (protocol.HOOK_RUN, protocol.MAX_LINE)
+    assert (agent.HOSTS, agent.EXIT_ALLOW, agent.EXIT_BLOCK) == (
+        hooks.HOSTS,
+        hooks.EXIT_ALLOW,
+        hooks.EXIT_BLOCK,
+    )

@@ -1,7 +1,8 @@
 """Group commit and its checkpoints (docs/design.md §4.6). Every caller hears back only once its records are
-durable. An idle appender signs a checkpoint and updates the tracked copy before answering, as a plain
-append does; under load, batches written while more callers wait skip the checkpoint, and the batch
-that finds nobody waiting (or the first after CHECKPOINT_EVERY_S) signs for all of them."""
+durable, and no later: the checkpoint and the tracked copy follow the answer. An idle appender signs a
+checkpoint for each batch, as a plain append does; under load, batches written while more callers wait
+skip the checkpoint, and the batch that finds nobody waiting (or the first after CHECKPOINT_EVERY_S)
+signs for all of them."""
 
 from __future__ import annotations
 
@@ -33,13 +34,40 @@ async def appender(make_world):
     writer.close()
 
 
-async def test_an_idle_appender_signs_before_it_answers(appender):
+async def test_an_idle_appender_signs_each_batch_after_it_answers(appender):
     world, w, a = appender
     for i in range(5):
         done = await a.append([("note", {"text": f"n{i}"})])
-        assert w.signed_size == w.size == done[0].seq + 1, "answered before the checkpoint covered it"
+        assert w.size == done[0].seq + 1, "answered before the record was in the ledger"
+        assert done[0].record["body"]["text"] in w.path.read_text().splitlines()[-1]
+        await asyncio.wait_for(a.flushed(), 30)
+        assert w.signed_size == w.size, "an idle batch left its checkpoint unsigned"
         _same_copies(w)
     assert a.checkpoints == a.batches == 5
+
+
+async def test_an_answer_does_not_wait_for_the_checkpoint(appender, monkeypatch):
+    """Broken if a caller hears back only once the checkpoint is signed: the checkpoint is held here
+    until the caller has its answer, so an appender that waits for it never answers."""
+    import threading
+
+    world, w, a = appender
+    release = threading.Event()
+    real_checkpoint = w.checkpoint
+
+    def held_checkpoint():
+        release.wait(30)
+        return real_checkpoint()
+
+    monkeypatch.setattr(w, "checkpoint", held_checkpoint)
+    try:
+        done = await asyncio.wait_for(a.append([("note", {"text": "early"})]), 20)
+        assert done[0].seq == w.size - 1 and w.signed_size < w.size
+    finally:
+        release.set()
+    await asyncio.wait_for(a.flushed(), 30)
+    assert w.signed_size == w.size
+    _same_copies(w)
 
 
 async def test_under_load_one_checkpoint_covers_the_batches_written_while_others_waited(
@@ -52,6 +80,7 @@ async def test_under_load_one_checkpoint_covers_the_batches_written_while_others
     seqs = [r[0].seq for r in results]
     assert len(set(seqs)) == n and max(seqs) == w.size - 1
     assert a.batches == 3, a.batches
+    await asyncio.wait_for(a.flushed(), 30)
     assert a.checkpoints == 1, "each batch written while callers waited signed its own checkpoint"
     assert w.signed_size == w.size, "the last batch of the burst left an unsigned tail"
     _same_copies(w)
@@ -63,6 +92,7 @@ async def test_a_long_burst_still_signs_every_checkpoint_interval(appender, monk
     monkeypatch.setattr(appender_mod, "CHECKPOINT_EVERY_S", 0.0)
     n = appender_mod.MAX_BATCH_RECORDS * 2 + 100
     await asyncio.gather(*(a.append([("note", {"text": f"n{i}"})]) for i in range(n)))
+    await asyncio.wait_for(a.flushed(), 30)
     assert a.batches == a.checkpoints == 3
     _same_copies(w)
 
