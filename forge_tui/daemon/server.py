@@ -519,6 +519,7 @@ class Daemon:
                 written = await self.appender.append([("policy", body)])
                 self.trust.apply(written[0].seq, "policy", body)
                 self._note_policy_event(kind, body)
+            await self.appender.flushed()  # listen once what opening wrote is signed and copied
             self.gate = Gate(
                 self.project,
                 self.appender,

@@ -97,6 +97,7 @@ async def test_a_fault_at_each_call_denies_heals_and_contradicts_nothing(
     agent = Agent(await connect(world.sock))
     for _ in range(3):
         assert await agent.ask() == "allowed"
+    await d.appender.flushed()  # the last answer's checkpoint follows it: let it land before the fault
     faults.arm(call, site, ERRNOS[err])
     burst = await asyncio.gather(*(agent.ask() for _ in range(8)))
     await d.appender.flushed()  # the checkpoint and the tracked copy follow the answers
