@@ -20,7 +20,10 @@ them come in "episodes", as the daemon would write them:
   - request, decision pending, approval (alice, signed), decision allowed by reviewers, outcome (~10%)
   - request, decision pending, rejection (bob, signed), decision denied by reviewers           (~5%)
   - a note                                                      (~13%)
-The last episode is cut to make exactly N records (every prefix of an episode is itself valid).
+The last episode is cut to make exactly N records (every prefix of an episode is itself valid). The
+project's policy is `POLICY` below, and each episode's action is one it decides as the episode records
+(allowed and denied shell commands and reads, reviewed file writes), so verify's re-evaluation of every
+policy decision agrees with the ledger.
 
 Speed: each record's signature covers `prev`, the hash of the previous line *including its signature*,
 so the signatures form a chain and cannot be computed in parallel. What can be is everything else:
@@ -62,6 +65,48 @@ HEADER = 2 + len(REVIEWERS)  # genesis, policy, one enrolment per reviewer
 # What each record needs from the parent, besides prev and the signature.
 PLAIN, NEEDS_HASH, NEEDS_APPROVAL = 0, 1, 2
 
+# The project's policy: each episode's action is one that this policy decides as the episode records
+# (verify re-evaluates every policy decision under the recorded policy, docs/design.md §7).
+POLICY = """\
+version = 1
+default = "ask"
+approval_timeout = "10m"
+
+[[rule]]
+id = "allow-tests"
+match = { kind = "shell.exec", command = ["pytest*", "cargo test*"] }
+decision = "allow"
+
+[[rule]]
+id = "allow-build"
+match = { kind = "shell.exec", command = ["npm run build", "make lint", "git status*"] }
+decision = "allow"
+
+[[rule]]
+id = "allow-reads"
+match = { kind = "file.read" }
+decision = "allow"
+
+[[rule]]
+id = "deny-secrets"
+match = { kind = "shell.exec", command = ["cat .env*"] }
+decision = "deny"
+reason = "secrets stay out of the agent's context"
+
+[[rule]]
+id = "review-writes"
+match = { kind = "file.write" }
+decision = "ask"
+approvals = 1
+"""
+# (rule, action kind, tool, commands) per allowed or denied episode; the reviewed ones write files.
+_DECIDED = {
+    "allow-tests": ("shell.exec", "Bash", ["pytest -q tests/unit", "cargo test --workspace"]),
+    "allow-build": ("shell.exec", "Bash", ["npm run build", "make lint", "git status --short"]),
+    "allow-reads": ("file.read", "Read", []),
+    "deny-secrets": ("shell.exec", "Bash", ["cat .env", "cat .env.production"]),
+}
+
 _TOOLS = [
     ("shell.exec", "Bash"),
     ("file.write", "Edit"),
@@ -70,18 +115,6 @@ _TOOLS = [
     ("net.fetch", "WebFetch"),
     ("git.commit", "Bash"),
     ("mcp.call", "mcp__github__create_issue"),
-]
-_COMMANDS = [
-    "pytest -q tests/unit",
-    "npm run build",
-    "git status --short",
-    "ls -la src/",
-    "cargo test --workspace",
-    "rg -n TODO src/",
-    "python -m mypy forge_tui",
-    "make lint",
-    "docker compose up -d db",
-    "git commit -m 'fix: handle empty config'",
 ]
 _PATHS = [
     "src/app/main.py",
@@ -118,12 +151,19 @@ def _episode_records(kind: str, rng: random.Random, seq: int, ts: str, ctx: dict
         body = {"text": rng.choice(_NOTES), "author": rng.choice(("alice", "bob", "carol"))}
         return [("note", canonical(body), PLAIN, None)]
     rid = f"r-{rng.getrandbits(64):016x}"
-    akind, tool = rng.choice(_TOOLS)
+    if kind in ("allow", "deny"):
+        rule = (
+            rng.choice(("allow-tests", "allow-reads", "allow-build")) if kind == "allow" else "deny-secrets"
+        )
+        akind, tool, commands = _DECIDED[rule]
+    else:
+        akind, tool = rng.choice([t for t in _TOOLS if t[0] == "file.write"])
+        commands = []
     session = f"s-{rng.randrange(1 << 12):04x}"
     action = {
         "kind": akind,
         "tool": tool,
-        "command": rng.choice(_COMMANDS) if akind in ("shell.exec", "git.commit") else None,
+        "command": rng.choice(commands) if akind == "shell.exec" else None,
         "paths": rng.sample(_PATHS, rng.randrange(1, 3)) if akind.startswith("file") else [],
         "url": rng.choice(_URLS) if akind == "net.fetch" else None,
         "summary": None,
@@ -144,7 +184,6 @@ def _episode_records(kind: str, rng: random.Random, seq: int, ts: str, ctx: dict
     rh = RH.decode()
     if kind in ("allow", "deny"):
         allowed = kind == "allow"
-        rule = rng.choice(("allow-tests", "allow-reads", "allow-build")) if allowed else "deny-secrets"
         dec = {
             "request_id": rid,
             "request_hash": rh,
@@ -304,6 +343,7 @@ def _build(root: Path, records: int, seed: int, nworkers: int, quiet: bool) -> d
     from forge_tui.paths import atomic_write
 
     project = init_project(root, pack="solo", name=root.parent.name or "bench")
+    project.policy_path.write_text(POLICY)  # recorded at seq 1, before any reviewer: in force (setup mode)
     lid = project.local_ledger_id()
     signer = load_ledger_key(lid)
     origin = project.origin(lid)

@@ -114,13 +114,16 @@ class Reevaluator:
     """Re-decides policy decisions; caches policies by digest and results by input."""
 
     def __init__(self, project, texts: dict[str, bytes]) -> None:
+        from forge_tui.core.policy.model import MATCH_KEYS
         from forge_tui.paths import keys_dir
 
+        self.match_keys = MATCH_KEYS  # what the matcher reads of an action
         self.root = Path(project.root)
         self.texts = texts
         self.protected = (keys_dir(), Path(project.state_dir))
         self._policies: dict[str, Any] = {}
         self._results: dict[tuple, tuple] = {}
+        self._prior_names: dict[str, frozenset[str]] = {}  # digest -> the names its rules require before
         self.skipped: dict[str, int] = {}  # digest -> decisions not re-decided (no text)
         self.checked = 0
 
@@ -183,7 +186,14 @@ class Reevaluator:
 
     def _evaluate(self, pol, req: RequestSummary, prior: frozenset[str]) -> tuple:
         kind = req.actor_kind if isinstance(req.actor_kind, str) else "agent"
-        key = (pol.digest, json.dumps(req.action, sort_keys=True), kind, prior)
+        # The session's prior steps count only through the rules' `requires_prior` names: keep those.
+        named = self._prior_names.get(pol.digest)
+        if named is None:
+            named = self._prior_names[pol.digest] = frozenset(n for r in pol.rules for n in r.requires_prior)
+        prior = prior & named
+        # Only the fields the matcher reads are in the key: a file write's input digest or summary, new
+        # at every request, decide nothing, so repeated actions are evaluated once.
+        key = (pol.digest, json.dumps([req.action.get(k) for k in self.match_keys]), kind, prior)
         hit = self._results.get(key)
         if hit is None:
             ev = pol.evaluate(
