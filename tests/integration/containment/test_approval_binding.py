@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from gatehelp import sign
+from gatehelp import ledger_settled, sign
 
 from forge_tui.core.findings import Code
 from forge_tui.core.verify import verify_project
@@ -41,6 +41,7 @@ def digest(text: str) -> str:
 
 
 def findings(world) -> list[str]:
+    ledger_settled(world)  # the daemon copies the records to the tracked copy just after it answers
     return [f.code for f in verify_project(world.project, workers=1).findings if f.severity == "error"]
 
 
