@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from forge_tui.client import Client, DaemonUnavailable, RPCError
+from forge_tui.protocol import GATE_OUTCOME, GATE_REQUEST, GATE_WAIT, QUEUE_DECIDE, QUEUE_LIST
 
 DEMO_PASSPHRASE = "demo"
 DONE = {"approve": "approved", "reject": "rejected"}
@@ -254,7 +255,7 @@ class DemoAgent:
     def _step(self, step: Step) -> None:
         params = step.params()
         try:
-            res = self._call("gate.request", params)
+            res = self._call(GATE_REQUEST, params)
         except RPCError as exc:
             self.log(f"{step.actor} {step.say}: refused ({exc.message})")
             return
@@ -273,7 +274,7 @@ class DemoAgent:
     def _await(self, step: Step, rid: str) -> None:
         while not self.stop.is_set():
             try:
-                res = self._call("gate.wait", {"request_id": rid, "wait_s": 5}, timeout=35)
+                res = self._call(GATE_WAIT, {"request_id": rid, "wait_s": 5}, timeout=35)
             except (DaemonUnavailable, RPCError):
                 return
             if res["status"] != "pending":
@@ -285,17 +286,17 @@ class DemoAgent:
 
     def _outcome(self, rid: str, status: str | None) -> None:
         if status:
-            self._call("gate.outcome", {"request_id": rid, "status": status, "detail": "demo"})
+            self._call(GATE_OUTCOME, {"request_id": rid, "status": status, "detail": "demo"})
 
     def _bot_self_approval(self, res: dict[str, Any]) -> None:
         from forge_tui.review import build_approval
 
-        pending = self._call("queue.list", {}, review=True)["pending"]
+        pending = self._call(QUEUE_LIST, {}, review=True)["pending"]
         item = next(p for p in pending if p["request_id"] == res["request_id"])
         appr = build_approval(item["request_id"], item["request_hash"], "approve", "looks fine to me", BOT)
         try:
             self._call(
-                "queue.decide",
+                QUEUE_DECIDE,
                 {"approval": appr, "reviewer_sig": self.bot_key.sign_approval(appr)},
                 review=True,
             )
@@ -359,7 +360,7 @@ def run_headless(world: DemoWorld, log: Callable[[str], None], *, pace: float = 
     agent.run()
     you = ReviewerStore(world.project).unlock(HUMAN, DEMO_PASSPHRASE)
     with Client(world.review_sock, client="review") as c:
-        for p in c.call("queue.list", {})["pending"]:
+        for p in c.call(QUEUE_LIST, {})["pending"]:
             if p["actor"]["id"] == BOT:
                 continue
             verdict = "approve" if p["action"]["kind"] == "file.write" else "reject"

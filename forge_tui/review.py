@@ -14,6 +14,7 @@ from forge_tui.client import Client, DaemonUnavailable, RPCError
 from forge_tui.core.keys import ReviewerKey
 from forge_tui.core.records import format_ts, now_ms
 from forge_tui.errors import ConfigError, ForgeError
+from forge_tui.protocol import QUEUE_DECIDE, QUEUE_LIST
 
 PASSPHRASE_ENV = "FORGE_PASSPHRASE"
 
@@ -51,7 +52,7 @@ def build_approval(
 
 
 def find_pending(c: Client, request_id: str) -> dict[str, Any]:
-    pending = c.call("queue.list", {})["pending"]
+    pending = c.call(QUEUE_LIST, {})["pending"]
     for item in pending:
         if item["request_id"] == request_id:
             return item
@@ -83,7 +84,7 @@ def send_decision(
     if checkpoint is not None:
         approval["checkpoint"] = checkpoint
     try:
-        return c.call("queue.decide", {"approval": approval, "reviewer_sig": key.sign_approval(approval)})
+        return c.call(QUEUE_DECIDE, {"approval": approval, "reviewer_sig": key.sign_approval(approval)})
     except RPCError as exc:
         raise ReviewRefused(f"refused: {exc.message} (error {exc.code})") from None
 

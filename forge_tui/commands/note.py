@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from forge_tui.protocol import LEDGER_NOTE
+
 NAME = "note"
 HELP = "append a signed note record to the ledger"
 DESCRIPTION = """\
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     except DaemonUnavailable as exc:
         raise ConfigError(f"the ledger is locked by another process but no daemon answers: {exc}") from None
     try:
-        res = client.call("ledger.note", {"text": args.text, "author": author})
+        res = client.call(LEDGER_NOTE, {"text": args.text, "author": author})
     except DaemonUnavailable as exc:
         # Sent, but not confirmed: the daemon may still write it (a slow disk). Say so, never "not written".
         raise LedgerUnavailable(

@@ -15,7 +15,7 @@ from typing import Any
 
 from forge_tui.errors import ForgeError
 from forge_tui.hooks.settings import HOOK_SCRIPT, HOSTS, Host, entry_argv, is_ours, split_guard
-from forge_tui.protocol import RPCError
+from forge_tui.protocol import STATUS, RPCError
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 # Where Claude Code reads managed settings that no project or user file can override.
@@ -338,7 +338,7 @@ def _sandbox(project) -> Check:
     )
     try:
         with Client(socket_path(project.project_id), client="doctor", timeout=3.0) as c:
-            counts = (c.call("status", {}) or {}).get("requests_by_sandbox") or {}
+            counts = (c.call(STATUS, {}) or {}).get("requests_by_sandbox") or {}
     except (DaemonUnavailable, ForgeError, RPCError):
         return Check(WARN, "sandbox", "unknown: the daemon does not answer", fix)
     inside, outside = int(counts.get("sandboxed") or 0), int(counts.get("unsandboxed") or 0)

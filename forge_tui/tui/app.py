@@ -15,7 +15,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,16 @@ from textual.screen import ModalScreen
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from forge_tui.errors import ForgeError
-from forge_tui.protocol import ERROR_TITLES, POLICY_APPROVE, RECORDED_REFUSALS, DaemonUnavailable, RPCError
+from forge_tui.protocol import (
+    ERROR_TITLES,
+    POLICY_APPROVE,
+    POLICY_RELOAD,
+    QUEUE_DECIDE,
+    RECORDED_REFUSALS,
+    STATUS,
+    DaemonUnavailable,
+    RPCError,
+)
 from forge_tui.tui.config import ConsoleConfig, load_config
 from forge_tui.tui.link import (
     CONNECTED,
@@ -471,7 +480,7 @@ class ForgeApp(App[None]):
     async def refresh_status(self) -> None:
         """Fetch the daemon's status after a policy event and redraw an open policy panel with it."""
         try:
-            status = await self.link.call("status", {})
+            status = await self.link.call(STATUS, {})
         except (DaemonUnavailable, RPCError):
             return
         if not isinstance(status, dict):
@@ -644,7 +653,7 @@ class ForgeApp(App[None]):
     async def review_policy(self) -> None:
         """Approve the pending policy change: its diff in a dialog, then the key signs its digest."""
         try:
-            status = await self.link.call("status", {})  # the change as the daemon has it now
+            status = await self.link.call(STATUS, {})  # the change as the daemon has it now
         except (DaemonUnavailable, RPCError) as exc:
             self.notify(f"not sent: {exc}", title="Daemon unreachable", severity="error", markup=False)
             return
@@ -661,17 +670,12 @@ class ForgeApp(App[None]):
         key = await self.unlock_reviewer()
         if key is None:
             return
-        try:
-            params = await approval_params(self.link, self.project, key, pending["digest"])
-            res = await self.link.call(POLICY_APPROVE, params, timeout=30)
-        except RPCError as exc:
-            await self.show_refusal(exc)
-            return
-        except DaemonUnavailable as exc:
-            self.notify(f"not sent: {exc}", title="Daemon unreachable", severity="error", markup=False)
-            return
-        except ForgeError as exc:  # the ledger checkpoint to cosign did not check out: nothing signed
-            self.notify(exc.diagnostics(), title="Not signed", severity="error", markup=False)
+
+        async def params() -> dict[str, Any]:
+            return await approval_params(self.link, self.project, key, pending["digest"])
+
+        res = await self.send_signed(POLICY_APPROVE, params)
+        if res is None:
             return
         self.notify(
             f"policy {pending['digest'][:12]} approved by {key.name} and in force (ledger seq {res.get('seq')})",
@@ -706,7 +710,7 @@ class ForgeApp(App[None]):
     @work(exclusive=True, group="policy-reload")
     async def action_reload_policy(self) -> None:
         try:
-            described = await self.link.call("policy.reload", {})
+            described = await self.link.call(POLICY_RELOAD, {})
         except (DaemonUnavailable, RPCError) as exc:
             self.notify(f"could not reload the policy: {exc}", severity="error", markup=False)
             return
@@ -715,7 +719,7 @@ class ForgeApp(App[None]):
         else:
             self.notify("the daemon reloaded the policy", title="Policy", markup=False)
         try:
-            self.status = await self.link.call("status", {})
+            self.status = await self.link.call(STATUS, {})
         except (DaemonUnavailable, RPCError):
             pass
 
@@ -792,21 +796,13 @@ class ForgeApp(App[None]):
         from forge_tui.tui.signing import witnessed_checkpoint
 
         approval = build_approval(item["request_id"], item["request_hash"], verdict, reason, key.name)
-        try:
+
+        async def params() -> dict[str, Any]:
             approval["checkpoint"] = await witnessed_checkpoint(self.link, self.project)
-            res = await self.link.call(
-                "queue.decide",
-                {"approval": approval, "reviewer_sig": key.sign_approval(approval)},
-                timeout=30,
-            )
-        except RPCError as exc:
-            await self.show_refusal(exc)
-            return
-        except DaemonUnavailable as exc:
-            self.notify(f"not sent: {exc}", title="Daemon unreachable", severity="error", markup=False)
-            return
-        except ForgeError as exc:  # the ledger checkpoint to cosign did not check out: nothing signed
-            self.notify(exc.diagnostics(), title="Not signed", severity="error", markup=False)
+            return {"approval": approval, "reviewer_sig": key.sign_approval(approval)}
+
+        res = await self.send_signed(QUEUE_DECIDE, params)
+        if res is None:
             return
         if res.get("status") == "pending":
             self.notify(
@@ -823,6 +819,21 @@ class ForgeApp(App[None]):
             )
             if isinstance(self.screen, InspectScreen) and self.screen.request_id == request_id:
                 self.pop_screen()
+
+    async def send_signed(
+        self, method: str, params: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any] | None:
+        """Build the signed params and send them; None, with the reason shown, when nothing was recorded
+        (a refusal, the daemon gone, or a checkpoint to cosign that did not check out: nothing signed)."""
+        try:
+            return await self.link.call(method, await params(), timeout=30)
+        except RPCError as exc:
+            await self.show_refusal(exc)
+        except DaemonUnavailable as exc:
+            self.notify(f"not sent: {exc}", title="Daemon unreachable", severity="error", markup=False)
+        except ForgeError as exc:
+            self.notify(exc.diagnostics(), title="Not signed", severity="error", markup=False)
+        return None
 
     async def show_refusal(self, exc: RPCError) -> None:
         title = REFUSALS.get(exc.code, "Refused by the daemon")

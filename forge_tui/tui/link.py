@@ -20,8 +20,8 @@ from textual.message import Message
 
 from forge_tui import __version__
 from forge_tui.aclient import AsyncConnection
+from forge_tui.protocol import HELLO, QUEUE_LIST, QUEUE_SUBSCRIBE, STATUS, DaemonUnavailable, RPCError
 from forge_tui.protocol import PROTOCOL_VERSION as PROTOCOL
-from forge_tui.protocol import DaemonUnavailable, RPCError
 
 CONNECTING, CONNECTED, DISCONNECTED = "connecting", "connected", "disconnected"
 
@@ -167,15 +167,15 @@ class DaemonLink:
         )
         self._conn = conn
         try:
-            self.hello = await self.call("hello", {"client": self.client, "version": __version__})
+            self.hello = await self.call(HELLO, {"client": self.client, "version": __version__})
             if (self.hello or {}).get("protocol") != PROTOCOL:
                 raise DaemonUnavailable(
                     f"the daemon speaks protocol {(self.hello or {}).get('protocol')!r}, not {PROTOCOL}"
                 )
-            await self.call("queue.subscribe", {})
-            pending = (await self.call("queue.list", {}))["pending"]
+            await self.call(QUEUE_SUBSCRIBE, {})
+            pending = (await self.call(QUEUE_LIST, {}))["pending"]
             try:
-                status = await self.call("status", {})
+                status = await self.call(STATUS, {})
             except RPCError:
                 status = None
             self._set_state(CONNECTED)

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from forge_tui.protocol import GATE_OUTCOME, GATE_REQUEST, QUEUE_DECIDE, QUEUE_LIST
+
 SIZE = (120, 34)
 PENDING_WANTED = 5  # the auth edit, the curl pipe, the deploy, the markup echo and the bot's tag push
 AGE_S = 95
@@ -67,10 +69,10 @@ def first_approval(review_sock: Path, log: Callable[[str], None]) -> None:
 
     bob = reviewer_key("bob")
     with Client(review_sock, client="review", timeout=30) as c:
-        pending = c.call("queue.list", {})["pending"]
+        pending = c.call(QUEUE_LIST, {})["pending"]
         item = next(p for p in pending if "src/auth" in str((p.get("action") or {}).get("paths")))
         appr = build_approval(item["request_id"], item["request_hash"], "approve", "", "bob")
-        res = c.call("queue.decide", {"approval": appr, "reviewer_sig": bob.sign_approval(appr)})
+        res = c.call(QUEUE_DECIDE, {"approval": appr, "reviewer_sig": bob.sign_approval(appr)})
     log(f"  bob approves the auth edit: {res['status']} ({res.get('approvals')} of {res.get('needed')})")
 
 
@@ -83,13 +85,13 @@ def send_requests(sock: Path, log: Callable[[str], None]) -> None:
         params = step.params()
         with Client(sock, client="sdk", timeout=30) as c:
             try:
-                res = c.call("gate.request", params)
+                res = c.call(GATE_REQUEST, params)
             except RPCError as exc:
                 log(f"  {step.say}: refused ({exc.message})")
                 continue
             log(f"  {step.say}: {res['status']} ({res.get('rule') or 'default'})")
             if res["status"] == "allowed" and step.outcome:
-                c.call("gate.outcome", {"request_id": res["request_id"], "status": step.outcome})
+                c.call(GATE_OUTCOME, {"request_id": res["request_id"], "status": step.outcome})
 
 
 async def until(pilot: Any, pred: Callable[[], bool], what: str, timeout: float = 30.0) -> None:

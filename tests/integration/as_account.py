@@ -23,9 +23,11 @@ def preload() -> None:
     for mod in pkgutil.walk_packages(forge_tui.__path__, "forge_tui."):
         if (
             mod.name.startswith(("forge_tui.integrations", "forge_tui.tui"))
-            or mod.name == "forge_tui.__main__"
+            or mod.name in ("forge_tui.__main__", "forge_tui.hooks.run")
         ):
-            continue  # the MCP SDK and textual are not used by the headless commands; __main__ would run
+            # the MCP SDK and textual are not used by the headless commands; __main__ would run, and the
+            # hook's entry script is run by path, never imported (it loads hooks/agent.py as `agent`)
+            continue
         importlib.import_module(mod.name)
     for name in ("getpass", "difflib", "hashlib", "json", "tomllib", "subprocess", "shutil", "argparse"):
         importlib.import_module(name)

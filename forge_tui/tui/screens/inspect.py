@@ -17,7 +17,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from forge_tui.protocol import DaemonUnavailable, RPCError
+from forge_tui.protocol import LEDGER_QUERY, DaemonUnavailable, RPCError
 from forge_tui.tui.durations import fmt_ago, parse_ts
 from forge_tui.tui.quorum import ApprovalCheck, Quorum, check_approvals, quorum_of, who_may
 from forge_tui.tui.text import clean, literal, shorten
@@ -341,9 +341,9 @@ class InspectScreen(Screen[None]):
         note = ""
         try:
             reqs = await self.daemon_call(
-                "ledger.query", {"actor": actor.get("id"), "type": ["request"], "limit": 200}
+                LEDGER_QUERY, {"actor": actor.get("id"), "type": ["request"], "limit": 200}
             )
-            others = await self.daemon_call("ledger.query", {"type": ["decision", "outcome"], "limit": 1000})
+            others = await self.daemon_call(LEDGER_QUERY, {"type": ["decision", "outcome"], "limit": 1000})
             rows = session_rows(reqs["records"] + others["records"], session, self.request_id)
         except (DaemonUnavailable, RPCError) as exc:
             note = f"(the ledger could not be queried: {exc}; showing what the daemon remembers)"
@@ -363,7 +363,7 @@ class InspectScreen(Screen[None]):
             return
         try:
             found = await self.daemon_call(
-                "ledger.query", {"request_id": self.request_id, "type": ["approval"], "limit": 100}
+                LEDGER_QUERY, {"request_id": self.request_id, "type": ["approval"], "limit": 100}
             )
             self.checks = check_approvals(found["records"], self.item["request_hash"], self.verifiers)
         except (DaemonUnavailable, RPCError, KeyError, TypeError):
