@@ -21,9 +21,9 @@ def preload() -> None:
     import forge_tui
 
     for mod in pkgutil.walk_packages(forge_tui.__path__, "forge_tui."):
-        if (
-            mod.name.startswith(("forge_tui.integrations", "forge_tui.tui"))
-            or mod.name in ("forge_tui.__main__", "forge_tui.hooks.run")
+        if mod.name.startswith(("forge_tui.integrations", "forge_tui.tui")) or mod.name in (
+            "forge_tui.__main__",
+            "forge_tui.hooks.run",
         ):
             # the MCP SDK and textual are not used by the headless commands; __main__ would run, and the
             # hook's entry script is run by path, never imported (it loads hooks/agent.py as `agent`)
