@@ -11,7 +11,10 @@ machines.
 Each client is closed-loop (send one request, wait for its reply, send the next); the load generator is
 one asyncio process. Several runs alternate daemon and echo; the table shows medians.
 
-    .venv/bin/python bench/gate.py [--runs 5] [--seconds 3] [--clients 32] [--out bench/results/gate.txt]
+    .venv/bin/python bench/gate.py [--runs 5] [--seconds 3] [--clients 32] [--distinct] [--out FILE]
+
+--distinct sends a command never seen before in every request (`pytest -q tests/test_<client>_<i>.py`,
+`rm -rf build/<client>_<i>`), so the shell parser's and the matcher's caches miss as with real agents.
 """
 
 from __future__ import annotations
@@ -110,8 +113,14 @@ def wait_for_socket(path: Path, proc: subprocess.Popen, timeout: float = 20.0) -
     raise SystemExit(f"nothing answered on {path}")
 
 
+DISTINCT = False  # --distinct: every request a command never seen before (the parse caches miss)
+
+
 def request_line(i: int, client: int) -> bytes:
-    cmd = "pytest -q tests" if i % 4 else "rm -rf build"
+    if DISTINCT:
+        cmd = f"pytest -q tests/test_{client}_{i}.py" if i % 4 else f"rm -rf build/{client}_{i}"
+    else:
+        cmd = "pytest -q tests" if i % 4 else "rm -rf build"
     msg = {
         "jsonrpc": "2.0",
         "id": i,
@@ -219,8 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--distinct", action="store_true", help="a new command in every request")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "gate.txt"))
     args = ap.parse_args(argv)
+    global DISTINCT
+    DISTINCT = args.distinct
 
     home = Path(tempfile.mkdtemp(prefix="fgb-", dir="/tmp"))
     env = isolated_env(home)
@@ -264,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         f"# gate benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
         "",
         f"machine: {machine()}",
-        f"command: python bench/gate.py --runs {args.runs} --seconds {args.seconds} --clients {args.clients}",
+        f"command: python bench/gate.py --runs {args.runs} --seconds {args.seconds} --clients {args.clients}"
+        + (" --distinct" if args.distinct else ""),
         f"{args.clients} closed-loop clients, one asyncio load process; medians of {args.runs} runs of "
         f"{args.seconds:g} s (after {args.warmup:g} s warm-up); daemon replies only after fdatasync.",
         "",

@@ -7,6 +7,7 @@ import shutil
 import signal
 
 import pytest
+from settle_kit import ledger_settled
 
 from forge_tui.core.verify import verify_project
 from forge_tui.daemon.spawn import start_daemon
@@ -54,6 +55,7 @@ def test_demo_script_takes_every_gate_path_and_the_ledger_verifies(world):
     assert any("release-bot tries to approve its own request: refused (4002" in s for s in lines), lines
     assert not any("must never print" in s for s in lines)
 
+    ledger_settled(world.project)  # the checkpoint and tracked copy follow the last answer
     proc_stop_report = verify_project(world.project)
     assert proc_stop_report.exit_code() == 0, [f.line() for f in proc_stop_report.findings]
     codes = {f.code for f in proc_stop_report.findings}

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from settle_kit import ledger_settled as settled
+
 from forge_tui.core.keys import ReviewerKey
 from forge_tui.core.note import Signer
 from forge_tui.core.project import Project
@@ -193,28 +195,8 @@ def run_cli(
 
 
 def ledger_settled(world: World, timeout: float = 10.0) -> bool:
-    """Wait until a running daemon has signed and copied what it answered: the daemon answers once the
-    records are durable and signs the checkpoint and updates the tracked copy just after
-    (docs/design.md §4.6), so a test that reads those files right after an answer polls for them first.
-    True when the signed checkpoint covers every record and both copies agree (False at the deadline)."""
-    lid = world.project.local_ledger_id()
-    ledger = world.project.state_dir / "ledger" / f"{lid}.jsonl"
-    checkpoint = ledger.with_suffix(".checkpoint")
-    tracked = world.project.tracked_ledger(lid)
-    tracked_cp = world.project.tracked_checkpoint(lid)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            data = ledger.read_bytes()
-            note = checkpoint.read_bytes()
-            size = int(note.split(b"\n")[1])
-            if size == data.count(b"\n") and tracked.read_bytes() == data and tracked_cp.read_bytes() == note:
-                return True
-        except (OSError, IndexError, ValueError):
-            pass
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.002)  # polling a condition with a deadline (the writer thread signs meanwhile)
+    """settle_kit.ledger_settled for a World (see there)."""
+    return settled(world.project, timeout)
 
 
 def verify_clean(world: World) -> None:
