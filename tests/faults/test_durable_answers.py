@@ -10,7 +10,7 @@ import errno
 
 from gatehelp import SMALL_POLICY as POLICY
 from gatehelp import verify_clean
-from test_write_path_faults import Agent, check_ledger_matches_answers, wait_state
+from test_write_path_faults import Agent, check_ledger_matches_answers, wait_health
 
 
 async def test_a_failure_after_fdatasync_answers_the_durable_decision(
@@ -59,7 +59,9 @@ async def test_an_os_error_in_the_checkpoint_after_the_write_is_a_fault_not_a_li
 
     monkeypatch.setattr(d.writer, "checkpoint", checkpoint)
     assert await agent.ask() == "allowed"
-    health = await wait_state(d, "ok")
+    # The checkpoint follows the answer (the writer signs after replying): wait for it to have failed
+    # and healed, bounded; a checkpoint failure nobody counted never gets there.
+    health = await wait_health(d, lambda h: h["faults"] >= 1 and h["state"] == "ok")
     assert health["faults"] == 1, "the failed checkpoint was not a fault (an unsigned tail went unnoticed)"
     assert await agent.ask() == "allowed"
     await d.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import time
+from collections.abc import Callable
 
 import pytest
 from gatehelp import SMALL_POLICY as POLICY
@@ -55,15 +56,20 @@ class Agent:
         return "unavailable"
 
 
-async def wait_state(daemon, state: str, timeout: float = 20.0) -> dict:
-    """Poll the daemon's write-path health until it reaches `state` (bounded, not a sleep)."""
+async def wait_health(daemon, ok: Callable[[dict], bool], timeout: float = 20.0) -> dict:
+    """Poll the daemon's write-path health until `ok(health)` (bounded, not a sleep)."""
     deadline = time.monotonic() + timeout
     while True:
         health = daemon.appender.health()
-        if health["state"] == state:
+        if ok(health):
             return health
-        assert time.monotonic() < deadline, f"health stayed {health}, expected {state}"
+        assert time.monotonic() < deadline, f"health stayed {health}"
         await asyncio.sleep(0.02)  # polling interval of a bounded condition loop
+
+
+async def wait_state(daemon, state: str, timeout: float = 20.0) -> dict:
+    """Poll the daemon's write-path health until it reaches `state` (bounded, not a sleep)."""
+    return await wait_health(daemon, lambda h: h["state"] == state, timeout)
 
 
 def check_ledger_matches_answers(world, agent: Agent) -> None:
