@@ -81,7 +81,8 @@ def test_denial_carries_the_rules_instead(tmp_path, monkeypatch) -> None:
     assert "Instead: push to a branch and open a pull request" in decision_of("claude-code", r.stdout)[1]
 
 
-def test_pending_request_waits_and_a_reviewers_approval_allows(hooked: Hooked) -> None:
+def enrol_alice(hooked: Hooked) -> dict[str, str]:
+    """Enrol reviewer alice (the daemon stopped meanwhile); the environment her commands run with."""
     hooked.stop()
     env = dict(os.environ, FORGE_PASSPHRASE="alice reviews hooks")
     add = subprocess.run(
@@ -92,6 +93,11 @@ def test_pending_request_waits_and_a_reviewers_approval_allows(hooked: Hooked) -
     )
     assert add.returncode == 0, add.stderr
     hooked.start()
+    return env
+
+
+def test_pending_request_waits_and_a_reviewers_approval_allows(hooked: Hooked) -> None:
+    env = enrol_alice(hooked)
     p = hooked.hook_async(
         "claude-code", payload("claude-code", "pre", "Bash", {"command": "git push origin main"})
     )
@@ -129,16 +135,7 @@ def test_the_hooks_own_deadline_denies_a_request_still_pending(hooked: Hooked) -
 def test_asking_again_after_the_deadline_waits_on_the_same_request(hooked: Hooked) -> None:
     """Broken if the retry of a call whose hook gave up makes a second request (the reviewer would
     approve one the host never runs), or if an approval given in between is not the retry's answer."""
-    hooked.stop()
-    env = dict(os.environ, FORGE_PASSPHRASE="alice reviews hooks")
-    add = subprocess.run(
-        [sys.executable, "-m", "forge_tui", "reviewer", "add", "alice"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    assert add.returncode == 0, add.stderr
-    hooked.start()
+    env = enrol_alice(hooked)
     call = payload("codex", "pre", "Bash", {"command": "git push origin main"})
     for _ in range(2):
         r = hooked.hook("codex", call, deadline=1)
