@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 # The calls a fault can be injected at (the `call` argument of `before`).
@@ -62,11 +63,25 @@ class OsCalls:
     def atomic_write(self, site: str, path: Path, data: bytes, mode: int = 0o600) -> None:
         """Replace `path` with `data` durably: temp file, write, fsync, rename, fsync of the folder. The
         temp file is `.<name>.<pid>.tmp` and is removed again if anything before the rename fails."""
+        self._replace(site, path, mode, lambda fd: self.write_all(site, fd, data))
+
+    def copy_file(self, site: str, src: Path, dst: Path, mode: int = 0o644) -> None:
+        """Copy `src` over `dst` atomically and durably (the same steps as `atomic_write`)."""
+
+        def fill(fd: int) -> None:
+            with open(src, "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    self.write_all(site, fd, chunk)
+
+        self._replace(site, dst, mode, fill)
+
+    def _replace(self, site: str, path: Path, mode: int, fill: Callable[[int], None]) -> None:
+        """`fill` a temp file beside `path`, fsync it, rename it over `path`, fsync the folder."""
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             fd = self.open(site, tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
             try:
-                self.write_all(site, fd, data)
+                fill(fd)
                 self.fsync(site, fd)
             finally:
                 os.close(fd)
@@ -76,25 +91,6 @@ class OsCalls:
                 os.unlink(tmp)
             raise
         self.fsync_dir(site, path.parent)
-
-    def copy_file(self, site: str, src: Path, dst: Path, mode: int = 0o644) -> None:
-        """Copy `src` over `dst` atomically and durably (the same steps as `atomic_write`)."""
-        tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-        try:
-            fd = self.open(site, tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-            try:
-                with open(src, "rb") as fh:
-                    while chunk := fh.read(1 << 20):
-                        self.write_all(site, fd, chunk)
-                self.fsync(site, fd)
-            finally:
-                os.close(fd)
-            self.replace(site, tmp, dst)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        self.fsync_dir(site, dst.parent)
 
     def append_range(self, site: str, src: Path, dst: Path, start: int, end: int) -> None:
         """Append bytes start..end of `src` to `dst` and fsync it (the tracked copy's fast path)."""
