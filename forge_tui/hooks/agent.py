@@ -4,7 +4,7 @@
 It runs once per tool call, so it does as little as the interpreter allows: read standard input, find
 the socket, send the payload (base64, no JSON parsing here) as one `hook.run` call, print the bytes the
 daemon returns and exit with its code. It is one module that imports only modules built into the
-interpreter (`sys`, `posix`, `time`) and `_socket` and `binascii`: run.py imports it as a top-level
+interpreter (`sys`, `posix`, `time`, `_signal`) and `_socket` and `binascii`: run.py imports it as a top-level
 module from its own folder, so no package `__init__` and no other file of forge-tui is loaded on the
 path of an answer (each one costs a directory listing and a bytecode read at every tool call). So the
 few protocol names it needs are spelled here, and a unit test checks them against forge_tui.protocol
@@ -14,7 +14,9 @@ Fail closed in each host's terms: whatever goes wrong here — no project, no da
 on standard input, a malformed reply, a bug — prints the host's deny, writes the reason on standard
 error and exits 2, the one exit code all three hosts treat as "block". The hook's own deadline
 (--deadline, below the timeout written into the host's settings) ends the wait before the host would
-kill the hook and, on a timeout, let the tool run.
+kill the hook and, on a timeout, let the tool run. It bounds the whole run, not only the wait for the
+daemon: an alarm at the deadline also ends a read of standard input that never reaches its end (a host
+or a child of it holding the pipe open) or a reply trickling in.
 """
 
 import sys
@@ -25,6 +27,7 @@ if __name__ == "__main__" and not __package__:  # run as a file under -I -S: fin
     _here = __file__ if __file__.startswith("/") else posix.getcwd() + "/" + __file__
     sys.path.insert(0, _here.rsplit("/", 3)[0])
 
+import _signal
 import _socket
 import binascii
 import posix
@@ -38,6 +41,7 @@ EXIT_ALLOW = 0
 EXIT_BLOCK = 2
 
 DEFAULT_DEADLINE_S = 570.0  # Claude Code's default hook timeout is 600 s; init writes its own
+MAX_ALARM_S = 1e9  # setitimer refuses much more; a deadline that long is "none" in practice
 WAIT_MARGIN_S = 10.0  # the daemon stops waiting for a reviewer this long before the hook's deadline
 ENVELOPE = 256  # bytes of the request line around the payload
 MAX_PAYLOAD = (MAX_LINE - ENVELOPE) // 4 * 3  # the largest payload whose base64 fits in one line
@@ -48,15 +52,42 @@ class HookFailure(Exception):
     """A reason to deny that is not the daemon's decision (the message is shown to the agent)."""
 
 
+DEADLINE_PASSED = "no decision before the hook's deadline (the daemon is busy or stuck)"
+ALARM_PASSED = (
+    "the hook's deadline passed before it could answer (its standard input still open, or the daemon stuck)"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else list(argv)
     host = args[0] if args else ""
     try:
-        return _main(host, args[1:])
+        try:
+            return _main(host, args[1:])
+        finally:
+            _disarm()
     except HookFailure as exc:
         return _deny(host, f"forge-tui denied: {exc}")
     except BaseException as exc:  # noqa: BLE001 - a hook that crashes lets the tool run: deny instead
         return _deny(host, f"forge-tui denied: the hook failed ({type(exc).__name__}: {exc})")
+
+
+def _arm(deadline_s: float) -> None:
+    """Raise HookFailure wherever the hook is when its deadline passes (SIGALRM; a blocked read of
+    standard input is interrupted and the handler's exception ends it)."""
+    _signal.signal(_signal.SIGALRM, _on_alarm)
+    _signal.setitimer(_signal.ITIMER_REAL, min(deadline_s, MAX_ALARM_S))
+
+
+def _on_alarm(signum, frame) -> None:  # noqa: ANN001 - a signal handler's fixed signature
+    raise HookFailure(ALARM_PASSED)
+
+
+def _disarm() -> None:
+    try:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+    except BaseException:  # noqa: BLE001, S110 - nothing armed: nothing to do
+        pass
 
 
 def _main(host: str, rest: list[str]) -> int:
@@ -64,6 +95,7 @@ def _main(host: str, rest: list[str]) -> int:
         raise HookFailure(USAGE)
     deadline_s = _deadline(rest)
     t0 = time.monotonic()
+    _arm(deadline_s)
     data = sys.stdin.buffer.read(MAX_PAYLOAD + 1)
     if len(data) > MAX_PAYLOAD:
         raise HookFailure(f"the tool call is over {MAX_PAYLOAD} bytes, more than the gate accepts")
@@ -138,7 +170,7 @@ def _call(path: bytes, line: bytes, deadline: float) -> bytes:
                 raise HookFailure("the daemon's reply is too long")
         return buf.partition(b"\n")[0]
     except TimeoutError:
-        raise HookFailure("no decision before the hook's deadline (the daemon is busy or stuck)") from None
+        raise HookFailure(DEADLINE_PASSED) from None
     finally:
         s.close()
 
@@ -151,11 +183,13 @@ def _parse(reply: bytes) -> tuple[int, bytes, bytes]:
     code = _field(reply, b'"exit":', b",}")
     if code not in (b"0", b"2"):
         raise HookFailure("the daemon's reply holds no valid exit code")
-    try:
-        out = binascii.a2b_base64(_field(reply, b'"stdout":"', b'"'))
-        err = binascii.a2b_base64(_field(reply, b'"stderr":"', b'"'))
+    try:  # strict: a lenient decoder would turn a corrupt field into empty output
+        out = binascii.a2b_base64(_field(reply, b'"stdout":"', b'"'), strict_mode=True)
+        err = binascii.a2b_base64(_field(reply, b'"stderr":"', b'"'), strict_mode=True)
     except binascii.Error:
         raise HookFailure("the daemon's reply is malformed") from None
+    if code == b"0" and not out.strip():  # exit 0 with nothing printed: the hosts read "no objection"
+        raise HookFailure("the daemon's reply allows with no answer to print")
     return (EXIT_ALLOW if code == b"0" else EXIT_BLOCK), out, err
 
 
