@@ -9,8 +9,9 @@ digest the ledger shows approved or last in force are loaded; another digest wai
 last one in force is read back from the policy archive.
 
 Reads are stable: the file is parsed only when its bytes and metadata are the same across the settle
-window, and only bytes that end in a newline (a prefix cut mid-line never loads) — an editor's in-place
-write in two chunks is never read as a prefix, and an atomic rename is read whole. Every policy text
+window, no process holds it open for writing (forge_tui/daemon/openwriters.py), and only bytes that end
+in a newline (a prefix cut mid-line never loads) — an editor's in-place write in two chunks is never
+read as a prefix, however long its pause, and an atomic rename is read whole. Every policy text
 that gets a `policy` record is archived by digest (`<state>/policies/<digest>.toml` and
 `.forge/policies/<digest>.toml`), so verify can re-evaluate any decision.
 """
@@ -29,10 +30,15 @@ from typing import Any
 
 from forge_tui.core.policy import Policy, default_policy, parse_policy
 from forge_tui.core.trust import TrustState
+from forge_tui.daemon.openwriters import writers as open_writers
 from forge_tui.daemon.ratelimit import RateLimiter
 from forge_tui.errors import PolicyError
 
 STABLE_TRIES = 20  # settle windows to wait for a file that keeps changing before giving up this round
+# A reload parses bytes that stayed the same for as long as the watch's debounce (two writes 100 ms
+# apart are one change); at start-up no write is expected, and the open-for-writing check still holds.
+RELOAD_SETTLE_S = 0.2
+START_SETTLE_S = 0.05
 MAX_POLICY_BYTES = 1 << 20
 MAX_DIFF_LINES = 400
 RECHECK_MS = 1000  # look at the file at least this often even without a change event
@@ -55,11 +61,17 @@ def _snapshot(path: Path) -> tuple[tuple[int, int, int, int], bytes] | None:
 
 
 def stable_read(
-    path: Path, settle_s: float, *, sleep: Callable[[float], None] = time.sleep
+    path: Path,
+    settle_s: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    known: str | None = None,
+    writers: Callable[[Path], list[int]] = open_writers,
 ) -> StableText | None:
     """The file's bytes once they stay the same (content and inode, size, mtime, ctime) across
-    `settle_s`, or None when it is missing or never settled. A file whose bytes do not end in a newline
-    is treated as still being written."""
+    `settle_s` and no process holds it open for writing, or None when it is missing or never settled.
+    A file whose bytes do not end in a newline is treated as still being written. Bytes whose digest is
+    `known` (already handled: nothing new to parse) are returned without looking for writers."""
     prev = _snapshot(path)
     for _ in range(STABLE_TRIES):
         sleep(settle_s)
@@ -67,7 +79,10 @@ def stable_read(
         if cur is None:
             return None
         if prev is not None and cur == prev and (cur[1].endswith(b"\n") or not cur[1]):
-            return StableText(cur[1], hashlib.sha256(cur[1]).hexdigest())
+            digest = hashlib.sha256(cur[1]).hexdigest()
+            # An in-place save still open for writing is not done, however long its pause.
+            if digest == known or not writers(path):
+                return StableText(cur[1], digest)
         prev = cur
     return None
 
@@ -96,7 +111,7 @@ class PolicyHolder:
         *,
         trust: TrustState | None = None,
         archives: tuple[Path, ...] = (),
-        settle_s: float = 0.05,
+        settle_s: float = RELOAD_SETTLE_S,
     ) -> None:
         self.path = path
         self.trust = trust if trust is not None else TrustState("")
@@ -193,7 +208,7 @@ class PolicyHolder:
 
     def load_initial(self) -> list[tuple[str, dict[str, Any]]]:
         """What is in force at start-up, and the `policy` record bodies to write (event type, body)."""
-        text = stable_read(self.path, self.settle_s)
+        text = stable_read(self.path, min(self.settle_s, START_SETTLE_S))
         last = self.trust.in_force
         if last is not None and (text is None or text.digest != last):
             data = self.archived(last)
@@ -207,7 +222,7 @@ class PolicyHolder:
 
     def read(self) -> StableText | None:
         """The file, once stable (blocking for a settle window or more: run it off the event loop)."""
-        return stable_read(self.path, self.settle_s)
+        return stable_read(self.path, self.settle_s, known=self._seen_digest)
 
     def consider(self, text: StableText | None) -> list[tuple[str, dict[str, Any]]]:
         """The (event type, record body) pairs a freshly read file calls for, maybe none."""
