@@ -12,6 +12,12 @@ Each client is closed-loop (send one request, wait for its reply, send the next)
 one asyncio process. Several runs alternate daemon and echo; the table shows medians.
 
     .venv/bin/python bench/gate.py [--runs 5] [--seconds 3] [--clients 32] [--distinct] [--out FILE]
+                                   [--baseline SRC]
+
+--baseline SRC also runs, in the same runs (alternating), a daemon imported from the source folder SRC
+(the folder holding an older `forge_tui/`, e.g. `git archive <commit> forge_tui | tar -x -C SRC`): a
+before/after under the same load. Server CPU counts the daemon and its child processes (the policy
+worker).
 
 --distinct sends a command never seen before in every request (`pytest -q tests/test_<client>_<i>.py`,
 `rm -rf build/<client>_<i>`), so the shell parser's and the matcher's caches miss as with real agents.
@@ -32,6 +38,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from machine import cpu_model  # bench/ is the script folder, first on sys.path
@@ -161,8 +168,16 @@ async def one_client(
 
 
 async def drive(
-    path: str, clients: int, seconds: float, warmup: float, every: list[int] | None = None
+    path: str,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    every: list[int] | None = None,
+    on_warm: Callable[[], None] | None = None,
 ) -> tuple[float, float, float, int]:
+    """(replies/s, p50 ms, p99 ms, replies) after the warm-up; `on_warm` is called when it ends."""
+    if on_warm is not None:
+        asyncio.get_running_loop().call_later(warmup, on_warm)
     lat: list[float] = []
     every = every if every is not None else [0]
     start = time.perf_counter()
@@ -179,7 +194,9 @@ async def drive(
     return total / measured, p50, p99, total
 
 
-def start_daemon(env: dict[str, str], root: Path, sock: Path) -> subprocess.Popen:
+def start_daemon(env: dict[str, str], root: Path, sock: Path, src: str | None = None) -> subprocess.Popen:
+    if src is not None:
+        env = {**env, "PYTHONPATH": src}
     proc = subprocess.Popen(
         [sys.executable, "-m", "forge_tui", "-C", str(root), "daemon", "--socket", str(sock)],
         env=env,
@@ -209,6 +226,43 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+class CpuMeter:
+    """CPU time of a server and of the child processes it runs (the daemon's policy worker) from
+    `start()` (the end of the warm-up: a worker started then has its start-up behind it) to `used()`;
+    a child first seen after `start()` counts whole, one that exits before the end is lost."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.start_at: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    def start(self) -> None:
+        self.sample()
+        self.start_at = dict(self.last)
+
+    def sample(self) -> None:
+        for p in [self.pid, *children(self.pid)]:
+            try:
+                self.last[p] = cpu_seconds(p)
+            except OSError:
+                continue
+            self.start_at.setdefault(p, 0.0)
+
+    def used(self) -> float:
+        self.sample()
+        return sum(self.last[p] - self.start_at[p] for p in self.last)
+
+
 def stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
@@ -229,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=0.5)
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--distinct", action="store_true", help="a new command in every request")
+    ap.add_argument("--baseline", metavar="SRC", help="also run a daemon imported from this source folder")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "gate.txt"))
     args = ap.parse_args(argv)
     global DISTINCT
@@ -246,22 +301,28 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write(project.policy_path, POLICY.encode())
     sock = home / "g.sock"
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    rows: dict[str, list[tuple[float, float, float, int, float]]] = {"daemon": [], "echo": []}
+    kinds = ("daemon", "echo", *(("baseline",) if args.baseline else ()))
+    rows: dict[str, list[tuple[float, float, float, int, float]]] = {k: [] for k in kinds}
     try:
         for run in range(args.runs):
-            for kind in ("daemon", "echo"):
-                proc = start_daemon(env, root, sock) if kind == "daemon" else start_echo(env, sock)
+            for kind in kinds:
+                if kind == "echo":
+                    proc = start_echo(env, sock)
+                else:
+                    proc = start_daemon(env, root, sock, args.baseline if kind == "baseline" else None)
                 every = [0]
                 try:
-                    cpu0 = cpu_seconds(proc.pid)
-                    r = asyncio.run(drive(str(sock), args.clients, args.seconds, args.warmup, every))
-                    cpu_us = (cpu_seconds(proc.pid) - cpu0) / every[0] * 1e6
+                    meter = CpuMeter(proc.pid)
+                    r = asyncio.run(
+                        drive(str(sock), args.clients, args.seconds, args.warmup, every, meter.start)
+                    )
+                    cpu_us = meter.used() / r[3] * 1e6
                 finally:
                     stop(proc)
                     sock.unlink(missing_ok=True)
                 rows[kind].append((*r, cpu_us))
                 print(
-                    f"run {run + 1} {kind:6}: {r[0]:8.0f}/s  p50 {r[1]:6.2f} ms  p99 {r[2]:6.2f} ms  "
+                    f"run {run + 1} {kind:8}: {r[0]:8.0f}/s  p50 {r[1]:6.2f} ms  p99 {r[2]:6.2f} ms  "
                     f"server CPU {cpu_us:5.0f} us/reply  ({r[3]} replies)",
                     file=sys.stderr,
                 )
@@ -277,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"machine: {machine()}",
         f"command: python bench/gate.py --runs {args.runs} --seconds {args.seconds} --clients {args.clients}"
-        + (" --distinct" if args.distinct else ""),
+        + (" --distinct" if args.distinct else "")
+        + (" --baseline SRC" if args.baseline else ""),
         f"{args.clients} closed-loop clients, one asyncio load process; medians of {args.runs} runs of "
         f"{args.seconds:g} s (after {args.warmup:g} s warm-up); daemon replies only after fdatasync.",
         "",
@@ -286,17 +348,27 @@ def main(argv: list[str] | None = None) -> int:
         f"| forge-tui daemon (gate.request, durable) | {med('daemon', 0):,.0f} | {med('daemon', 1):.2f} | {med('daemon', 2):.2f} | {med('daemon', 4):.0f} µs |",
         f"| bare asyncio JSON-line echo | {med('echo', 0):,.0f} | {med('echo', 1):.2f} | {med('echo', 2):.2f} | {med('echo', 4):.0f} µs |",
         f"| ratio daemon / echo | {med('daemon', 0) / med('echo', 0):.3f} | | | |",
+        *(
+            [
+                f"| baseline daemon ({args.baseline}) | {med('baseline', 0):,.0f} | {med('baseline', 1):.2f} | {med('baseline', 2):.2f} | {med('baseline', 4):.0f} µs |",
+                f"| ratio baseline / echo | {med('baseline', 0) / med('echo', 0):.3f} | | | |",
+                f"| ratio daemon / baseline | {med('daemon', 0) / med('baseline', 0):.2f} | | | |",
+            ]
+            if args.baseline
+            else []
+        ),
         "",
         "goal (docs/design.md §12): >= 5,000 decisions/s on 2 cores, p99 <= 20 ms",
         f"ledger after the runs: {ledger_records:,} records",
         "",
-        "server CPU per reply: user+system time of the server process (all threads) over the run, divided",
-        "by its replies; less sensitive than replies/s to other load on the machine.",
+        "server CPU per reply: user+system time of the server process (all threads) and its child processes",
+        "after the warm-up, divided by the replies after the warm-up; less sensitive than replies/s to",
+        "other load on the machine.",
         f"load average before the runs: {load_before}",
         "",
         "per run (replies/s, p50 ms, p99 ms, server CPU µs/reply):",
     ]
-    for kind in ("daemon", "echo"):
+    for kind in kinds:
         out.append(
             f"  {kind}: " + "; ".join(f"{r[0]:.0f} {r[1]:.2f} {r[2]:.2f} {r[4]:.0f}" for r in rows[kind])
         )

@@ -87,6 +87,7 @@ class GroupAppender:
         self._stopped = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self.waiting = 0  # callers of append() not yet answered (the gate offloads evaluations meanwhile)
         self.batches = 0
         self.records = 0
         self.checkpoints = 0
@@ -117,7 +118,11 @@ class GroupAppender:
         self._arrived.set()
         self._idle.clear()
         self._wake.set()
-        return await fut
+        self.waiting += 1
+        try:
+            return await fut
+        finally:
+            self.waiting -= 1
 
     async def append_durably(self, items: list[tuple[str, Any]]) -> list[Appended]:
         """Append, and while the ledger is unavailable wait for it to heal and try again: returns only once

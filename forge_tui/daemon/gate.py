@@ -196,7 +196,9 @@ class Gate:
         emit: Callable[[dict[str, Any]], None] = lambda ev: None,
         principal: str | None = None,
         trust=None,
+        offload=None,
     ) -> None:
+        from forge_tui.core.policy.model import Context
         from forge_tui.core.trust import TrustState
 
         self.trust = trust if trust is not None else TrustState(project.project_id)
@@ -216,6 +218,10 @@ class Gate:
         self.session_history: dict[str, list[str]] = LRU(SESSION_MEMORY)
         self.counts = {"allowed": 0, "denied": 0, "pending": 0}
         self.sandbox_counts = {"sandboxed": 0, "unsandboxed": 0}  # gate.requests by peer (daemon/peer.py)
+        # The context every decision is made in, built once (Policy.evaluate builds the same per call);
+        # a request adds only its session's prior succeeded steps.
+        self.context = Context.for_project(project.root, protected_dirs=tuple(protected_dirs))
+        self.offload = offload  # a PolicyOffload: evaluations under load leave the event loop
 
     # ---- gate.request -----------------------------------------------------------------------------
 
@@ -254,7 +260,7 @@ class Gate:
             body["claimed_principal"] = claimed_principal  # a claim only adds to who may not approve
         if content is not None:
             body["content_size"] = content["size"]
-        ev = self._evaluate(policy, action, actor, session, limit_key)
+        ev = await self._evaluate(policy, action, session, limit_key)
         status = {"allow": "allowed", "deny": "denied", "ask": "pending"}[ev.decision]
         decided_by = "policy"
         needed = max(1, int(getattr(ev, "approvals", 1) or 1))
@@ -339,43 +345,35 @@ class Gate:
         self.emit({"type": "request.new", "request": self.describe(p)})
         return p
 
-    def _evaluate(self, policy, action, actor, session, limit_key: str):
-        from forge_tui.core.policy import Evaluation
+    async def _evaluate(self, policy, action, session: str, limit_key: str):
+        from dataclasses import replace
+
+        from forge_tui.core.policy import decide
 
         # The rate limit keys on the peer the kernel names (its uid), not on the session string the
         # client picks: rotating session ids does not buy a fresh budget.
         if not self.policies.limiter.allow(limit_key):
-            return Evaluation(
-                decision="deny",
-                rule="builtin:rate-limit",
-                rules=("builtin:rate-limit",),
-                reason=f"{limit_key} exceeded max_per_minute={policy.max_per_minute}: circuit breaker open",
-                approvals=1,
-                distinct_from=frozenset({"requester"}),
-                missing_prior=(),
-                matches=(),
-            )
+            why = f"{limit_key} exceeded max_per_minute={policy.max_per_minute}: circuit breaker open"
+            return _builtin_deny("builtin:rate-limit", why)
+        prior = frozenset(self.session_successes.get(self._prior_key(limit_key, session), ()))
         try:
-            return policy.evaluate(
-                action,
-                project_root=self.project.root,
-                prior_succeeded=frozenset(
-                    self.session_successes.get(self._prior_key(limit_key, session), ())
-                ),
-                actor_kind="agent",
-                protected_dirs=self.protected_dirs,
+            if self._busy() and self.offload.available():
+                # Other requests are in progress: decide in the worker process meanwhile (the same
+                # decide(), the same policy object and context; policy_offload.py).
+                return await self.offload.evaluate(policy, self.context, action, prior)
+            context = replace(self.context, prior_succeeded=prior) if prior else self.context
+            return decide(policy, action, context)
+        except Exception as exc:  # a policy bug, or the worker stopped: deny, never let the action through
+            return _builtin_deny(
+                "builtin:policy-error", f"policy evaluation failed: {type(exc).__name__}: {exc}"
             )
-        except Exception as exc:  # a policy bug must deny, not let the action through
-            return Evaluation(
-                decision="deny",
-                rule="builtin:policy-error",
-                rules=("builtin:policy-error",),
-                reason=f"policy evaluation failed: {type(exc).__name__}: {exc}",
-                approvals=1,
-                distinct_from=frozenset({"requester"}),
-                missing_prior=(),
-                matches=(),
-            )
+
+    def _busy(self) -> bool:
+        """Whether to evaluate in the worker: other callers wait for their records to be durable, or for
+        an evaluation there. A request that comes alone is decided in-process (no round trip)."""
+        if self.offload is None:
+            return False
+        return self.offload.pending > 0 or getattr(self.appender, "waiting", 0) > 0
 
     @staticmethod
     def _prior_key(peer_key: str, session: str) -> str:
@@ -797,6 +795,21 @@ class Gate:
             "distinct_by": p.distinct_by,
             "session_history": history,
         }
+
+
+def _builtin_deny(rule: str, reason: str):
+    from forge_tui.core.policy import Evaluation
+
+    return Evaluation(
+        decision="deny",
+        rule=rule,
+        rules=(rule,),
+        reason=reason,
+        approvals=1,
+        distinct_from=frozenset({"requester"}),
+        missing_prior=(),
+        matches=(),
+    )
 
 
 def _identities(who: str | None) -> set[str]:

@@ -38,6 +38,7 @@ from forge_tui.daemon.admission import Admission, load_admission, prepare_pair_d
 from forge_tui.daemon.appender import GroupAppender
 from forge_tui.daemon.gate import Gate, peer_process
 from forge_tui.daemon.hookserve import HookService
+from forge_tui.daemon.policy_offload import PolicyOffload
 from forge_tui.daemon.policy_watch import PolicyHolder, watch_policy
 from forge_tui.daemon.queries import QueryRunner
 from forge_tui.errors import ConfigError, LedgerError
@@ -355,6 +356,7 @@ class Daemon:
         idle_timeout_s: float = IDLE_TIMEOUT_S,
         partial_timeout_s: float = PARTIAL_TIMEOUT_S,
         max_conn_per_peer: int = MAX_CONN_PER_PEER,
+        policy_worker: bool = True,
     ) -> None:
         from forge_tui.paths import review_socket_path as default_review
 
@@ -399,6 +401,8 @@ class Daemon:
         self.connections: dict[Connection, asyncio.Task] = {}  # each open connection and its serve task
         self.writer: LedgerWriter | None = None
         self.queries = QueryRunner(self.log)  # ledger.query, off the event loop
+        # Policy evaluation off the event loop under load (a worker process, started when first wanted).
+        self.offload = PolicyOffload(log=self.log) if policy_worker else None
 
     def log(self, text: str) -> None:
         if self.log_file is not None:
@@ -538,6 +542,7 @@ class Daemon:
                 protected_dirs=(keys_dir(), self.project.state_dir),
                 emit=self.broadcast,
                 trust=self.trust,
+                offload=self.offload,
             )
             self.gate.remember_closed(self.writer.closed_pending)  # orphans of a stopped daemon: denied
             self._server = await self._listen(self.socket_path, AGENT)
@@ -610,6 +615,8 @@ class Daemon:
 
     async def _release(self) -> None:
         self.queries.close()
+        if self.offload is not None:
+            await self.offload.close()
         if getattr(self, "appender", None) is not None:
             await self.appender.close()
         if self.writer is not None:

@@ -1,0 +1,113 @@
+"""The policy worker: a child process of the daemon that runs `decide()` off the event loop.
+
+`decide(policy, action, context)` is a pure function of its arguments (core/policy/evaluate.py), so it
+can run in another process and give the same Evaluation: the daemon's event loop, which the GIL ties
+to one core, then spends a pickle each way instead of the whole evaluation (daemon/policy_offload.py is
+the daemon's side). Started as `python -m forge_tui.daemon.policy_worker FD` with FD one end of a Unix
+socket pair; it exits when the daemon closes its end (or dies: the socket then reads as closed).
+
+Frames both ways: a 4-byte big-endian length, then a pickle. The daemon sends, in order,
+  (SET_POLICY, policy)              the policy later requests are decided under,
+  (SET_CONTEXT, context)            the Context later requests are decided in (without prior steps),
+  (EVALUATE, id, action, prior)     decide `action` with `prior` as the prior succeeded rule ids;
+the worker answers each EVALUATE with (id, evaluation, None), or (id, None, "why") when it raised, in
+the order received, and first sends (READY, None, None) once it is loaded. Only the daemon's own child
+reads the daemon's pickles and the other way round (same user, a private socket pair).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+from dataclasses import replace
+
+from forge_tui.core.policy import decide, default_policy
+from forge_tui.core.policy.model import Context
+
+HEADER = struct.Struct(">I")
+EVALUATE, SET_POLICY, SET_CONTEXT = 0, 1, 2
+READY = 0  # the id of the worker's first frame (request ids start at 1)
+RECV_CHUNK = 1 << 16
+
+
+def frame(obj: object) -> bytes:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
+def split_frames(buf: bytearray) -> list[bytes]:
+    """Take every complete frame out of the front of `buf` (a partial one stays)."""
+    out: list[bytes] = []
+    pos = 0
+    n = len(buf)
+    while n - pos >= HEADER.size:
+        (size,) = HEADER.unpack_from(buf, pos)
+        end = pos + HEADER.size + size
+        if end > n:
+            break
+        out.append(bytes(buf[pos + HEADER.size : end]))
+        pos = end
+    if pos:
+        del buf[:pos]
+    return out
+
+
+class _State:
+    def __init__(self) -> None:
+        self.policy = default_policy()
+        self.context = Context(project_root=os.getcwd())  # replaced before the first request
+
+    def handle(self, msg: tuple) -> bytes | None:
+        tag = msg[0]
+        if tag == SET_POLICY:
+            self.policy = msg[1]
+            return None
+        if tag == SET_CONTEXT:
+            self.context = msg[1]
+            return None
+        _, rid, action, prior = msg
+        return self.evaluate(rid, action, prior)
+
+    def evaluate(self, rid: int, action, prior: frozenset[str]) -> bytes:
+        try:
+            ctx = self.context if not prior else replace(self.context, prior_succeeded=prior)
+            return frame((rid, decide(self.policy, action, ctx), None))
+        except Exception as exc:  # the daemon denies (builtin:policy-error), as for a raise in-process
+            return frame((rid, None, f"{type(exc).__name__}: {exc}"))
+
+
+def serve(sock: socket.socket) -> None:
+    state = _State()
+    sock.sendall(frame((READY, None, None)))
+    buf = bytearray()
+    while True:
+        chunk = sock.recv(RECV_CHUNK)
+        if not chunk:
+            return  # the daemon closed its end or is gone
+        buf += chunk
+        replies = [r for m in split_frames(buf) if (r := state.handle(pickle.loads(m))) is not None]
+        if replies:
+            sock.sendall(b"".join(replies))  # every answer to what one read brought, in one write
+
+
+def main(argv: list[str]) -> int:
+    # A Ctrl-C in the daemon's terminal reaches the whole process group: the daemon stops, and this
+    # worker with it once the daemon closes the socket (never while the daemon still asks).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    fd = int(argv[0])
+    sock = socket.socket(fileno=fd)
+    try:
+        serve(sock)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        sock.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
