@@ -12,11 +12,12 @@ A checklist, each line ok / warn / FAIL with the fix:
   JSON (Claude Code silently ignores an invalid file in headless mode and then runs no hook at all),
   hooks for every tool event with a matcher covering every tool including mcp__ tools, pointing at a
   command that exists, with numeric timeouts above the policy's approval timeout;
-- nothing switching the hooks off: disableAllHooks in the project, local or user settings, a local
-  settings file that Claude Code cannot read; Codex project hooks need a trusted project;
+- nothing switching the hooks off: disableAllHooks in the project, local or user settings (~/.claude
+  or $CLAUDE_CONFIG_DIR), one of those files that Claude Code cannot read; Codex runs project hooks
+  only in a project trusted in $CODEX_HOME/config.toml;
 - managed settings recommended where a repository commit must not be able to remove the hooks;
 - the daemon answers, the ledger key is readable, the policy is valid, the ledger verifies;
-- whether this shell runs inside `forge-tui run` (the agent sandbox).
+- whether the agents' requests came from inside `forge-tui run` (the sandbox), as the daemon saw them.
 Exit codes: 0 every check passed (warnings allowed), 1 a check failed, 2 not a forge-tui project."""
 
 

@@ -56,7 +56,7 @@ def run_checks(project, required: list[str]) -> list[Check]:
     if "claude-code" in hosts:
         checks.extend(claude_overrides(project.root))
     if "codex" in hosts:
-        checks.append(codex_trust_note())
+        checks.append(codex_trust(project.root))
     checks.append(_daemon(project))
     checks.append(_keys(project))
     checks.append(_ledger(project))
@@ -210,11 +210,22 @@ def _non_numeric_timeouts(doc: dict[str, Any]) -> list[str]:
     return sorted(set(bad))
 
 
+def claude_other_settings(root: Path) -> list[Path]:
+    """The settings files Claude Code layers over or under the project's: the project's local file,
+    and the user's (in $CLAUDE_CONFIG_DIR, else ~/.claude), shared and local. Any of them can set
+    disableAllHooks."""
+    user = (
+        Path(os.environ["CLAUDE_CONFIG_DIR"])
+        if os.environ.get("CLAUDE_CONFIG_DIR")
+        else Path.home() / ".claude"
+    )
+    return [root / ".claude" / "settings.local.json", user / "settings.json", user / "settings.local.json"]
+
+
 def claude_overrides(root: Path) -> list[Check]:
     """What can switch Claude Code's project hooks off from outside .claude/settings.json."""
     out = []
-    files = [root / ".claude" / "settings.local.json", Path.home() / ".claude" / "settings.json"]
-    for path in files:
+    for path in claude_other_settings(root):
         if not path.exists():
             continue
         try:
@@ -249,13 +260,54 @@ def claude_overrides(root: Path) -> list[Check]:
     return out
 
 
-def codex_trust_note() -> Check:
+CODEX_TRUST_FIX = (
+    "trust the project and its hooks once in an interactive `codex` session in it (scripts: `codex exec "
+    "--trust --dangerously-bypass-hook-trust`), or install the same hooks in $CODEX_HOME/hooks.json"
+)
+
+
+def codex_home() -> Path:
+    """Where Codex keeps config.toml: $CODEX_HOME, else ~/.codex."""
+    env = os.environ.get("CODEX_HOME")
+    return Path(env) if env else Path.home() / ".codex"
+
+
+def codex_trust(root: Path) -> Check:
+    """Codex runs a project's .codex/hooks.json only when the project is trusted (`[projects."PATH"]
+    trust_level = "trusted"` in its config.toml, for the project or a folder above it) and the hooks
+    themselves are (it asks again when they change). The first is read here; the second only Codex
+    can tell, so it stays a reminder."""
+    import tomllib
+
+    item = "Codex CLI project trust"
+    config = codex_home() / "config.toml"
+    try:
+        projects = tomllib.loads(config.read_text(encoding="utf-8")).get("projects")
+    except FileNotFoundError:
+        projects = None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        return Check(WARN, item, f"{config} is unreadable ({exc}): Codex may not start", CODEX_TRUST_FIX)
+    here = root.resolve()
+    trusted = [
+        key
+        for key, table in (projects.items() if isinstance(projects, dict) else [])
+        if isinstance(table, dict)
+        and table.get("trust_level") == "trusted"
+        and (here == Path(key) or Path(key) in here.parents)
+    ]
+    if not trusted:
+        return Check(
+            WARN,
+            item,
+            f"{here} is not trusted in {config}: Codex runs no project hook there, so its tools are not gated "
+            "(unless each run passes --trust)",
+            CODEX_TRUST_FIX,
+        )
     return Check(
-        WARN,
-        "Codex CLI hook trust",
-        "Codex runs project hooks (.codex/hooks.json) only in a trusted project with trusted hooks",
-        "trust the project and its hooks once in an interactive `codex` session "
-        "(scripts: `codex --dangerously-bypass-hook-trust`), or install the same hooks in $CODEX_HOME/hooks.json",
+        OK,
+        item,
+        f"{trusted[0]} is trusted in {config}; Codex also asks to trust the hooks themselves, and again "
+        "after they change (each `init --codex`)",
     )
 
 

@@ -235,3 +235,111 @@ def test_doctor_tells_sandboxing_from_what_the_daemon_saw_not_from_the_environme
         assert "1 of 1 agent requests" in check["detail"] and "outside a sandbox" in check["detail"]
     finally:
         stop_daemon(proc)
+
+
+# ---- every item of the checklist, each with its fix ----------------------------------------------
+
+
+def doctor_checks(run_cli) -> dict[str, dict]:
+    """doctor --json as {item: check} (the last check of each item)."""
+    _, out, _ = run_cli("doctor", "--json")
+    return {c["item"]: c for c in json.loads(out)}
+
+
+def _ledger_file(root: Path) -> Path:
+    (path,) = (root / ".forge" / "ledger").glob("*.jsonl")
+    return path
+
+
+def test_every_finding_says_how_to_fix_it(tmp_path, run_cli, monkeypatch) -> None:
+    """Broken if an item of the issue's checklist is missing from doctor or a finding leaves the user
+    with no fix: no daemon, no key, a ledger that does not verify, a local settings file that Claude
+    Code cannot read, no managed settings, an untrusted Codex project, agents not known to be sandboxed."""
+    from forge_tui.core.keys import ledger_key_path
+    from forge_tui.core.project import find_project
+
+    assert run_cli("init", "--claude-code", "--codex", "--gemini", str(tmp_path))[0] == 0
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path.parent / "codex-home"))
+    (tmp_path / ".claude" / "settings.local.json").write_text("{broken")
+    ledger = _ledger_file(tmp_path)
+    ledger.write_bytes(ledger.read_bytes().replace(b'"name":"', b'"name":"x', 1))
+    ledger_key_path(find_project(tmp_path).local_ledger_id()).unlink()
+    code, out, _ = run_cli("doctor", "--json")
+    assert code == 1
+    checks = json.loads(out)
+    status = {c["item"]: c["status"] for c in checks}
+    for item in (
+        "daemon",
+        "ledger key",
+        "ledger",
+        f"Claude Code ({tmp_path / '.claude' / 'settings.local.json'})",
+    ):
+        assert status[item] == "FAIL", (item, status)
+    for item in ("Claude Code managed settings", "Codex CLI project trust", "sandbox"):
+        assert status[item] == "warn", (item, status)
+    assert status["policy"] == "ok"
+    for host in (
+        "Claude Code (.claude/settings.json)",
+        "Codex CLI (.codex/hooks.json)",
+        "Gemini CLI (.gemini/settings.json)",
+    ):
+        assert any(item.startswith(host) and s == "ok" for item, s in status.items()), host
+    unfixed = [c for c in checks if c["status"] != "ok" and not (c["fix"] or "").strip()]
+    assert not unfixed, unfixed
+    assert "managed-settings.json" in next(
+        c["fix"] for c in checks if c["item"] == "Claude Code managed settings"
+    )
+
+
+def test_doctor_fails_a_policy_that_does_not_load(integrated, run_cli) -> None:
+    (integrated / ".forge" / "policy.toml").write_text('version = 1\ndefault = "sometimes"\n')
+    check = doctor_checks(run_cli)["policy"]
+    assert check["status"] == "FAIL" and "policy.toml:2" in check["detail"] and check["fix"]
+
+
+def test_doctor_fails_hooks_whose_deadline_the_approval_timeout_outgrew(integrated, run_cli) -> None:
+    """The policy's approval timeout raised after init: a reviewer's wait would outlast the hook's
+    deadline (the call is denied while the reviewer still looks) and perhaps the host's timeout."""
+    policy = integrated / ".forge" / "policy.toml"
+    policy.write_text(policy.read_text().replace('approval_timeout = "10m"', 'approval_timeout = "30m"'))
+    assert 'approval_timeout = "30m"' in policy.read_text()
+    fails = failing(run_cli)
+    assert any("is not above the approval timeout (1800 s)" in f for f in fails), fails
+
+
+def test_doctor_reads_codex_project_trust(tmp_path, run_cli, monkeypatch) -> None:
+    assert run_cli("init", "--codex", str(tmp_path))[0] == 0
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path.parent / "codex-home"
+    home.mkdir()
+    monkeypatch.setenv("CODEX_HOME", str(home))
+    check = doctor_checks(run_cli)["Codex CLI project trust"]
+    assert check["status"] == "warn" and "not trusted" in check["detail"] and "--trust" in check["fix"]
+    (home / "config.toml").write_text(f'[projects."{tmp_path.resolve()}"]\ntrust_level = "untrusted"\n')
+    assert doctor_checks(run_cli)["Codex CLI project trust"]["status"] == "warn"
+    (home / "config.toml").write_text(
+        f'model = "x"\n\n[projects."{tmp_path.resolve()}"]\ntrust_level = "trusted"\n'
+    )
+    check = doctor_checks(run_cli)["Codex CLI project trust"]
+    assert check["status"] == "ok" and "trust the hooks themselves" in check["detail"]
+
+
+@pytest.mark.parametrize("where", ["user", "user-local", "config-dir"])
+def test_doctor_finds_disable_all_hooks_in_the_users_settings(
+    integrated, run_cli, monkeypatch, where
+) -> None:
+    """Claude Code layers the user's settings (~/.claude, or $CLAUDE_CONFIG_DIR) with the project's:
+    disableAllHooks in any of them switches the project's hooks off."""
+    monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+    folder = Path.home() / ".claude"
+    if where == "config-dir":
+        folder = integrated.parent / "claude-config"
+        monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "settings.local.json" if where == "user-local" else "settings.json"
+    (folder / name).write_text('{"disableAllHooks": true}')
+    try:
+        assert any(str(folder / name) in f and "disableAllHooks" in f for f in failing(run_cli))
+    finally:
+        (folder / name).unlink()
