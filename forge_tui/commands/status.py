@@ -38,19 +38,36 @@ class Summary:
     daemon: str  # "up" or "down"
     pending: int = 0
     oldest_s: int | None = None  # how long the oldest pending request has waited
-    ledger: str = "unknown"  # ok, degraded, broken, unknown
+    ledger: str = "unknown"  # ok, degraded, tracked-stale, broken, unknown (docs/faults.md)
+    ledger_fault: str | None = None  # the failed call and its error, while degraded or tracked-stale
     policy_error: str | None = None
     detail: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
-def ledger_state(status: dict[str, Any]) -> str:
+def _health(status: dict[str, Any]) -> dict[str, Any]:
     ledger = status.get("ledger") if isinstance(status.get("ledger"), dict) else {}
+    return ledger.get("health") if isinstance(ledger.get("health"), dict) else {}
+
+
+def ledger_state(status: dict[str, Any]) -> str:
+    """The write path's state: `degraded` while the gate denies because the ledger cannot be written,
+    `tracked-stale` while the copy in .forge/ledger/ lags (decisions go on), docs/faults.md."""
+    ledger = status.get("ledger") if isinstance(status.get("ledger"), dict) else {}
+    state = _health(status).get("state")
     if ledger.get("broken"):
         return "broken"
-    if ledger.get("degraded") or status.get("degraded"):
+    if ledger.get("degraded") or status.get("degraded") or state == "degraded":
         return "degraded"
+    if state == "tracked_stale":
+        return "tracked-stale"
     return "ok" if ledger else "unknown"
+
+
+def ledger_fault(status: dict[str, Any]) -> str | None:
+    health = _health(status)
+    fault = health.get("fault") or health.get("tracked_error")
+    return str(fault) if fault else None
 
 
 def gather(sockets: list[Any], project: str, now: float) -> Summary:
@@ -73,7 +90,7 @@ def gather(sockets: list[Any], project: str, now: float) -> Summary:
             continue
         if not isinstance(status, dict):
             continue
-        s = Summary(project, "up", ledger=ledger_state(status))
+        s = Summary(project, "up", ledger=ledger_state(status), ledger_fault=ledger_fault(status))
         policy = status.get("policy") if isinstance(status.get("policy"), dict) else {}
         s.policy_error = str(policy["error"]) if policy.get("error") else None
         if not s.policy_error and policy.get("watch_error"):  # a reload that raised (policy_watch.py)
@@ -125,7 +142,7 @@ def long_text(s: Summary) -> str:
 
     lines = [f"project  {s.project}", f"daemon   {s.daemon}" + (f" ({s.detail})" if s.detail else "")]
     if s.daemon == "up":
-        lines.append(f"ledger   {s.ledger}")
+        lines.append(f"ledger   {s.ledger}" + (f" ({_one_line(s.ledger_fault)})" if s.ledger_fault else ""))
         lines.append(f"policy   {'error: ' + s.policy_error if s.policy_error else 'ok'}")
         oldest = f", oldest {fmt_duration(s.oldest_s)}" if s.pending and s.oldest_s is not None else ""
         lines.append(f"pending  {s.pending}{oldest}")

@@ -85,3 +85,21 @@ def test_short_line_names_a_broken_ledger_and_a_policy_error():
     """Broken if a status bar hides that the ledger cannot be written (everything is being denied)."""
     s = Summary("shop", "up", pending=1, oldest_s=65, ledger="broken", policy_error="x")
     assert short_line(s) == "forge: 1 pending · oldest 1m 05s · ledger broken · policy error"
+
+
+def test_status_names_a_degraded_or_stale_ledger_from_its_health():
+    """Issue 10: `status` said `ledger ok` while the gate denied everything (a write path in fault) or
+    the tracked copy could not be updated. Broken if either state, or its cause, is hidden."""
+    from forge_tui.commands.status import ledger_fault, ledger_state
+
+    def st(state: str, **kw) -> dict:
+        health = {"state": state, "fault": None, "tracked_error": None, **kw}
+        return {"ledger": {"id": "x", "broken": False, "health": health}}
+
+    assert ledger_state(st("ok")) == "ok" and ledger_fault(st("ok")) is None
+    down = st("degraded", fault="fdatasync ledger: [Errno 28] No space left on device")
+    assert ledger_state(down) == "degraded" and "No space left" in (ledger_fault(down) or "")
+    stale = st("tracked_stale", tracked_error="cannot update .forge/ledger: Operation not permitted")
+    assert ledger_state(stale) == "tracked-stale" and "not permitted" in (ledger_fault(stale) or "")
+    s = Summary("shop", "up", ledger=ledger_state(stale), ledger_fault=ledger_fault(stale))
+    assert short_line(s) == "forge: 0 pending · ledger tracked-stale"
