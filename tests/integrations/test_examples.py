@@ -4,7 +4,8 @@ a file, must not appear) and has no outcome, and with no daemon nothing runs.
 
 LangGraph and AutoGen are in the test extra. CrewAI is not (about 1 GB with its dependencies, minutes
 to install, and it pins mcp<2): its test runs where `crewai` imports, or in the interpreter named by
-FORGE_TEST_CREWAI_PYTHON (the SDK is standard library only, so any environment can use this checkout).
+FORGE_TEST_CREWAI_PYTHON (the SDK is standard library only, so any environment can use this checkout);
+.ci/run installs it in its own venv and sets that variable, so in CI it runs.
 """
 
 from __future__ import annotations
