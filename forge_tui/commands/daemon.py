@@ -39,16 +39,30 @@ def run(args: argparse.Namespace) -> int:
     path = Path(args.socket) if args.socket else socket_path(project.project_id)
     review = Path(args.review_socket) if args.review_socket else review_socket_path(project.project_id)
     log = open(args.log, "a", encoding="utf-8") if args.log else sys.stderr  # noqa: SIM115
+    from forge_tui.errors import LedgerUnavailable
+
+    fix = "free some space or fix the disk, then start it again"
     try:
         asyncio.run(run_daemon(project, path, review_socket_path=review, log_file=log))
     except OSError as exc:  # a full disk or an I/O error while starting: a clear error (3), not 70
-        from forge_tui.errors import LedgerUnavailable
-
+        where = exc.filename or project.state_dir
         raise LedgerUnavailable(
-            f"the daemon cannot start: {exc.filename or 'state folder'}: {exc.strerror or exc}",
-            hint="free some space or fix the disk, then start it again",
+            f"the daemon cannot start: {where}: {exc.strerror or exc}", hint=fix
+        ) from None
+    except LedgerUnavailable as exc:  # the start's first records could not be written: name the file
+        raise LedgerUnavailable(
+            f"the daemon cannot start: {_ledger_file(project)}: {exc}", hint=fix
         ) from None
     finally:
         if log is not sys.stderr:
             log.close()
     return 0
+
+
+def _ledger_file(project) -> str:
+    from forge_tui.core.ledger import authoritative_dir
+
+    try:
+        return str(authoritative_dir(project) / f"{project.local_ledger_id()}.jsonl")
+    except Exception:  # the ledger's own name is unreadable: the folder is the best we can say
+        return str(project.state_dir)

@@ -159,11 +159,12 @@ def test_verify_authoritative_sees_what_the_daemon_refuses(project, run_cli):
 
 
 def test_a_full_disk_at_start_is_a_clear_error_not_an_internal_one(project, faults, run_cli, tmp_path):
-    """Before: exit 70 (internal error). Now exit 3, naming the disk problem."""
+    """Before: exit 70 (internal error). Now exit 3, naming the disk problem and the file."""
     faults.arm("write", "ledger", errno.ENOSPC)
     code, _out, err = run_cli("daemon", "--socket", str(tmp_path / "d.sock"))
     assert code == 3, err
     assert "No space left on device" in err and "internal error" not in err
+    assert str(paths(project)[1]) in err, "the error does not name the ledger file"
 
 
 def test_a_stale_tracked_copy_is_not_a_rollback(project, faults, run_cli):
