@@ -5,8 +5,7 @@ peer, so new session ids cost neither memory nor time: this test shrinks the bou
 
 from __future__ import annotations
 
-from gatehelp import SMALL_POLICY
-from gatehelp import req, verify_clean
+from gatehelp import SMALL_POLICY, req, verify_clean
 
 from forge_tui.daemon import gate as gate_module
 
