@@ -14,7 +14,8 @@ A checklist, each line ok / warn / FAIL with the fix:
   command that exists, with numeric timeouts above the policy's approval timeout;
 - nothing switching the hooks off: disableAllHooks in the project, local or user settings (~/.claude
   or $CLAUDE_CONFIG_DIR), one of those files that Claude Code cannot read; Codex runs project hooks
-  only in a project trusted in $CODEX_HOME/config.toml;
+  only in a project trusted in $CODEX_HOME/config.toml, Gemini CLI loads project settings only in a
+  folder trusted in ~/.gemini/trustedFolders.json;
 - managed settings recommended where a repository commit must not be able to remove the hooks;
 - the daemon answers, the ledger key is readable, the policy is valid, the ledger verifies;
 - whether the agents' requests came from inside `forge-tui run` (the sandbox), as the daemon saw them.

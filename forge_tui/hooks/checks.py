@@ -57,6 +57,8 @@ def run_checks(project, required: list[str]) -> list[Check]:
         checks.extend(claude_overrides(project.root))
     if "codex" in hosts:
         checks.append(codex_trust(project.root))
+    if "gemini" in hosts:
+        checks.append(gemini_trust(project.root))
     checks.append(_daemon(project))
     checks.append(_keys(project))
     checks.append(_ledger(project))
@@ -309,6 +311,68 @@ def codex_trust(root: Path) -> Check:
         f"{trusted[0]} is trusted in {config}; Codex also asks to trust the hooks themselves, and again "
         "after they change (each `init --codex`)",
     )
+
+
+GEMINI_TRUST_FIX = (
+    'trust the folder when `gemini` asks (or add {"PATH": "TRUST_FOLDER"} to '
+    "~/.gemini/trustedFolders.json); scripts: GEMINI_CLI_TRUST_WORKSPACE=true"
+)
+
+
+def gemini_trust(root: Path) -> Check:
+    """Gemini CLI loads a folder's own settings, hooks included, only in a trusted folder (folder trust
+    is on unless the user's settings say `security.folderTrust.enabled: false`): the longest rule of
+    ~/.gemini/trustedFolders.json that covers the project decides (TRUST_FOLDER: that folder and below,
+    TRUST_PARENT: its parent and below, DO_NOT_TRUST). GEMINI_CLI_TRUST_WORKSPACE in the agent's
+    environment overrides both; doctor cannot see that environment, so it reads the files."""
+    item = "Gemini CLI folder trust"
+    home = Path(os.environ["GEMINI_CLI_HOME"]) if os.environ.get("GEMINI_CLI_HOME") else Path.home()
+    user_settings = _json_or_none(home / ".gemini" / "settings.json")
+    if _dig(user_settings, "security", "folderTrust", "enabled") is False:
+        return Check(OK, item, "folder trust is off in the user's settings: Gemini loads the project's hooks")
+    path = Path(os.environ.get("GEMINI_CLI_TRUSTED_FOLDERS_PATH") or home / ".gemini" / "trustedFolders.json")
+    try:
+        rules = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return Check(WARN, item, f"{path} is not plain JSON ({exc}): cannot tell", GEMINI_TRUST_FIX)
+    here = root.resolve()
+    level = gemini_trust_level(rules, here)
+    if level in ("TRUST_FOLDER", "TRUST_PARENT"):
+        return Check(OK, item, f"{here} is trusted in {path}")
+    why = "is marked DO_NOT_TRUST" if level else "is not trusted"
+    return Check(
+        WARN,
+        item,
+        f"{here} {why} in {path}: Gemini CLI loads no project settings there, so no hook and its tools are "
+        "not gated (unless the agent runs with GEMINI_CLI_TRUST_WORKSPACE=true)",
+        GEMINI_TRUST_FIX.replace("PATH", str(here)),
+    )
+
+
+def gemini_trust_level(rules: Any, here: Path) -> str | None:
+    """The level of the longest rule covering `here` (None: no rule does)."""
+    best: tuple[int, str] | None = None
+    for rule, level in rules.items() if isinstance(rules, dict) else []:
+        if level not in ("TRUST_FOLDER", "TRUST_PARENT", "DO_NOT_TRUST"):
+            continue
+        covered = Path(rule).parent if level == "TRUST_PARENT" else Path(rule)
+        if (here == covered or covered in here.parents) and (best is None or len(rule) > best[0]):
+            best = (len(rule), level)
+    return best[1] if best else None
+
+
+def _dig(doc: Any, *keys: str) -> Any:
+    for key in keys:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
+
+
+def _json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 # ---- the project's own state -----------------------------------------------------------------------

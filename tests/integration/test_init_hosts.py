@@ -261,6 +261,8 @@ def test_every_finding_says_how_to_fix_it(tmp_path, run_cli, monkeypatch) -> Non
     assert run_cli("init", "--claude-code", "--codex", "--gemini", str(tmp_path))[0] == 0
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CODEX_HOME", str(tmp_path.parent / "codex-home"))
+    for var in ("GEMINI_CLI_HOME", "GEMINI_CLI_TRUSTED_FOLDERS_PATH", "CLAUDE_CONFIG_DIR"):
+        monkeypatch.delenv(var, raising=False)
     (tmp_path / ".claude" / "settings.local.json").write_text("{broken")
     ledger = _ledger_file(tmp_path)
     ledger.write_bytes(ledger.read_bytes().replace(b'"name":"', b'"name":"x', 1))
@@ -276,7 +278,12 @@ def test_every_finding_says_how_to_fix_it(tmp_path, run_cli, monkeypatch) -> Non
         f"Claude Code ({tmp_path / '.claude' / 'settings.local.json'})",
     ):
         assert status[item] == "FAIL", (item, status)
-    for item in ("Claude Code managed settings", "Codex CLI project trust", "sandbox"):
+    for item in (
+        "Claude Code managed settings",
+        "Codex CLI project trust",
+        "Gemini CLI folder trust",
+        "sandbox",
+    ):
         assert status[item] == "warn", (item, status)
     assert status["policy"] == "ok"
     for host in (
@@ -343,3 +350,30 @@ def test_doctor_finds_disable_all_hooks_in_the_users_settings(
         assert any(str(folder / name) in f and "disableAllHooks" in f for f in failing(run_cli))
     finally:
         (folder / name).unlink()
+
+
+def test_doctor_reads_gemini_folder_trust(tmp_path, run_cli, monkeypatch) -> None:
+    """Gemini CLI loads no project settings, hence no hook, in a folder it does not trust."""
+    assert run_cli("init", "--gemini", str(tmp_path))[0] == 0
+    monkeypatch.chdir(tmp_path)
+    for var in ("GEMINI_CLI_HOME", "GEMINI_CLI_TRUSTED_FOLDERS_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    gemini = Path.home() / ".gemini"
+    gemini.mkdir()
+    here = str(tmp_path.resolve())
+
+    def check(rules: dict | None) -> dict:
+        if rules is not None:
+            (gemini / "trustedFolders.json").write_text(json.dumps(rules))
+        return doctor_checks(run_cli)["Gemini CLI folder trust"]
+
+    untrusted = check(None)
+    assert untrusted["status"] == "warn" and "not trusted" in untrusted["detail"]
+    assert here in untrusted["fix"] and "GEMINI_CLI_TRUST_WORKSPACE" in untrusted["fix"]
+    assert check({here: "TRUST_FOLDER"})["status"] == "ok"
+    assert check({str(tmp_path.parent / "x"): "TRUST_PARENT"})["status"] == "ok"  # trusts the parent
+    assert check({str(tmp_path.parent): "TRUST_FOLDER", here: "DO_NOT_TRUST"})["status"] == "warn"
+    assert check({str(tmp_path.parent / "other"): "TRUST_FOLDER"})["status"] == "warn"
+    (gemini / "trustedFolders.json").unlink()
+    (gemini / "settings.json").write_text('{"security": {"folderTrust": {"enabled": false}}}')
+    assert check(None)["status"] == "ok"
