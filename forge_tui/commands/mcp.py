@@ -18,7 +18,7 @@ Over HTTP every request needs `Authorization: Bearer TOKEN`; the token is printe
 0600 in the runtime folder (reused across restarts; --new-token replaces it). Requests whose Host or
 Origin header is not this server's are refused (DNS rebinding). Loopback only unless --allow-remote.
 Tools wait --wait seconds for a reviewer (at most --max-wait) before answering 'pending': keep that
-below your client's tool timeout. Needs the MCP extra: pip install 'forge-tui[mcp]'.
+below your client's tool timeout. Needs the MCP extra (`pip install -e '.[mcp]'` in the checkout).
 Exit codes: 0 stopped cleanly, 2 usage or configuration error (no project, bad address, no SDK)."""
 
 

@@ -18,7 +18,7 @@ to the reviewer while pending. Allowed calls go through and their outcome is rec
 come back as a tool error that states the reason and the tool does not run. A call still pending
 after --wait seconds comes back as a tool error too; calling it again with the same arguments waits
 on the same request. Tool annotations (readOnlyHint, …) are passed on as hints and never decide.
-With no daemon every call is denied. Needs the MCP extra: pip install 'forge-tui[mcp]'.
+With no daemon every call is denied. Needs the MCP extra (`pip install -e '.[mcp]'` in the checkout).
 Exit codes: 0 stopped cleanly, 2 usage or configuration error."""
 
 
