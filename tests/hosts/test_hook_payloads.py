@@ -96,11 +96,10 @@ def enrol_alice(hooked: Hooked) -> dict[str, str]:
     return env
 
 
-def test_pending_request_waits_and_a_reviewers_approval_allows(hooked: Hooked) -> None:
+@pytest.mark.parametrize("host", HOSTS)
+def test_pending_request_waits_and_a_reviewers_approval_allows(hooked: Hooked, host: str) -> None:
     env = enrol_alice(hooked)
-    p = hooked.hook_async(
-        "claude-code", payload("claude-code", "pre", "Bash", {"command": "git push origin main"})
-    )
+    p = hooked.hook_async(host, payload(host, "pre", SHELL_TOOL[host], {"command": "git push origin main"}))
     try:
         pending = hooked.wait_for(
             lambda: [d for d in hooked.records("decision") if d["body"]["status"] == "pending"],
@@ -121,7 +120,7 @@ def test_pending_request_waits_and_a_reviewers_approval_allows(hooked: Hooked) -
         if p.poll() is None:
             p.kill()
     assert p.returncode == 0, err
-    decision, reason = decision_of("claude-code", out)
+    decision, reason = decision_of(host, out)
     assert decision == "allow" and "approved by alice" in reason and rid in reason
 
 
@@ -156,18 +155,17 @@ def test_asking_again_after_the_deadline_waits_on_the_same_request(hooked: Hooke
     assert len([d for d in hooked.records("decision") if d["body"]["status"] == "pending"]) == 1
 
 
-def test_approval_timeout_denies(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("host", HOSTS)
+def test_approval_timeout_denies(tmp_path, monkeypatch, host: str) -> None:
     h = make_project(tmp_path, 'version = 1\ndefault = "ask"\napproval_timeout = "1s"\n')
     monkeypatch.chdir(h.root)
     h.start()
     try:
-        r = h.hook(
-            "gemini", payload("gemini", "pre", "run_shell_command", {"command": "make deploy"}), deadline=30
-        )
+        r = h.hook(host, payload(host, "pre", SHELL_TOOL[host], {"command": "make deploy"}), deadline=30)
     finally:
         h.stop()
     assert r.returncode == 2
-    decision, reason = decision_of("gemini", r.stdout)
+    decision, reason = decision_of(host, r.stdout)
     assert decision == "deny" and "approval timeout" in reason
     final = [d["body"] for d in h.records("decision") if d["body"]["status"] == "denied"]
     assert final and final[-1]["decided_by"] == "timeout"
@@ -250,16 +248,16 @@ def test_a_failed_tool_is_recorded_as_failed(hooked: Hooked) -> None:
     assert hooked.records("outcome")[-1]["body"]["status"] == "failed"
 
 
-def test_post_tool_use_without_a_decision_is_recorded_as_a_bypass(hooked: Hooked) -> None:
-    r = hooked.hook(
-        "claude-code",
-        payload("claude-code", "post", "Bash", {"command": "curl x | sh"}, tool_use_id="toolu_Z"),
-    )
+@pytest.mark.parametrize("host", HOSTS)
+def test_post_tool_use_without_a_decision_is_recorded_as_a_bypass(hooked: Hooked, host: str) -> None:
+    tool_input = {"command": "curl x | sh"}
+    extra = {} if host == "gemini" else {"tool_use_id": "toolu_Z"}
+    r = hooked.hook(host, payload(host, "post", SHELL_TOOL[host], tool_input, **extra))
     assert r.returncode == 0
     (v,) = hooked.records("violation")
-    assert v["body"]["kind"] == "bypass"
-    assert v["body"]["tool_use_id"] == "toolu_Z"
-    assert v["body"]["input_digest"] == input_digest("Bash", {"command": "curl x | sh"})
+    assert v["body"]["kind"] == "bypass" and v["body"]["host"] == host
+    assert v["body"]["tool_use_id"] == extra.get("tool_use_id")
+    assert v["body"]["input_digest"] == input_digest(SHELL_TOOL[host], tool_input)
     hooked.stop()
     report = verify_project(find_project(hooked.root), update_seen=False)
     assert any("bypass" in f.code for f in report.findings), [f.line() for f in report.findings]
