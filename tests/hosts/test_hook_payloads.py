@@ -333,3 +333,37 @@ def test_an_oversized_payload_denies(hooked: Hooked) -> None:
     )
     r = hooked.hook("claude-code", big)
     assert r.returncode == 2 and b"more than the gate accepts" in r.stderr
+
+
+def test_a_pending_write_shows_the_reviewer_the_whole_diff(tmp_path, monkeypatch) -> None:
+    """Broken if the reviewer approves a write blind: while pending, the queue holds the full diff the
+    hook computed from the Edit (the ledger keeps only its size and the input digest)."""
+    from forge_tui.client import Client
+    from forge_tui.paths import review_socket_path
+    from forge_tui.protocol import QUEUE_LIST
+
+    h = make_project(tmp_path, 'version = 1\ndefault = "ask"\n')
+    monkeypatch.chdir(h.root)
+    target = h.root / "app.py"
+    target.write_text("def main():\n    return 1\n")
+    tool_input = {"file_path": str(target), "old_string": "return 1", "new_string": "return 2"}
+    h.start()
+    try:
+        p = h.hook_async("claude-code", payload("claude-code", "pre", "Edit", tool_input), deadline=15)
+        try:
+            rid = h.wait_for(
+                lambda: [
+                    d["body"]["request_id"] for d in h.records("decision") if d["body"]["status"] == "pending"
+                ],
+                what="a pending decision",
+            )[0]
+            with Client(review_socket_path(h.project.project_id), client="test", timeout=10) as c:
+                item = next(q for q in c.call(QUEUE_LIST, {})["pending"] if q["request_id"] == rid)
+        finally:
+            p.kill()
+            p.communicate(timeout=30)
+    finally:
+        h.stop()
+    diff = item["content"]["text"]
+    assert "-    return 1" in diff and "+    return 2" in diff and "def main():" in diff, diff
+    assert "return 2" not in json.dumps(h.records()), "the diff itself went into the ledger"
