@@ -361,7 +361,9 @@ def test_a_pending_write_shows_the_reviewer_the_whole_diff(tmp_path, monkeypatch
                 item = next(q for q in c.call(QUEUE_LIST, {})["pending"] if q["request_id"] == rid)
         finally:
             p.kill()
-            p.communicate(timeout=30)
+            p.wait(timeout=30)
+            p.stdout.close()
+            p.stderr.close()
     finally:
         h.stop()
     diff = item["content"]["text"]
