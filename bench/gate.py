@@ -199,6 +199,7 @@ def start_daemon(env: dict[str, str], root: Path, sock: Path, src: str | None = 
         env = {**env, "PYTHONPATH": src}
     proc = subprocess.Popen(
         [sys.executable, "-m", "forge_tui", "-C", str(root), "daemon", "--socket", str(sock)],
+        cwd=root,  # not the checkout: `-m` puts the working folder first on sys.path, before PYTHONPATH
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -249,6 +250,15 @@ class CpuMeter:
     def start(self) -> None:
         self.sample()
         self.start_at = dict(self.last)
+        self.loop_at = self.loop_seconds()
+
+    def loop_seconds(self) -> float:
+        """CPU time of the server's main thread alone (the daemon's event loop: its serial part)."""
+        fields = Path(f"/proc/{self.pid}/task/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def loop_used(self) -> float:
+        return self.loop_seconds() - self.loop_at
 
     def sample(self) -> None:
         for p in [self.pid, *children(self.pid)]:
@@ -302,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     sock = home / "g.sock"
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     kinds = ("daemon", "echo", *(("baseline",) if args.baseline else ()))
-    rows: dict[str, list[tuple[float, float, float, int, float]]] = {k: [] for k in kinds}
+    rows: dict[str, list[tuple[float, float, float, int, float, float]]] = {k: [] for k in kinds}
     try:
         for run in range(args.runs):
             for kind in kinds:
@@ -316,14 +326,15 @@ def main(argv: list[str] | None = None) -> int:
                     r = asyncio.run(
                         drive(str(sock), args.clients, args.seconds, args.warmup, every, meter.start)
                     )
+                    loop_us = meter.loop_used() / r[3] * 1e6
                     cpu_us = meter.used() / r[3] * 1e6
                 finally:
                     stop(proc)
                     sock.unlink(missing_ok=True)
-                rows[kind].append((*r, cpu_us))
+                rows[kind].append((*r, cpu_us, loop_us))
                 print(
                     f"run {run + 1} {kind:8}: {r[0]:8.0f}/s  p50 {r[1]:6.2f} ms  p99 {r[2]:6.2f} ms  "
-                    f"server CPU {cpu_us:5.0f} us/reply  ({r[3]} replies)",
+                    f"server CPU {cpu_us:5.0f} us/reply, its loop {loop_us:5.0f}  ({r[3]} replies)",
                     file=sys.stderr,
                 )
         ledger_records = next((project.state_dir / "ledger").glob("*.jsonl")).read_bytes().count(b"\n")
@@ -343,16 +354,17 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.clients} closed-loop clients, one asyncio load process; medians of {args.runs} runs of "
         f"{args.seconds:g} s (after {args.warmup:g} s warm-up); daemon replies only after fdatasync.",
         "",
-        "| server | replies/s | p50 ms | p99 ms | server CPU per reply |",
-        "| --- | ---: | ---: | ---: | ---: |",
-        f"| forge-tui daemon (gate.request, durable) | {med('daemon', 0):,.0f} | {med('daemon', 1):.2f} | {med('daemon', 2):.2f} | {med('daemon', 4):.0f} µs |",
-        f"| bare asyncio JSON-line echo | {med('echo', 0):,.0f} | {med('echo', 1):.2f} | {med('echo', 2):.2f} | {med('echo', 4):.0f} µs |",
-        f"| ratio daemon / echo | {med('daemon', 0) / med('echo', 0):.3f} | | | |",
+        "| server | replies/s | p50 ms | p99 ms | server CPU per reply | main thread (loop) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        f"| forge-tui daemon (gate.request, durable) | {med('daemon', 0):,.0f} | {med('daemon', 1):.2f} | {med('daemon', 2):.2f} | {med('daemon', 4):.0f} µs | {med('daemon', 5):.0f} µs |",
+        f"| bare asyncio JSON-line echo | {med('echo', 0):,.0f} | {med('echo', 1):.2f} | {med('echo', 2):.2f} | {med('echo', 4):.0f} µs | {med('echo', 5):.0f} µs |",
+        f"| ratio daemon / echo | {med('daemon', 0) / med('echo', 0):.3f} | | | | |",
         *(
             [
-                f"| baseline daemon ({args.baseline}) | {med('baseline', 0):,.0f} | {med('baseline', 1):.2f} | {med('baseline', 2):.2f} | {med('baseline', 4):.0f} µs |",
-                f"| ratio baseline / echo | {med('baseline', 0) / med('echo', 0):.3f} | | | |",
-                f"| ratio daemon / baseline | {med('daemon', 0) / med('baseline', 0):.2f} | | | |",
+                "| baseline daemon (--baseline SRC) |"
+                f" {med('baseline', 0):,.0f} | {med('baseline', 1):.2f} | {med('baseline', 2):.2f} | {med('baseline', 4):.0f} µs | {med('baseline', 5):.0f} µs |",
+                f"| ratio baseline / echo | {med('baseline', 0) / med('echo', 0):.3f} | | | | |",
+                f"| ratio daemon / baseline | {med('daemon', 0) / med('baseline', 0):.2f} | | | {med('daemon', 4) / med('baseline', 4):.2f} | {med('daemon', 5) / med('baseline', 5):.2f} |",
             ]
             if args.baseline
             else []
@@ -363,14 +375,16 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "server CPU per reply: user+system time of the server process (all threads) and its child processes",
         "after the warm-up, divided by the replies after the warm-up; less sensitive than replies/s to",
-        "other load on the machine.",
+        "other load on the machine. main thread (loop): the same for the server's main thread alone, the",
+        "event loop, which one core runs under the GIL: 1e6 / that figure is the loop's ceiling in replies/s.",
         f"load average before the runs: {load_before}",
         "",
-        "per run (replies/s, p50 ms, p99 ms, server CPU µs/reply):",
+        "per run (replies/s, p50 ms, p99 ms, server CPU µs/reply, main thread µs/reply):",
     ]
     for kind in kinds:
         out.append(
-            f"  {kind}: " + "; ".join(f"{r[0]:.0f} {r[1]:.2f} {r[2]:.2f} {r[4]:.0f}" for r in rows[kind])
+            f"  {kind}: "
+            + "; ".join(f"{r[0]:.0f} {r[1]:.2f} {r[2]:.2f} {r[4]:.0f} {r[5]:.0f}" for r in rows[kind])
         )
     text = "\n".join(out) + "\n"
     print(text)

@@ -99,6 +99,16 @@ class PolicyOffload:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
+    def describe(self) -> dict[str, Any]:
+        """For `status`: the worker's pid (None when none runs), whether it takes evaluations, and counts."""
+        return {
+            "pid": self.pid,
+            "ready": self._ready,
+            "evaluated": self.evaluated,
+            "starts": self.starts,
+            "lost": self.lost,
+        }
+
     def available(self) -> bool:
         """Whether a worker is ready for an evaluation now. If none runs (and the back-off allows), one
         is started in the background and this says False until it is ready."""

@@ -744,6 +744,8 @@ class Daemon:
             "trust": self._trust_status(),
             "counts": dict(self.gate.counts),
             "requests_by_sandbox": dict(self.gate.sandbox_counts),  # docs/sandbox.md
+            # Policy evaluation under load (daemon/policy_offload.py); None when it is turned off.
+            "policy_worker": self.offload.describe() if self.offload is not None else None,
             "uptime_s": int(time.monotonic() - self.started),
             "pid": os.getpid(),
         }

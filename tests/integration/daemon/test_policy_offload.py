@@ -147,4 +147,6 @@ async def test_a_worker_that_dies_mid_decision_denies_and_the_daemon_goes_on(
     assert after["status"] == "allowed", "the daemon did not go on deciding after the worker died"
     decisions = [r["body"] for r in w.records() if r["type"] == "decision"]
     assert [b["status"] for b in decisions[-2:]] == ["denied", "allowed"], "the ledger says otherwise"
+    worker = (await c.call("status"))["policy_worker"]
+    assert worker["lost"] == 1 and worker["pid"] != pid, f"status does not show the lost worker: {worker}"
     verify_clean(w)
