@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
+import pytest
 from gatehelp import SMALL_POLICY as POLICY
 from gatehelp import spawn_daemon, verify_clean, wait_for_socket
 
@@ -49,12 +50,13 @@ def test_a_request_left_pending_by_a_killed_daemon_is_closed_at_the_next_start(m
     verify_clean(world)
 
 
+@pytest.mark.parametrize("end", ["shutdown", "expiry"])
 async def test_a_client_that_hangs_up_during_the_write_does_not_orphan_its_request(
-    make_world, start_daemon, connect, monkeypatch
+    make_world, start_daemon, connect, monkeypatch, end
 ):
     """Before: the request's records were written but the request never entered the queue: not listed,
-    never expired, not closed at shutdown, and `verify` passed. Now it is admitted all the same and the
-    shutdown closes it with a decision record."""
+    never expired, not closed at shutdown, and `verify` passed. Now it is admitted all the same, listed,
+    and closed with a decision record: denied by `timeout` when it expires, by `fallback` at shutdown."""
     import asyncio
     import contextlib
     import threading
@@ -62,7 +64,8 @@ async def test_a_client_that_hangs_up_during_the_write_does_not_orphan_its_reque
 
     from forge_tui.core import oscalls
 
-    world = make_world(POLICY)
+    timeout = '"1s"' if end == "expiry" else '"10m"'
+    world = make_world(POLICY.replace('approval_timeout = "10m"', f"approval_timeout = {timeout}"))
     d = await start_daemon(world)
     gate = threading.Event()
     entered = threading.Event()
@@ -97,6 +100,16 @@ async def test_a_client_that_hangs_up_during_the_write_does_not_orphan_its_reque
         await asyncio.sleep(0.01)  # polling interval of a bounded condition loop
     (rid,) = list(d.gate.pending)
     assert d.gate.describe(d.gate.pending[rid])["request_id"] == rid  # listed
+    rev = await connect(world.rsock)
+    assert rid in [p["request_id"] for p in (await rev.call("queue.list"))["pending"]]
+    if end == "expiry":
+        deadline = time.monotonic() + 20
+        while len(decisions_for(world, rid)) < 2:
+            assert time.monotonic() < deadline, "the orphaned request never expired"
+            await asyncio.sleep(0.05)  # polling interval of a bounded condition loop
+        assert rid not in d.gate.pending
     await d.stop()
-    assert [x["status"] for x in decisions_for(world, rid)] == ["pending", "denied"]
+    closing = decisions_for(world, rid)
+    assert [x["status"] for x in closing] == ["pending", "denied"]
+    assert closing[-1]["decided_by"] == ("timeout" if end == "expiry" else "fallback")
     verify_clean(world)
