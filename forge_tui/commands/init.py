@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 NAME = "init"
@@ -82,12 +83,16 @@ def run(args: argparse.Namespace) -> int:
 
     # Everything the integration will write is computed first: a bad settings file stops here.
     planned = settings.plan(root.resolve(), hosts, _timeout_of(pack_text(args.pack))) if hosts else []
+    undo = _Undo.before(root.resolve())
     project = init_project(root, pack=args.pack, name=args.name, force=args.force)
     lid = project.local_ledger_id()
     try:
         settings.write(planned)
     except OSError as exc:
-        _undo_init(project)
+        try:
+            undo.run(project, lid)
+        except OSError:
+            pass  # the write's error is the one to report
         raise ConfigError(f"could not write the hook settings ({exc}); nothing was initialised") from None
     print(f"initialised {project.name} ({project.project_id})")
     print(f"  ledger {lid}: .forge/ledger/{lid}.jsonl (genesis signed)")
@@ -101,10 +106,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _integrate(root: Path, hosts: list[str], approval_timeout_s: int) -> None:
+    from forge_tui.errors import ConfigError
     from forge_tui.hooks import settings
 
     planned = settings.plan(root, hosts, approval_timeout_s)
-    settings.write(planned)
+    try:
+        settings.write(planned)
+    except OSError as exc:
+        raise ConfigError(
+            f"could not write the hook settings ({exc.filename}: {exc.strerror}); every settings file is unchanged"
+        ) from None
     for p in planned:
         print(
             f"{p.host.title} hooks installed in {p.host.settings} (timeout {approval_timeout_s + settings.TIMEOUT_MARGIN_S} s)"
@@ -129,8 +140,37 @@ def _timeout_of_file(path: Path) -> int:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _undo_init(project) -> None:
-    """Remove the .forge/ folder init just created (the private key and state stay, unused)."""
-    import shutil
+@dataclass(frozen=True)
+class _Undo:
+    """What a new project's init changes outside .forge/, noted before it runs, to put back when the
+    hooks cannot be written (a failed integration leaves no half-made project)."""
 
-    shutil.rmtree(project.forge_dir, ignore_errors=True)
+    root: Path
+    gitattributes: bytes | None  # the file's bytes before init (None: there was none)
+    backups: frozenset[str]  # .forge.bak-* folders already there (--force adds one)
+
+    @classmethod
+    def before(cls, root: Path) -> _Undo:
+        attrs = root / ".gitattributes"
+        return cls(
+            root,
+            attrs.read_bytes() if attrs.is_file() else None,
+            frozenset(p.name for p in root.glob(".forge.bak-*")),
+        )
+
+    def run(self, project, ledger_id: str) -> None:
+        import shutil
+
+        from forge_tui.core.keys import ledger_key_path
+
+        shutil.rmtree(project.forge_dir, ignore_errors=True)
+        shutil.rmtree(project.state_dir, ignore_errors=True)  # its ledger copy and local.toml
+        ledger_key_path(ledger_id).unlink(missing_ok=True)  # the key of a ledger that no longer exists
+        attrs = self.root / ".gitattributes"
+        if self.gitattributes is None:
+            attrs.unlink(missing_ok=True)
+        else:
+            attrs.write_bytes(self.gitattributes)
+        new = [p for p in self.root.glob(".forge.bak-*") if p.name not in self.backups]
+        if len(new) == 1 and not project.forge_dir.exists():
+            new[0].rename(project.forge_dir)  # --force: the project it replaced comes back

@@ -191,11 +191,12 @@ def merged(doc: dict[str, Any], host: Host, approval_timeout_s: int) -> dict[str
 
 @dataclass(frozen=True)
 class Planned:
-    """One settings file to write: where, and its new bytes."""
+    """One settings file to write: where, its new bytes, and its bytes before (None: no file)."""
 
     host: Host
     path: Path
     data: bytes
+    before: bytes | None = None
 
 
 def plan(root: Path, hosts: list[str], approval_timeout_s: int) -> list[Planned]:
@@ -206,11 +207,29 @@ def plan(root: Path, hosts: list[str], approval_timeout_s: int) -> list[Planned]
         host = HOSTS[name]
         path = root / host.settings
         doc = merged(read_settings(path), host, approval_timeout_s)
-        out.append(Planned(host, path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode()))
+        before = path.read_bytes() if path.is_file() else None
+        out.append(
+            Planned(host, path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode(), before)
+        )
     return out
 
 
 def write(planned: list[Planned]) -> None:
-    for p in planned:
-        p.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(p.path, p.data)
+    """Write every planned file, or none: when one fails, those already written get their old bytes
+    back (or go, if they did not exist) and the OSError propagates."""
+    done: list[Planned] = []
+    try:
+        for p in planned:
+            p.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write(p.path, p.data)
+            done.append(p)
+    except OSError:
+        for p in reversed(done):
+            try:
+                if p.before is None:
+                    p.path.unlink(missing_ok=True)
+                else:
+                    atomic_write(p.path, p.before)
+            except OSError:
+                pass  # the first error is the one to report
+        raise

@@ -377,3 +377,59 @@ def test_doctor_reads_gemini_folder_trust(tmp_path, run_cli, monkeypatch) -> Non
     (gemini / "trustedFolders.json").unlink()
     (gemini / "settings.json").write_text('{"security": {"folderTrust": {"enabled": false}}}')
     assert check(None)["status"] == "ok"
+
+
+def _failing_write(monkeypatch, fail_on: str) -> None:
+    """Make the settings writer fail on the file named `fail_on` (a full disk, a read-only folder)."""
+    from forge_tui.hooks import settings as settings_mod
+
+    real = settings_mod.atomic_write
+
+    def write(path, data, *a, **kw):
+        if Path(path).name == fail_on and b"forge_tui/hooks/run.py" in data:
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, data, *a, **kw)
+
+    monkeypatch.setattr(settings_mod, "atomic_write", write)
+
+
+def test_a_settings_write_that_fails_leaves_no_half_made_project(tmp_path, run_cli, monkeypatch) -> None:
+    """Broken if, after init fails on the second host's file, a .forge/, the first host's hooks, a
+    .gitattributes, the project's private state or its ledger key stay behind."""
+    from forge_tui.paths import data_root
+
+    (tmp_path / ".gitattributes").write_bytes(b"*.png binary\n")
+    (tmp_path / ".codex").mkdir()
+    (tmp_path / ".codex" / "hooks.json").write_text('{"hooks": {}, "mine": 1}')
+    _failing_write(monkeypatch, "settings.json")  # .gemini/settings.json, written after .codex/hooks.json
+    code, _, err = run_cli("init", "--codex", "--gemini", str(tmp_path))
+    assert code == 2 and "nothing was initialised" in err, err
+    assert not (tmp_path / ".forge").exists()
+    assert (tmp_path / ".gitattributes").read_bytes() == b"*.png binary\n"
+    assert json.loads((tmp_path / ".codex" / "hooks.json").read_text()) == {"hooks": {}, "mine": 1}
+    assert not (tmp_path / ".gemini" / "settings.json").exists()
+    assert not list((data_root() / "projects").iterdir()), "the project's private state stayed"
+    assert not [p for p in data_root().rglob("*.key")], "a ledger key for no ledger stayed"
+
+
+def test_a_failed_forced_init_gives_the_old_project_back(tmp_path, run_cli, monkeypatch) -> None:
+    from forge_tui.core.project import find_project
+
+    assert run_cli("init", str(tmp_path))[0] == 0
+    old_id = find_project(tmp_path).project_id
+    _failing_write(monkeypatch, "settings.json")
+    code, _, err = run_cli("init", "--force", "--claude-code", str(tmp_path))
+    assert code == 2, err
+    assert find_project(tmp_path).project_id == old_id, "the project --force replaced did not come back"
+    assert not list(tmp_path.glob(".forge.bak-*"))
+    assert not (tmp_path / ".claude" / "settings.json").exists()
+
+
+def test_hooks_on_an_existing_project_are_written_all_or_none(integrated, run_cli, monkeypatch) -> None:
+    _edit(integrated, lambda d: d["hooks"]["PreToolUse"][-1].update(matcher="Bash"))  # init would fix it
+    before = (integrated / ".claude" / "settings.json").read_bytes()
+    _failing_write(monkeypatch, "hooks.json")  # .codex/hooks.json, written after .claude/settings.json
+    code, _, err = run_cli("init", "--claude-code", "--codex", str(integrated))
+    assert code == 2 and "No space left" in err and "unchanged" in err, err
+    assert (integrated / ".claude" / "settings.json").read_bytes() == before
+    assert not (integrated / ".codex" / "hooks.json").exists()
