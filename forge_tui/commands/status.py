@@ -55,9 +55,11 @@ def ledger_state(status: dict[str, Any]) -> str:
     `tracked-stale` while the copy in .forge/ledger/ lags (decisions go on), docs/faults.md."""
     ledger = status.get("ledger") if isinstance(status.get("ledger"), dict) else {}
     state = _health(status).get("state")
+    if state == "degraded":  # (`broken` is the same fault under its older name)
+        return "degraded"
     if ledger.get("broken"):
         return "broken"
-    if ledger.get("degraded") or status.get("degraded") or state == "degraded":
+    if ledger.get("degraded") or status.get("degraded"):
         return "degraded"
     if state == "tracked_stale":
         return "tracked-stale"

@@ -98,6 +98,7 @@ def test_status_names_a_degraded_or_stale_ledger_from_its_health():
 
     assert ledger_state(st("ok")) == "ok" and ledger_fault(st("ok")) is None
     down = st("degraded", fault="fdatasync ledger: [Errno 28] No space left on device")
+    down["ledger"]["broken"] = down["ledger"]["health"]["fault"]  # the daemon sends both names
     assert ledger_state(down) == "degraded" and "No space left" in (ledger_fault(down) or "")
     stale = st("tracked_stale", tracked_error="cannot update .forge/ledger: Operation not permitted")
     assert ledger_state(stale) == "tracked-stale" and "not permitted" in (ledger_fault(stale) or "")
