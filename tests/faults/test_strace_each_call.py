@@ -148,6 +148,8 @@ def test_a_kernel_fault_at_each_call_of_an_append(make_world, tmp_path, point, e
     check_ledger_matches_answers(world, told)
     lid, auth = _auth(world)
     assert world.project.tracked_ledger(lid).read_bytes() == (auth / f"{lid}.jsonl").read_bytes()
+    left = [p.name for folder in (auth, world.project.ledger_dir) for p in folder.glob(".*.tmp")]
+    assert not left, f"temp files left behind: {left}"
     verify_clean(world)
 
 
