@@ -2,7 +2,7 @@
 process (no seam involved: the kernel call itself fails). `strace -P PATH` limits the injection to the
 calls on one file, so each case fails exactly one step: the ledger's write or fdatasync, the
 checkpoint's temp-file write or fsync, its rename, the folder's fsync, or the tracked copy's write,
-fsync or checkpoint rename. (The same points through the code's seam: test_write_path_faults.py.)
+fsync, checkpoint rename or folder fsync. (The same points through the code's seam: test_write_path_faults.py.)
 
 After each: the gate refused (5001) while the authoritative write path was broken and never for the
 tracked copy, healed by itself (no restart) once the fault stopped, every request answered `allowed`
@@ -48,6 +48,7 @@ POINTS: dict[str, tuple[str, Callable]] = {
     "write@tracked": ("write", lambda w, pid: w.project.tracked_ledger(_auth(w)[0])),
     "fsync@tracked": ("fsync", lambda w, pid: w.project.tracked_ledger(_auth(w)[0])),
     "replace@tracked": (RENAME, lambda w, pid: w.project.ledger_dir / f".{_auth(w)[0]}.checkpoint.{pid}.tmp"),
+    "fsync_dir@tracked": ("fsync", lambda w, pid: w.project.ledger_dir),
 }
 
 

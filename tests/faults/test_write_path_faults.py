@@ -23,7 +23,7 @@ from gatehelp import req, verify_clean
 from forge_tui.protocol import LEDGER_UNAVAILABLE
 
 # (call, site) of every system call an append makes (tracked-copy sites: its append or full copy, and
-# its checkpoint's temp file, fsync and rename).
+# its checkpoint's temp file, fsync, rename and folder fsync).
 POINTS = [
     ("write", "ledger"),
     ("fdatasync", "ledger"),
@@ -34,6 +34,7 @@ POINTS = [
     ("write", "tracked"),
     ("fsync", "tracked"),
     ("replace", "tracked"),
+    ("fsync_dir", "tracked"),
 ]
 ERRNOS = {"EIO": errno.EIO, "ENOSPC": errno.ENOSPC}
 
