@@ -246,20 +246,59 @@ def claude_overrides(root: Path) -> list[Check]:
                     "remove disableAllHooks from that file",
                 )
             )
-    managed = [p for p in MANAGED_SETTINGS if p.exists()]
-    if managed:
-        out.append(Check(OK, "Claude Code managed settings", f"{managed[0]} exists"))
-    else:
-        out.append(
-            Check(
-                WARN,
-                "Claude Code managed settings",
-                "the hooks live in the repository, where a commit (or the agent, if not sandboxed) can remove them",
-                f"where the gate must not be switched off, put the same hooks in {MANAGED_SETTINGS[0]} "
-                '(with "allowManagedHooksOnly": true), and run agents under `forge-tui run`',
-            )
-        )
+    out.append(claude_managed())
     return out
+
+
+def claude_managed() -> Check:
+    """Managed settings outrank every other file: they can hold the gate where no commit reaches it, or
+    switch it off (disableAllHooks, or allowManagedHooksOnly without forge-tui's hook among theirs)."""
+    item = "Claude Code managed settings"
+    recommend = (
+        f"where the gate must not be switched off, put the same hooks in {MANAGED_SETTINGS[0]} "
+        '(with "allowManagedHooksOnly": true), and run agents under `forge-tui run`'
+    )
+    managed = [p for p in MANAGED_SETTINGS if p.exists()]
+    if not managed:
+        return Check(
+            WARN,
+            item,
+            "the hooks live in the repository, where a commit (or the agent, if not sandboxed) can remove them",
+            recommend,
+        )
+    path = managed[0]
+    doc = _json_or_none(path)
+    if doc is None:
+        return Check(
+            FAIL, f"{item} ({path})", "not a valid JSON object", "fix the file (ask its administrator)"
+        )
+    hooks = doc.get("hooks") if isinstance(doc.get("hooks"), dict) else {}
+    groups = hooks.get("PreToolUse") if isinstance(hooks.get("PreToolUse"), list) else []
+    has_gate = any(
+        is_ours(h)
+        for g in groups
+        if isinstance(g, dict)
+        for h in (g.get("hooks") or [])
+        if isinstance(g.get("hooks"), list)
+    )
+    if doc.get("disableAllHooks") is True:
+        return Check(
+            FAIL,
+            f"{item} ({path})",
+            "disableAllHooks is true: no hook runs, the gate's included",
+            "remove it there",
+        )
+    if doc.get("allowManagedHooksOnly") is True and not has_gate:
+        return Check(
+            FAIL,
+            f"{item} ({path})",
+            "allowManagedHooksOnly is true and forge-tui's hook is not among the managed ones: Claude Code "
+            "ignores the project's hooks, so nothing is gated",
+            "add the hook entries `forge-tui init --claude-code` wrote in .claude/settings.json to that file",
+        )
+    if has_gate:
+        return Check(OK, item, f"{path} holds forge-tui's hook: no repository setting can remove it")
+    return Check(WARN, item, f"{path} exists but does not hold forge-tui's hook", recommend)
 
 
 CODEX_TRUST_FIX = (

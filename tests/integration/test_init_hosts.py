@@ -433,3 +433,27 @@ def test_hooks_on_an_existing_project_are_written_all_or_none(integrated, run_cl
     assert code == 2 and "No space left" in err and "unchanged" in err, err
     assert (integrated / ".claude" / "settings.json").read_bytes() == before
     assert not (integrated / ".codex" / "hooks.json").exists()
+
+
+def test_doctor_reads_claudes_managed_settings(integrated, run_cli, monkeypatch) -> None:
+    """Managed settings outrank the project's: they can hold the gate for good, or switch it off."""
+    from forge_tui.hooks import checks
+
+    managed = integrated.parent / "managed-settings.json"
+    monkeypatch.setattr(checks, "MANAGED_SETTINGS", (managed,))
+    project_hooks = settings(integrated, ".claude/settings.json")["hooks"]
+
+    def check(doc: dict) -> dict:
+        managed.write_text(json.dumps(doc))
+        return next(
+            c
+            for c in json.loads(run_cli("doctor", "--json")[1])
+            if c["item"].startswith("Claude Code managed")
+        )
+
+    assert check({"hooks": project_hooks, "allowManagedHooksOnly": True})["status"] == "ok"
+    only = check({"allowManagedHooksOnly": True, "hooks": {}})
+    assert only["status"] == "FAIL" and "ignores the project's hooks" in only["detail"] and only["fix"]
+    off = check({"hooks": project_hooks, "disableAllHooks": True})
+    assert off["status"] == "FAIL" and "disableAllHooks" in off["detail"]
+    assert check({"model": "x"})["status"] == "warn"
