@@ -212,6 +212,7 @@ class Guard:
         self.root = root
         self.forge = include_forge  # False: only the private folders (nothing may even read them)
         self.real_root = CACHES.trusted_realpath(root)
+        self._root_prefix = root.rstrip("/") + "/"
         dirs = [
             *([os.path.join(root, ".forge")] if include_forge else []),
             *(os.path.abspath(os.path.expanduser(str(d))) for d in protected),
@@ -262,18 +263,27 @@ class Guard:
         return False
 
     def realpath(self, lexical: str) -> str:
-        """os.path.realpath(lexical). For a name directly in the project root (most shell words) only the
-        name itself can still be a link, the root being resolved already: one lstat instead of one per
-        component of the root's path."""
-        parent, name = os.path.split(lexical)
-        if parent == self.root and name not in ("", ".", ".."):
-            p = os.path.join(self.real_root, name)
+        """os.path.realpath(lexical). For a path below the project root (most shell words) only the
+        components below the root can still be links, the root being resolved already: one lstat per
+        component below the root (none after the first that does not exist) instead of one per
+        component of the whole path. Any link among them: os.path.realpath resolves it."""
+        if not lexical.startswith(self._root_prefix):
+            return os.path.realpath(lexical)
+        names = lexical[len(self._root_prefix) :].split("/")
+        if "" in names or "." in names or ".." in names:  # not normalised: the general walk
+            return os.path.realpath(lexical)
+        p = self.real_root
+        for i, name in enumerate(names):
+            p = os.path.join(p, name)
             try:
-                if not stat.S_ISLNK(os.lstat(p).st_mode):
-                    return p
+                mode = os.lstat(p).st_mode
             except OSError:
-                return p  # what realpath gives for a name that does not exist (or cannot be read)
-        return os.path.realpath(lexical)
+                # What realpath gives: a name that does not exist (or cannot be read) is kept as it is,
+                # and nothing below it can be read, so nothing below it is a link either.
+                return os.path.join(p, *names[i + 1 :])
+            if stat.S_ISLNK(mode):
+                return os.path.realpath(lexical)
+        return p
 
     def covers_word(self, word: str, dynamic: bool) -> bool:
         """A shell word: also `--out=PATH`, `of=PATH`, `-oPATH`, `$HOME/...` and globs like `.f*/p*`.
