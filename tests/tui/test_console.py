@@ -30,6 +30,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.widgets import Input, Select, Static
 
+from forge_tui.protocol import LEDGER_UNAVAILABLE
 from forge_tui.tui.app import ForgeApp, ForgeCommands
 from forge_tui.tui.link import DaemonLink, DaemonUnavailable, LinkState
 from forge_tui.tui.screens.dialogs import ConfirmDialog, MessageDialog, PassphraseDialog, ReasonDialog
@@ -344,6 +345,43 @@ async def test_open_policy_panel_follows_reload_events(console_world, daemon):
         await wait_until(pilot, lambda: (panel.entry or {}).get("error"), what="the error in the open panel")
         atomic_write(console_world.project.policy_path, POLICY.encode())
         await wait_until(pilot, lambda: not (panel.entry or {}).get("error"), what="the error to clear")
+
+
+async def test_the_header_says_while_the_ledger_cannot_be_written_and_when_it_heals(
+    console_world, daemon, agent_factory, monkeypatch
+):
+    """Issue 10: a write path in fault denies every request (5001). Broken if the header does not say so,
+    with the failed call, or keeps saying so once the daemon healed by itself."""
+    import errno
+
+    from forge_tui.core import oscalls
+
+    failing = {"on": True}
+
+    def before(call: str, site: str) -> None:
+        if failing["on"] and (call, site) == ("write", "ledger"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    app = make_app(console_world)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await connected(pilot, app)
+        header = app.queue_screen.query_one(ConsoleHeader)
+        agent = await agent_factory(console_world.sock)
+        monkeypatch.setattr(oscalls.DEFAULT, "before", before)
+        err = await agent.error(
+            "gate.request", {"action": {"kind": "file.read", "paths": ["a"]}, "actor": {"id": "c"}}
+        )
+        assert err["code"] == LEDGER_UNAVAILABLE
+        await wait_until(
+            pilot, lambda: header.ledger_state == "degraded", what="the degraded ledger in the header"
+        )
+        shown = header.render().plain
+        assert "ledger degraded, denying" in shown and "No space left" in shown, shown
+        failing["on"] = False
+        await wait_until(
+            pilot, lambda: header.ledger_state not in ("degraded", "tracked_stale"), what="healing"
+        )
+        assert "ledger degraded" not in header.render().plain
 
 
 # ---- inspect --------------------------------------------------------------------------------------------
