@@ -188,8 +188,8 @@ def _parse(reply: bytes) -> tuple[int, bytes, bytes]:
         err = binascii.a2b_base64(_field(reply, b'"stderr":"', b'"'), strict_mode=True)
     except binascii.Error:
         raise HookFailure("the daemon's reply is malformed") from None
-    if code == b"0" and not out.strip():  # exit 0 with nothing printed: the hosts read "no objection"
-        raise HookFailure("the daemon's reply allows with no answer to print")
+    if code == b"0" and not out.lstrip().startswith(b"{"):  # the hosts read anything else as no objection
+        raise HookFailure("the daemon's reply allows with no JSON answer to print")
     return (EXIT_ALLOW if code == b"0" else EXIT_BLOCK), out, err
 
 

@@ -234,6 +234,9 @@ DAEMONS = {
     "no-exit": _answers(b'{"jsonrpc":"2.0","id":1,"result":{"stdout":"e30=","stderr":""}}\n'),
     "bad-base64": _answers(b'{"jsonrpc":"2.0","id":1,"result":{"exit":0,"stdout":"%%%","stderr":""}}\n'),
     "allow-silently": _answers(b'{"jsonrpc":"2.0","id":1,"result":{"exit":0,"stdout":"","stderr":""}}\n'),
+    "allow-not-json": _answers(
+        b'{"jsonrpc":"2.0","id":1,"result":{"exit":0,"stdout":"aGVsbG8=","stderr":""}}\n'  # "hello"
+    ),
     "too-long": _answers(b'{"jsonrpc":"2.0","id":1,"result":{"exit":0,"stdout":"' + b"A" * (2 << 20) + b'"'),
 }
 
