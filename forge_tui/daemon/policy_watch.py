@@ -234,6 +234,9 @@ class PolicyHolder:
     def _consider(self, text: StableText | None, *, initial: bool) -> list[tuple[str, dict[str, Any]]]:
         if text is None:
             err = f"{self.path} is missing or still being written"
+            holders = open_writers(self.path)
+            if holders:  # (a process that keeps it open holds back every reload: say which)
+                err += f" (open for writing by pid {', '.join(map(str, holders[:5]))})"
             if self.error == err and not initial:
                 return []
             self.error, self.error_at = err, None

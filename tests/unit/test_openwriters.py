@@ -51,3 +51,27 @@ def test_a_reader_is_not_a_writer_nor_is_another_file(tmp_path):
         reader.communicate("")
         elsewhere.communicate("")
     assert writers(tmp_path / "missing.toml") == []
+
+
+def test_a_policy_held_open_for_writing_is_not_loaded_and_the_error_names_the_holder(tmp_path):
+    """Broken if the policy watch parses a file another process is still writing (however long its
+    pause), or hides which process holds back the reload."""
+    from forge_tui.daemon.policy_watch import PolicyHolder
+
+    path = tmp_path / "policy.toml"
+    path.write_bytes(b'version = 1\ndefault = "ask"\n')
+    holder = PolicyHolder(path, settle_s=0.001)
+    holder.load_initial()
+    first = holder.current.digest
+    loose = b'version = 1\ndefault = "allow"\n'  # whole lines, valid: the first chunk of a longer save
+    editor = hold(path, "r+b")
+    try:
+        path.write_bytes(loose)  # (the bytes the editor has written so far)
+        events = holder.reload()
+    finally:
+        editor.communicate("")
+    assert holder.current.digest == first, "a file still open for writing was put in force"
+    assert [kind for kind, _ in events] == ["policy.error"]
+    assert f"open for writing by pid {editor.pid}" in (holder.error or ""), holder.error
+    assert [kind for kind, _ in holder.reload()] == ["policy.reloaded"]  # closed: now it loads
+    assert holder.current.digest != first
