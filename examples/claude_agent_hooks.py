@@ -7,8 +7,8 @@
 `setting_sources=["project"]` makes the SDK load exactly the committed project settings, where init put
 the hooks: not a user's or a local settings file that could turn them off (`disableAllHooks`). Every
 tool call, MCP tools included, then goes through `forge-tui hook claude-code`, which fails closed.
-Needs Claude Code's credentials (ANTHROPIC_API_KEY or a login), so the tests do not run this one; the
-hook itself is tested with the real Claude Code CLI (tests/hosts).
+Needs Claude Code's credentials (ANTHROPIC_API_KEY or a login); tests/hosts/test_claude_agent_sdk_e2e.py
+runs it for real against a local stand-in for the Messages API instead.
 """
 
 from __future__ import annotations
