@@ -457,3 +457,23 @@ def test_doctor_reads_claudes_managed_settings(integrated, run_cli, monkeypatch)
     off = check({"hooks": project_hooks, "disableAllHooks": True})
     assert off["status"] == "FAIL" and "disableAllHooks" in off["detail"]
     assert check({"model": "x"})["status"] == "warn"
+
+
+@pytest.mark.parametrize(
+    ("flag", "rel", "event"),
+    [("--codex", ".codex/hooks.json", "PreToolUse"), ("--gemini", ".gemini/settings.json", "BeforeTool")],
+)
+def test_codex_and_gemini_merges_keep_the_users_settings(tmp_path, run_cli, flag, rel, event) -> None:
+    assert run_cli("init", str(tmp_path))[0] == 0
+    mine_group = {"matcher": "write_file", "hooks": [{"type": "command", "command": "/bin/true"}]}
+    mine = {"security": {"auth": {"selectedType": "gemini-api-key"}}, "hooks": {event: [mine_group]}}
+    (tmp_path / rel).parent.mkdir()
+    (tmp_path / rel).write_text(json.dumps(mine))
+    for _ in range(2):  # a second run updates, never duplicates
+        code, _, err = run_cli("init", flag, str(tmp_path))
+        assert code == 0, err
+    doc = settings(tmp_path, rel)
+    assert doc["security"] == mine["security"]
+    groups = doc["hooks"][event]
+    assert groups[0] == mine_group and len(groups) == 2
+    assert str(HOOK_SCRIPT) in groups[1]["hooks"][0]["command"]
