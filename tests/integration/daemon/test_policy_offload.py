@@ -150,3 +150,63 @@ async def test_a_worker_that_dies_mid_decision_denies_and_the_daemon_goes_on(
     worker = (await c.call("status"))["policy_worker"]
     assert worker["lost"] == 1 and worker["pid"] != pid, f"status does not show the lost worker: {worker}"
     verify_clean(w)
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting for its new parent to reap it counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_the_worker_does_not_outlive_a_killed_daemon(make_world):
+    """Broken if the worker lingers after its daemon died (an orphan holding the policy and the
+    environment): it must read its socket's end and exit."""
+    import threading
+
+    from gatehelp import spawn_daemon, wait_for_socket
+
+    from forge_tui.client import Client, DaemonUnavailable
+
+    w = make_world(SMALL_POLICY)
+    proc = spawn_daemon(w)
+    stop = threading.Event()
+    try:
+        wait_for_socket(w.sock, proc)
+
+        def agent(n: int) -> None:  # load, so that the daemon starts its worker
+            try:
+                with Client(w.sock, timeout=20) as c:
+                    while not stop.is_set():
+                        c.call("gate.request", req(f"pytest -q t{n}", aid=f"a{n}", session=f"s{n}"))
+            except DaemonUnavailable:
+                return  # killed under the load: expected
+
+        threads = [threading.Thread(target=agent, args=(n,), daemon=True) for n in range(8)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        worker = None
+        with Client(w.sock, timeout=20) as c:
+            while worker is None:
+                assert time.monotonic() < deadline, "the daemon never started its policy worker"
+                info = c.call("status")["policy_worker"]
+                worker = info["pid"] if info["ready"] else None
+                time.sleep(0.05)  # polling a bounded condition
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        stop.set()
+        deadline = time.monotonic() + 30
+        while not _gone(worker):
+            assert time.monotonic() < deadline, "the policy worker outlived its daemon"
+            time.sleep(0.02)  # polling a bounded condition
+    finally:
+        stop.set()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+        for f in (proc.stdout, proc.stderr):
+            if f:
+                f.close()
