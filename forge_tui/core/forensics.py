@@ -67,28 +67,60 @@ def ledger_forensics(
     `reviewers_text` is reviewers.toml, or the reviewers already built (the ledger's enrolment chain,
     `forge_tui.core.trust.Enrolled` by name). `witnesses`, when given, receives (seq, reviewer,
     checkpoint) for each approval with a valid signature that cosigned a checkpoint. Returns the requests by id (what `trace` and the reports build on)."""
-    from forge_tui.core.reviewers import parse_reviewers
+    walk = LedgerWalk(reviewers_text, reevaluator, witnesses)
+    walk.feed(summaries)
+    return walk.finish(summaries, stamps, add, last_ts)
 
-    for s1, t1, t0 in sorted(stamps):
-        clock = summaries.get(s1)
-        if isinstance(clock, ClockSummary) and clock.previous_ts == t0:  # announced by the writer
-            add(s1, Code.CLOCK_STEP, f"the wall clock went back from {t0} to {t1} (recorded)")
-            continue
-        add(s1, Code.TIME_BACKWARDS, f"timestamp {t1} is earlier than the previous record's {t0}")
-    if isinstance(reviewers_text, dict):
-        reviewers = reviewers_text
-    else:
-        try:
-            reviewers = parse_reviewers(reviewers_text or "")
-        except ConfigError as exc:
-            add(None, Code.REVIEWERS, f"reviewers.toml is invalid: {exc}")
-            reviewers = {}
-    walk = _Walk(add, reviewers, reevaluator)
-    walk.witnesses = witnesses
-    for seq in sorted(summaries):
-        walk.step(seq, summaries[seq])
-    walk.finish(last_ts or walk.last_ts)
-    return walk.requests
+
+class LedgerWalk:
+    """`ledger_forensics` fed a part at a time: `feed` the summaries in seq order as they come (verify
+    feeds each worker's range while the others still check theirs), then `finish` once. The findings
+    come out in `finish`, in the same order `ledger_forensics` gives them."""
+
+    def __init__(self, reviewers_text: str | dict | None, reevaluator=None, witnesses: list | None = None):
+        from forge_tui.core.reviewers import parse_reviewers
+
+        self._found: list[tuple] = []
+        self._reviewers_error: str | None = None
+        if isinstance(reviewers_text, dict):
+            reviewers = reviewers_text
+        else:
+            try:
+                reviewers = parse_reviewers(reviewers_text or "")
+            except ConfigError as exc:
+                self._reviewers_error = f"reviewers.toml is invalid: {exc}"
+                reviewers = {}
+        self._walk = _Walk(self._keep, reviewers, reevaluator)
+        self._walk.witnesses = witnesses
+
+    def _keep(self, *finding) -> None:
+        self._found.append(finding)
+
+    def feed(self, summaries: Summaries) -> None:
+        """The next summaries, all after those fed before."""
+        step = self._walk.step
+        for seq in sorted(summaries):
+            step(seq, summaries[seq])
+
+    def finish(
+        self, summaries: Summaries, stamps: list[tuple[int, str, str]], add: Add, last_ts: str | None
+    ) -> dict[str, _Request]:
+        """`summaries`: all of them (a clock note explains a time step); `stamps`: (seq, ts, previous
+        ts) wherever time ran backwards."""
+        for s1, t1, t0 in sorted(stamps):
+            clock = summaries.get(s1)
+            if isinstance(clock, ClockSummary) and clock.previous_ts == t0:  # announced by the writer
+                add(s1, Code.CLOCK_STEP, f"the wall clock went back from {t0} to {t1} (recorded)")
+                continue
+            add(s1, Code.TIME_BACKWARDS, f"timestamp {t1} is earlier than the previous record's {t0}")
+        if self._reviewers_error is not None:
+            add(None, Code.REVIEWERS, self._reviewers_error)
+        walk = self._walk
+        walk.finish(last_ts or walk.last_ts)
+        for finding in self._found:
+            add(*finding)
+        self._found = []
+        return walk.requests
 
 
 class _Walk:

@@ -49,6 +49,83 @@ def root_from_leaves(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
+def subtree_runs(first: int, leaves: bytes) -> list[tuple[int, bytes]]:
+    """The perfect, aligned subtrees lying wholly inside leaves [first, first + n) (`leaves`: n
+    32-byte hashes joined), level by level: element L is (index of its first level-L node, the nodes
+    joined), where level-L node j covers leaves [j·2^L, (j+1)·2^L). Level 0 is the leaves themselves.
+    What a verify worker computes for its range; `PerfectLevels.extend` puts the ranges together."""
+    runs = [(first, leaves)]
+    sha256 = hashlib.sha256
+    digest = sha256().__class__.digest
+    start, blob = first, leaves
+    while len(blob) >= 64:
+        skip = 32 * (start & 1)  # an odd first node pairs with one outside the range
+        pairs = (len(blob) - skip) // 64
+        if not pairs:
+            break
+        cut = range(skip, skip + 64 * pairs, 64)
+        halves = map(blob.__getitem__, map(slice, cut, range(skip + 64, skip + 64 * pairs + 1, 64)))
+        blob = b"".join(map(digest, map(sha256, map(b"\x01".__add__, halves))))
+        start = (start + 1) // 2
+        runs.append((start, blob))
+    return runs
+
+
+class PerfectLevels:
+    """Every perfect, aligned subtree root of a leaf sequence, built from consecutive ranges: the
+    root of any prefix is then O(log n) node hashes (RFC 6962: the prefix [0, k) splits into the
+    aligned perfect subtrees of k's set bits, folded from the right)."""
+
+    def __init__(self) -> None:
+        self.levels: list[bytearray] = [bytearray()]  # level L: floor(size / 2^L) nodes, 32 bytes each
+
+    @property
+    def size(self) -> int:
+        return len(self.levels[0]) // 32
+
+    def extend(self, runs: list[tuple[int, bytes]]) -> None:
+        """Append the next range: `runs` as `subtree_runs` gives it for leaves starting at `size`."""
+        if runs[0][0] != self.size:
+            raise ValueError(f"range starts at leaf {runs[0][0]}, not at {self.size}")
+        self.levels[0] += runs[0][1]
+        level = 1
+        while len(self.levels[level - 1]) >= 64:
+            if level == len(self.levels):
+                self.levels.append(bytearray())
+            below, here = self.levels[level - 1], self.levels[level]
+            run = runs[level] if level < len(runs) else None
+            want = len(below) // 64
+            while len(here) // 32 < want:
+                j = len(here) // 32
+                if run is not None and run[0] == j:
+                    here += run[1]
+                    run = None
+                else:
+                    here += node_hash(
+                        bytes(below[64 * j : 64 * j + 32]), bytes(below[64 * j + 32 : 64 * j + 64])
+                    )
+            level += 1
+
+    def node(self, level: int, index: int) -> bytes:
+        return bytes(self.levels[level][32 * index : 32 * index + 32])
+
+    def root(self, k: int) -> bytes:
+        """The root of leaves [0, k), k <= size."""
+        if not 0 <= k <= self.size:
+            raise ValueError(f"size {k} is outside 0..{self.size}")
+        if k == 0:
+            return EMPTY_ROOT
+        nodes, offset = [], 0
+        for level in range(k.bit_length() - 1, -1, -1):
+            if k >> level & 1:
+                nodes.append(self.node(level, offset >> level))
+                offset += 1 << level
+        acc = nodes.pop()
+        while nodes:
+            acc = node_hash(nodes.pop(), acc)
+        return acc
+
+
 def _subtree_root(leaves: Sequence[bytes], lo: int, hi: int) -> bytes:
     n = hi - lo
     if n == 0:

@@ -16,7 +16,6 @@ re-evaluation is always a finding, as is one whose rule differs.
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -129,22 +128,24 @@ class Reevaluator:
 
     def policy(self, digest: Any):
         """The Policy of this digest, or None when its text is unknown or does not load."""
-        from forge_tui.core.policy import default_policy, parse_policy
-
         if not isinstance(digest, str):
             return None
         if digest not in self._policies:
-            default = default_policy()
-            if digest == default.digest:
-                self._policies[digest] = default
-            elif digest in self.texts:
-                try:
-                    self._policies[digest] = parse_policy(self.texts[digest], f"policy {digest[:12]}")
-                except PolicyError:
-                    self._policies[digest] = None
-            else:
-                self._policies[digest] = None
+            self._policies[digest] = self._load(digest)
         return self._policies[digest]
+
+    def _load(self, digest: str):
+        from forge_tui.core.policy import default_policy, parse_policy
+
+        default = default_policy()
+        if digest == default.digest:
+            return default
+        if digest in self.texts:
+            try:
+                return parse_policy(self.texts[digest], f"policy {digest[:12]}")
+            except PolicyError:
+                return None
+        return None
 
     def timeout_s(self, digest: Any) -> int | None:
         pol = self.policy(digest)
@@ -193,7 +194,8 @@ class Reevaluator:
         prior = prior & named
         # Only the fields the matcher reads are in the key: a file write's input digest or summary, new
         # at every request, decide nothing, so repeated actions are evaluated once.
-        key = (pol.digest, json.dumps([req.action.get(k) for k in self.match_keys]), kind, prior)
+        # repr of JSON values (str, int, bool, None, lists, dicts) tells different values apart.
+        key = (pol.digest, repr(list(map(req.action.get, self.match_keys))), kind, prior)
         hit = self._results.get(key)
         if hit is None:
             ev = pol.evaluate(

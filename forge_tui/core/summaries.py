@@ -114,9 +114,10 @@ def _strs(value: Any) -> tuple[str, ...]:
     return tuple(x for x in value if isinstance(x, str)) if isinstance(value, list) else ()
 
 
-def summarise(rec: dict[str, Any], line: bytes) -> Summary | None:
-    """The summary of a parsed, shape-checked record (`line`: its bytes without the LF), or None
-    for the types no rule reads (notes, recoveries)."""
+def summarise(rec: dict[str, Any], line: bytes, leaf: str | None = None) -> Summary | None:
+    """The summary of a parsed, shape-checked record (`line`: its bytes without the LF; `leaf`: its
+    leaf hash in hex when the caller has it already), or None for the types no rule reads (notes,
+    recoveries)."""
     t = rec["type"]
     b = rec["body"]
     ts = rec["ts"]
@@ -129,7 +130,7 @@ def summarise(rec: dict[str, Any], line: bytes) -> Summary | None:
             actor.get("kind"),
             b.get("principal"),
             actor.get("session"),
-            hashlib.sha256(b"\x00" + line).hexdigest(),
+            leaf if leaf is not None else hashlib.sha256(b"\x00" + line).hexdigest(),
             _dict(b.get("action")),
             b.get("requirement"),
             _dict(b.get("process")).get("sandboxed"),

@@ -9,36 +9,40 @@ size against the checkpoint and its signature; anchors (a git base ref, a saved 
 `seq` read from the bytes, the root is checked against the signed checkpoint and the anchors; lines
 are not parsed, so no record signature, strict-form or forensic check runs.
 
-Signature checks are spread over worker processes that each memory-map the file and take a byte range;
-the parent hashes every line for the chain and the Merkle root at the same time.
+The work is spread over worker processes (`forge_tui.core.verify_chunk`), each taking byte ranges of
+whole lines: they hash the lines (and the Merkle subtrees inside the range), check the chain and,
+unless --fast, parse and signature-check every record. The parent puts the ranges together in ledger
+order and walks each range's summaries through the forensic rules while the workers check the next.
 """
 
 from __future__ import annotations
 
-import base64
-import bisect
+import gc
 import hashlib
-import json
 import mmap
 import os
 import subprocess
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import nacl.bindings
-import nacl.exceptions
-
 from forge_tui.core.findings import Code, Severity
-from forge_tui.core.jcs import MAX_LINE, _dumps_fast, parse_canonical
-from forge_tui.core.merkle import EMPTY_ROOT, root_from_leaves
+from forge_tui.core.merkle import PerfectLevels
 from forge_tui.core.note import Checkpoint, NoteError, Verifier, b64, open_checkpoint, parse_vkey
-from forge_tui.core.records import RECORD_CONTEXT, ZERO_HASH, check_shape
+from forge_tui.core.records import ZERO_HASH
 from forge_tui.core.reevaluate import Reevaluator, policy_texts
-from forge_tui.core.summaries import ApprovalSummary, Summaries, summarise
-from forge_tui.errors import EXIT_FAIL, EXIT_OK, EXIT_WARN, CanonicalError, ConfigError, SignatureError
+from forge_tui.core.summaries import Summaries
+from forge_tui.core.verify_chunk import (  # noqa: F401  (_parse_line, _signed_bytes: the tests' names)
+    ChunkResult,
+    _approval_sig_error,
+    _enrolled,
+    _parse_line,
+    _signed_bytes,
+    check_chunk,
+)
+from forge_tui.errors import EXIT_FAIL, EXIT_OK, EXIT_WARN, ConfigError, SignatureError
 
 ERROR, WARNING, NOTICE = Severity.ERROR.value, Severity.WARNING.value, Severity.NOTICE.value
 Progress = Callable[[int, int], None]
@@ -254,199 +258,54 @@ def load_keys(text: str | None) -> list[Verifier]:
     return [parse_vkey(line) for line in text.split("\n") if line.strip() and not line.startswith("#")]
 
 
-# ---- per-chunk work (runs in worker processes) ----------------------------------------------------
+# ---- byte ranges for the workers --------------------------------------------------------------------
+
+CHUNK_BYTES = 4 << 20  # a range's size at most (about): results stream back while the rest is checked
+FAST_POOL_BYTES = 16 << 20  # --fast starts worker processes only for a ledger at least this big
 
 
 def _byte_bounds(data, complete: int, parts: int) -> list[tuple[int, int]]:
-    """Split the complete lines into about `parts` byte ranges that start and end at line boundaries."""
+    """Split the complete lines into byte ranges that start and end at line boundaries: about
+    `parts` of them, or more, of at most about CHUNK_BYTES each."""
+    size = max(1, min(CHUNK_BYTES, -(-complete // max(parts, 1))))
     bounds = []
     start = 0
-    for i in range(1, parts + 1):
-        if start >= complete:
-            break
-        end = complete if i == parts else data.find(b"\n", max(start, complete * i // parts)) + 1
-        if end <= 0 or end > complete:
+    while start < complete:
+        end = data.find(b"\n", min(start + size, complete) - 1) + 1
+        if end <= start or end > complete:
             end = complete
-        if end > start:
-            bounds.append((start, end))
-            start = end
+        bounds.append((start, end))
+        start = end
     return bounds
 
 
-def check_chunk(
-    path: str,
-    start: int,
-    end: int,
-    first_seq: int,
-    origin: str,
-    vkeys: list[str],
-    fast: bool,
-    reviewers_text: str | None = None,
-):
-    """Parse (and unless `fast`, signature-check) lines [start, end) of a ledger file; the first is
-    numbered `first_seq`.
-
-    Returns (findings as tuples (seq, code, message), summaries {seq: Summary}, stamps) where stamps is
-    (first ts, last ts, [(seq, ts, previous ts)] for each time step backwards inside the range).
-    The parent checks `seq` and `prev` from the bytes (see `_hash_chain`); this checks everything else,
-    including (unless `fast`) the reviewer signature of each approval against `reviewers_text`.
-    """
-    keys = _key_ranges(vkeys)
-    reviewers = None if fast else _reviewers_or_none(reviewers_text)
-    findings: list[tuple[int, str, str]] = []
-    summaries: Summaries = {}
-    first_ts = last_ts = None
-    backwards: list[tuple[int, str, str]] = []
-    sign_open = nacl.bindings.crypto_sign_open
-    bad_sig = nacl.exceptions.BadSignatureError
-    b64decode = base64.b64decode
-    with open(path, "rb") as fh:
-        data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        try:
-            pos, seq = start, first_seq
-            find = data.find
-            while pos < end:
-                nl = find(b"\n", pos, end)
-                line = data[pos:nl]
-                pos = nl + 1
-                try:
-                    rec = _parse_line(line)
-                    check_shape(rec)
-                except (CanonicalError, NoteError) as exc:
-                    findings.append((seq, Code.MALFORMED, f"record is malformed: {exc}"))
-                    seq += 1
-                    continue
-                if rec["log"] != origin:
-                    findings.append((seq, Code.LOG, f"record belongs to log {rec['log']!r}"))
-                kr = keys.get(rec["kid"])
-                key = kr[0] if kr is not None else None
-                if key is None:
-                    findings.append((seq, Code.UNKNOWN_KEY, f"signed by untrusted key {rec['kid']!r}"))
-                elif (kr[1] > rec["seq"] or (kr[2] is not None and rec["seq"] >= kr[2])) and not fast:
-                    findings.append(_range_finding(seq, rec, kr))
-                if key is not None and not fast:
-                    try:
-                        sign_open(b64decode(rec["sig"]) + _signed_bytes(line), key)
-                    except bad_sig:
-                        findings.append((seq, Code.SIGNATURE, "record signature does not verify"))
-                ts = rec["ts"]
-                if first_ts is None:
-                    first_ts = ts
-                elif ts < last_ts:
-                    backwards.append((seq, ts, last_ts))
-                last_ts = ts
-                s = summarise(rec, line)
-                if s is not None:
-                    if reviewers is not None and type(s) is ApprovalSummary:
-                        s = s._replace(
-                            sig_checked=True,
-                            sig_error=_approval_sig_error(rec["body"], reviewers, rec["seq"]),
-                        )
-                    summaries[seq] = s
-                seq += 1
-        finally:
-            data.close()
-    return findings, summaries, (first_ts, last_ts, backwards)
+def _line_hash_before(data, start: int) -> bytes:
+    """The leaf hash (hex) of the line that ends just before byte `start` (ZERO_HASH at 0): what the
+    first line of a range must name as `prev`."""
+    if start == 0:
+        return ZERO_HASH.encode()
+    j = data.rfind(b"\n", 0, start - 1)
+    return hashlib.sha256(b"\x00" + data[j + 1 : start - 1]).hexdigest().encode()
 
 
-def _key_ranges(vkeys: list) -> dict[str, tuple[bytes, int, int | None]]:
-    """kid -> (public key, from_seq, until) from vkeys, each a vkey string (valid everywhere) or a
-    (vkey, from_seq, until) tuple of a key schedule (forge_tui.core.rotation)."""
-    out: dict[str, tuple[bytes, int, int | None]] = {}
-    for k in vkeys:
-        vkey, lo, hi = (k, 0, None) if isinstance(k, str) else k
-        v = parse_vkey(vkey)
-        out[v.kid] = (v.public_key, lo, hi)
-    return out
+class _Pool:
+    """The worker processes, started when a ledger first needs them and shared by all ledgers."""
 
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
 
-def _range_finding(seq: int, rec: dict[str, Any], kr: tuple[bytes, int, int | None]):
-    lo, hi = kr[1], kr[2]
-    if hi is not None and rec["seq"] >= hi:
-        return (seq, Code.RETIRED_KEY, f"signed by {rec['kid']}, a ledger key retired from seq {hi}")
-    return (seq, Code.PREMATURE_KEY, f"signed by {rec['kid']}, a ledger key valid only from seq {lo}")
+    def get(self, fast: bool, size: int) -> ProcessPoolExecutor | None:
+        if self.workers < 2 or (fast and size < FAST_POOL_BYTES):
+            return self._pool
+        if self._pool is None:
+            # The workers' objects hold no cycles: no collector pauses over their growing results.
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=gc.disable)
+        return self._pool
 
-
-def _reviewers_or_none(text):
-    """The reviewers approvals are checked against: `text` is reviewers.toml, or (the ledger's own
-    enrolment chain) a list of (name, vkey, enrolled_at, retired_at)."""
-    from forge_tui.core.reviewers import parse_reviewers
-
-    if isinstance(text, list):
-        return _enrolled(text)
-    try:
-        return parse_reviewers(text or "")
-    except ConfigError:
-        return None  # forensics reports the broken file
-
-
-def _approval_sig_error(body: dict[str, Any], reviewers, seq: int) -> str | None:
-    """None if the approval's reviewer signature verifies, else why not; "" when forensics decides
-    without it (no approval object, unknown or retired reviewer)."""
-    from forge_tui.core.approvals import verify_approval
-
-    appr = body.get("approval")
-    rev = reviewers.get(appr.get("reviewer")) if isinstance(appr, dict) else None
-    if rev is None or not rev.active_at(seq):
-        return ""
-    try:
-        verify_approval(appr, body.get("reviewer_sig"), rev.verifier)
-    except (SignatureError, CanonicalError, NoteError, TypeError) as exc:
-        return str(exc)
-    return None
-
-
-def _enrolled(rows: list) -> dict:
-    from forge_tui.core.keys import parse_reviewer_vkey
-    from forge_tui.core.trust import Enrolled
-
-    return {n: Enrolled(n, parse_reviewer_vkey(n, vkey), at, until) for n, vkey, at, until in rows}
-
-
-class _NotFast(Exception):
-    """The fast path cannot decide this line; the full parse_canonical will."""
-
-
-def _fast_int(text: str) -> int:
-    if len(text) > 15:  # may be outside +-(2^53-1): let the full check judge
-        raise _NotFast
-    return int(text)
-
-
-def _not_fast(_text: str):
-    raise _NotFast
-
-
-# No object_pairs_hook: a duplicate key cannot survive the re-encoding comparison below (the encoded
-# object holds each key once, the line twice), so the fast path needs no duplicate check of its own.
-_fast_decode = json.JSONDecoder(parse_int=_fast_int, parse_float=_not_fast, parse_constant=_not_fast).decode
-
-
-def _parse_line(line: bytes) -> dict[str, Any]:
-    """`parse_canonical`, with a fast path for the common line: ASCII only (so every string is NFC and
-    free of lone surrogates, every key sorts the same by code point as by UTF-16 unit), no float, no
-    integer of 16 or more digits (so all within +-2^53), at most 64 brackets (so not too deep). For such
-    a line the plain sorted compact encoding is the JCS one, so re-encoding it must give the line back.
-    Anything else, or any mismatch, takes the full check (which also words the error)."""
-    if line.isascii() and len(line) <= MAX_LINE and line.count(b"{") + line.count(b"[") <= 64:
-        try:
-            obj = _fast_decode(line.decode("ascii"))
-            if type(obj) is dict and _dumps_fast(obj).encode("utf-8") == line:
-                return obj
-        except (_NotFast, ValueError, UnicodeEncodeError, RecursionError):
-            pass  # ValueError: not JSON; UnicodeEncodeError: an escaped lone surrogate
-    return parse_canonical(line)
-
-
-def _signed_bytes(line: bytes) -> bytes:
-    """The signed message of a canonical record line: the line without its `sig` member.
-
-    Removing one member from canonical JSON leaves the canonical JSON of the rest, so this equals
-    RECORD_CONTEXT + JCS(record without sig). The top-level `sig` is the last `,"sig":"` in the line:
-    only `ts`, `type` and `v` follow it, and a string value cannot hold an unescaped quote."""
-    i = line.rfind(b',"sig":"')
-    j = line.index(b'"', i + 8) + 1
-    return RECORD_CONTEXT + line[:i] + line[j:]
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
 
 # ---- the verifier ---------------------------------------------------------------------------------
@@ -506,7 +365,7 @@ def verify_project(
     reviewers_text = trust.read("reviewers.toml")
     texts = None if fast else policy_texts(project, trust)
     nworkers = workers or _cpu_workers()
-    pool = ProcessPoolExecutor(max_workers=nworkers) if nworkers > 1 and not fast else None
+    pool = _Pool(nworkers)
     all_summaries: list[tuple[str, Summaries]] = []
     try:
         for lid in ids:
@@ -518,7 +377,6 @@ def verify_project(
                 anchor_cps,
                 use_local_state,
                 pool,
-                nworkers,
                 progress,
                 reviewers_text,
                 texts,
@@ -530,8 +388,7 @@ def verify_project(
             if update_seen and use_local_state and not any(f.severity == ERROR for f in found):
                 _update_seen(project, lid)
     finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
+        pool.shutdown()
     # An anchor the caller gave that names none of the ledgers checked nothing: say so and fail, or
     # deleting one ledger of a team project (with its key and checkpoint) would pass `--anchor`.
     origins = {project.origin(lid) for lid in ids}
@@ -568,8 +425,7 @@ def _verify_ledger(
     fast,
     anchor_notes,
     use_local,
-    pool,
-    nworkers,
+    pool: _Pool,
     progress,
     reviewers_text,
     texts,
@@ -607,7 +463,6 @@ def _verify_ledger(
         return lr, out, {}
 
     spath = str(path)
-    futures = []
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         data = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
@@ -633,37 +488,44 @@ def _verify_ledger(
                     f"{size - complete} bytes after the last complete record (torn write)",
                     WARNING,
                 )
-            # Workers parse every line and check its signature, each over a byte range of the file,
-            # while this process hashes the lines for the chain and the Merkle root.
-            # --fast is the chain and the checkpoint only: no parsing, signatures or forensic rules.
-            bounds = [] if fast else _byte_bounds(data, complete, nworkers * 4 if pool else 1)
-            if pool:
-                futures = [
-                    pool.submit(check_chunk, spath, a, b, 0, origin, vkeys, fast, reviewers_text)
-                    for a, b in bounds
-                ]
-            leaves_at, prev_findings, n, offsets = _hash_chain(data, complete, lid, progress)
-            out.extend(prev_findings)
+            job = (spath, origin, vkeys, fast, reviewers_text)
+            jobs, n = _submit_ranges(data, complete, pool.get(fast, complete), pool.workers, job)
         finally:
             if size:
                 data.close()
-    if pool:
-        results = [f.result() for f in futures]
-    else:
-        results = [check_chunk(spath, a, b, 0, origin, vkeys, fast, reviewers_text) for a, b in bounds]
+    # The workers hash every line and check the chain; unless --fast they also parse every line and
+    # check its signature. Their results come back in ledger order, and the forensic rules walk each
+    # range's summaries while the workers check the next ones.
+    reevaluator = walk = None
+    witnesses = list(chain.witnesses)
+    if not fast:
+        from forge_tui.core.forensics import LedgerWalk
+
+        reviewers = _enrolled(reviewers_text) if isinstance(reviewers_text, list) else reviewers_text
+        reevaluator = Reevaluator(project, texts or {})
+        walk = LedgerWalk(reviewers, reevaluator, witnesses)
+    tree = PerfectLevels()
     summaries: Summaries = {}
     stamps: list[tuple[int, str, str]] = []  # (seq, ts, previous ts) where time ran backwards
     last_ts = None
-    for (a, _b), (f_list, summ, (first_ts, end_ts, backwards)) in zip(bounds, results, strict=True):
-        base = bisect.bisect_left(offsets, a)  # the seq of the range's first line
-        for seq, code, msg in f_list:
-            add(seq + base, code, msg)
-        summaries.update({seq + base: v for seq, v in summ.items()})
-        if first_ts is not None:
-            if last_ts is not None and first_ts < last_ts:
-                stamps.append((base, first_ts, last_ts))
-            stamps.extend((seq + base, t, t0) for seq, t, t0 in backwards)
-            last_ts = end_ts
+    for job, end in jobs:
+        res: ChunkResult = job.result() if isinstance(job, Future) else check_chunk(*job)
+        tree.extend(res.runs)
+        for seq, code, msg in res.chain + res.findings:
+            add(seq, code, msg)
+        if walk is not None:
+            walk.feed(res.summaries)
+        summaries.update(res.summaries)
+        if res.first_ts is not None:
+            if last_ts is not None and res.first_ts < last_ts:
+                stamps.append((res.first_seq, res.first_ts, last_ts))
+            stamps.extend(res.backwards)
+            last_ts = res.last_ts
+        if progress:
+            progress(end, complete)
+    if progress:
+        progress(complete, complete)
+    leaves_at = tree.root
     lr.records = n
     lr.root = leaves_at(n).hex()
     lr.signatures_checked = 0 if fast else n
@@ -768,18 +630,27 @@ def _verify_ledger(
             )
         else:
             lr.anchors.append(f"{label} ({acp.size})")
-    if not fast:
-        from forge_tui.core.forensics import ledger_forensics
-
-        reevaluator = Reevaluator(project, texts or {})
-        witnesses = list(chain.witnesses)
-        reviewers = _enrolled(reviewers_text) if isinstance(reviewers_text, list) else reviewers_text
-        ledger_forensics(summaries, stamps, reviewers, add, reevaluator, last_ts, witnesses=witnesses)
+    if walk is not None:
+        walk.finish(summaries, stamps, add, last_ts)
         reevaluator.notices(add)
-        _check_witnesses(witnesses, leaves_at, n, lr, add)
+        _check_witnesses(witnesses, tree, n, lr, add)
         _count_sandboxed(summaries, lr)
     out.sort(key=lambda f: -1 if f.seq is None else f.seq)
     return lr, out, summaries
+
+
+def _submit_ranges(data, complete: int, pool, workers: int, job: tuple) -> tuple[list[tuple[Any, int]], int]:
+    """Split [0, complete) into ranges and hand each to the pool (or, without one, keep its arguments
+    for `check_chunk` to run here); returns ([(future or arguments, the range's end)], line count).
+    Each range is told its first record's position and the hash its `prev` must name."""
+    path, origin, vkeys, fast, reviewers_text = job
+    jobs: list[tuple[Any, int]] = []
+    seq = 0
+    for a, b in _byte_bounds(data, complete, workers * 4 if pool is not None else 1):
+        args = (path, a, b, seq, _line_hash_before(data, a), origin, vkeys, fast, reviewers_text)
+        jobs.append((pool.submit(check_chunk, *args) if pool is not None else args, b))
+        seq += data[a:b].count(b"\n")
+    return jobs, seq
 
 
 @dataclass
@@ -819,30 +690,11 @@ def _union(first: list[Verifier], more: list[Verifier]) -> list[Verifier]:
     return [*first, *(v for v in more if v.kid not in kids)]
 
 
-def _check_witnesses(witnesses: list, leaves_at, n: int, lr: LedgerReport, add) -> None:
+def _check_witnesses(witnesses: list, tree: PerfectLevels, n: int, lr: LedgerReport, add) -> None:
     """Every checkpoint a reviewer cosigned must be one of this ledger's: the root of its first `size`
     records. A ledger re-signed with a leaked ledger key below a witnessed size fails here."""
-    from forge_tui.core.merkle import CompactTree
-
-    sizes = sorted({cp["size"] for _seq, _who, cp in witnesses if cp["size"] <= n})
-    roots: dict[int, str] = {}
-    leaves = getattr(leaves_at, "leaves", None)
-    if leaves is None:
-        roots = {k: leaves_at(k).hex() for k in sizes}
-    else:
-        tree = CompactTree()
-        want = iter(sizes)
-        nxt = next(want, None)
-        if nxt == 0:
-            roots[0] = tree.root().hex()
-            nxt = next(want, None)
-        for i, leaf in enumerate(leaves, 1):
-            if nxt is None:
-                break
-            tree.append(leaf)
-            if i == nxt:
-                roots[i] = tree.root().hex()
-                nxt = next(want, None)
+    sizes = {cp["size"] for _seq, _who, cp in witnesses}
+    roots = {k: tree.root(k).hex() for k in sizes if type(k) is int and 0 <= k <= n}
     for seq, who, cp in sorted(witnesses, key=lambda w: w[0]):
         size, root = cp["size"], cp["root"]
         if size > seq:
@@ -892,66 +744,6 @@ def _behind_authoritative(project, lid: str, tracked: Path, acp) -> bool:
     if len(lines) < acp.size or (lines and not lines[-1]):
         return False
     return root_from_leaves([leaf_hash(x) for x in lines]) == acp.root
-
-
-def _hash_chain(data, complete: int, lid: str, progress: Progress | None):
-    """Leaf hashes, the `prev` chain and `seq` from the bytes, and a function giving the root at any size.
-
-    In a canonical record the top-level `prev` is the last `"prev":"` in the line (only scalars follow
-    it) and `,"seq":N` comes right after its value; a line where that is not so gets a finding here and
-    (unless --fast) a precise `malformed` one from the workers.
-    """
-    findings: list[Finding] = []
-    leaves: list[bytes] = []
-    offsets: list[int] = []
-    prev_hex = ZERO_HASH.encode()
-    pos = 0
-    seq = 0
-    find = data.find
-    rfind = data.rfind
-    sha256 = hashlib.sha256
-    append_leaf = leaves.append
-    append_off = offsets.append
-    step = 1 << 14
-    while pos < complete:
-        end = find(b"\n", pos)
-        append_off(pos)
-        h = sha256(b"\x00" + data[pos:end]).digest()
-        k = rfind(b'"prev":"', pos, end)
-        if k < 0 or data[k + 8 : k + 72] != prev_hex:
-            findings.append(
-                Finding(lid, seq, Code.CHAIN, "prev does not match the hash of the previous record")
-            )
-        if k >= 0:
-            q = find(b",", k + 80, end)
-            said = data[k + 80 : q] if data[k + 72 : k + 80] == b'","seq":' and q > 0 else b"?"
-            if said != str(seq).encode():
-                findings.append(
-                    Finding(
-                        lid,
-                        seq,
-                        Code.SEQ,
-                        f"record says seq {said.decode(errors='replace')} at position {seq}",
-                    )
-                )
-        append_leaf(h)
-        prev_hex = h.hex().encode()
-        pos = end + 1
-        seq += 1
-        if progress and seq % step == 0:
-            progress(pos, complete)
-    if progress:
-        progress(complete, complete)
-    cache: dict[int, bytes] = {0: EMPTY_ROOT}
-
-    def leaves_at(k: int) -> bytes:
-        if k not in cache:
-            cache[k] = root_from_leaves(leaves[:k])
-        return cache[k]
-
-    leaves_at.leaves = leaves  # type: ignore[attr-defined]  # the witness check walks them once
-
-    return leaves_at, findings, len(leaves), offsets
 
 
 def _update_seen(project, lid: str) -> None:

@@ -1,0 +1,351 @@
+"""What one verify worker does with one byte range of a ledger (docs/design.md §5): hash every line for
+the Merkle tree and check `prev` and `seq` from the bytes, and (unless `--fast`) parse every line
+strictly, check its shape and signature, and keep the few fields the forensic rules read (its
+summary). `forge_tui.core.verify` splits the file into ranges, runs this over both cores and puts the
+results together in ledger order.
+
+The hash chain is checked a whole range at a time with C-level operations; only a range where that
+finds something is walked line by line, which words each finding exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass, field
+from itertools import repeat
+from operator import add, getitem
+from typing import Any
+
+import nacl.bindings
+import nacl.exceptions
+
+from forge_tui.core.findings import Code
+from forge_tui.core.jcs import MAX_LINE, _dumps_fast, parse_canonical
+from forge_tui.core.merkle import subtree_runs
+from forge_tui.core.note import NoteError, parse_vkey
+from forge_tui.core.records import FIELDS, HEX64_RE, RECORD_CONTEXT, REQUIRED_BODY, TS_RE, TYPES, check_shape
+from forge_tui.core.summaries import ApprovalSummary, Summaries, summarise
+from forge_tui.errors import CanonicalError, ConfigError, SignatureError
+
+Triple = tuple[int, str, str]  # (seq, code, message)
+
+PREV_KEY = b'"prev":"'
+SEQ_KEY = b'","seq":'
+_FIELD_SET = frozenset(FIELDS)
+_REQUIRED = {t: frozenset(f) for t, f in REQUIRED_BODY.items()}
+_sha256 = hashlib.sha256
+_digest = _sha256().__class__.digest
+
+
+@dataclass
+class ChunkResult:
+    """One range's findings and summaries, numbered by ledger position (seq)."""
+
+    first_seq: int
+    count: int
+    runs: list[tuple[int, bytes]]  # the range's Merkle subtrees (merkle.subtree_runs); runs[0]: leaves
+    chain: list[Triple]  # `prev` and `seq` findings
+    findings: list[Triple] = field(default_factory=list)  # everything else the range's lines show
+    summaries: Summaries = field(default_factory=dict)
+    first_ts: str | None = None
+    last_ts: str | None = None
+    backwards: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, ts, previous ts)
+
+
+def check_chunk(
+    path: str,
+    start: int,
+    end: int,
+    first_seq: int,
+    prev_hex: bytes,
+    origin: str,
+    vkeys: list,
+    fast: bool,
+    reviewers_text: str | list | None = None,
+) -> ChunkResult:
+    """Check the complete lines in bytes [start, end) of the ledger at `path`; the first is record
+    `first_seq` and `prev_hex` the hash (hex) of the line before it. Unless `fast`, each record's
+    signature is checked against `vkeys` (see `_key_ranges`) and each approval's against the reviewers
+    of `reviewers_text` (reviewers.toml, or the ledger's enrolment rows)."""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        block = fh.read(end - start)
+    lines = block.split(b"\n")
+    lines.pop()  # the range ends with a newline
+    del block
+    leaves = b"".join(map(_digest, map(_sha256, map(b"\x00".__add__, lines))))
+    if _chain_holds(lines, leaves, first_seq, prev_hex):
+        chain: list[Triple] = []
+    else:
+        chain = _chain_findings(lines, leaves, first_seq, prev_hex)
+    res = ChunkResult(first_seq, len(lines), subtree_runs(first_seq, leaves), chain)
+    if not fast:
+        _check_records(lines, leaves, res, origin, _key_ranges(vkeys), _reviewers_or_none(reviewers_text))
+    return res
+
+
+# ---- the hash chain ---------------------------------------------------------------------------------
+
+
+def _chain_holds(lines: list[bytes], leaves: bytes, first_seq: int, prev_hex: bytes) -> bool:
+    """Whether no line has a `prev` or `seq` finding, decided for all lines at once.
+
+    Per line, `_chain_findings` reads the last `"prev":"` of the line (in a canonical record the
+    top-level one: only scalars follow it), the 64 bytes after it and the number after `","seq":`.
+    Here the same slices are cut for every line and joined: each prev slice is at most 64 bytes and
+    each `","seq":` slice at most 8, so the joined bytes equal the expected ones only if every slice
+    does; the numbers hold no comma, so their comma-joined text equals `first_seq, first_seq+1, ...`
+    only if each does."""
+    n = len(lines)
+    ks = list(map(bytes.rfind, lines, repeat(PREV_KEY)))
+    if not n or min(ks) < 0:
+        return not n
+    a = list(map(add, ks, repeat(8)))
+    b = list(map(add, ks, repeat(72)))
+    c = list(map(add, ks, repeat(80)))
+    if b"".join(map(getitem, lines, map(slice, a, b))) != prev_hex + leaves[:-32].hex().encode():
+        return False
+    if b"".join(map(getitem, lines, map(slice, b, c))) != SEQ_KEY * n:
+        return False
+    qs = list(map(bytes.find, lines, repeat(b","), c))
+    if min(qs) < 0:
+        return False
+    said = b",".join(map(getitem, lines, map(slice, c, qs)))
+    return said == ",".join(map(str, range(first_seq, first_seq + n))).encode()
+
+
+def _chain_findings(lines: list[bytes], leaves: bytes, first_seq: int, prev_hex: bytes) -> list[Triple]:
+    """`prev` and `seq` from each line's bytes; a line where they are not where a canonical record has
+    them gets a finding here and (unless --fast) a precise `malformed` one from the record checks."""
+    out: list[Triple] = []
+    expect = prev_hex
+    for i, line in enumerate(lines):
+        seq = first_seq + i
+        k = line.rfind(PREV_KEY)
+        if k < 0 or line[k + 8 : k + 72] != expect:
+            out.append((seq, Code.CHAIN, "prev does not match the hash of the previous record"))
+        if k >= 0:
+            q = line.find(b",", k + 80)
+            said = line[k + 80 : q] if line[k + 72 : k + 80] == SEQ_KEY and q > 0 else b"?"
+            if said != str(seq).encode():
+                out.append(
+                    (seq, Code.SEQ, f"record says seq {said.decode(errors='replace')} at position {seq}")
+                )
+        expect = leaves[32 * i : 32 * i + 32].hex().encode()
+    return out
+
+
+# ---- records ----------------------------------------------------------------------------------------
+
+
+def _check_records(
+    lines: list[bytes], leaves: bytes, res: ChunkResult, origin: str, keys: dict, reviewers
+) -> None:
+    """Strict parse, shape, log, key, signature and time of each line; the summaries the forensic rules
+    read. Findings go to `res`."""
+    findings, summaries, backwards = res.findings, res.summaries, res.backwards
+    first_ts = last_ts = None
+    sign_open = nacl.bindings.crypto_sign_open
+    bad_sig = nacl.exceptions.BadSignatureError
+    for i, line in enumerate(lines, res.first_seq):
+        try:
+            rec = _parse_line(line)
+            sig = _shape_sig(rec)
+            if sig is None:  # something is off: the full check says what
+                check_shape(rec)
+                sig = base64.b64decode(rec["sig"])
+        except (CanonicalError, NoteError) as exc:
+            findings.append((i, Code.MALFORMED, f"record is malformed: {exc}"))
+            continue
+        if rec["log"] != origin:
+            findings.append((i, Code.LOG, f"record belongs to log {rec['log']!r}"))
+        kr = keys.get(rec["kid"])
+        if kr is None:
+            findings.append((i, Code.UNKNOWN_KEY, f"signed by untrusted key {rec['kid']!r}"))
+        else:
+            if kr[1] > rec["seq"] or (kr[2] is not None and rec["seq"] >= kr[2]):
+                findings.append(_range_finding(i, rec, kr))
+            try:
+                sign_open(sig + _signed_bytes(line), kr[0])
+            except bad_sig:
+                findings.append((i, Code.SIGNATURE, "record signature does not verify"))
+        ts = rec["ts"]
+        if first_ts is None:
+            first_ts = ts
+        elif ts < last_ts:
+            backwards.append((i, ts, last_ts))
+        last_ts = ts
+        k = 32 * (i - res.first_seq)
+        s = summarise(rec, line, leaves[k : k + 32].hex())
+        if s is not None:
+            if reviewers is not None and type(s) is ApprovalSummary:
+                s = s._replace(
+                    sig_checked=True, sig_error=_approval_sig_error(rec["body"], reviewers, rec["seq"])
+                )
+            summaries[i] = s
+    res.first_ts, res.last_ts = first_ts, last_ts
+
+
+def _shape_sig(rec: dict[str, Any]) -> bytes | None:
+    """The record's 64 signature bytes if `records.check_shape` would pass it, checked the quick way;
+    None when anything differs (then `check_shape` itself decides and words the error). Never
+    returns bytes for a record `check_shape` rejects."""
+    t, body, sig, v, seq = rec.get("type"), rec.get("body"), rec.get("sig"), rec.get("v"), rec.get("seq")
+    if not (
+        rec.keys() == _FIELD_SET
+        and type(v) is int
+        and v == 1
+        and type(seq) is int
+        and seq >= 0
+        and type(rec["log"]) is str
+        and type(rec["kid"]) is str
+        and type(rec["ts"]) is str
+        and type(rec["prev"]) is str
+        and type(t) is str
+        and type(sig) is str
+        and t in TYPES
+        and type(body) is dict
+        and body.keys() >= _REQUIRED[t]
+        and len(sig) == 88
+        and TS_RE.match(rec["ts"])
+        and HEX64_RE.match(rec["prev"])
+    ):
+        return None
+    try:
+        raw = binascii.a2b_base64(sig)
+    except (binascii.Error, ValueError):
+        return None
+    # Re-encoding gives the text back only if it was the padded standard base64 of these bytes.
+    if len(raw) != 64 or binascii.b2a_base64(raw, newline=False) != sig.encode():
+        return None
+    return raw
+
+
+class _NotFast(Exception):
+    """The fast path cannot decide this line; the full parse_canonical will."""
+
+
+def _not_fast(_text: str):
+    raise _NotFast
+
+
+# Integers are left to the C scanner (a parse_int hook would be a Python call per number): a line with
+# a run of 16 or more digits, where an integer beyond +-(2^53-1) could be, takes the full check instead.
+# No object_pairs_hook: a duplicate key cannot survive the re-encoding comparison (the encoded object
+# holds each key once, the line twice), so the fast path needs no duplicate check of its own.
+_scan = json.JSONDecoder(parse_float=_not_fast, parse_constant=_not_fast).scan_once
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 16
+
+
+def _make_encode():
+    """The compact sorted encoding (jcs._dumps_fast) by the C encoder directly, when this Python has
+    one that gives the same text; else _dumps_fast itself."""
+    from json.encoder import c_make_encoder, encode_basestring
+
+    if c_make_encoder is not None:
+        enc = c_make_encoder(None, None, encode_basestring, None, ":", ",", True, False, False)
+        sample = {"b": [1, -2, None, True, {"y": 'e\u0301\n"', "x": []}], "a": "\x7f/\u2028"}
+        try:
+            if "".join(enc(sample, 0)) == _dumps_fast(sample):
+                return lambda obj: "".join(enc(obj, 0))
+        except (TypeError, ValueError):
+            pass
+    return _dumps_fast
+
+
+_encode = _make_encode()
+
+
+def _parse_line(line: bytes) -> dict[str, Any]:
+    """`parse_canonical`, with a fast path for the common line: ASCII only (so every string is NFC and
+    free of lone surrogates, every key sorts the same by code point as by UTF-16 unit), no float, no
+    run of 16 or more digits (so every integer within +-2^53), at most 64 brackets (so not too deep).
+    For such a line the plain sorted compact encoding is the JCS one, so re-encoding it must give the
+    line back (compared as text: an encoding holding anything but ASCII differs from it). Anything
+    else, or any mismatch, takes the full check (which also words the error)."""
+    if (
+        line.isascii()
+        and len(line) <= MAX_LINE
+        and line.count(b"{") + line.count(b"[") <= 64
+        and _LONG_NUMBER not in line.translate(_DIGITS_AS_ZERO)
+    ):
+        text = line.decode("ascii")
+        try:
+            obj = _scan(text, 0)[0]
+            if type(obj) is dict and _encode(obj) == text:
+                return obj
+        except (_NotFast, StopIteration, ValueError, RecursionError):
+            pass  # StopIteration: no JSON value at the start; ValueError: not JSON
+    return parse_canonical(line)
+
+
+def _signed_bytes(line: bytes) -> bytes:
+    """The signed message of a canonical record line: the line without its `sig` member.
+
+    Removing one member from canonical JSON leaves the canonical JSON of the rest, so this equals
+    RECORD_CONTEXT + JCS(record without sig). The top-level `sig` is the last `,"sig":"` in the line:
+    only `ts`, `type` and `v` follow it, and a string value cannot hold an unescaped quote."""
+    i = line.rfind(b',"sig":"')
+    j = line.index(b'"', i + 8) + 1
+    return RECORD_CONTEXT + line[:i] + line[j:]
+
+
+# ---- keys and reviewers -----------------------------------------------------------------------------
+
+
+def _key_ranges(vkeys: list) -> dict[str, tuple[bytes, int, int | None]]:
+    """kid -> (public key, from_seq, until) from vkeys, each a vkey string (valid everywhere) or a
+    (vkey, from_seq, until) tuple of a key schedule (forge_tui.core.rotation)."""
+    out: dict[str, tuple[bytes, int, int | None]] = {}
+    for k in vkeys:
+        vkey, lo, hi = (k, 0, None) if isinstance(k, str) else k
+        v = parse_vkey(vkey)
+        out[v.kid] = (v.public_key, lo, hi)
+    return out
+
+
+def _range_finding(seq: int, rec: dict[str, Any], kr: tuple[bytes, int, int | None]) -> Triple:
+    lo, hi = kr[1], kr[2]
+    if hi is not None and rec["seq"] >= hi:
+        return (seq, Code.RETIRED_KEY, f"signed by {rec['kid']}, a ledger key retired from seq {hi}")
+    return (seq, Code.PREMATURE_KEY, f"signed by {rec['kid']}, a ledger key valid only from seq {lo}")
+
+
+def _reviewers_or_none(text):
+    """The reviewers approvals are checked against: `text` is reviewers.toml, or (the ledger's own
+    enrolment chain) a list of (name, vkey, enrolled_at, retired_at)."""
+    from forge_tui.core.reviewers import parse_reviewers
+
+    if isinstance(text, list):
+        return _enrolled(text)
+    try:
+        return parse_reviewers(text or "")
+    except ConfigError:
+        return None  # forensics reports the broken file
+
+
+def _approval_sig_error(body: dict[str, Any], reviewers, seq: int) -> str | None:
+    """None if the approval's reviewer signature verifies, else why not; "" when forensics decides
+    without it (no approval object, unknown or retired reviewer)."""
+    from forge_tui.core.approvals import verify_approval
+
+    appr = body.get("approval")
+    rev = reviewers.get(appr.get("reviewer")) if isinstance(appr, dict) else None
+    if rev is None or not rev.active_at(seq):
+        return ""
+    try:
+        verify_approval(appr, body.get("reviewer_sig"), rev.verifier)
+    except (SignatureError, CanonicalError, NoteError, TypeError) as exc:
+        return str(exc)
+    return None
+
+
+def _enrolled(rows: list) -> dict:
+    from forge_tui.core.keys import parse_reviewer_vkey
+    from forge_tui.core.trust import Enrolled
+
+    return {n: Enrolled(n, parse_reviewer_vkey(n, vkey), at, until) for n, vkey, at, until in rows}
