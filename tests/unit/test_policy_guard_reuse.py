@@ -90,3 +90,17 @@ def test_a_word_whose_link_changes_is_judged_on_the_file_system_every_time(tmp_p
     os.symlink(root / ".forge", root / "out")  # now the same word reaches .forge
     assert guard.covers_word("out", False)
     assert guard.covers_word("--file=out/x", False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(WORDS, st.booleans()), min_size=1, max_size=6))
+def test_realpaths_shared_by_the_guards_of_one_decision_judge_as_afresh(tmp_path_factory, words):
+    """check_builtins lets its two guards (with and without .forge) share the realpaths of one
+    decision: each guard must judge every word exactly as it does on its own."""
+    root, _ = _linked_tree(tmp_path_factory.mktemp("s"))
+    guard = _Guard(str(root), ())
+    private = _Guard(str(root), (), include_forge=False)
+    shared: dict[str, str] = {}
+    for word, dynamic in words:
+        for g in (private, guard):
+            assert g.covers_word(word, dynamic, shared) == g._covers_word_afresh(word, dynamic), word

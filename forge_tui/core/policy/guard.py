@@ -71,12 +71,13 @@ def check_builtins(
         if ".forge" in low or "forge-tui" in low or "forge_tui" in low or guard.mentions_text(command):
             return BuiltinHit(protect, "a command that cannot be analysed mentions .forge or forge-tui")
     in_protected_cwd = False
+    seen: dict[str, str] = {}  # realpaths resolved for this decision: both guards ask about each word
     for n, part in enumerate(views):
         words = part.words
         if part.kind == "assign":
             continue
         if part.kind == "redirect":
-            if in_protected_cwd or guard.covers_word(words[2], 2 in part.dynamic):
+            if in_protected_cwd or guard.covers_word(words[2], 2 in part.dynamic, seen):
                 return BuiltinHit(
                     protect, f"agents may not write under .forge/ or the data folder ({words[2]})", part=n
                 )
@@ -89,14 +90,14 @@ def check_builtins(
                 part=n,
             )
         for w in part.destroys:
-            if guard.covers_word(w, False) or guard.holds_protected(w):
+            if guard.covers_word(w, False, seen) or guard.holds_protected(w):
                 return BuiltinHit(
                     protect,
                     f"agents may not delete or empty a folder holding .forge/ or the data folder ({w})",
                     part=n,
                 )
         for w in part.writes:
-            if guard.covers_word(w, False):
+            if guard.covers_word(w, False, seen):
                 return BuiltinHit(
                     protect, f"agents may not write under .forge/ or the data folder ({w})", part=n
                 )
@@ -105,16 +106,16 @@ def check_builtins(
         if (
             name in ("cd", "pushd")
             and len(words) > 1
-            and guard.covers_word(words[-1], len(words) - 1 in part.dynamic)
+            and guard.covers_word(words[-1], len(words) - 1 in part.dynamic, seen)
         ):
             in_protected_cwd = True
             continue
         src_dyn = part.source.dynamic if part.source is not None else part.dynamic
         for k, w in enumerate(source):
-            if k > 0 and private.covers_word(w, k in src_dyn):
+            if k > 0 and private.covers_word(w, k in src_dyn, seen):
                 return BuiltinHit(protect, f"{secret} (`{part.text()}`)", part=n)
         mentions = in_protected_cwd or any(
-            guard.covers_word(w, k in src_dyn) for k, w in enumerate(source) if k > 0
+            guard.covers_word(w, k in src_dyn, seen) for k, w in enumerate(source) if k > 0
         )
         if mentions and not _reads_only(part):
             return BuiltinHit(
@@ -285,12 +286,13 @@ class Guard:
                 return os.path.realpath(lexical)
         return p
 
-    def covers_word(self, word: str, dynamic: bool) -> bool:
+    def covers_word(self, word: str, dynamic: bool, resolved: dict[str, str] | None = None) -> bool:
         """A shell word: also `--out=PATH`, `of=PATH`, `-oPATH`, `$HOME/...` and globs like `.f*/p*`.
 
         What needs no file system (the candidates a word stands for, the folder test of their lexical
         paths, globs) is worked out once per word and guard (`_plan`); the realpath of each lexical
-        path, which can change at any time, is resolved on every call."""
+        path, which can change at any time, is resolved on every call, or once per decision when the
+        caller passes `resolved` (lexical path -> realpath, shared by the guards of one decision)."""
         key = (word, dynamic)
         plan = self._plans.get(key)
         if plan is None:
@@ -303,7 +305,12 @@ class Guard:
         if plan is True:
             return True
         for lexical in plan:
-            cand = self.realpath(lexical).casefold()
+            real = resolved.get(lexical) if resolved is not None else None
+            if real is None:
+                real = self.realpath(lexical)
+                if resolved is not None:
+                    resolved[lexical] = real
+            cand = real.casefold()
             if cand in self._dir_set or cand.startswith(self._prefixes):
                 return True
         return False
