@@ -75,14 +75,14 @@ def stable_read(
     prev = _snapshot(path)
     for _ in range(STABLE_TRIES):
         sleep(settle_s)
+        # An in-place save still open for writing is not done, however long its pause. The check comes
+        # between the two reads: a writer that closes right after it changed the file since `prev`.
+        held = prev is not None and hashlib.sha256(prev[1]).hexdigest() != known and bool(writers(path))
         cur = _snapshot(path)
         if cur is None:
             return None
-        if prev is not None and cur == prev and (cur[1].endswith(b"\n") or not cur[1]):
-            digest = hashlib.sha256(cur[1]).hexdigest()
-            # An in-place save still open for writing is not done, however long its pause.
-            if digest == known or not writers(path):
-                return StableText(cur[1], digest)
+        if not held and cur == prev and (cur[1].endswith(b"\n") or not cur[1]):
+            return StableText(cur[1], hashlib.sha256(cur[1]).hexdigest())
         prev = cur
     return None
 

@@ -75,3 +75,26 @@ def test_a_policy_held_open_for_writing_is_not_loaded_and_the_error_names_the_ho
     assert f"open for writing by pid {editor.pid}" in (holder.error or ""), holder.error
     assert [kind for kind, _ in holder.reload()] == ["policy.reloaded"]  # closed: now it loads
     assert holder.current.digest != first
+
+
+def test_a_writer_that_closes_just_after_the_check_is_not_read_as_its_prefix(tmp_path):
+    """The race seen under load (9 prefixes recorded, 927 reads of .env allowed in 200 saves): the two
+    reads agreed on the prefix, then the editor wrote the rest and closed just before the writer check,
+    which found nobody. Broken if `stable_read` returns bytes read before a check that found no writer
+    (the check must come between the two reads it compares)."""
+    from forge_tui.daemon.policy_watch import stable_read
+
+    path = tmp_path / "policy.toml"
+    prefix, rest = b'version = 1\ndefault = "allow"\n', b'\n[[rule]]\nid = "x"\nmatch = { kind = "deploy" }\n'
+    path.write_bytes(prefix)
+    editor = {"open": True}
+
+    def writers(_path) -> list[int]:
+        if editor["open"]:  # the editor finishes and closes right after this look
+            editor["open"] = False
+            with open(path, "ab") as fh:
+                fh.write(rest)
+        return []
+
+    got = stable_read(path, 0.0, sleep=lambda _s: None, writers=writers)
+    assert got is not None and got.data == prefix + rest, "bytes read before the writer closed were returned"
