@@ -31,3 +31,54 @@ def test_log_tail_reads_newest_records(project, run_cli):
     assert code == 0, err
     body = out.splitlines()[1:]
     assert len(body) == 2 and "note 3" in body[0] and "note 4" in body[1]
+
+
+def test_log_tail_reads_only_the_end_of_a_long_ledger(project, run_cli, monkeypatch):
+    """Broken if `log --tail` read (or parsed) the ledger from its start: the forward reader is made to
+    fail, and the bytes read from the file are counted against its size."""
+    import forge_tui.core.ledger as ledger_mod
+    from forge_tui.core import tail
+    from forge_tui.core.ledger import LedgerWriter
+
+    with LedgerWriter.open(project) as w:
+        for b in range(10):
+            w.append([("note", {"text": f"note {b}-{i} " + "x" * 900}) for i in range(500)])
+    path = project.tracked_ledger(project.local_ledger_id())
+    size = path.stat().st_size
+    assert size > 4 * tail.BLOCK
+    read: list[int] = []
+    real_open = open
+
+    class Counted:
+        def __init__(self, fh) -> None:
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.fh.close()
+
+        def seek(self, *a):
+            return self.fh.seek(*a)
+
+        def read(self, n: int = -1) -> bytes:
+            data = self.fh.read(n)
+            read.append(len(data))
+            return data
+
+    def counted_open(p, mode="r", *a, **kw):
+        return Counted(real_open(p, mode, *a, **kw))
+
+    def forward(*a, **kw):
+        raise AssertionError("log --tail read the ledger from its start")
+
+    monkeypatch.setattr(tail, "open", counted_open, raising=False)
+    monkeypatch.setattr(ledger_mod, "iter_lines", forward)
+    code, out, err = run_cli("log", "--tail", "3", "--type", "note")
+    assert code == 0, err
+    body = out.splitlines()[1:]
+    assert len(body) == 3 and all(
+        f"note 9-{i} " in line for i, line in zip((497, 498, 499), body, strict=True)
+    )
+    assert read and sum(read) <= 2 * tail.BLOCK < size // 2, (sum(read), size)
