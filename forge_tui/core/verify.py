@@ -17,13 +17,10 @@ order and walks each range's summaries through the forensic rules while the work
 
 from __future__ import annotations
 
-import gc
-import hashlib
 import mmap
 import os
 import subprocess
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,17 +28,13 @@ from typing import Any
 from forge_tui.core.findings import Code, Severity
 from forge_tui.core.merkle import PerfectLevels
 from forge_tui.core.note import Checkpoint, NoteError, Verifier, b64, open_checkpoint, parse_vkey
-from forge_tui.core.records import ZERO_HASH
 from forge_tui.core.reevaluate import Reevaluator, policy_texts
 from forge_tui.core.summaries import Summaries
-from forge_tui.core.verify_chunk import (  # noqa: F401  (_parse_line, _signed_bytes: the tests' names)
-    ChunkResult,
-    _approval_sig_error,
-    _enrolled,
-    _parse_line,
-    _signed_bytes,
-    check_chunk,
-)
+from forge_tui.core.verify_chunk import TYPED, _enrolled, check_chunk
+from forge_tui.core.verify_chunk import _approval_sig_error as _approval_sig_error  # forensics' name
+from forge_tui.core.verify_chunk import _parse_line as _parse_line  # the tests' names
+from forge_tui.core.verify_chunk import _signed_bytes as _signed_bytes
+from forge_tui.core.verify_ranges import Pool, Ranges
 from forge_tui.errors import EXIT_FAIL, EXIT_OK, EXIT_WARN, ConfigError, SignatureError
 
 ERROR, WARNING, NOTICE = Severity.ERROR.value, Severity.WARNING.value, Severity.NOTICE.value
@@ -258,56 +251,6 @@ def load_keys(text: str | None) -> list[Verifier]:
     return [parse_vkey(line) for line in text.split("\n") if line.strip() and not line.startswith("#")]
 
 
-# ---- byte ranges for the workers --------------------------------------------------------------------
-
-CHUNK_BYTES = 4 << 20  # a range's size at most (about): results stream back while the rest is checked
-FAST_POOL_BYTES = 16 << 20  # --fast starts worker processes only for a ledger at least this big
-
-
-def _byte_bounds(data, complete: int, parts: int) -> list[tuple[int, int]]:
-    """Split the complete lines into byte ranges that start and end at line boundaries: about
-    `parts` of them, or more, of at most about CHUNK_BYTES each."""
-    size = max(1, min(CHUNK_BYTES, -(-complete // max(parts, 1))))
-    bounds = []
-    start = 0
-    while start < complete:
-        end = data.find(b"\n", min(start + size, complete) - 1) + 1
-        if end <= start or end > complete:
-            end = complete
-        bounds.append((start, end))
-        start = end
-    return bounds
-
-
-def _line_hash_before(data, start: int) -> bytes:
-    """The leaf hash (hex) of the line that ends just before byte `start` (ZERO_HASH at 0): what the
-    first line of a range must name as `prev`."""
-    if start == 0:
-        return ZERO_HASH.encode()
-    j = data.rfind(b"\n", 0, start - 1)
-    return hashlib.sha256(b"\x00" + data[j + 1 : start - 1]).hexdigest().encode()
-
-
-class _Pool:
-    """The worker processes, started when a ledger first needs them and shared by all ledgers."""
-
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
-
-    def get(self, fast: bool, size: int) -> ProcessPoolExecutor | None:
-        if self.workers < 2 or (fast and size < FAST_POOL_BYTES):
-            return self._pool
-        if self._pool is None:
-            # The workers' objects hold no cycles: no collector pauses over their growing results.
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=gc.disable)
-        return self._pool
-
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-
-
 # ---- the verifier ---------------------------------------------------------------------------------
 
 
@@ -365,7 +308,7 @@ def verify_project(
     reviewers_text = trust.read("reviewers.toml")
     texts = None if fast else policy_texts(project, trust)
     nworkers = workers or _cpu_workers()
-    pool = _Pool(nworkers)
+    pool = Pool(nworkers)
     all_summaries: list[tuple[str, Summaries]] = []
     try:
         for lid in ids:
@@ -425,7 +368,7 @@ def _verify_ledger(
     fast,
     anchor_notes,
     use_local,
-    pool: _Pool,
+    pool: Pool,
     progress,
     reviewers_text,
     texts,
@@ -471,16 +414,16 @@ def _verify_ledger(
                 add(0, Code.BOM, "file starts with a byte order mark")
             complete = data.rfind(b"\n") + 1
             # The keys' validity ranges (genesis key, then each rotation) and the reviewers (the
-            # ledger's enrolment chain) come from a few records read before the workers start.
-            schedule, chain = _chain_state(project, data, complete, keys, origin)
-            for seq, code, msg in schedule.problems + chain.problems:
-                add(seq, code, msg)
-            if chain.from_ledger:
-                reviewers_text = chain.rows
-            lr.key_rotations = schedule.rotations
-            lr.reviewers_from = "ledger" if chain.from_ledger else "reviewers.toml"
-            vkeys = [r.as_tuple() for r in schedule.ranges]
-            keys = _union(schedule.verifiers(), keys)
+            # ledger's enrolment chain) come from its `key`, `reviewer` and `policy` records: found
+            # here before the workers start (they check signatures with them) or, for --fast, which
+            # needs them only for the checkpoint, by the workers as they hash.
+            mark = len(out)
+            vkeys: list = []
+            if not fast:
+                schedule, chain = _chain_state(project, data, complete, keys, origin)
+                if chain.from_ledger:
+                    reviewers_text = chain.rows
+                vkeys = [r.as_tuple() for r in schedule.ranges]
             if complete < size:
                 add(
                     None,
@@ -488,43 +431,52 @@ def _verify_ledger(
                     f"{size - complete} bytes after the last complete record (torn write)",
                     WARNING,
                 )
+            # The workers hash every line and check the chain; unless --fast they also parse every
+            # line and check its signature. Their results come back in ledger order, and the forensic
+            # rules walk each range's summaries while the workers check the next ones.
             job = (spath, origin, vkeys, fast, reviewers_text)
-            jobs, n = _submit_ranges(data, complete, pool.get(fast, complete), pool.workers, job)
+            ranges = Ranges(data, complete, pool.get(fast, complete), pool.workers, job)
+            reevaluator = walk = None
+            witnesses: list = []
+            if not fast:
+                witnesses = list(chain.witnesses)
+                from forge_tui.core.forensics import LedgerWalk
+
+                reviewers = _enrolled(reviewers_text) if isinstance(reviewers_text, list) else reviewers_text
+                reevaluator = Reevaluator(project, texts or {})
+                walk = LedgerWalk(reviewers, reevaluator, witnesses)
+            tree = PerfectLevels()
+            summaries: Summaries = {}
+            stamps: list[tuple[int, str, str]] = []  # (seq, ts, previous ts) where time ran backwards
+            last_ts = None
+            typed: list[dict[str, Any]] = []
+            for res in ranges.results():
+                typed.extend(res.typed)
+                tree.extend(res.runs)
+                for seq, code, msg in res.chain + res.findings:
+                    add(seq, code, msg)
+                if walk is not None:
+                    walk.feed(res.summaries)
+                summaries.update(res.summaries)
+                if res.first_ts is not None:
+                    if last_ts is not None and res.first_ts < last_ts:
+                        stamps.append((res.first_seq, res.first_ts, last_ts))
+                    stamps.extend(res.backwards)
+                    last_ts = res.last_ts
+                if progress:
+                    progress(ranges.done, complete)
+            n = ranges.count
+            if fast:
+                schedule, chain = _chain_state(project, data, complete, keys, origin, typed)
         finally:
             if size:
                 data.close()
-    # The workers hash every line and check the chain; unless --fast they also parse every line and
-    # check its signature. Their results come back in ledger order, and the forensic rules walk each
-    # range's summaries while the workers check the next ones.
-    reevaluator = walk = None
-    witnesses = list(chain.witnesses)
-    if not fast:
-        from forge_tui.core.forensics import LedgerWalk
-
-        reviewers = _enrolled(reviewers_text) if isinstance(reviewers_text, list) else reviewers_text
-        reevaluator = Reevaluator(project, texts or {})
-        walk = LedgerWalk(reviewers, reevaluator, witnesses)
-    tree = PerfectLevels()
-    summaries: Summaries = {}
-    stamps: list[tuple[int, str, str]] = []  # (seq, ts, previous ts) where time ran backwards
-    last_ts = None
-    for job, end in jobs:
-        res: ChunkResult = job.result() if isinstance(job, Future) else check_chunk(*job)
-        tree.extend(res.runs)
-        for seq, code, msg in res.chain + res.findings:
-            add(seq, code, msg)
-        if walk is not None:
-            walk.feed(res.summaries)
-        summaries.update(res.summaries)
-        if res.first_ts is not None:
-            if last_ts is not None and res.first_ts < last_ts:
-                stamps.append((res.first_seq, res.first_ts, last_ts))
-            stamps.extend(res.backwards)
-            last_ts = res.last_ts
-        if progress:
-            progress(end, complete)
     if progress:
         progress(complete, complete)
+    out[mark:mark] = [Finding(lid, *p) for p in schedule.problems + chain.problems]
+    lr.key_rotations = schedule.rotations
+    lr.reviewers_from = "ledger" if chain.from_ledger else "reviewers.toml"
+    keys = _union(schedule.verifiers(), keys)
     leaves_at = tree.root
     lr.records = n
     lr.root = leaves_at(n).hex()
@@ -639,20 +591,6 @@ def _verify_ledger(
     return lr, out, summaries
 
 
-def _submit_ranges(data, complete: int, pool, workers: int, job: tuple) -> tuple[list[tuple[Any, int]], int]:
-    """Split [0, complete) into ranges and hand each to the pool (or, without one, keep its arguments
-    for `check_chunk` to run here); returns ([(future or arguments, the range's end)], line count).
-    Each range is told its first record's position and the hash its `prev` must name."""
-    path, origin, vkeys, fast, reviewers_text = job
-    jobs: list[tuple[Any, int]] = []
-    seq = 0
-    for a, b in _byte_bounds(data, complete, workers * 4 if pool is not None else 1):
-        args = (path, a, b, seq, _line_hash_before(data, a), origin, vkeys, fast, reviewers_text)
-        jobs.append((pool.submit(check_chunk, *args) if pool is not None else args, b))
-        seq += data[a:b].count(b"\n")
-    return jobs, seq
-
-
 @dataclass
 class _Chain:
     """What the ledger's own trust records say: its reviewers (enrolment chain) and the checkpoints
@@ -664,12 +602,14 @@ class _Chain:
     witnesses: list  # (seq, reviewer, checkpoint dict)
 
 
-def _chain_state(project, data, complete: int, trusted: list[Verifier], origin: str):
-    """The key schedule and the trust chain from the `key`, `reviewer` and `policy` records."""
+def _chain_state(project, data, complete: int, trusted: list[Verifier], origin: str, recs=None):
+    """The key schedule and the trust chain from the `key`, `reviewer` and `policy` records (`recs`,
+    parsed and in ledger order, when a pass over the ledger found them already)."""
     from forge_tui.core.rotation import build_schedule, first_record, scan_typed_records
     from forge_tui.core.trust import replay
 
-    recs = scan_typed_records(data, complete, ("key", "reviewer", "policy"))
+    if recs is None:
+        recs = scan_typed_records(data, complete, TYPED)
     schedule = build_schedule(
         trusted, origin, first_record(data, complete), [r for r in recs if r["type"] == "key"]
     )

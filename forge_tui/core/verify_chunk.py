@@ -15,7 +15,7 @@ import binascii
 import hashlib
 import json
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
 from operator import add, getitem
 from typing import Any
 
@@ -33,6 +33,8 @@ from forge_tui.errors import CanonicalError, ConfigError, SignatureError
 Triple = tuple[int, str, str]  # (seq, code, message)
 
 PREV_KEY = b'"prev":"'
+TYPED = ("key", "reviewer", "policy")  # the records the key schedule and the trust chain come from
+_TYPED_TAILS = tuple(b',"type":"' + t.encode() + b'","v":1}' for t in TYPED)
 SEQ_KEY = b'","seq":'
 _FIELD_SET = frozenset(FIELDS)
 _REQUIRED = {t: frozenset(f) for t, f in REQUIRED_BODY.items()}
@@ -53,6 +55,7 @@ class ChunkResult:
     first_ts: str | None = None
     last_ts: str | None = None
     backwards: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, ts, previous ts)
+    typed: list[dict[str, Any]] = field(default_factory=list)  # --fast: the TYPED records, parsed
 
 
 def check_chunk(
@@ -82,9 +85,27 @@ def check_chunk(
     else:
         chain = _chain_findings(lines, leaves, first_seq, prev_hex)
     res = ChunkResult(first_seq, len(lines), subtree_runs(first_seq, leaves), chain)
-    if not fast:
+    if fast:
+        res.typed = _typed_records(lines)
+    else:
         _check_records(lines, leaves, res, origin, _key_ranges(vkeys), _reviewers_or_none(reviewers_text))
     return res
+
+
+def _typed_records(lines: list[bytes]) -> list[dict[str, Any]]:
+    """The records of the TYPED types among the lines, parsed, in order, found as
+    `rotation.scan_typed_records` finds them: a canonical line of type T ends with `,"type":"T","v":1}`;
+    one that does not parse is left out (the full verify reports it)."""
+    out = []
+    for line in compress(lines, map(bytes.endswith, lines, repeat(_TYPED_TAILS))):
+        t = next(t for t, tail in zip(TYPED, _TYPED_TAILS, strict=True) if line.endswith(tail))
+        try:
+            rec = parse_canonical(line)
+        except CanonicalError:
+            continue
+        if rec.get("type") == t:
+            out.append(rec)
+    return out
 
 
 # ---- the hash chain ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from forge_tui.core import verify as V
 from forge_tui.core import verify_chunk as C
+from forge_tui.core import verify_ranges as R
 from forge_tui.core.ledger import LedgerWriter
 from forge_tui.core.merkle import PerfectLevels, leaf_hash, root_from_leaves, subtree_runs
 from forge_tui.core.note import NoteError
@@ -152,8 +153,10 @@ def test_quick_shape_check_passes_only_what_check_shape_passes(changes, dropped)
         assert got == want == bytes(range(64))
 
 
-def _tampered(project) -> None:
-    """A ledger with forensic findings and damaged lines spread over its length."""
+def _tampered(project, unreadable: bool) -> None:
+    """A ledger with forensic findings and damaged lines spread over its length; with `unreadable`,
+    one whose `seq` cannot be read from its bytes (verify then counts the lines before each range;
+    without, it takes each range's position from its first line and must notice where that is wrong)."""
     from forge_tui.core.ledger import LedgerWriter
 
     with LedgerWriter.open(project, clock=lambda: TS0) as w:
@@ -170,20 +173,43 @@ def _tampered(project) -> None:
     lines[20], lines[21] = lines[21], lines[20]  # swapped
     lines.insert(26, lines[26])  # duplicated
     lines[30] = lines[30].replace(b'","', b'", "', 1)  # not canonical
+    if unreadable:
+        lines[33] = lines[33].replace(b'","seq":', b'","seq" :')
     path.write_bytes(b"\n".join(lines) + b"\n")
 
 
-def test_report_does_not_depend_on_where_the_ranges_fall(project, monkeypatch):
-    _tampered(project)
+@pytest.mark.parametrize("unreadable", [False, True])
+def test_report_does_not_depend_on_where_the_ranges_fall(project, monkeypatch, unreadable):
+    _tampered(project, unreadable)
     kw = {"use_local_state": False, "update_seen": False}
     one = V.verify_project(project, workers=1, **kw).to_json()
     codes = {f["code"] for f in one["findings"]}
     assert {"signature", "chain", "seq", "malformed", "unauthorized_execution"} <= codes, codes
-    monkeypatch.setattr(V, "CHUNK_BYTES", 1)  # a range per line
+    monkeypatch.setattr(R, "CHUNK_BYTES", 1)  # a range per line
     assert V.verify_project(project, workers=1, **kw).to_json() == one
     assert V.verify_project(project, workers=2, **kw).to_json() == one
-    monkeypatch.setattr(V, "FAST_POOL_BYTES", 0)  # --fast on worker processes too
+    monkeypatch.setattr(R, "FAST_POOL_BYTES", 0)  # --fast on worker processes too
     fast = V.verify_project(project, workers=2, fast=True, **kw).to_json()
     assert {"chain", "seq"} <= {f["code"] for f in fast["findings"]}
-    monkeypatch.setattr(V, "CHUNK_BYTES", 4 << 20)
+    monkeypatch.setattr(R, "CHUNK_BYTES", 4 << 20)
     assert V.verify_project(project, workers=1, fast=True, **kw).to_json() == fast
+
+
+def test_fast_workers_find_the_trust_records_the_full_scan_finds(project):
+    """--fast takes the key, reviewer and policy records from its workers; they must be exactly those
+    `rotation.scan_typed_records` finds (the key schedule and the checkpoint checks depend on them)."""
+    from forge_tui.core.rotation import scan_typed_records
+
+    with LedgerWriter.open(project, clock=lambda: TS0) as w:
+        for i in range(6):
+            w.append([("note", {"text": f"n{i}"})])
+            w.append([("policy", {"digest": f"{i:064x}", "path": "p", "loaded": True})])
+    path = project.tracked_ledger(project.ledger_ids()[0])
+    data = path.read_bytes()
+    lines = data.split(b"\n")[:-1]
+    lines[4] = lines[4].replace(b'"path":"p"', b'"path": "p"')  # a policy record that does not parse
+    data = b"\n".join(lines) + b"\n"
+    want = scan_typed_records(data, len(data), C.TYPED)
+    assert len(want) >= 5 and {r["type"] for r in want} == {"policy"}
+    assert C._typed_records(data.split(b"\n")[:-1]) == want
+    assert C._typed_records(lines[:3]) + C._typed_records(lines[3:]) == want
