@@ -18,8 +18,11 @@ for a tmux status bar or a shell prompt (it is fast: the standard library and on
   set -g status-interval 5
   set -g status-right '#(forge-tui -C ~/src/shop status --short)'
 
---json prints the same as one JSON object. The reviewer socket is asked first (it knows how long the
-oldest request has waited), then the agent socket (only the count).
+The ledger is `ok`, `degraded` (the gate denies every request until the daemon can write its ledger
+again: it retries by itself), or `tracked-stale` (decisions go on; the copy in .forge/ledger/ lags);
+the long form names the failed call (docs/faults.md). --json prints the same as one JSON object.
+The reviewer socket is asked first (it knows how long the oldest request has waited), then the agent
+socket (only the count).
 Exit codes: 0 the daemon answered, 2 not inside a project, 3 no daemon answers."""
 
 TIMEOUT_S = 2.0
