@@ -988,6 +988,21 @@ def correction_body(first: int, last: int, told: str) -> dict[str, Any]:
     }
 
 
+def untold_body(request_id: str, seq: int) -> dict[str, Any]:
+    """The `note` for an `allowed` decision whose client hung up before its answer (a hook past its
+    deadline, say, which told its host no): the action was not run on that decision."""
+    return {
+        "kind": "correction",
+        "text": (
+            f"request {request_id} was allowed at seq {seq}, but its client hung up before the answer:"
+            " it was never told allowed, so read the decision as not acted on"
+        ),
+        "seqs": [seq, seq],
+        "request_id": request_id,
+        "told": "nothing",
+    }
+
+
 def append_note(project, text: str, *, author: str | None = None) -> Appended:
     """Append a signed `note` record directly (no daemon running)."""
     with LedgerWriter.open(project) as w:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from forge_tui.core.approvals import check_approval_shape, verify_approval
-from forge_tui.core.ledger import Appended
+from forge_tui.core.ledger import Appended, untold_body
 from forge_tui.core.note import NoteError
 from forge_tui.core.policy.model import ACTION_KINDS
 from forge_tui.core.records import format_ts, now_ms
@@ -197,6 +197,7 @@ class Gate:
         principal: str | None = None,
         trust=None,
         offload=None,
+        log: Callable[[str], None] = lambda text: None,
     ) -> None:
         from forge_tui.core.policy.model import Context
         from forge_tui.core.trust import TrustState
@@ -222,6 +223,8 @@ class Gate:
         # a request adds only its session's prior succeeded steps.
         self.context = Context.for_project(project.root, protected_dirs=tuple(protected_dirs))
         self.offload = offload  # a PolicyOffload: evaluations under load leave the event loop
+        self._background: set[asyncio.Task] = set()  # correction notes being written
+        self.log = log
 
     # ---- gate.request -----------------------------------------------------------------------------
 
@@ -297,7 +300,9 @@ class Gate:
         except asyncio.CancelledError:
             # The client hung up while its records were being written: they are written all the same,
             # so the request is still admitted (listed, expires, closed at shutdown), never orphaned.
-            fut.add_done_callback(lambda f: None if f.cancelled() or f.exception() else admit(f.result()))
+            fut.add_done_callback(
+                lambda f: None if f.cancelled() or f.exception() else self._admit_untold(admit, f.result())
+            )
             raise
         except LedgerError as exc:
             raise GateError(LEDGER_UNAVAILABLE, f"denied: {exc}") from None
@@ -305,6 +310,22 @@ class Gate:
         if isinstance(admitted, dict):
             return admitted
         return await self.wait_for(admitted, wait_s)
+
+    def _admit_untold(self, admit: Callable[[list[Appended]], Any], written: list[Appended]) -> None:
+        """Admit a request whose client hung up before its answer. An `allowed` decision it never heard
+        gets a correction note (the caller, a hook past its deadline say, treated it as denied), so the
+        ledger says what the caller was told."""
+        admitted = admit(written)
+        if isinstance(admitted, dict) and admitted["status"] == "allowed":
+            task = asyncio.ensure_future(self._note_untold(admitted["request_id"], admitted["seq"]))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _note_untold(self, rid: str, seq: int) -> None:
+        try:
+            await self.appender.append_durably([("note", untold_body(rid, seq))])
+        except LedgerError as exc:  # shutting down first: the daemon's log says so
+            self.log(f"could not record that request {rid} (seq {seq}) was never told allowed: {exc}")
 
     def _admit(
         self, written, rid, body, ev, status, decided_by, policy, content, needed, distinct, limit_key, peer

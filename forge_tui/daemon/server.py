@@ -543,6 +543,7 @@ class Daemon:
                 emit=self.broadcast,
                 trust=self.trust,
                 offload=self.offload,
+                log=self.log,
             )
             self.gate.remember_closed(self.writer.closed_pending)  # orphans of a stopped daemon: denied
             self._server = await self._listen(self.socket_path, AGENT)

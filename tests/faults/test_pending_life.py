@@ -113,3 +113,77 @@ async def test_a_client_that_hangs_up_during_the_write_does_not_orphan_its_reque
     assert [x["status"] for x in closing] == ["pending", "denied"]
     assert closing[-1]["decided_by"] == ("timeout" if end == "expiry" else "fallback")
     verify_clean(world)
+
+
+async def test_an_allowed_decision_whose_client_hung_up_gets_a_correction_note(
+    make_world, start_daemon, connect, monkeypatch
+):
+    """A client that gives up while its records are written (a hook past its deadline tells its host no)
+    never hears `allowed`: the ledger must not leave that decision standing as if the caller acted on
+    it. A `correction` note names the request and its seq; a request answered normally gets none."""
+    import asyncio
+    import contextlib
+    import threading
+    import time
+
+    from forge_tui.core import oscalls
+
+    world = make_world(POLICY)
+    d = await start_daemon(world)
+    c = await connect(world.sock)
+    answered = await c.call(
+        "gate.request", {"action": {"kind": "shell.exec", "command": "pytest -q"}, "actor": {"id": "a"}}
+    )
+    assert answered["status"] == "allowed"
+
+    release = threading.Event()
+    entered = threading.Event()
+    hold = {"on": True}
+
+    def before(call: str, site: str) -> None:
+        if hold["on"] and (call, site) == ("fdatasync", "ledger"):
+            entered.set()
+            assert release.wait(30), "the test never released the write"
+
+    monkeypatch.setattr(oscalls.DEFAULT, "before", before)
+    call = asyncio.create_task(
+        c.raw(
+            "gate.request", {"action": {"kind": "shell.exec", "command": "pytest -x"}, "actor": {"id": "a"}}
+        )
+    )
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, entered.wait, 30)
+    await c.close()  # the client hangs up before its answer
+    with contextlib.suppress(Exception):
+        await call
+    deadline = time.monotonic() + 10
+    while d.connections:  # the daemon has seen the hang-up (and cancelled the request's task)
+        assert time.monotonic() < deadline, "the daemon never saw the hang-up"
+        await asyncio.sleep(0.01)  # polling interval of a bounded condition loop
+    hold["on"] = False
+    release.set()
+
+    def corrections() -> list[dict]:
+        return [
+            r["body"]
+            for r in world.records()
+            if r["type"] == "note" and r["body"].get("kind") == "correction"
+        ]
+
+    deadline = time.monotonic() + 20
+    while not corrections():
+        assert time.monotonic() < deadline, "no correction note for the decision nobody heard"
+        await asyncio.sleep(0.02)  # polling interval of a bounded condition loop
+    await d.stop()
+    (note,) = corrections()
+    untold = [
+        r
+        for r in world.records()
+        if r["type"] == "decision" and r["body"]["request_id"] not in (answered["request_id"],)
+    ]
+    (dec,) = untold
+    assert dec["body"]["status"] == "allowed"
+    assert note["request_id"] == dec["body"]["request_id"]
+    assert note["seqs"] == [dec["seq"], dec["seq"]]
+    assert note["told"] == "nothing"
+    verify_clean(world)
