@@ -17,6 +17,7 @@ order and walks each range's summaries through the forensic rules while the work
 
 from __future__ import annotations
 
+import gc
 import mmap
 import os
 import subprocess
@@ -310,6 +311,11 @@ def verify_project(
     nworkers = workers or _cpu_workers()
     pool = Pool(nworkers)
     all_summaries: list[tuple[str, Summaries]] = []
+    # The summaries kept for the forensic rules (small records, in no cycle) would have the cyclic
+    # collector walk an ever larger heap again and again: it is off while the ledgers are read (a
+    # third of this process's CPU time on a 100,000-record ledger), and back as it was after.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         for lid in ids:
             lr, found, summaries = _verify_ledger(
@@ -332,6 +338,8 @@ def verify_project(
                 _update_seen(project, lid)
     finally:
         pool.shutdown()
+        if collecting:
+            gc.enable()
     # An anchor the caller gave that names none of the ledgers checked nothing: say so and fail, or
     # deleting one ledger of a team project (with its key and checkpoint) would pass `--anchor`.
     origins = {project.origin(lid) for lid in ids}

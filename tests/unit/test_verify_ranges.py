@@ -213,3 +213,19 @@ def test_fast_workers_find_the_trust_records_the_full_scan_finds(project):
     assert len(want) >= 5 and {r["type"] for r in want} == {"policy"}
     assert C._typed_records(data.split(b"\n")[:-1]) == want
     assert C._typed_records(lines[:3]) + C._typed_records(lines[3:]) == want
+
+
+def test_the_collector_is_left_as_it_was(project):
+    """verify turns the cyclic collector off while it reads (its summaries hold no cycles); a caller's
+    process (the console runs verify in a thread) must get it back as it had it."""
+    import gc
+
+    assert gc.isenabled()
+    V.verify_project(project, workers=1, update_seen=False)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        V.verify_project(project, workers=1, update_seen=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
