@@ -10,10 +10,10 @@ If no process can be started (no /dev/shm, a sandbox), the blocks run in a threa
 
 The worker runs at a lower CPU priority (QUERY_NICE) than the daemon, so on a busy machine decisions
 are served before the scan. A line is parsed only if it holds each value a `type` or `request_id`
-filter names as a JSON string (`"genesis"`): the usual full scan, for a rare type, then costs a
-substring search per line instead of a JSON parse. (A line that spells such a value with escapes that
-the writer's canonical JSON never uses is not found: only a hand-edited line does, and `verify` reports
-it.)
+filter names as a JSON string (`"genesis"`), and a block none of whose lines can match is skipped after
+one substring search: the usual full scan, for a rare type, reads the file at memchr speed. (A line
+that spells such a value with escapes the writer's canonical JSON never uses is not found: only a
+hand-edited line does, and `verify` reports it.)
 """
 
 from __future__ import annotations
@@ -64,10 +64,12 @@ def scan_block(path: str, end: int | None, filters, want: int, block: int) -> Bl
         if start > 0:
             data = data[cut + 1 :]
             start += cut + 1
+        needles = _needles(filters)
+        if needles and not all(any(n in data for n in group) for group in needles):
+            return Block(out, start, os.getpid())  # no line of this block can match: none is parsed
         lines = data.split(b"\n")
         lines.pop()  # after the last LF
         matches = filters.matches
-        needles = _needles(filters)
         for line in reversed(lines):
             if not line or (needles and not all(any(n in line for n in group) for group in needles)):
                 continue
