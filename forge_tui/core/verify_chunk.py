@@ -116,20 +116,19 @@ def _chain_holds(lines: list[bytes], leaves: bytes, first_seq: int, prev_hex: by
 
     Per line, `_chain_findings` reads the last `"prev":"` of the line (in a canonical record the
     top-level one: only scalars follow it), the 64 bytes after it and the number after `","seq":`.
-    Here the same slices are cut for every line and joined: each prev slice is at most 64 bytes and
-    each `","seq":` slice at most 8, so the joined bytes equal the expected ones only if every slice
+    Here the same slices are cut for every line and joined: each slice of the prev and the `","seq":`
+    after it is at most 72 bytes, so the joined bytes equal the expected ones only if every slice
     does; the numbers hold no comma, so their comma-joined text equals `first_seq, first_seq+1, ...`
     only if each does."""
     n = len(lines)
     ks = list(map(bytes.rfind, lines, repeat(PREV_KEY)))
     if not n or min(ks) < 0:
         return not n
-    a = list(map(add, ks, repeat(8)))
-    b = list(map(add, ks, repeat(72)))
     c = list(map(add, ks, repeat(80)))
-    if b"".join(map(getitem, lines, map(slice, a, b))) != prev_hex + leaves[:-32].hex().encode():
-        return False
-    if b"".join(map(getitem, lines, map(slice, b, c))) != SEQ_KEY * n:
+    hexes = prev_hex + leaves[:-32].hex().encode()  # what each line's prev must be, 64 bytes each
+    cut = range(0, 64 * n + 1, 64)
+    want = SEQ_KEY.join(map(hexes.__getitem__, map(slice, cut, cut[1:]))) + SEQ_KEY
+    if b"".join(map(getitem, lines, map(slice, map(add, ks, repeat(8)), c))) != want:
         return False
     qs = list(map(bytes.find, lines, repeat(b","), c))
     if min(qs) < 0:
