@@ -18,6 +18,42 @@ def decisions_for(world, rid: str) -> list[dict]:
     return [r["body"] for r in world.records() if r["type"] == "decision" and r["body"]["request_id"] == rid]
 
 
+async def hang_up_during_the_write(d, c, monkeypatch, command: str) -> None:
+    """Send a gate.request for `command` on `c`, hold the ledger's fdatasync, hang up, wait until the
+    daemon has seen the hang-up (and cancelled the request's task), then let the write go on."""
+    import asyncio
+    import contextlib
+    import threading
+    import time
+
+    from forge_tui.core import oscalls
+
+    release = threading.Event()
+    entered = threading.Event()
+    hold = {"on": True}
+
+    def before(call: str, site: str) -> None:
+        if hold["on"] and (call, site) == ("fdatasync", "ledger"):
+            entered.set()
+            assert release.wait(30), "the test never released the write"
+
+    monkeypatch.setattr(oscalls.DEFAULT, "before", before)
+    call = asyncio.create_task(
+        c.raw("gate.request", {"action": {"kind": "shell.exec", "command": command}, "actor": {"id": "a"}})
+    )
+    loop = asyncio.get_running_loop()
+    assert await loop.run_in_executor(None, entered.wait, 30)
+    await c.close()  # the client hangs up while its records are being written
+    with contextlib.suppress(Exception):
+        await call
+    deadline = time.monotonic() + 10
+    while d.connections:
+        assert time.monotonic() < deadline, "the daemon never saw the hang-up"
+        await asyncio.sleep(0.01)  # polling interval of a bounded condition loop
+    hold["on"] = False
+    release.set()
+
+
 def test_a_request_left_pending_by_a_killed_daemon_is_closed_at_the_next_start(make_world):
     """kill -9 leaves a `pending` decision with nothing after it; the next writer closes it (denied,
     fallback) so `verify` has no request that stays pending forever."""
@@ -58,42 +94,12 @@ async def test_a_client_that_hangs_up_during_the_write_does_not_orphan_its_reque
     never expired, not closed at shutdown, and `verify` passed. Now it is admitted all the same, listed,
     and closed with a decision record: denied by `timeout` when it expires, by `fallback` at shutdown."""
     import asyncio
-    import contextlib
-    import threading
     import time
-
-    from forge_tui.core import oscalls
 
     timeout = '"1s"' if end == "expiry" else '"10m"'
     world = make_world(POLICY.replace('approval_timeout = "10m"', f"approval_timeout = {timeout}"))
     d = await start_daemon(world)
-    gate = threading.Event()
-    entered = threading.Event()
-    hold = {"on": True}
-
-    def before(call: str, site: str) -> None:
-        if hold["on"] and (call, site) == ("fdatasync", "ledger"):
-            entered.set()
-            assert gate.wait(30), "the test never released the write"
-
-    monkeypatch.setattr(oscalls.DEFAULT, "before", before)
-    c = await connect(world.sock)
-    call = asyncio.create_task(
-        c.raw(
-            "gate.request", {"action": {"kind": "shell.exec", "command": "make deploy"}, "actor": {"id": "a"}}
-        )
-    )
-    loop = asyncio.get_running_loop()
-    assert await loop.run_in_executor(None, entered.wait, 30)
-    await c.close()  # the client hangs up while its records are being written
-    with contextlib.suppress(Exception):
-        await call
-    deadline = time.monotonic() + 10
-    while d.connections:  # the daemon has seen the hang-up (and cancelled the request's task)
-        assert time.monotonic() < deadline, "the daemon never saw the hang-up"
-        await asyncio.sleep(0.01)  # polling interval of a bounded condition loop
-    hold["on"] = False
-    gate.set()
+    await hang_up_during_the_write(d, await connect(world.sock), monkeypatch, "make deploy")
     deadline = time.monotonic() + 10
     while not d.gate.pending:
         assert time.monotonic() < deadline, "the request never entered the queue"
@@ -122,11 +128,7 @@ async def test_an_allowed_decision_whose_client_hung_up_gets_a_correction_note(
     never hears `allowed`: the ledger must not leave that decision standing as if the caller acted on
     it. A `correction` note names the request and its seq; a request answered normally gets none."""
     import asyncio
-    import contextlib
-    import threading
     import time
-
-    from forge_tui.core import oscalls
 
     world = make_world(POLICY)
     d = await start_daemon(world)
@@ -135,33 +137,7 @@ async def test_an_allowed_decision_whose_client_hung_up_gets_a_correction_note(
         "gate.request", {"action": {"kind": "shell.exec", "command": "pytest -q"}, "actor": {"id": "a"}}
     )
     assert answered["status"] == "allowed"
-
-    release = threading.Event()
-    entered = threading.Event()
-    hold = {"on": True}
-
-    def before(call: str, site: str) -> None:
-        if hold["on"] and (call, site) == ("fdatasync", "ledger"):
-            entered.set()
-            assert release.wait(30), "the test never released the write"
-
-    monkeypatch.setattr(oscalls.DEFAULT, "before", before)
-    call = asyncio.create_task(
-        c.raw(
-            "gate.request", {"action": {"kind": "shell.exec", "command": "pytest -x"}, "actor": {"id": "a"}}
-        )
-    )
-    loop = asyncio.get_running_loop()
-    assert await loop.run_in_executor(None, entered.wait, 30)
-    await c.close()  # the client hangs up before its answer
-    with contextlib.suppress(Exception):
-        await call
-    deadline = time.monotonic() + 10
-    while d.connections:  # the daemon has seen the hang-up (and cancelled the request's task)
-        assert time.monotonic() < deadline, "the daemon never saw the hang-up"
-        await asyncio.sleep(0.01)  # polling interval of a bounded condition loop
-    hold["on"] = False
-    release.set()
+    await hang_up_during_the_write(d, c, monkeypatch, "pytest -x")
 
     def corrections() -> list[dict]:
         return [
