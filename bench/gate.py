@@ -104,6 +104,25 @@ def isolated_env(home: Path) -> dict[str, str]:
     return env
 
 
+class BenchProject:
+    """A solo-pack project under a fresh home in /tmp, with an environment that points every forge-tui
+    and XDG folder there (os.environ takes it too, for what the bench imports afterwards)."""
+
+    def __init__(self, prefix: str, name: str, policy: str | None = None) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+        self.env = isolated_env(self.home)
+        os.environ.update(self.env)
+        from forge_tui.core.project import init_project
+        from forge_tui.paths import atomic_write
+
+        self.root = self.home / "proj"
+        self.root.mkdir()
+        self.project = init_project(self.root, pack="solo", name=name)
+        if policy is not None:
+            atomic_write(self.project.policy_path, policy.encode())
+        self.sock = self.home / "s.sock"
+
+
 def wait_for_socket(path: Path, proc: subprocess.Popen, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -22,12 +22,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from gate import isolated_env, machine  # bench/ is first on sys.path
+from gate import BenchProject, machine  # bench/ is first on sys.path
 
 
 def start(env: dict[str, str], root: Path, sock: Path) -> subprocess.Popen:
@@ -79,20 +78,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "kill_rounds.txt"))
     args = ap.parse_args(argv)
 
-    home = Path(tempfile.mkdtemp(prefix="fgk-", dir="/tmp"))
-    env = isolated_env(home)
-    os.environ.update(env)
     from gate import POLICY
 
-    from forge_tui.core.project import init_project
+    bp = BenchProject("fgk-", "kill", POLICY)
+    home, env, root, project, sock = bp.home, bp.env, bp.root, bp.project, bp.sock
     from forge_tui.core.verify import verify_project
-    from forge_tui.paths import atomic_write
 
-    root = home / "proj"
-    root.mkdir()
-    project = init_project(root, pack="solo", name="kill")
-    atomic_write(project.policy_path, POLICY.encode())
-    sock = home / "s.sock"
     rng = random.Random(args.seed)
     told: dict[str, dict] = {}
     outcomes: collections.Counter[str] = collections.Counter()

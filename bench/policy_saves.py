@@ -21,12 +21,11 @@ import os
 import random
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from gate import isolated_env, machine, start_daemon, stop  # bench/ is first on sys.path
+from gate import BenchProject, machine, start_daemon, stop  # bench/ is first on sys.path
 
 CUT = b'[[rule]]\nid = "secrets"'
 
@@ -74,20 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "policy_saves.txt"))
     args = ap.parse_args(argv)
 
-    home = Path(tempfile.mkdtemp(prefix="fgp-", dir="/tmp"))
-    env = isolated_env(home)
-    os.environ.update(env)
-    from forge_tui.core.project import init_project
-
-    root = home / "proj"
-    root.mkdir()
-    project = init_project(root, pack="solo", name="saves")
+    bp = BenchProject("fgp-", "saves")
+    home, env, root, project = bp.home, bp.env, bp.root, bp.project
     pack = project.policy_path.read_bytes()
     variants = [pack.replace(b"max_per_minute = 120", b"max_per_minute = %d" % (121 + i)) for i in range(5)]
     assert all(v != pack and CUT in v for v in variants), "the solo pack changed: adjust the variants"
     prefixes = {hashlib.sha256(v[: v.index(CUT)]).hexdigest() for v in variants}
     wholes = {hashlib.sha256(v).hexdigest() for v in variants}
-    sock = home / "s.sock"
+    sock = bp.sock
     rng = random.Random(args.seed)
     reads, done = Reads(), threading.Event()
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])

@@ -21,11 +21,10 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from gate import POLICY, isolated_env, machine, start_daemon, stop  # bench/ is first on sys.path
+from gate import POLICY, BenchProject, machine, start_daemon, stop  # bench/ is first on sys.path
 
 CLIENTS = 32
 
@@ -107,17 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "soak.txt"))
     args = ap.parse_args(argv)
 
-    home = Path(tempfile.mkdtemp(prefix="fgs-", dir="/tmp"))
-    env = isolated_env(home)
-    os.environ.update(env)
-    from forge_tui.core.project import init_project
-    from forge_tui.paths import atomic_write
-
-    root = home / "proj"
-    root.mkdir()
-    project = init_project(root, pack="solo", name="soak")
-    atomic_write(project.policy_path, POLICY.encode())
-    sock = home / "s.sock"
+    bp = BenchProject("fgs-", "soak", POLICY)
+    home, env, root, project, sock = bp.home, bp.env, bp.root, bp.project, bp.sock
     load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     steady: list[tuple[int, float, float, float, float, int]] = []
     flood: list[tuple[int, float, float, float, float, int]] = []
