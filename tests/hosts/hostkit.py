@@ -170,6 +170,20 @@ def scripted_commands(markers: tuple[Path, Path]) -> tuple[str, str]:
     return f"echo bad > {denied}; git push --force origin main", f"echo good > {allowed}"
 
 
+def claude_env(api_url: str, home: Path) -> dict[str, str]:
+    """What Claude Code (the CLI, or the one the Claude Agent SDK bundles) needs to talk to the stand-in
+    Messages API at `api_url` and nothing else: no telemetry, updates or error reports."""
+    return {
+        "ANTHROPIC_BASE_URL": api_url,
+        "ANTHROPIC_API_KEY": "sk-ant-test-not-a-key",
+        "HOME": str(home),
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    }
+
+
 def run_host(argv: list[str], root: Path, drop: tuple[str, ...], **env: str) -> str:
     """Run a host CLI headless in `root` with the test's environment minus the variables starting with
     `drop` (and PYTEST), plus `env`; fails unless it exits 0. Returns its standard output."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from fake_anthropic import FakeAnthropic
-from hostkit import Hooked, assert_gate_held, scripted_commands
+from hostkit import Hooked, assert_gate_held, claude_env, scripted_commands
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "claude_agent_hooks.py"
@@ -37,16 +37,7 @@ def sdk_python() -> str:
 
 def run_example(python: str, api: FakeAnthropic, root: Path, home: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "CLAUDE_", "PYTEST"))}
-    env.update(
-        PYTHONPATH=str(REPO),
-        ANTHROPIC_BASE_URL=api.url,
-        ANTHROPIC_API_KEY="sk-ant-test-not-a-key",
-        HOME=str(home),
-        DISABLE_TELEMETRY="1",
-        DISABLE_AUTOUPDATER="1",
-        DISABLE_ERROR_REPORTING="1",
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
-    )
+    env.update(claude_env(api.url, home), PYTHONPATH=str(REPO))
     return subprocess.run(
         [python, str(EXAMPLE), "Run the scripted steps."],
         cwd=root,

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from fake_anthropic import FakeAnthropic
-from hostkit import Hooked, assert_gate_held, init_host, run_host, scripted_commands
+from hostkit import Hooked, assert_gate_held, claude_env, init_host, run_host, scripted_commands
 
 
 def run_claude(claude: Path, api: FakeAnthropic, root: Path, home: Path) -> list[dict]:
@@ -33,13 +33,7 @@ def run_claude(claude: Path, api: FakeAnthropic, root: Path, home: Path) -> list
         ],
         root,
         ("ANTHROPIC_", "CLAUDE_"),
-        ANTHROPIC_BASE_URL=api.url,
-        ANTHROPIC_API_KEY="sk-ant-test-not-a-key",
-        HOME=str(home),
-        DISABLE_TELEMETRY="1",
-        DISABLE_AUTOUPDATER="1",
-        DISABLE_ERROR_REPORTING="1",
-        CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC="1",
+        **claude_env(api.url, home),
     )
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
