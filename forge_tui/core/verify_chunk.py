@@ -168,8 +168,7 @@ def _check_records(
     read. Findings go to `res`."""
     findings, summaries, backwards = res.findings, res.summaries, res.backwards
     first_ts = last_ts = None
-    sign_open = nacl.bindings.crypto_sign_open
-    bad_sig = nacl.exceptions.BadSignatureError
+    signed_ok = _SignedOk()
     for i, line in enumerate(lines, res.first_seq):
         try:
             rec = _parse_line(line)
@@ -188,9 +187,7 @@ def _check_records(
         else:
             if kr[1] > rec["seq"] or (kr[2] is not None and rec["seq"] >= kr[2]):
                 findings.append(_range_finding(i, rec, kr))
-            try:
-                sign_open(sig + _signed_bytes(line), kr[0])
-            except bad_sig:
+            if not signed_ok(sig + _signed_bytes(line), kr[0]):
                 findings.append((i, Code.SIGNATURE, "record signature does not verify"))
         ts = rec["ts"]
         if first_ts is None:
@@ -207,6 +204,39 @@ def _check_records(
                 )
             summaries[i] = s
     res.first_ts, res.last_ts = first_ts, last_ts
+
+
+class _SignedOk:
+    """Whether `signed` (signature + message) verifies under the 32-byte Ed25519 key `pk`: libsodium's
+    crypto_sign_open into one output buffer reused for every line. PyNaCl's wrapper allocates two cffi
+    objects and copies the message out on each call, and raises where verify only needs yes or no
+    (about 5% of the signature's cost). Falls back to the wrapper where its library cannot be reached."""
+
+    def __init__(self) -> None:
+        try:
+            from nacl._sodium import ffi, lib
+        except ImportError:  # pragma: no cover - PyNaCl without its cffi module
+            self._open = None
+            return
+        self._ffi, self._open = ffi, lib.crypto_sign_open
+        self._out = ffi.new("unsigned char[]", 0)
+        self._out_len = ffi.new("unsigned long long *")
+        self._size = 0
+
+    def __call__(self, signed: bytes, pk: bytes) -> bool:
+        if len(pk) != 32:  # the C function reads 32 bytes from the pointer it is given
+            return False
+        if self._open is None:
+            try:
+                nacl.bindings.crypto_sign_open(signed, pk)
+            except nacl.exceptions.BadSignatureError:
+                return False
+            return True
+        n = len(signed)
+        if n > self._size:  # the message written out is at most as long as what is given
+            self._size = max(n, 1 << 16)
+            self._out = self._ffi.new("unsigned char[]", self._size)
+        return self._open(self._out, self._out_len, signed, n, pk) == 0
 
 
 def _shape_sig(rec: dict[str, Any]) -> bytes | None:

@@ -229,3 +229,40 @@ def test_the_collector_is_left_as_it_was(project):
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_the_reused_buffer_signature_check_agrees_with_pynacl():
+    """verify_chunk._SignedOk calls libsodium directly on one reused buffer; it must say yes exactly
+    where PyNaCl's own check does: a good signature, a flipped bit, another key, a key of the wrong
+    length, and a message longer than the buffer it started with."""
+    import nacl.bindings
+    import nacl.exceptions
+    import nacl.signing
+
+    from forge_tui.core.verify_chunk import _SignedOk
+
+    def pynacl_says(signed: bytes, pk: bytes) -> bool:
+        try:
+            nacl.bindings.crypto_sign_open(signed, pk)
+        except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, TypeError):
+            return False
+        return True
+
+    key, other = nacl.signing.SigningKey(b"\x01" * 32), nacl.signing.SigningKey(b"\x02" * 32)
+    pk, other_pk = bytes(key.verify_key), bytes(other.verify_key)
+    ok = _SignedOk()
+    cases = []
+    for size in (0, 10, 700, (1 << 16) + 5, 1 << 20):
+        signed = bytes(key.sign(bytes(range(256)) * (size // 256) + b"x" * (size % 256)))
+        flipped = bytearray(signed)
+        flipped[len(flipped) // 2] ^= 0x10
+        cases += [
+            (signed, pk),
+            (bytes(flipped), pk),
+            (signed, other_pk),
+            (signed, pk[:31]),
+            (signed[:63], pk),
+        ]
+    answers = [ok(s, k) for s, k in cases]
+    assert answers == [pynacl_says(s, k) for s, k in cases]
+    assert answers.count(True) == 5  # each size's good signature, and nothing else
