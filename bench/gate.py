@@ -228,6 +228,23 @@ def start_daemon(env: dict[str, str], root: Path, sock: Path, src: str | None = 
     return proc
 
 
+def spawn_on_own_sockets(
+    env: dict[str, str], root: Path, prefix: str
+) -> tuple[subprocess.Popen, Path, Path, str]:
+    """Start a daemon for `root` on an agent and a reviewer socket in a new short folder in /tmp, without
+    waiting for it to listen: (the process, the agent socket, the reviewer socket, the folder)."""
+    sockdir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    agent, review = Path(sockdir) / "a.sock", Path(sockdir) / "r.sock"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "forge_tui", "-C", str(root), "daemon"],
+        env=dict(env, FORGE_SOCKET=str(agent), FORGE_REVIEW_SOCKET=str(review)),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return proc, agent, review, sockdir
+
+
 def start_echo(env: dict[str, str], sock: Path) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-c", ECHO_SERVER, str(sock)],

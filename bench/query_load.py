@@ -29,7 +29,6 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.gate import isolated_env, stop, wait_for_socket  # noqa: E402
+from bench.gate import isolated_env, spawn_on_own_sockets, stop, wait_for_socket  # noqa: E402
 
 ALLOWED = {"kind": "shell.exec", "command": "pytest -q"}  # bench/make_ledger.py's policy allows it
 FULL_SCAN = {"type": "genesis", "limit": 1}
@@ -112,18 +111,7 @@ async def one_run(agent_sock: Path, review_sock: Path, decisions: int) -> dict:
 
 
 def start_daemon(env: dict[str, str], root: Path) -> tuple[object, Path, Path, str]:
-    import subprocess
-
-    sockdir = tempfile.mkdtemp(prefix="fq-", dir="/tmp")
-    agent, review = Path(sockdir) / "a.sock", Path(sockdir) / "r.sock"
-    env = dict(env, FORGE_SOCKET=str(agent), FORGE_REVIEW_SOCKET=str(review))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "forge_tui", "-C", str(root), "daemon"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, agent, review, sockdir = spawn_on_own_sockets(env, root, "fq-")
     wait_for_socket(agent, proc, timeout=600)
     wait_for_socket(review, proc, timeout=60)
     return proc, agent, review, sockdir

@@ -38,7 +38,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,7 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.gate import isolated_env, stop, wait_for_socket  # noqa: E402
+from bench.gate import isolated_env, spawn_on_own_sockets, stop, wait_for_socket  # noqa: E402
 
 # Runs forge_tui.cli.main in this process, then writes VmHWM (kB), the child's own peak RSS, to the
 # pipe whose fd number is in BENCH_RSS_FD.
@@ -102,17 +101,8 @@ def vm_hwm_mb(pid: int) -> float:
 
 
 def daemon_start(env: dict[str, str], root: Path) -> tuple[float, float]:
-    sockdir = tempfile.mkdtemp(prefix="fs-", dir="/tmp")
-    sock = Path(sockdir) / "a.sock"
-    env = dict(env, FORGE_SOCKET=str(sock), FORGE_REVIEW_SOCKET=str(Path(sockdir) / "r.sock"))
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "forge_tui", "-C", str(root), "daemon"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc, sock, _review, _sockdir = spawn_on_own_sockets(env, root, "fs-")
     try:
         wait_for_socket(sock, proc, timeout=300)
         took = time.perf_counter() - t0
