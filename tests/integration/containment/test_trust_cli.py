@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import hashlib
-import time
 
-from gatehelp import ask_pending, run_cli, spawn_daemon, verify_clean, wait_for_socket
+from gatehelp import ask_pending, propose_policy, run_cli, spawn_daemon, verify_clean, wait_for_socket
 
 from forge_tui.client import Client
 from forge_tui.core.reviewers import load_reviewers
@@ -33,13 +32,7 @@ def test_reviewer_chain_and_policy_approval_from_the_cli(make_world):
     proc = spawn_daemon(w)
     try:
         wait_for_socket(w.sock, proc)
-        w.write_policy(LOOSE)
-        digest = hashlib.sha256(LOOSE.encode()).hexdigest()
-        with Client(w.rsock) as c:
-            deadline = time.monotonic() + 20
-            while (c.call("status")["policy"].get("pending") or {}).get("digest") != digest:
-                assert time.monotonic() < deadline, "the edit never became a pending change"
-                time.sleep(0.02)  # polling a condition with a deadline
+        digest = propose_policy(w, LOOSE)
         wrong = run_cli(w, "policy", "approve", "--as", "mallory", env=env)
         assert wrong.returncode != 0
         ok = run_cli(w, "policy", "approve", "--as", "bob", env=env)

@@ -3,11 +3,9 @@ daemon) cosign the ledger checkpoint they checked, and refuse to sign one that f
 
 from __future__ import annotations
 
-import hashlib
 import json
-import time
 
-from gatehelp import run_cli, spawn_daemon, verify_clean, wait_for_socket
+from gatehelp import ask_pending, propose_policy, run_cli, spawn_daemon, verify_clean, wait_for_socket
 
 from forge_tui.client import Client
 from forge_tui.core.jcs import parse_canonical
@@ -24,20 +22,6 @@ def signed_objects(w, type_: str) -> list[dict]:
     return [r["body"].get("approval") for r in recs if r["type"] == type_ and r["body"].get("approval")]
 
 
-def ask(w) -> str:
-    with Client(w.sock) as agent:
-        asked = agent.call(
-            "gate.request",
-            {
-                "action": {"kind": "shell.exec", "command": "make deploy"},
-                "actor": {"id": "claude"},
-                "wait_s": 0,
-            },
-        )
-    assert asked["status"] == "pending", asked
-    return asked["request_id"]
-
-
 def test_approvals_cosign_the_checkpoint_their_reviewer_checked(make_world):
     w = make_world(STRICT, reviewers=())
     env = w.env(FORGE_PASSPHRASE="correct horse battery")
@@ -45,19 +29,13 @@ def test_approvals_cosign_the_checkpoint_their_reviewer_checked(make_world):
     proc = spawn_daemon(w)
     try:
         wait_for_socket(w.sock, proc)
-        rid = ask(w)
+        rid = ask_pending(w)
         ok = run_cli(w, "approve", rid, "--as", "alice", env=env)
         assert ok.returncode == 0 and f"{rid} allowed" in ok.stdout, ok.stderr
-        rid2 = ask(w)  # the second approval is proved consistent with the first witnessed checkpoint
+        rid2 = ask_pending(w)  # the second approval is proved consistent with the first witnessed checkpoint
         ok = run_cli(w, "approve", rid2, "--as", "alice", env=env)
         assert ok.returncode == 0, ok.stderr
-        w.write_policy(LOOSE)
-        digest = hashlib.sha256(LOOSE.encode()).hexdigest()
-        with Client(w.rsock) as c:
-            deadline = time.monotonic() + 20
-            while (c.call("status")["policy"].get("pending") or {}).get("digest") != digest:
-                assert time.monotonic() < deadline, "the edit never became a pending change"
-                time.sleep(0.02)  # polling a condition with a deadline
+        propose_policy(w, LOOSE)
         ok = run_cli(w, "policy", "approve", "--as", "alice", env=env)
         assert ok.returncode == 0, ok.stderr
     finally:
@@ -85,14 +63,14 @@ def test_approve_refuses_to_witness_a_ledger_that_forks_what_it_saw(make_world):
     proc = spawn_daemon(w)
     try:
         wait_for_socket(w.sock, proc)
-        ok = run_cli(w, "approve", ask(w), "--as", "alice", env=env)
+        ok = run_cli(w, "approve", ask_pending(w), "--as", "alice", env=env)
         assert ok.returncode == 0, ok.stderr
         lid = w.project.local_ledger_id()
         seen = last_witnessed(w.project, lid)
         assert seen is not None and seen.size > 0
         # what alice remembers now disagrees with the daemon's history (as after a rewrite)
         state_path(w.project, lid).write_text(json.dumps({"size": seen.size, "root": "ab" * 32}))
-        rid = ask(w)
+        rid = ask_pending(w)
         refused = run_cli(w, "approve", rid, "--as", "alice", env=env)
         assert (
             refused.returncode == 2 and "not consistent with the checkpoint you witnessed" in refused.stderr

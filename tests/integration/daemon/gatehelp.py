@@ -118,6 +118,23 @@ def ask_pending(world: World, command: str = "make deploy") -> str:
     return asked["request_id"]
 
 
+def propose_policy(world: World, text: str) -> str:
+    """Write `text` as the policy of the world's running daemon (reviewers enrolled) and wait until the
+    daemon shows it as the pending change a reviewer must approve; returns its digest."""
+    import hashlib
+
+    from forge_tui.client import Client
+
+    world.write_policy(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    with Client(world.rsock) as c:
+        deadline = time.monotonic() + 20
+        while (c.call("status")["policy"].get("pending") or {}).get("digest") != digest:
+            assert time.monotonic() < deadline, "the edit never became a pending change"
+            time.sleep(0.02)  # polling a condition with a deadline
+    return digest
+
+
 def sign(
     world: World,
     signer: str,
