@@ -106,8 +106,13 @@ def test_each_case_gets_its_decision_under_both_policies(case: dict[str, Any], w
 _REAL_WRAPPERS = ("env", "nice", "timeout", "nohup", "stdbuf", "xargs", "find")
 # Each run logs to its own file ($FORGE_ORACLE_LOG): a process substitution that finishes late writes
 # into its own case's log, not the next one's.
+# One record, one write(2) on an O_APPEND file: programs bash runs side by side (a process substitution and
+# its reader) must not interleave their records, which separate printf calls did.
 _STUB = """#!/bin/sh
-{ printf '%s' "${0##*/}"; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\036'; } >> "$FORGE_ORACLE_LOG"
+sep=$(printf '\\037')
+r=${0##*/}
+for a in "$@"; do r="$r$sep$a"; done
+printf '%s\\036' "$r" >> "$FORGE_ORACLE_LOG"
 """
 
 
