@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from forge_tui.core.approvals import check_approval_shape, verify_approval
+from forge_tui.core.approvals import WITNESS_FIELD, check_approval_shape, verify_approval
 from forge_tui.core.ledger import Appended, untold_body
 from forge_tui.core.note import NoteError
 from forge_tui.core.policy.model import ACTION_KINDS
@@ -198,6 +198,7 @@ class Gate:
         trust=None,
         offload=None,
         log: Callable[[str], None] = lambda text: None,
+        witnesses=None,
     ) -> None:
         from forge_tui.core.policy.model import Context
         from forge_tui.core.trust import TrustState
@@ -225,6 +226,7 @@ class Gate:
         self.offload = offload  # a PolicyOffload: evaluations under load leave the event loop
         self._background: set[asyncio.Task] = set()  # correction notes being written
         self.log = log
+        self.witnesses = witnesses  # a WitnessBook (daemon/witness_book.py): cosigned checkpoints are checked
 
     # ---- gate.request -----------------------------------------------------------------------------
 
@@ -598,6 +600,11 @@ class Gate:
             raise GateError(
                 BAD_SIGNATURE, "the approval is bound to a different request (request_hash mismatch)"
             )
+        if self.witnesses is not None and WITNESS_FIELD in approval:
+            problem = await self.witnesses.problem(approval[WITNESS_FIELD])
+            if problem is not None:
+                await self._violation("witness_mismatch", rid, f"approval by {name!r}: {problem}")
+                raise GateError(BAD_SIGNATURE, problem)
         actor = p.body["actor"]
         requester = _identities(actor["id"])
         principal: set[str] = set()

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from forge_tui import __version__
+from forge_tui.core.approvals import WITNESS_FIELD
 from forge_tui.core.jcs import canonical
 from forge_tui.core.ledger import LedgerWriter
 from forge_tui.core.trust import replay
@@ -41,6 +42,7 @@ from forge_tui.daemon.hookserve import HookService
 from forge_tui.daemon.policy_offload import PolicyOffload
 from forge_tui.daemon.policy_watch import PolicyHolder, watch_policy
 from forge_tui.daemon.queries import QueryRunner
+from forge_tui.daemon.witness_book import WitnessBook
 from forge_tui.errors import ConfigError, LedgerError
 from forge_tui.paths import keys_dir
 from forge_tui.protocol import (
@@ -535,6 +537,7 @@ class Daemon:
                 self.trust.apply(written[0].seq, "policy", body)
                 self._note_policy_event(kind, body)
             await self.appender.flushed()  # listen once what opening wrote is signed and copied
+            self.witnesses = WitnessBook(self.writer)
             self.gate = Gate(
                 self.project,
                 self.appender,
@@ -544,6 +547,7 @@ class Daemon:
                 trust=self.trust,
                 offload=self.offload,
                 log=self.log,
+                witnesses=self.witnesses,
             )
             self.gate.remember_closed(self.writer.closed_pending)  # orphans of a stopped daemon: denied
             self._server = await self._listen(self.socket_path, AGENT)
@@ -801,6 +805,11 @@ class Daemon:
             await self.gate.record_violation("forged_policy_approval", None, str(exc), peer=conn.peer)
             raise GateError(BAD_SIGNATURE, str(exc)) from None
         digest = st["policy_digest"]
+        if WITNESS_FIELD in st:
+            problem = await self.witnesses.problem(st[WITNESS_FIELD])
+            if problem is not None:
+                await self.gate.record_violation("witness_mismatch", None, problem, peer=conn.peer)
+                raise GateError(BAD_SIGNATURE, problem)
         pending = self.policies.pending
         if pending is None or pending.digest != digest:
             raise GateError(NOT_PENDING, f"no pending policy change with digest {digest[:12]}")
@@ -864,9 +873,11 @@ class Daemon:
         assert w is not None
         note = w.checkpoint_note()
         try:
-            return await asyncio.to_thread(checkpoint_reply, w.ledger_id, w.path, note, since)
+            reply = await asyncio.to_thread(checkpoint_reply, w.ledger_id, w.path, note, since)
         except ProofError as exc:
             raise GateError(BAD_PARAMS, f"no consistency proof from size {since}: {exc}") from None
+        self.witnesses.handed_out(reply["size"], reply["root"])
+        return reply
 
     async def m_query(self, conn: Connection, params: dict[str, Any]) -> dict[str, Any]:
         from forge_tui.core.query import Filters, normalise_time
