@@ -191,3 +191,13 @@ async def test_unreadable_ledger_is_reported_not_a_crash(sample):
         await pilot.press("r")  # still usable: with the folder gone the next run verifies
         await finished(pilot, screen)
         assert screen.error is None and screen.report is not None and screen.report.exit_code() == 0
+
+
+def test_the_phase_says_what_the_one_pass_checks():
+    """If this fails, the console tells a reviewer a full verify is only hashing while it is checking
+    every signature and forensic rule in the same pass (or claims signatures in a --fast pass)."""
+    from forge_tui.tui.screens.verify import phase_label
+
+    assert "signatures" in phase_label(False, False) and "forensic" in phase_label(False, False)
+    assert "signatures" not in phase_label(True, False)
+    assert phase_label(False, True) == phase_label(True, True) == "checking the checkpoint…"

@@ -54,6 +54,14 @@ def check_of(code: str) -> str:
     return "forensics" if check == Check.GIT else check.value
 
 
+def phase_label(fast: bool, ledger_hashed: bool) -> str:
+    """What the verify pass is doing: one pass over the records hashes the chain and (unless fast)
+    checks every signature and the forensic rules at once; the checkpoint comes after it."""
+    if ledger_hashed:
+        return "checking the checkpoint…"
+    return "hashing the chain…" if fast else "checking hashes, signatures and forensic rules…"
+
+
 @dataclass(frozen=True)
 class CheckStatus:
     state: str  # ok | warn | fail | skip | note
@@ -347,11 +355,7 @@ class VerifyScreen(Screen):
 
     def _on_progress(self, done: int, total: int, ledger_hashed: bool) -> None:
         self.query_one("#verify-progress", ProgressBar).update(total=max(total, 1), progress=done)
-        self.query_one("#verify-phase", Static).update(
-            ("checking signatures and forensic rules…" if not self.fast else "checking the checkpoint…")
-            if ledger_hashed
-            else "hashing the chain…"
-        )
+        self.query_one("#verify-phase", Static).update(phase_label(self.fast, ledger_hashed))
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
