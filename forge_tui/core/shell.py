@@ -57,6 +57,10 @@ _ARITH_SAFE = re.compile(r"[0-9\s+\-*/%<>=!&|^~?:(),]*")
 _HEX_ESCAPE = re.compile(r"x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})")
 _OCTAL_ESCAPE = re.compile(r"[0-7]{1,3}")
 _BRACE_EXPANSION = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
+# A plain line: one simple command of plain words between blanks. None of its characters is one the
+# parser treats specially anywhere (operators, quotes, escapes, expansions, comments, globs, braces,
+# test brackets, newlines), so every word is read literally, whole and not dynamic (`_Parser.plain`).
+_PLAIN_LINE = re.compile(r"[^\n;&|()<>#\\'\"$`*?\[\]{}]*")
 # Redirection operators, longest first so `>>` is not read as `>`.
 _REDIR_OPS = ("&>>", "&>", "<<<", "<<-", "<<", "<>", "<&", ">>", ">|", ">&", ">", "<")
 _HARMLESS_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
@@ -163,9 +167,22 @@ def _parse(command: str) -> tuple[SimpleCommand, ...]:
         raise Unparseable("the command contains control characters")
     out: list[SimpleCommand] = []
     try:
-        _Parser(command, 0, out, "").parse(None)
+        if _PLAIN_LINE.fullmatch(command):
+            _Parser(command, 0, out, "").plain()
+        else:
+            _Parser(command, 0, out, "").parse(None)
     except RecursionError:  # deeply nested input: refuse rather than crash
         raise Unparseable("the command is nested too deeply") from None
+    return tuple(out)
+
+
+def parse_full(command: str) -> tuple[SimpleCommand, ...]:
+    """`_parse` without the fast path for plain lines (`_Parser.plain`): what the differential test
+    (tests/unit/test_shell_fast.py) compares the fast path with. Raises `Unparseable` as `_parse` does."""
+    if _CONTROL.search(command):
+        raise Unparseable("the command contains control characters")
+    out: list[SimpleCommand] = []
+    _Parser(command, 0, out, "").parse(None)
     return tuple(out)
 
 
@@ -189,6 +206,14 @@ class _Parser:
         self.heredocs: list[tuple[str, bool, bool]] = []  # (delimiter, strip tabs, expands)
 
     # -- lists and operators -------------------------------------------------------------------
+
+    def plain(self) -> None:
+        """The fast path of `parse(None)` for a line `_PLAIN_LINE` matches. On such a line `parse` only
+        ever skips blanks (space, tab) and reads words, and `_read_word` takes every other character
+        literally: each word is its own text, its own unquoted lead, neither quoted nor dynamic (no
+        glob or brace character). Then the same `_finish` as `parse` (keywords, assignments, wrappers)."""
+        words = [_Word(t, False, t, False) for t in self.s.replace("\t", " ").split(" ") if t]
+        self._finish(words, [])
 
     def parse(self, closer: str | None) -> None:
         """Parse a list of commands up to the end of input or, with closer=")", its matching ")"."""
