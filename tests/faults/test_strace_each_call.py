@@ -52,10 +52,14 @@ POINTS: dict[str, tuple[str, Callable]] = {
 }
 
 
-def attach(pid: int, syscalls: str, path: Path, err: str, log: Path) -> subprocess.Popen:
+def attach(
+    pid: int, syscalls: str, path: Path, err: str, log: Path, inject: str | None = None
+) -> subprocess.Popen:
     """strace attached to every thread of `pid`, failing the first two `syscalls` on `path` with `err`
-    (or, with no `err`, killing the process at the first of them)."""
-    inject = f"error={err}:when=1..2" if err else "signal=SIGKILL:when=1"
+    (or, with no `err`, killing the process at the first of them; or doing `inject`, an strace inject
+    spec such as "delay_enter=8s:when=1")."""
+    if inject is None:
+        inject = f"error={err}:when=1..2" if err else "signal=SIGKILL:when=1"
     proc = subprocess.Popen(
         [
             "strace",
