@@ -101,6 +101,61 @@ def normalize(value: Any) -> Any:
     return value
 
 
+def normalized_checked(value: Any, depth: int = 0) -> tuple[Any, bool]:
+    """`normalize(value)` and the checks `canonical()` makes of it, in one walk: (the normalised value,
+    whether some key lies outside the BMP, which JCS sorts differently). Raises CanonicalError for
+    anything `canonical(normalize(value))` refuses. Record building uses it so the body is walked once:
+    `jcs_dumps` of a value made of checked parts is then exactly `canonical()` of it. `depth`: how deep
+    the value will sit in what is encoded (a record's body: 1), for the 64-level limit."""
+    astral = [False]
+    return _norm_check(value, astral, depth), astral[0]
+
+
+def _norm_check(value: Any, astral: list[bool], depth: int) -> Any:
+    if depth > 64:
+        raise CanonicalError("value nested more than 64 levels deep")
+    t = type(value)
+    if t is str:
+        if value.isascii():  # ASCII is NFC and holds no lone surrogate
+            return value
+        _check_str(value)
+        return unicodedata.normalize("NFC", value)
+    if t is dict:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise CanonicalError(f"object key {k!r} is not a string")
+            if not k.isascii():
+                _check_str(k)
+                nk = unicodedata.normalize("NFC", k)
+                if max(nk) > "\uffff":
+                    astral[0] = True
+                if nk in out:
+                    raise CanonicalError(f"keys {k!r} collide after NFC normalisation")
+                k = nk
+            elif k in out:
+                raise CanonicalError(f"keys {k!r} collide after NFC normalisation")
+            out[k] = _norm_check(v, astral, depth + 1)
+        return out
+    if t is int:
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            raise CanonicalError(f"integer {value} is outside ±(2^53-1)")
+        return value
+    if t is bool or value is None:
+        return value
+    if t is list or t is tuple:
+        return [_norm_check(v, astral, depth + 1) for v in value]
+    if t is float:
+        raise CanonicalError("floats are not allowed in records")
+    raise CanonicalError(f"a {t.__name__} cannot be stored in a record")
+
+
+def jcs_dumps(value: Any, astral: bool) -> bytes:
+    """The JCS bytes of a value already checked (by `normalized_checked`, or one made only of checked
+    values, ASCII strings and safe integers); `astral` as `normalized_checked` said."""
+    return (_encode_sorted16(value) if astral else _dumps_fast(value)).encode("utf-8")
+
+
 def _no_dupes(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out = dict(pairs)
     if len(out) != len(pairs):

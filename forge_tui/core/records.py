@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from forge_tui.core.jcs import canonical, normalize
+from forge_tui.core.jcs import MAX_SAFE_INT, canonical, jcs_dumps, normalized_checked
 from forge_tui.core.merkle import leaf_hash
 from forge_tui.core.note import Signer, Verifier, b64, b64decode_strict
 from forge_tui.errors import CanonicalError
@@ -95,10 +95,11 @@ def build_record(
     """Make, sign and encode a record; returns (record, line bytes without LF)."""
     if type_ not in TYPES:
         raise CanonicalError(f"unknown record type {type_!r}")
-    body = normalize(body)
+    body, astral = normalized_checked(body, depth=1)  # walked once: normalised and checked
     missing = [f for f in REQUIRED_BODY[type_] if f not in body]
     if missing:
         raise CanonicalError(f"{type_} body lacks {', '.join(missing)}")
+    kid = signer.kid
     rec: dict[str, Any] = {
         "v": VERSION,
         "log": log,
@@ -106,10 +107,13 @@ def build_record(
         "ts": ts,
         "type": type_,
         "prev": prev,
-        "kid": signer.kid,
+        "kid": kid,
         "body": body,
     }
-    unsigned = canonical(rec)
+    if _plain(log, ts, prev, kid) and type(seq) is int and 0 <= seq <= MAX_SAFE_INT:
+        unsigned = jcs_dumps(rec, astral)  # the body is checked, the other fields are ASCII strings
+    else:
+        unsigned = canonical(rec)
     sig = b64(signer.sign(RECORD_CONTEXT + unsigned))
     rec["sig"] = sig
     # The line is the unsigned encoding with "sig" in its sorted place (after "seq", before "ts"): the
@@ -122,6 +126,10 @@ def build_record(
     if len(line) > (1 << 20):
         raise CanonicalError(f"record would be {len(line)} bytes, over the 1 MiB limit")
     return rec, line
+
+
+def _plain(*fields: str) -> bool:
+    return all(type(f) is str and f.isascii() for f in fields)
 
 
 def check_shape(rec: dict[str, Any]) -> None:

@@ -109,6 +109,13 @@ class GroupAppender:
     async def append(self, items: list[tuple[str, Any]]) -> list[Appended]:
         """Append as one batch shared with concurrent callers; the records once durable. Raises
         LedgerError if they could not be made durable (LedgerUnavailable while the writer heals)."""
+        return await self.submit(items)
+
+    def submit(self, items: list[tuple[str, Any]]) -> asyncio.Future:
+        """`append` without a coroutine of its own: queue the items and return the future that gets
+        their records once durable (or the LedgerError). Raises LedgerUnavailable at once while the
+        writer is in a fault or the daemon shuts down. Cancelling the future drops only the answer:
+        records already being written are written all the same."""
         if self._closed:
             raise LedgerUnavailable("ledger unavailable: the daemon is shutting down")
         if self.writer.fault:
@@ -119,10 +126,11 @@ class GroupAppender:
         self._idle.clear()
         self._wake.set()
         self.waiting += 1
-        try:
-            return await fut
-        finally:
-            self.waiting -= 1
+        fut.add_done_callback(self._answered)
+        return fut
+
+    def _answered(self, fut: asyncio.Future) -> None:
+        self.waiting -= 1
 
     async def append_durably(self, items: list[tuple[str, Any]]) -> list[Appended]:
         """Append, and while the ledger is unavailable wait for it to heal and try again: returns only once

@@ -42,6 +42,10 @@ ACTOR_KINDS = frozenset({"agent", "human", "ci"})
 EXECUTED = ("succeeded", "failed")  # outcomes saying the action ran ("skipped": it did not)
 DECIDED_MEMORY = 20_000
 SESSION_MEMORY = 10_000
+# A gate.request that comes within this long of the one before counts as under load (its evaluation goes
+# to the policy worker): under load a batch's callers are all answered at once, and the first of the next
+# wave would otherwise find nobody in progress and be decided on the event loop.
+BUSY_WINDOW_S = 0.002
 
 
 class LRU(OrderedDict):
@@ -227,6 +231,7 @@ class Gate:
         self._background: set[asyncio.Task] = set()  # correction notes being written
         self.log = log
         self.witnesses = witnesses  # a WitnessBook (daemon/witness_book.py): cosigned checkpoints are checked
+        self._last_request_at = float("-inf")  # time.monotonic() of the last gate.request (see _busy)
 
     # ---- gate.request -----------------------------------------------------------------------------
 
@@ -296,8 +301,8 @@ class Gate:
                 written, rid, body, ev, status, decided_by, policy, content, needed, distinct, limit_key, peer
             )
 
-        fut = asyncio.ensure_future(self.appender.append([("request", body), ("decision", decision_body)]))
         try:
+            fut = self.appender.submit([("request", body), ("decision", decision_body)])
             written = await asyncio.shield(fut)
         except asyncio.CancelledError:
             # The client hung up while its records were being written: they are written all the same,
@@ -393,10 +398,15 @@ class Gate:
 
     def _busy(self) -> bool:
         """Whether to evaluate in the worker: other callers wait for their records to be durable, or for
-        an evaluation there. A request that comes alone is decided in-process (no round trip)."""
+        an evaluation there, or the last request came less than BUSY_WINDOW_S ago. A request that comes
+        alone is decided in-process (no round trip)."""
         if self.offload is None:
             return False
-        return self.offload.pending > 0 or getattr(self.appender, "waiting", 0) > 0
+        now = time.monotonic()
+        last, self._last_request_at = self._last_request_at, now
+        return (
+            self.offload.pending > 0 or getattr(self.appender, "waiting", 0) > 0 or now - last < BUSY_WINDOW_S
+        )
 
     @staticmethod
     def _prior_key(peer_key: str, session: str) -> str:

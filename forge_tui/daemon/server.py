@@ -193,8 +193,9 @@ class Connection:
         d = self.daemon
         limit = d.partial_timeout_s if partial else d.idle_timeout_s
         while True:
-            try:
-                return await asyncio.wait_for(self.reader.read(READ_CHUNK), timeout=limit)
+            try:  # asyncio.timeout, not wait_for: no task of its own per read (once per request)
+                async with asyncio.timeout(limit):
+                    return await self.reader.read(READ_CHUNK)
             except TimeoutError:
                 if partial or self._idle():
                     return None
