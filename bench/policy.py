@@ -6,6 +6,15 @@ run, and against the shell parser alone.
 
 Caches stay warm, as in the daemon (the same command lines come back); every decision still resolves
 the links of the paths and words it checks. Prints medians in microseconds per decision.
+
+    .venv/bin/python bench/policy.py --distinct [--baseline SRC] [--reps 7] [--loops 3000]
+
+--distinct decides actions never seen before (each command and path carries a fresh number, so the
+parse and guard caches miss, as with real agents), in child processes that alternate within each rep:
+this tree, the tree in SRC (a folder holding an older `forge_tui/`, e.g. `git worktree add --detach
+/tmp/x <commit>`), and a trivial anchor (`json.loads` of the request line plus a dict lookup per
+action). Two mixes: `gate` (bench/gate.py's policy and its --distinct commands) and `solo` (the solo
+pack on tests, git, ls, ruff, rm, a write and a read). Prints medians and ratios.
 """
 
 from __future__ import annotations
@@ -65,11 +74,139 @@ def _per_decision_us(fn, loops: int) -> float:
     return (time.perf_counter() - start) / (loops * len(ACTIONS)) * 1e6
 
 
+GATE_POLICY = """\
+version = 1
+default = "ask"
+approval_timeout = "10m"
+
+[[rule]]
+id = "tests"
+match = { kind = "shell.exec", command = ["pytest*"] }
+decision = "allow"
+
+[[rule]]
+id = "no-rm"
+match = { kind = "shell.exec", command = ["rm -rf *"] }
+decision = "deny"
+reason = "no recursive deletes"
+"""
+
+
+def distinct_actions(mix: str, n: int, salt: int) -> list[dict]:
+    """`n` actions no earlier call returned (`salt` differs per call)."""
+    out: list[dict] = []
+    for i in range(n):
+        tag = f"{salt}_{i}"
+        if mix == "gate":  # exactly bench/gate.py --distinct
+            cmd = f"pytest -q tests/test_{tag}.py" if i % 4 else f"rm -rf build/{tag}"
+            out.append({"kind": "shell.exec", "command": cmd})
+            continue
+        k = i % 8
+        if k == 0:
+            out.append({"kind": "file.read", "tool": "Read", "paths": [f"src/app/mod_{tag}.py"]})
+        elif k == 1:
+            out.append({"kind": "file.write", "tool": "Write", "paths": [f"src/app/new_{tag}.py"]})
+        else:
+            cmd = (
+                f"pytest -q tests/test_{tag}.py",
+                f"git diff --stat src/app/mod_{tag}.py",
+                f"ls -la src/app/pkg_{tag}",
+                f"ruff check src/app/m_{tag}.py",
+                f"rm -rf build/{tag}",
+                f"git commit -m wip_{tag}",
+            )[k - 2]
+            out.append({"kind": "shell.exec", "tool": "Bash", "command": cmd})
+    return out
+
+
+def _child(args: argparse.Namespace) -> None:
+    """One measurement in this process: print the median µs per decision of `--reps` batches."""
+    root = Path(args.root)
+    if args.engine == "anchor":
+        import json
+
+        table = {"shell.exec": 1, "file.read": 2, "file.write": 3}
+        fn = lambda a: table.get(json.loads(json.dumps(a))["kind"])  # noqa: E731
+    else:
+        sys.path.insert(0, args.src)
+        for name in [m for m in sys.modules if m == "forge_tui" or m.startswith("forge_tui.")]:
+            del sys.modules[name]
+        from forge_tui.core.policy import Context as Ctx
+        from forge_tui.core.policy import decide as dec
+        from forge_tui.core.policy import load_policy as load
+        from forge_tui.core.policy import parse_policy
+
+        assert Path(sys.modules["forge_tui"].__file__).is_relative_to(Path(args.src))  # type: ignore[arg-type]
+        pol = (
+            parse_policy(GATE_POLICY.encode())
+            if args.mix == "gate"
+            else load(REPO / "policies" / "solo.toml")
+        )
+        ctx = Ctx.for_project(root)
+        fn = lambda a: dec(pol, a, ctx)  # noqa: E731
+    for a in distinct_actions(args.mix, 200, 0):  # warm-up: imports, compiled patterns, guards
+        fn(a)
+    times = []
+    for rep in range(args.reps):
+        actions = distinct_actions(args.mix, args.loops, rep + 1)
+        start = time.perf_counter()
+        for a in actions:
+            fn(a)
+        times.append((time.perf_counter() - start) / len(actions) * 1e6)
+    print(statistics.median(times))
+
+
+def distinct(args: argparse.Namespace) -> None:
+    from machine import cpu_model
+
+    home = Path(tempfile.mkdtemp(prefix="fbd-", dir="/tmp"))
+    root = home / "proj"
+    for sub in (".forge", "src/app", "build", "tests"):
+        (root / sub).mkdir(parents=True)
+    env = dict(os.environ, FORGE_DATA_DIR=str(home / "data"), HOME=str(home))
+    engines = {"this tree": str(REPO), **({"baseline": args.baseline} if args.baseline else {}), "anchor": ""}
+    print(f"cpu: {cpu_model()}; {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"{args.loops} distinct actions per batch, median of {args.reps} batches per child, {args.reps} children"
+    )
+    for mix in ("gate", "solo"):
+        runs: dict[str, list[float]] = {k: [] for k in engines}
+        for _ in range(args.reps):
+            for name, src in engines.items():
+                cmd = [sys.executable, __file__, "--child", "--mix", mix, "--root", str(root)]
+                cmd += ["--engine", "anchor" if name == "anchor" else "decide", "--src", src]
+                cmd += ["--reps", "3", "--loops", str(args.loops)]
+                out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+                runs[name].append(float(out.split()[-1]))
+        med = {k: statistics.median(v) for k, v in runs.items()}
+        print(f"mix {mix}:")
+        for name, values in runs.items():
+            ratios = f"x anchor {med[name] / med['anchor']:.2f}"
+            if "baseline" in med:
+                ratios += f", x baseline {med[name] / med['baseline']:.3f}"
+            shown = ", ".join(f"{v:.1f}" for v in values)
+            print(f"  {name:10} median {med[name]:7.1f} us/decision  ({ratios}; runs {shown})")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=7)
     ap.add_argument("--loops", type=int, default=2000)
+    ap.add_argument("--distinct", action="store_true", help="actions never seen before, in child processes")
+    ap.add_argument("--baseline", metavar="SRC", help="with --distinct: also time the forge_tui in SRC")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--mix", default="gate", help=argparse.SUPPRESS)
+    ap.add_argument("--root", help=argparse.SUPPRESS)
+    ap.add_argument("--engine", help=argparse.SUPPRESS)
+    ap.add_argument("--src", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child:
+        _child(args)
+        return
+    if args.distinct:
+        distinct(args)
+        return
     root = Path(tempfile.mkdtemp(prefix="fb-", dir="/tmp")) / "proj"
     for sub in (".forge", "src/app", "build"):
         (root / sub).mkdir(parents=True)

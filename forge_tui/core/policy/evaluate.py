@@ -36,7 +36,6 @@ from forge_tui.core.policy.match import (
     YES,
     CompiledRule,
     PathView,
-    first_glob,
     match_command,
     match_path,
     normal_url,
@@ -103,15 +102,18 @@ class _Evaluator:
             self.malformed = "the action's paths are not a list of strings"
             raw_paths = [p for p in raw_paths if isinstance(p, str)] if isinstance(raw_paths, list) else []
         self.paths: list[str] = raw_paths
+        self.resolved: dict[str, str] = {}  # lexical path -> realpath: each resolved once per decision
         self.views: list[PathView] = [
-            v for p in raw_paths for v in path_views(p, self.root, self.real_root, self.links)
+            v for p in raw_paths for v in path_views(p, self.root, self.real_root, self.links, self.resolved)
         ]
         self.parts: tuple[CommandView, ...] = ()
         self.unparseable: str | None = None
         if self.command is not None and self.command.strip():
             try:
                 parsed = parse_command(self.command)
-                self.parts = tuple(normalize(c, self.root, self.real_root, self.links) for c in parsed)
+                self.parts = tuple(
+                    normalize(c, self.root, self.real_root, self.links, self.resolved) for c in parsed
+                )
             except Unparseable as exc:
                 self.unparseable = str(exc) or "unsupported shell syntax"
         self.written = {k: self._written_views(v) for k, v in enumerate(self.parts) if v.writes}
@@ -129,7 +131,7 @@ class _Evaluator:
             word = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", w)
             if re.search(r"[$`*?\[{]", word):
                 continue  # known only at run time: deny/ask rules "may match" it through the guard
-            out.extend(path_views(word, self.root, self.real_root, self.links))
+            out.extend(path_views(word, self.root, self.real_root, self.links, self.resolved))
         return out
 
     # -- the decision ------------------------------------------------------------------------------
@@ -146,7 +148,8 @@ class _Evaluator:
         matches: dict[str, RuleMatch] = {}
         counted: list[Rule] = []
         missing: list[str] = []
-        results = [self._decide_unit(u, matches, counted, missing) for u in units]
+        live = self._live_rules()
+        results = [self._decide_unit(u, live, matches, counted, missing) for u in units]
         results += self._written_results(matches, counted)
 
         # The strongest part decides; among equals, one a rule decided explains more than the default.
@@ -162,7 +165,14 @@ class _Evaluator:
             guard = Guard.get(self.root, self.protected)
             private = Guard.get(self.root, self.protected, include_forge=False)
             hit = check_builtins(
-                guard, private, self.kind, self.paths, self.parts, self.command, self.unparseable
+                guard,
+                private,
+                self.kind,
+                self.paths,
+                self.parts,
+                self.command,
+                self.unparseable,
+                self.resolved if self.links else None,
             )
         if hit:
             decision, rule_id, reason = "deny", hit.rule, hit.reason
@@ -185,13 +195,46 @@ class _Evaluator:
             instead=next((r.instead for r in self.p.rules if r.id == rule_id), None),
         )
 
+    def _live_rules(self) -> list[tuple[CompiledRule, tuple[str, ...]]]:
+        """The rules whose `kind`, `tool` and `url` patterns match the action, each with what it says
+        about them (for explain). These keys are the same for every unit of the action and come first
+        in every rule's key order, so a rule left out here would match no unit (`_match` gives NO)."""
+        live: list[tuple[CompiledRule, tuple[str, ...]]] = []
+        url = normal_url(self.url) if self.url is not None else None
+        for comp in self.p.compiled:
+            whys: list[str] = []
+            for key in comp.keys:
+                if key == "kind":
+                    hit = comp.kinds.first(self.kind)
+                    if hit is None:
+                        break
+                    whys.append(f"kind {self.kind} matches {hit!r}")
+                elif key == "tool":
+                    hit = comp.tools.first(self.tool)
+                    if hit is None:
+                        break
+                    whys.append(f"tool {self.tool!r} matches {hit!r}")
+                elif key == "url":
+                    hit = comp.urls.first(url)
+                    if hit is None:
+                        break
+                    whys.append(f"url {self.url} matches {hit!r}")
+            else:
+                live.append((comp, tuple(whys)))
+        return live
+
     def _decide_unit(
-        self, unit: _Unit, matches: dict[str, RuleMatch], counted: list[Rule], missing: list[str]
+        self,
+        unit: _Unit,
+        live: list[tuple[CompiledRule, tuple[str, ...]]],
+        matches: dict[str, RuleMatch],
+        counted: list[Rule],
+        missing: list[str],
     ) -> _Result:
         best: tuple[int, str | None, str] | None = None  # (rank, rule id, reason)
         part = self.parts[unit.cmd] if unit.cmd is not None else None
-        for comp in self.p.compiled:
-            strength, why, names_program = self._match(comp, unit)
+        for comp, whys in live:
+            strength, why, names_program = self._match(comp, whys, unit)
             if strength == NO:
                 continue
             rule = comp.rule
@@ -234,18 +277,17 @@ class _Evaluator:
     ) -> str | None:
         """Why an allow rule that matched may still not allow this unit, or None."""
         keys = comp.rule.match
-        kinds = keys.get("kind", ())
         if part is not None:
-            if "command" not in keys and first_glob(kinds, "shell.exec") is None:
+            if "command" not in keys and comp.kinds.first("shell.exec") is None:
                 return (
                     f"rule {comp.rule.id!r} says nothing about commands, and this action runs `{part.text()}`"
                 )
             if part.opaque and not names_program:
                 return f"{part.opaque}; {_who_may_allow(part)}"
-        if self.url is not None and "url" not in keys and first_glob(kinds, "net.fetch") is None:
+        if self.url is not None and "url" not in keys and comp.kinds.first("net.fetch") is None:
             return f"rule {comp.rule.id!r} says nothing about URLs, and this action fetches {self.url}"
         writes = unit.path is not None and self.kind in ("file.write", "file.delete")
-        if writes and "paths" not in keys and first_glob(kinds, self.kind) is None:
+        if writes and "paths" not in keys and comp.kinds.first(self.kind) is None:
             shown = self.views[unit.path].shown if unit.path is not None else ""
             return f"rule {comp.rule.id!r} says nothing about paths, and this action writes {shown}"
         return None
@@ -269,59 +311,46 @@ class _Evaluator:
             return "this action" if self.unparseable is None else "the rest of this action"
         return " with ".join(bits)
 
-    def _match(self, comp: CompiledRule, unit: _Unit) -> tuple[int, str, bool]:
-        """How well a rule matches one unit of the action, why (for explain), and whether a command
-        pattern that matched names the part's program."""
-        match = comp.rule.match
-        whys: list[str] = []
+    def _match(self, comp: CompiledRule, whys_so_far: tuple[str, ...], unit: _Unit) -> tuple[int, str, bool]:
+        """How well a live rule (`_live_rules`: its `kind`, `tool` and `url` match, which
+        `whys_so_far` says) matches one unit of the action, why (for explain), and whether a command
+        pattern that matched names the part's program. The keys are taken in the rule's order."""
+        keys = comp.keys
         strength = YES
         names_program = False
-        for key in comp.keys:
-            values = match[key]
-            if key in ("tool", "kind"):
-                value = self.tool if key == "tool" else self.kind
-                hit = first_glob(values, value)
-                if hit is None:
-                    return NO, "", False
-                whys.append(
-                    f"{key} {value!r} matches {hit!r}" if key == "tool" else f"kind {value} matches {hit!r}"
-                )
-            elif key == "url":
-                hit = first_glob(values, normal_url(self.url) if self.url is not None else None)
-                if hit is None:
-                    return NO, "", False
-                whys.append(f"url {self.url} matches {hit!r}")
-            elif key == "paths":
-                if unit.path is None:
-                    return NO, "", False
-                view = self.views[unit.path]
-                hit = next((pat for pat, m in comp.paths if match_path(pat, m, view)), None)
-                if not hit:
-                    return NO, "", False
-                where = view.rel if view.rel is not None else f"{view.abs}, outside the project"
-                whys.append(f"path {view.shown} ({where}) matches {hit!r}")
-            elif key == "command":
-                if unit.cmd is None:
-                    return NO, "", False
-                part = self.parts[unit.cmd]
-                if comp.programs is not None and 0 not in part.dynamic and part.program not in comp.programs:
-                    return NO, "", False  # fast path: no pattern names this program
-                best, hit = NO, None
-                for pat in comp.commands:
-                    s = match_command(pat, part)
-                    if s > best:
-                        best, hit = s, pat
-                    if best == YES:
-                        break
-                if best == NO or hit is None:
-                    return NO, "", False
-                names_program = (
-                    hit.program == part.program
-                    and 0 not in part.dynamic
-                    and all(any(w == r or w.startswith(r) for w in hit.words) for r in part.explicit)
-                )
-                strength = min(strength, best)
-                whys.append(f"command part `{part.text()}` matches {hit.source!r}")
+        why_path = why_command = None
+        if "paths" in keys:
+            if unit.path is None:
+                return NO, "", False
+            view = self.views[unit.path]
+            hit = next((pat for pat, m in comp.paths if match_path(pat, m, view)), None)
+            if not hit:
+                return NO, "", False
+            where = view.rel if view.rel is not None else f"{view.abs}, outside the project"
+            why_path = f"path {view.shown} ({where}) matches {hit!r}"
+        if "command" in keys:
+            if unit.cmd is None:
+                return NO, "", False
+            part = self.parts[unit.cmd]
+            if comp.programs is not None and 0 not in part.dynamic and part.program not in comp.programs:
+                return NO, "", False  # fast path: no pattern names this program
+            best, hit_pat = NO, None
+            for pat in comp.commands:
+                s = match_command(pat, part)
+                if s > best:
+                    best, hit_pat = s, pat
+                if best == YES:
+                    break
+            if best == NO or hit_pat is None:
+                return NO, "", False
+            names_program = (
+                hit_pat.program == part.program
+                and 0 not in part.dynamic
+                and all(any(w == r or w.startswith(r) for w in hit_pat.words) for r in part.explicit)
+            )
+            strength = min(strength, best)
+            why_command = f"command part `{part.text()}` matches {hit_pat.source!r}"
+        whys = [*whys_so_far, *(w for w in (why_path, why_command) if w is not None)]
         return strength, "; ".join(whys), names_program
 
     def _written_results(self, matches: dict[str, RuleMatch], counted: list[Rule]) -> list[_Result]:
@@ -334,9 +363,9 @@ class _Evaluator:
                 m = rule.match
                 if rule.decision == "allow" or not comp.paths or "command" in m or "url" in m:
                     continue
-                if "kind" in m and first_glob(m["kind"], "file.write") is None:
+                if "kind" in m and comp.kinds.first("file.write") is None:
                     continue
-                if "tool" in m and first_glob(m["tool"], self.tool) is None:
+                if "tool" in m and comp.tools.first(self.tool) is None:
                     continue
                 view = next((v for v in views if any(match_path(p, mt, v) for p, mt in comp.paths)), None)
                 if view is None:

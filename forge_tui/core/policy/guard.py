@@ -15,12 +15,12 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from forge_tui.core.policy.cache import CACHES
+from forge_tui.core.policy.match import realpath_below
 from forge_tui.core.policy.normalize import CommandView
 
 
@@ -53,16 +53,19 @@ def check_builtins(
     views: Sequence[CommandView],
     command: str | None,
     unparseable: str | None,
+    resolved: dict[str, str] | None = None,
 ) -> BuiltinHit | None:
-    """The first built-in rule the action breaks, or None."""
+    """The first built-in rule the action breaks, or None. `resolved` (lexical path -> realpath): the
+    paths this decision resolved already (the evaluator's path views); filled in as words are resolved."""
     protect = "builtin:protect-forge"
     secret = "agents may not read or change the data folder (keys, ledgers)"
+    seen: dict[str, str] = {} if resolved is None else resolved  # both guards ask about each word
     for p in paths:
-        if private.covers(p):
+        if private.covers(p, seen):
             return BuiltinHit(protect, f"{secret}: {p}", path=p)
     if kind in ("file.write", "file.delete"):
         for p in paths:
-            if guard.covers(p) or (kind == "file.delete" and guard.holds_protected(p)):
+            if guard.covers(p, seen) or (kind == "file.delete" and guard.holds_protected(p, seen)):
                 return BuiltinHit(
                     protect, f"agents may not write under .forge/ or the data folder ({p})", path=p
                 )
@@ -71,7 +74,6 @@ def check_builtins(
         if ".forge" in low or "forge-tui" in low or "forge_tui" in low or guard.mentions_text(command):
             return BuiltinHit(protect, "a command that cannot be analysed mentions .forge or forge-tui")
     in_protected_cwd = False
-    seen: dict[str, str] = {}  # realpaths resolved for this decision: both guards ask about each word
     for n, part in enumerate(views):
         words = part.words
         if part.kind == "assign":
@@ -90,7 +92,7 @@ def check_builtins(
                 part=n,
             )
         for w in part.destroys:
-            if guard.covers_word(w, False, seen) or guard.holds_protected(w):
+            if guard.covers_word(w, False, seen) or guard.holds_protected(w, seen):
                 return BuiltinHit(
                     protect,
                     f"agents may not delete or empty a folder holding .forge/ or the data folder ({w})",
@@ -251,40 +253,28 @@ class Guard:
         CACHES.guards[key] = guard
         return guard
 
-    def covers(self, raw: str) -> bool:
+    def covers(self, raw: str, resolved: dict[str, str] | None = None) -> bool:
         if not raw:
             return False
         if self.forge and ".forge" in raw.casefold().replace("\\", "/").split("/"):
             return True  # any .forge folder, also another project's or one reached through $VARS
         path = os.path.expanduser(raw) if raw.startswith("~") else raw
         lexical = os.path.normpath(os.path.join(self.root, path))
-        for cand in (lexical.casefold(), self.realpath(lexical).casefold()):
+        for cand in (lexical.casefold(), self.realpath(lexical, resolved).casefold()):
             if cand in self._dir_set or cand.startswith(self._prefixes):
                 return True
         return False
 
-    def realpath(self, lexical: str) -> str:
+    def realpath(self, lexical: str, resolved: dict[str, str] | None = None) -> str:
         """os.path.realpath(lexical). For a path below the project root (most shell words) only the
-        components below the root can still be links, the root being resolved already: one lstat per
-        component below the root (none after the first that does not exist) instead of one per
-        component of the whole path. Any link among them: os.path.realpath resolves it."""
-        if not lexical.startswith(self._root_prefix):
-            return os.path.realpath(lexical)
-        names = lexical[len(self._root_prefix) :].split("/")
-        if "" in names or "." in names or ".." in names:  # not normalised: the general walk
-            return os.path.realpath(lexical)
-        p = self.real_root
-        for i, name in enumerate(names):
-            p = os.path.join(p, name)
-            try:
-                mode = os.lstat(p).st_mode
-            except OSError:
-                # What realpath gives: a name that does not exist (or cannot be read) is kept as it is,
-                # and nothing below it can be read, so nothing below it is a link either.
-                return os.path.join(p, *names[i + 1 :])
-            if stat.S_ISLNK(mode):
-                return os.path.realpath(lexical)
-        return p
+        components below the root can still be links, the root being resolved already
+        (`match.realpath_below`). `resolved` (lexical path -> realpath): resolve a path once per decision."""
+        if resolved is not None:
+            real = resolved.get(lexical)
+            if real is None:
+                real = resolved[lexical] = realpath_below(lexical, self._root_prefix, self.real_root)
+            return real
+        return realpath_below(lexical, self._root_prefix, self.real_root)
 
     def covers_word(self, word: str, dynamic: bool, resolved: dict[str, str] | None = None) -> bool:
         """A shell word: also `--out=PATH`, `of=PATH`, `-oPATH`, `$HOME/...` and globs like `.f*/p*`.
@@ -305,12 +295,7 @@ class Guard:
         if plan is True:
             return True
         for lexical in plan:
-            real = resolved.get(lexical) if resolved is not None else None
-            if real is None:
-                real = self.realpath(lexical)
-                if resolved is not None:
-                    resolved[lexical] = real
-            cand = real.casefold()
+            cand = self.realpath(lexical, resolved).casefold()
             if cand in self._dir_set or cand.startswith(self._prefixes):
                 return True
         return False
@@ -361,7 +346,7 @@ class Guard:
                 return True
         return False
 
-    def holds_protected(self, word: str) -> bool:
+    def holds_protected(self, word: str, resolved: dict[str, str] | None = None) -> bool:
         """Whether the path a word names is a folder holding a protected one (deleting or emptying it
         deletes the keys, the ledgers or `.forge`): the project root itself, `~`, `/`..."""
         text = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", word)
@@ -369,7 +354,7 @@ class Guard:
             return False
         path = os.path.expanduser(text) if text.startswith("~") else text
         lexical = os.path.normpath(os.path.join(self.root, path))
-        for cand in {lexical.casefold(), self.realpath(lexical).casefold()}:
+        for cand in {lexical.casefold(), self.realpath(lexical, resolved).casefold()}:
             prefix = cand.rstrip("/") + "/"
             if any(d == cand or d.startswith(prefix) for d in self.dirs):
                 return True

@@ -18,6 +18,7 @@ import fnmatch
 import os
 import re
 import shlex
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -59,12 +60,43 @@ class Pattern:
 
 
 @dataclass(frozen=True)
+class Globs:
+    """fnmatch globs compiled once: `first(value)` is `first_glob(patterns, value)`. A pattern without
+    `*`, `?` or `[` is matched by equality (what fnmatch's translation of it matches), the others by
+    the regular expression `fnmatch.fnmatchcase` compiles for them."""
+
+    patterns: tuple[str, ...]
+    regexes: tuple[re.Pattern[str] | None, ...]  # None: a literal
+
+    @classmethod
+    def of(cls, patterns: Iterable[str]) -> Globs:
+        pats = tuple(patterns)
+        return cls(
+            pats, tuple(re.compile(fnmatch.translate(p)) if _GLOB_CHARS.search(p) else None for p in pats)
+        )
+
+    def first(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        for pat, rx in zip(self.patterns, self.regexes, strict=True):
+            if (value == pat) if rx is None else (rx.match(value) is not None):
+                return pat
+        return None
+
+
+_NO_GLOBS = Globs((), ())
+
+
+@dataclass(frozen=True)
 class CompiledRule:
     rule: Rule
     commands: tuple[Pattern, ...]
     paths: tuple[tuple[str, Any], ...]  # (pattern, compiled wcmatch matcher or None for "<outside>")
     keys: tuple[str, ...]  # the match keys, cheapest first
     programs: frozenset[str] | None  # the programs its command patterns name; None if one is `*`
+    kinds: Globs = _NO_GLOBS  # the `kind`, `tool` and `url` patterns, compiled
+    tools: Globs = _NO_GLOBS
+    urls: Globs = _NO_GLOBS
 
 
 def pattern_words(pattern: str) -> tuple[str, ...]:
@@ -108,6 +140,9 @@ def compile_rule(rule: Rule) -> CompiledRule:
         tuple((p, compile_path(p)) for p in rule.match.get("paths", ())),
         tuple(k for k in order if k in rule.match),
         programs,
+        Globs.of(rule.match.get("kind", ())),
+        Globs.of(rule.match.get("tool", ())),
+        Globs.of(rule.match.get("url", ())),
     )
 
 
@@ -207,13 +242,45 @@ def relative(path: str, root: str) -> str | None:
     return path[len(prefix) :] if path.startswith(prefix) else None
 
 
-def path_views(raw: str, root: str, real_root: str, resolve_links: bool = True) -> list[PathView]:
-    """The path as written (normalised lexically) and, when different, where its links lead."""
+def realpath_below(lexical: str, root_prefix: str, real_root: str) -> str:
+    """os.path.realpath(lexical), where `real_root` is the realpath of the folder `root_prefix` names
+    (with its trailing "/"). For a normalised path below that folder only the components below it can
+    still be links: one lstat per component below it (none after the first that does not exist)
+    instead of one per component of the whole path. Any link among them: os.path.realpath resolves it."""
+    if not lexical.startswith(root_prefix) or real_root == "/":
+        return os.path.realpath(lexical)
+    names = lexical[len(root_prefix) :].split("/")
+    if "" in names or "." in names or ".." in names:  # not normalised: the general walk
+        return os.path.realpath(lexical)
+    p = real_root
+    lstat = os.lstat
+    for i, name in enumerate(names):
+        p = p + "/" + name
+        try:
+            mode = lstat(p).st_mode
+        except OSError:
+            # What realpath gives: a name that does not exist (or cannot be read) is kept as it is,
+            # and nothing below it can be read, so nothing below it is a link either.
+            return "/".join((p, *names[i + 1 :]))
+        if stat.S_ISLNK(mode):
+            return os.path.realpath(lexical)
+    return p
+
+
+def path_views(
+    raw: str, root: str, real_root: str, resolve_links: bool = True, resolved: dict[str, str] | None = None
+) -> list[PathView]:
+    """The path as written (normalised lexically) and, when different, where its links lead.
+    `resolved` (lexical path -> realpath) lets one decision resolve a path once (see Guard.covers_word)."""
     expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
     lexical = os.path.normpath(os.path.join(root, expanded or "."))
     views = [PathView(raw, lexical, relative(lexical, root))]
     if resolve_links:
-        real = os.path.realpath(lexical)
+        real = resolved.get(lexical) if resolved is not None else None
+        if real is None:
+            real = realpath_below(lexical, root.rstrip("/") + "/", real_root)
+            if resolved is not None:
+                resolved[lexical] = real
         if real != lexical:
             views.append(PathView(raw, real, relative(real, real_root)))
     return views

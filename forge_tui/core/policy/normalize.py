@@ -217,8 +217,13 @@ def view_of_words(words: tuple[str, ...], dynamic: frozenset[int] = frozenset())
 
 
 def normalize(
-    part: SimpleCommand, root: str | None, real_root: str | None, resolve_links: bool = True
+    part: SimpleCommand,
+    root: str | None,
+    real_root: str | None,
+    resolve_links: bool = True,
+    resolved: dict[str, str] | None = None,
 ) -> CommandView:
+    """`resolved` (lexical path -> realpath): the paths the decision resolved already (`path_views`)."""
     words = list(part.words)
     dynamic = set(part.dynamic)
     if not words:
@@ -226,7 +231,7 @@ def normalize(
     if words[0] == "<redirect>":
         views: tuple[PathView, ...] = ()
         if root is not None and len(words) > 2 and 2 not in dynamic:
-            views = tuple(path_views(words[2], root, real_root or root, resolve_links))
+            views = tuple(path_views(words[2], root, real_root or root, resolve_links, resolved))
         return CommandView(
             "redirect", tuple(words), frozenset(dynamic), writes=(words[2],), path_word=2,
             path_views=views, source=part,
