@@ -8,11 +8,30 @@ to compute its root after every batch without rehashing the whole tree.
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 from collections.abc import Sequence
+from itertools import repeat
 
 from forge_tui.errors import ForgeError
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+# Copying a hash object already fed the one-byte prefix costs less than making a new one (OpenSSL
+# looks the algorithm up on each) and saves copying every input behind the prefix.
+_HASH = type(hashlib.sha256())
+_LEAF_PREFIX, _NODE_PREFIX = hashlib.sha256(b"\x00"), hashlib.sha256(b"\x01")
+_drain = deque(maxlen=0).extend  # runs an iterator of C calls to its end, keeping nothing
+
+
+def _hash_all(prefixed, items) -> bytes:
+    """SHA-256(prefix ‖ item) of each item, joined; `prefixed`: a hash object fed the prefix."""
+    hs = list(map(_HASH.copy, repeat(prefixed, len(items))))
+    _drain(map(_HASH.update, hs, items))
+    return b"".join(map(_HASH.digest, hs))
+
+
+def leaf_hashes(lines: Sequence[bytes]) -> bytes:
+    """The leaf hash of each line, joined (32 bytes each)."""
+    return _hash_all(_LEAF_PREFIX, lines)
 
 
 class ProofError(ForgeError):
@@ -55,17 +74,14 @@ def subtree_runs(first: int, leaves: bytes) -> list[tuple[int, bytes]]:
     joined), where level-L node j covers leaves [j·2^L, (j+1)·2^L). Level 0 is the leaves themselves.
     What a verify worker computes for its range; `PerfectLevels.extend` puts the ranges together."""
     runs = [(first, leaves)]
-    sha256 = hashlib.sha256
-    digest = sha256().__class__.digest
     start, blob = first, leaves
     while len(blob) >= 64:
         skip = 32 * (start & 1)  # an odd first node pairs with one outside the range
         pairs = (len(blob) - skip) // 64
         if not pairs:
             break
-        cut = range(skip, skip + 64 * pairs, 64)
-        halves = map(blob.__getitem__, map(slice, cut, range(skip + 64, skip + 64 * pairs + 1, 64)))
-        blob = b"".join(map(digest, map(sha256, map(b"\x01".__add__, halves))))
+        cut = range(skip, skip + 64 * pairs + 1, 64)
+        blob = _hash_all(_NODE_PREFIX, list(map(blob.__getitem__, map(slice, cut, cut[1:]))))
         start = (start + 1) // 2
         runs.append((start, blob))
     return runs

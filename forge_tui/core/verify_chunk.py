@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import add, getitem
+from operator import add
 from typing import Any
 
 import nacl.bindings
@@ -24,7 +23,7 @@ import nacl.exceptions
 
 from forge_tui.core.findings import Code
 from forge_tui.core.jcs import MAX_LINE, _dumps_fast, parse_canonical
-from forge_tui.core.merkle import subtree_runs
+from forge_tui.core.merkle import leaf_hashes, subtree_runs
 from forge_tui.core.note import NoteError, parse_vkey
 from forge_tui.core.records import FIELDS, HEX64_RE, RECORD_CONTEXT, REQUIRED_BODY, TS_RE, TYPES, check_shape
 from forge_tui.core.summaries import ApprovalSummary, Summaries, summarise
@@ -35,11 +34,10 @@ Triple = tuple[int, str, str]  # (seq, code, message)
 PREV_KEY = b'"prev":"'
 TYPED = ("key", "reviewer", "policy")  # the records the key schedule and the trust chain come from
 _TYPED_TAILS = tuple(b',"type":"' + t.encode() + b'","v":1}' for t in TYPED)
+PART_BYTES = 256 << 10  # a worker checks its range this much at a time
 SEQ_KEY = b'","seq":'
 _FIELD_SET = frozenset(FIELDS)
 _REQUIRED = {t: frozenset(f) for t, f in REQUIRED_BODY.items()}
-_sha256 = hashlib.sha256
-_digest = _sha256().__class__.digest
 
 
 @dataclass
@@ -76,19 +74,29 @@ def check_chunk(
     with open(path, "rb") as fh:
         fh.seek(start)
         block = fh.read(end - start)
-    lines = block.split(b"\n")
-    lines.pop()  # the range ends with a newline
-    del block
-    leaves = b"".join(map(_digest, map(_sha256, map(b"\x00".__add__, lines))))
-    if _chain_holds(lines, leaves, first_seq, prev_hex):
-        chain: list[Triple] = []
-    else:
-        chain = _chain_findings(lines, leaves, first_seq, prev_hex)
-    res = ChunkResult(first_seq, len(lines), subtree_runs(first_seq, leaves), chain)
-    if fast:
-        res.typed = _typed_records(lines)
-    else:
-        _check_records(lines, leaves, res, origin, _key_ranges(vkeys), _reviewers_or_none(reviewers_text))
+    res = ChunkResult(first_seq, 0, [], [])
+    if not fast:
+        keys, reviewers = _key_ranges(vkeys), _reviewers_or_none(reviewers_text)
+    parts = []
+    pos = 0
+    while pos < len(block):
+        # A part of the range at a time: each pass over its lines finds them still in the cache.
+        stop = block.find(b"\n", min(pos + PART_BYTES, len(block)) - 1) + 1
+        lines = block[pos:stop].split(b"\n")
+        lines.pop()  # the part ends with a newline
+        seq = first_seq + res.count
+        leaves = leaf_hashes(lines)
+        if not _chain_holds(lines, leaves, seq, prev_hex):
+            res.chain += _chain_findings(lines, leaves, seq, prev_hex)
+        if fast:
+            res.typed += _typed_records(lines)
+        else:
+            _check_records(lines, leaves, seq, res, origin, keys, reviewers)
+        parts.append(leaves)
+        prev_hex = leaves[-32:].hex().encode()
+        res.count += len(lines)
+        pos = stop
+    res.runs = subtree_runs(first_seq, b"".join(parts))
     return res
 
 
@@ -115,26 +123,24 @@ def _chain_holds(lines: list[bytes], leaves: bytes, first_seq: int, prev_hex: by
     """Whether no line has a `prev` or `seq` finding, decided for all lines at once.
 
     Per line, `_chain_findings` reads the last `"prev":"` of the line (in a canonical record the
-    top-level one: only scalars follow it), the 64 bytes after it and the number after `","seq":`.
-    Here the same slices are cut for every line and joined: each slice of the prev and the `","seq":`
-    after it is at most 72 bytes, so the joined bytes equal the expected ones only if every slice
-    does; the numbers hold no comma, so their comma-joined text equals `first_seq, first_seq+1, ...`
-    only if each does."""
+    top-level one: only scalars follow it) at k, the 64 bytes after it, `","seq":` after those and the
+    number up to the next comma. Here each line's expected text from k + 8 on, the previous line's
+    hash (hex), `","seq":`, its position and a comma, is built for all lines with C-level joins and
+    splits and tested with one `startswith` per line: the position's digits hold no comma, so a line
+    passes exactly when `_chain_findings` finds nothing in it."""
     n = len(lines)
+    if not n:
+        return True
     ks = list(map(bytes.rfind, lines, repeat(PREV_KEY)))
-    if not n or min(ks) < 0:
-        return not n
-    c = list(map(add, ks, repeat(80)))
-    hexes = prev_hex + leaves[:-32].hex().encode()  # what each line's prev must be, 64 bytes each
-    cut = range(0, 64 * n + 1, 64)
-    want = SEQ_KEY.join(map(hexes.__getitem__, map(slice, cut, cut[1:]))) + SEQ_KEY
-    if b"".join(map(getitem, lines, map(slice, map(add, ks, repeat(8)), c))) != want:
+    if min(ks) < 0:
         return False
-    qs = list(map(bytes.find, lines, repeat(b","), c))
-    if min(qs) < 0:
-        return False
-    said = b",".join(map(getitem, lines, map(slice, c, qs)))
-    return said == ",".join(map(str, range(first_seq, first_seq + n))).encode()
+    # What each line's prev must be: the hex of the hash before it, then of each line but the last.
+    hexes = [prev_hex]
+    if n > 1:
+        hexes += leaves[:-32].hex("\n", 32).encode().split(b"\n")
+    seqs = ('","seq":' + ',\n","seq":'.join(map(str, range(first_seq, first_seq + n))) + ",").encode()
+    wants = map(add, hexes, seqs.split(b"\n"))
+    return all(map(bytes.startswith, lines, wants, map(add, ks, repeat(8))))
 
 
 def _chain_findings(lines: list[bytes], leaves: bytes, first_seq: int, prev_hex: bytes) -> list[Triple]:
@@ -162,14 +168,14 @@ def _chain_findings(lines: list[bytes], leaves: bytes, first_seq: int, prev_hex:
 
 
 def _check_records(
-    lines: list[bytes], leaves: bytes, res: ChunkResult, origin: str, keys: dict, reviewers
+    lines: list[bytes], leaves: bytes, first: int, res: ChunkResult, origin: str, keys: dict, reviewers
 ) -> None:
-    """Strict parse, shape, log, key, signature and time of each line; the summaries the forensic rules
-    read. Findings go to `res`."""
+    """Strict parse, shape, log, key, signature and time of each line (the first is record `first`);
+    the summaries the forensic rules read. Findings go to `res`."""
     findings, summaries, backwards = res.findings, res.summaries, res.backwards
-    first_ts = last_ts = None
-    signed_ok = _SignedOk()
-    for i, line in enumerate(lines, res.first_seq):
+    first_ts, last_ts = res.first_ts, res.last_ts
+    signed_ok = _signed_ok()
+    for i, line in enumerate(lines, first):
         try:
             rec = _parse_line(line)
             sig = _shape_sig(rec)
@@ -195,7 +201,7 @@ def _check_records(
         elif ts < last_ts:
             backwards.append((i, ts, last_ts))
         last_ts = ts
-        k = 32 * (i - res.first_seq)
+        k = 32 * (i - first)
         s = summarise(rec, line, leaves[k : k + 32].hex())
         if s is not None:
             if reviewers is not None and type(s) is ApprovalSummary:
@@ -237,6 +243,16 @@ class _SignedOk:
             self._size = max(n, 1 << 16)
             self._out = self._ffi.new("unsigned char[]", self._size)
         return self._open(self._out, self._out_len, signed, n, pk) == 0
+
+
+_SIGNED: list[_SignedOk] = []
+
+
+def _signed_ok() -> _SignedOk:
+    """The process's one _SignedOk (its buffer is reused across ranges)."""
+    if not _SIGNED:
+        _SIGNED.append(_SignedOk())
+    return _SIGNED[0]
 
 
 def _shape_sig(rec: dict[str, Any]) -> bytes | None:
