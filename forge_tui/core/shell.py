@@ -99,12 +99,11 @@ class SimpleCommand:
 
     def text(self) -> str:
         """A readable one-line rendering (not guaranteed to re-parse to the same words)."""
-        try:
-            return self.__dict__["_text"]  # the command is immutable: rendered once
-        except KeyError:
+        text = self.__dict__.get("_text")  # the command is immutable: rendered once
+        if text is None:
             text = self._render()
             object.__setattr__(self, "_text", text)
-            return text
+        return text
 
     def _render(self) -> str:
         if self.kind != "command":  # "<redirect> > out.txt", "<assign> FOO=1": keep the markers bare
@@ -114,8 +113,11 @@ class SimpleCommand:
         return " ".join(w if k in self.dynamic else _display(w) for k, w in enumerate(self.words))
 
 
+_NEEDS_QUOTES = re.compile(r"[\s'\"\\;&|()<>$`]")
+
+
 def _display(word: str) -> str:
-    if word and not re.search(r"[\s'\"\\;&|()<>$`]", word):
+    if word and not _NEEDS_QUOTES.search(word):
         return word
     return "'" + word.replace("'", "'\\''") + "'"
 

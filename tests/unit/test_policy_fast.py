@@ -7,6 +7,11 @@ reference evaluator gives which takes none of them:
   (`_Evaluator._live_rules`; the reference matches every rule against every unit, key by key, with
   `fnmatch` as before);
 * the compiled `kind`/`tool`/`url` globs (`match.Globs`; the reference calls `fnmatch.fnmatchcase`);
+* the command patterns left out because they name another program (`CompiledRule.commands_for`), and
+  `match_command`'s answers without a search and compiled word globs (the reference searches with
+  `match.match_command_full`, fnmatch on every word, over every pattern);
+* the path globs matched with the regexes wcmatch compiled (`match.PathGlob`; the reference calls
+  wcmatch's own match);
 * the walk below the project root that resolves links (`match.realpath_below`; the reference calls
   `os.path.realpath`)."""
 
@@ -30,7 +35,7 @@ from forge_tui.core.policy import CACHES, Context, Evaluation, Policy, decide, l
 from forge_tui.core.policy import evaluate as ev
 from forge_tui.core.policy import guard as gd
 from forge_tui.core.policy import match as mt
-from forge_tui.core.policy.match import NO, YES, CompiledRule, match_command, match_path, normal_url
+from forge_tui.core.policy.match import NO, YES, CompiledRule, match_path, normal_url
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO / "tests" / "corpus"
@@ -85,7 +90,7 @@ class _Reference(ev._Evaluator):
                 part = self.parts[unit.cmd]
                 best, pat_hit = NO, None
                 for pat in comp.commands:
-                    s = match_command(pat, part)
+                    s = mt.match_command_full(pat, part)
                     if s > best:
                         best, pat_hit = s, pat
                     if best == YES:
@@ -106,6 +111,7 @@ def _reference_decide(policy: Policy, action: Any, ctx: Context, mp: pytest.Monk
     with mp.context() as m:
         m.setattr(ev, "parse_command", shell.parse_full)
         m.setattr(mt.Globs, "first", lambda self, value: _first(self.patterns, value))
+        m.setattr(mt.PathGlob, "match", lambda self, path: bool(self.wc.match(path)))
         for module in (mt, gd):
             m.setattr(module, "realpath_below", lambda lexical, prefix, real_root: os.path.realpath(lexical))
         CACHES.clear()
@@ -171,6 +177,7 @@ _ARGS = (
     "tests/", "build/x", ".forge/policy.toml", "forgelink/x", "datalink/keys", "etclink/passwd",
     "applink/m.py", "dangling", "~/.ssh/id_rsa", "/tmp/x", "/etc/passwd", "..", "../..", "-C", ".",
     "approve", "log", "CI=1", "PATH=.", "-delete", "-exec", ";", ".env", "a.pem", "-m", "pytest",
+    "*.py", "$X", "-[f]", "build/*", "-rfv", "-uf", "--force-with-lease", "reset", "--hard", "clean",
 )  # fmt: skip
 _JOINERS = (" && ", " | ", "; ", " > build/o.txt ", " >> /tmp/o ", " 2>&1 ", " $(pwd) ", " ")
 _KINDS = ("shell.exec", "file.read", "file.write", "file.delete", "net.fetch", "git.commit", "git.push")

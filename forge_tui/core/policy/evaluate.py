@@ -56,6 +56,8 @@ from forge_tui.core.policy.normalize import CommandView, normalize
 from forge_tui.core.shell import Unparseable, parse_command
 
 _MAX_UNITS = 4096
+_HOME_VAR = re.compile(r"^(\$HOME|\$\{HOME\})(?=/|$)")
+_RUN_TIME = re.compile(r"[$`*?\[{]")  # a written path known only at run time
 _CHANGE_KINDS = ("file.write", "file.delete", "git.commit")
 
 
@@ -128,8 +130,8 @@ class _Evaluator:
     def _written_views(self, part: CommandView) -> list[PathView]:
         out: list[PathView] = []
         for w in part.writes:
-            word = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", w)
-            if re.search(r"[$`*?\[{]", word):
+            word = _HOME_VAR.sub("~", w) if "$" in w else w
+            if _RUN_TIME.search(word):
                 continue  # known only at run time: deny/ask rules "may match" it through the guard
             out.extend(path_views(word, self.root, self.real_root, self.links, self.resolved))
         return out
@@ -332,10 +334,8 @@ class _Evaluator:
             if unit.cmd is None:
                 return NO, "", False
             part = self.parts[unit.cmd]
-            if comp.programs is not None and 0 not in part.dynamic and part.program not in comp.programs:
-                return NO, "", False  # fast path: no pattern names this program
             best, hit_pat = NO, None
-            for pat in comp.commands:
+            for pat in comp.commands_for(part):  # those that can match at all, in order
                 s = match_command(pat, part)
                 if s > best:
                     best, hit_pat = s, pat

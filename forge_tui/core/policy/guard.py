@@ -128,6 +128,9 @@ def check_builtins(
     return None
 
 
+_HOME_VAR = re.compile(r"^(\$HOME|\$\{HOME\})(?=/|$)")  # `$HOME/x` names what `~/x` names
+_SHORT_OPTION_PATH = re.compile(r"-[A-Za-z]./?")  # `-oPATH`
+_GLOB = re.compile(r"[*?\[]")
 _SELF_REVIEW = frozenset({"approve", "reject", "reviewer", "reviewers", "key", "keys", "init"})
 _FORGE_READ_ONLY = frozenset({"verify", "log", "query", "policy", "trace", "status", "doctor", "browse"})
 _READ_ONLY = frozenset(
@@ -199,11 +202,11 @@ def _reads_only(part: CommandView) -> bool:
 def _word_candidates(word: str) -> list[str]:
     """The paths a shell word may name: itself (with `$HOME` as `~`), the value of `--out=PATH` or
     `of=PATH`, and the rest of a short option such as `-oPATH`."""
-    text = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", word)
+    text = _HOME_VAR.sub("~", word) if "$" in word else word
     cands = [text]
     if "=" in text:
         cands.append(text.split("=", 1)[1])
-    if re.match(r"-[A-Za-z]./?", text):
+    if _SHORT_OPTION_PATH.match(text):
         cands.append(text[2:])
     return cands
 
@@ -308,7 +311,7 @@ class Guard:
         for c in cands:
             if c.startswith("~"):
                 return None
-            if dynamic and re.search(r"[*?\[]", c):
+            if dynamic and _GLOB.search(c):
                 if self._glob_covers(c):
                     return True
                 continue
@@ -326,7 +329,7 @@ class Guard:
     def _covers_word_afresh(self, word: str, dynamic: bool) -> bool:
         cands = _word_candidates(word)
         for c in cands:
-            if dynamic and re.search(r"[*?\[]", c):
+            if dynamic and _GLOB.search(c):
                 if self._glob_covers(c):
                     return True
             elif self.covers(c):
@@ -349,7 +352,7 @@ class Guard:
     def holds_protected(self, word: str, resolved: dict[str, str] | None = None) -> bool:
         """Whether the path a word names is a folder holding a protected one (deleting or emptying it
         deletes the keys, the ledgers or `.forge`): the project root itself, `~`, `/`..."""
-        text = re.sub(r"^(\$HOME|\$\{HOME\})(?=/|$)", "~", word)
+        text = _HOME_VAR.sub("~", word) if "$" in word else word
         if not text or "$" in text:
             return False
         path = os.path.expanduser(text) if text.startswith("~") else text

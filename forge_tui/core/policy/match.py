@@ -19,8 +19,8 @@ import os
 import re
 import shlex
 import stat
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -53,6 +53,23 @@ class Pattern:
     clusters: frozenset[int] = frozenset()  # indices of flag-cluster words (`-rf` as the set {r, f})
     path_word: int | None = None  # the target of a `<redirect>` pattern, matched as a path
     path_matcher: Any = None
+    # Derived (see __post_init__): each word's glob compiled (None: a literal, matched by equality);
+    # the literal words after the program that a command part must hold; `prog *` alone.
+    regexes: tuple[re.Pattern[str] | None, ...] = field(default=(), init=False, repr=False, compare=False)
+    literals: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+    any_tail: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        w = self.words
+        regexes = tuple(re.compile(fnmatch.translate(x)) if _GLOB_CHARS.search(x) else None for x in w)
+        literals = tuple(
+            x
+            for i, x in enumerate(w)
+            if i > 0 and regexes[i] is None and i not in self.clusters and i != self.path_word
+        )
+        object.__setattr__(self, "regexes", regexes)
+        object.__setattr__(self, "literals", literals)
+        object.__setattr__(self, "any_tail", len(w) == 2 and w[0] != "*" and w[1] == "*")
 
     @property
     def program(self) -> str:
@@ -91,12 +108,22 @@ _NO_GLOBS = Globs((), ())
 class CompiledRule:
     rule: Rule
     commands: tuple[Pattern, ...]
-    paths: tuple[tuple[str, Any], ...]  # (pattern, compiled wcmatch matcher or None for "<outside>")
+    paths: tuple[tuple[str, Any], ...]  # (pattern, compiled path matcher or None for "<outside>")
     keys: tuple[str, ...]  # the match keys, cheapest first
     programs: frozenset[str] | None  # the programs its command patterns name; None if one is `*`
     kinds: Globs = _NO_GLOBS  # the `kind`, `tool` and `url` patterns, compiled
     tools: Globs = _NO_GLOBS
     urls: Globs = _NO_GLOBS
+    # The command patterns that can match a part whose program word is known (`commands_for`).
+    by_program: dict[str, tuple[Pattern, ...]] = field(default_factory=dict, compare=False)
+    any_program: tuple[Pattern, ...] = ()  # those whose program word is `*`
+
+    def commands_for(self, view: CommandView) -> tuple[Pattern, ...]:
+        """The command patterns, in order, that can match `view` at all: for a part whose program word
+        is known, a pattern naming another program matches NO (`match_command`), so it is left out."""
+        if not view.words or 0 in view.dynamic:
+            return self.commands
+        return self.by_program.get(view.words[0], self.any_program)
 
 
 def pattern_words(pattern: str) -> tuple[str, ...]:
@@ -143,6 +170,11 @@ def compile_rule(rule: Rule) -> CompiledRule:
         Globs.of(rule.match.get("kind", ())),
         Globs.of(rule.match.get("tool", ())),
         Globs.of(rule.match.get("url", ())),
+        {
+            prog: tuple(p for p in commands if p.program in (prog, "*"))
+            for prog in {p.program for p in commands}
+        },
+        tuple(p for p in commands if p.program == "*"),
     )
 
 
@@ -167,19 +199,80 @@ def _word_matches(pat: str, pat_is_cluster: bool, word: str, word_is_cluster: bo
     return fnmatch.fnmatchcase(word, pat)
 
 
+def _compiled_word_matcher(pattern: Pattern) -> Callable[[int, str, bool], bool]:
+    """`_word_matches` for the words of `pattern`, with the globs it compiled (fnmatch's own regexes)."""
+    regexes, clusters, pw = pattern.regexes, pattern.clusters, pattern.words
+
+    def word_matches(pi: int, word: str, word_is_cluster: bool) -> bool:
+        pat, rx = pw[pi], regexes[pi]
+        if word_is_cluster:
+            if pi in clusters:
+                return _cluster_letters(pat) <= _cluster_letters(word)
+            if rx is not None:
+                return rx.match(word) is not None or any(
+                    rx.match(f"-{c}") is not None for c in _cluster_letters(word)
+                )
+            return pat == word
+        if pi in clusters:
+            return False
+        return (pat == word) if rx is None else (rx.match(word) is not None)
+
+    return word_matches
+
+
 def match_command(pattern: Pattern, view: CommandView) -> int:
-    """NO, MAYBE or YES: how `pattern` matches the normalised command part `view`."""
-    pw, words, dynamic = pattern.words, view.words, view.dynamic
-    if len(words) > 1000:  # absurdly long: only "may match", which can never allow
+    """NO, MAYBE or YES: how `pattern` matches the normalised command part `view`.
+
+    Two answers need no search: a pattern `prog *` matches whatever follows the program (what the
+    program word allows); and a part without dynamic words cannot match a pattern one of whose literal
+    words after the program (no glob, not a flag cluster, not a path) it does not hold, since only an
+    equal word matches a literal one. Otherwise the search of `match_command_full`."""
+    words, dynamic = view.words, view.dynamic
+    if len(words) > 1000:
         return MAYBE
-    first_cap = YES
+    first_cap = _first_cap(pattern, view)
+    if first_cap == NO or pattern.any_tail:
+        return first_cap
+    if not dynamic and pattern.literals and not all(w in words for w in pattern.literals):
+        return NO
+    return _search(pattern, view, first_cap, _compiled_word_matcher(pattern))
+
+
+def match_command_full(pattern: Pattern, view: CommandView) -> int:
+    """`match_command` by the search alone, with fnmatch on every word: the reference the differential
+    test (tests/unit/test_policy_fast.py) compares it with."""
+    if len(view.words) > 1000:  # absurdly long: only "may match", which can never allow
+        return MAYBE
+    first_cap = _first_cap(pattern, view)
+    if first_cap == NO:
+        return NO
+    pw = pattern.words
+
+    def word_matches(pi: int, word: str, word_is_cluster: bool) -> bool:
+        return _word_matches(pw[pi], pi in pattern.clusters, word, word_is_cluster)
+
+    return _search(pattern, view, first_cap, word_matches)
+
+
+def _first_cap(pattern: Pattern, view: CommandView) -> int:
+    """The best the program word allows: NO when it names another program (or there is none)."""
+    pw, words, dynamic = pattern.words, view.words, view.dynamic
     if pw[0] != "*":
-        if not words or 0 in dynamic:
-            first_cap = MAYBE if words else NO
-        elif words[0] != pw[0]:
+        if not words:
             return NO
-        elif not view.program_certain:
-            first_cap = MAYBE  # ./git, /tmp/x/git: a program of that name, maybe not the one meant
+        if 0 in dynamic:
+            return MAYBE
+        if words[0] != pw[0]:
+            return NO
+        if not view.program_certain:
+            return MAYBE  # ./git, /tmp/x/git: a program of that name, maybe not the one meant
+    return YES
+
+
+def _search(
+    pattern: Pattern, view: CommandView, first_cap: int, word_matches: Callable[[int, str, bool], bool]
+) -> int:
+    pw, words, dynamic = pattern.words, view.words, view.dynamic
     memo: dict[tuple[int, int], int] = {}
 
     def m(pi: int, wi: int) -> int:
@@ -207,7 +300,7 @@ def match_command(pattern: Pattern, view: CommandView) -> int:
             r = m(1, 1)  # the program word was checked above
         elif pi == pattern.path_word and wi == view.path_word:
             r = m(pi + 1, wi + 1) if _views_match(pw[pi], pattern.path_matcher, view.path_views) else NO
-        elif _word_matches(pw[pi], pi in pattern.clusters, words[wi], wi in view.clusters):
+        elif word_matches(pi, words[wi], wi in view.clusters):
             r = m(pi + 1, wi + 1)
         else:
             r = NO
@@ -286,11 +379,45 @@ def path_views(
     return views
 
 
-def compile_path(pattern: str) -> Any:
+@dataclass(frozen=True)
+class PathGlob:
+    """A compiled wcmatch glob. Without the file-system flags (REALPATH), wcmatch's match is: one of the
+    include regexes full-matches the path and none of the exclude ones does; `match` does that with
+    the regexes wcmatch compiled, without its per-call objects. Anything else: wcmatch's own match."""
+
+    wc: Any  # the wcmatch.glob.WcRegexp
+    include: tuple[re.Pattern[str], ...] | None  # None: ask `wc`
+    exclude: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, wc: Any) -> PathGlob:
+        inner = getattr(wc, "_matcher", None)  # wcmatch.glob.WcMatcher wraps a _wcmatch.WcRegexp
+        include = getattr(inner, "_include", None)
+        exclude = getattr(inner, "_exclude", None) or ()
+        plain = (
+            getattr(inner, "_real", True) is False
+            and isinstance(include, tuple)
+            and isinstance(exclude, tuple)
+            and all(isinstance(p, re.Pattern) and isinstance(p.pattern, str) for p in (*include, *exclude))
+        )
+        return cls(wc, include if plain else None, exclude if plain else ())
+
+    def match(self, path: str) -> bool:
+        if self.include is None:
+            return bool(self.wc.match(path))
+        for rx in self.include:
+            if rx.fullmatch(path):
+                break
+        else:
+            return False
+        return not any(rx.fullmatch(path) for rx in self.exclude)
+
+
+def compile_path(pattern: str) -> PathGlob | None:
     if pattern == OUTSIDE:
         return None
-    return wcglob.compile(
-        os.path.expanduser(pattern) if pattern.startswith("~") else pattern, flags=_GLOB_FLAGS
+    return PathGlob.of(
+        wcglob.compile(os.path.expanduser(pattern) if pattern.startswith("~") else pattern, flags=_GLOB_FLAGS)
     )
 
 

@@ -202,12 +202,16 @@ def _program(word: str) -> tuple[str, bool]:
 
 
 def _looks_alike(word: str) -> bool:
-    return any(ord(c) > 127 for c in word)
+    return not word.isascii()  # a character above 127
 
 
 def _has_format_chars(words: tuple[str, ...]) -> bool:
     return any(
-        unicodedata.category(c) in ("Cf", "Co", "Cn", "Zl", "Zp") for w in words for c in w if ord(c) > 127
+        unicodedata.category(c) in ("Cf", "Co", "Cn", "Zl", "Zp")
+        for w in words
+        if not w.isascii()
+        for c in w
+        if ord(c) > 127
     )
 
 
