@@ -54,6 +54,8 @@ REQUIRED_BODY: dict[str, tuple[str, ...]] = {
     "note": ("text",),
 }
 
+_REQUIRED_SETS = {t: frozenset(fields) for t, fields in REQUIRED_BODY.items()}
+
 
 def origin_for(project_id: str, ledger_id: str) -> str:
     return f"forge-tui.local/{project_id}/{ledger_id}"
@@ -96,8 +98,8 @@ def build_record(
     if type_ not in TYPES:
         raise CanonicalError(f"unknown record type {type_!r}")
     body, astral = normalized_checked(body, depth=1)  # walked once: normalised and checked
-    missing = [f for f in REQUIRED_BODY[type_] if f not in body]
-    if missing:
+    if not _REQUIRED_SETS[type_] <= body.keys():
+        missing = [f for f in REQUIRED_BODY[type_] if f not in body]
         raise CanonicalError(f"{type_} body lacks {', '.join(missing)}")
     kid = signer.kid
     rec: dict[str, Any] = {
@@ -110,7 +112,14 @@ def build_record(
         "kid": kid,
         "body": body,
     }
-    if _plain(log, ts, prev, kid) and type(seq) is int and 0 <= seq <= MAX_SAFE_INT:
+    if (
+        _plain(log)
+        and _plain(ts)
+        and _plain(prev)
+        and _plain(kid)
+        and type(seq) is int
+        and 0 <= seq <= MAX_SAFE_INT
+    ):
         unsigned = jcs_dumps(rec, astral)  # the body is checked, the other fields are ASCII strings
     else:
         unsigned = canonical(rec)
@@ -128,8 +137,8 @@ def build_record(
     return rec, line
 
 
-def _plain(*fields: str) -> bool:
-    return all(type(f) is str and f.isascii() for f in fields)
+def _plain(field: str) -> bool:
+    return type(field) is str and field.isascii()
 
 
 def check_shape(rec: dict[str, Any]) -> None:

@@ -41,10 +41,13 @@ from forge_tui.errors import LedgerError, LedgerUnavailable
 
 MAX_BATCH_RECORDS = 512
 CHECKPOINT_EVERY_S = 0.05
-# When a batch is durable and nobody is queued yet, the writer waits this long for a caller before it
-# signs: under load the next one is usually on its way (its client just got its reply), and a checkpoint
-# costs two fsyncs and two renames.
-CHECKPOINT_WAIT_S = 0.001
+# When a batch is durable within CHECKPOINT_EVERY_S of the last checkpoint and nobody is queued yet, the
+# writer waits this long for a caller before it signs: under load the next one is usually on its way (its
+# client just got its reply), and a checkpoint costs five fsyncs and three renames (about 2 ms of CPU
+# here), which the next batch's write waits for. At 1 ms most batches of a 32-client run still signed
+# (the clients' next requests came 1-5 ms after their answers); 5 ms: 0.8x the CPU per decision and
+# 1.5x the decisions/s (BENCHMARKS.md). An idle daemon does not wait: its last checkpoint is older.
+CHECKPOINT_WAIT_S = 0.005
 HEAL_FIRST_S = 0.05  # the first retry after a fault; each failed retry doubles it, up to HEAL_MAX_S
 HEAL_MAX_S = 2.0
 
@@ -88,6 +91,7 @@ class GroupAppender:
         self._idle = asyncio.Event()
         self._idle.set()
         self.waiting = 0  # callers of append() not yet answered (the gate offloads evaluations meanwhile)
+        self._untold: dict[asyncio.Future, Callable[[list[Appended]], None]] = {}  # see submit()
         self.batches = 0
         self.records = 0
         self.checkpoints = 0
@@ -111,11 +115,16 @@ class GroupAppender:
         LedgerError if they could not be made durable (LedgerUnavailable while the writer heals)."""
         return await self.submit(items)
 
-    def submit(self, items: list[tuple[str, Any]]) -> asyncio.Future:
+    def submit(
+        self,
+        items: list[tuple[str, Any]],
+        untold: Callable[[list[Appended]], None] | None = None,
+    ) -> asyncio.Future:
         """`append` without a coroutine of its own: queue the items and return the future that gets
         their records once durable (or the LedgerError). Raises LedgerUnavailable at once while the
-        writer is in a fault or the daemon shuts down. Cancelling the future drops only the answer:
-        records already being written are written all the same."""
+        writer is in a fault or the daemon shuts down. Cancelling the future (its caller hung up) drops
+        only the answer: the records are written all the same, and `untold`, if given, is called with
+        them once they are durable (on the loop), so the caller can still account for them."""
         if self._closed:
             raise LedgerUnavailable("ledger unavailable: the daemon is shutting down")
         if self.writer.fault:
@@ -126,11 +135,9 @@ class GroupAppender:
         self._idle.clear()
         self._wake.set()
         self.waiting += 1
-        fut.add_done_callback(self._answered)
+        if untold is not None:
+            self._untold[fut] = untold
         return fut
-
-    def _answered(self, fut: asyncio.Future) -> None:
-        self.waiting -= 1
 
     async def append_durably(self, items: list[tuple[str, Any]]) -> list[Appended]:
         """Append, and while the ledger is unavailable wait for it to heal and try again: returns only once
@@ -307,10 +314,11 @@ class GroupAppender:
             self._fail(batch, exc)
             return []
 
-    @staticmethod
-    def _fail(batch, exc: BaseException) -> None:
+    def _fail(self, batch, exc: BaseException) -> None:
         err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
         for _, fut in batch:  # every caller of the batch hears the failure and denies
+            self.waiting -= 1
+            self._untold.pop(fut, None)
             if not fut.done():
                 fut.set_exception(err)
 
@@ -347,9 +355,17 @@ class GroupAppender:
         self.records += len(written)
         pos = 0
         for items, fut in batch:
-            if not fut.done():
-                fut.set_result(written[pos : pos + len(items)])
+            mine = written[pos : pos + len(items)]
             pos += len(items)
+            self.waiting -= 1
+            untold = self._untold.pop(fut, None)
+            if not fut.done():
+                fut.set_result(mine)
+            elif untold is not None and fut.cancelled():
+                try:
+                    untold(mine)
+                except Exception as exc:  # one caller's bookkeeping must not cost the others their answer
+                    self.log(f"after a hung-up caller's records were written: {type(exc).__name__}: {exc}")
 
     async def synced(self) -> None:
         """Return once the batch being written, if any, is done with its checkpoint (signed or deferred):

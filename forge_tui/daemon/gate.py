@@ -275,7 +275,6 @@ class Gate:
         decided_by = "policy"
         needed = max(1, int(getattr(ev, "approvals", 1) or 1))
         distinct = sorted(set(getattr(ev, "distinct_from", ()) or ()) | {"requester"})
-        distinct_by = distinct_by_of(policy, ev.rules)
 
         def decision_body(done: list[Appended]) -> dict[str, Any]:
             b = {
@@ -291,6 +290,7 @@ class Gate:
             if status == "pending":
                 b["approvals_needed"] = needed
                 b["distinct_from"] = distinct
+                distinct_by = distinct_by_of(policy, ev.rules)  # only a pending request needs it
                 if distinct_by != ["reviewer"]:
                     b["distinct_by"] = distinct_by
             return b
@@ -301,15 +301,20 @@ class Gate:
                 written, rid, body, ev, status, decided_by, policy, content, needed, distinct, limit_key, peer
             )
 
+        # The client may hang up while its records are being written: they are written all the same, so
+        # the request is still admitted (listed, expires, closed at shutdown), never orphaned: the
+        # appender calls `untold` with them once durable (or, if they were answered in the same moment
+        # as the hang-up, the except clause below does).
+        fut = None
         try:
-            fut = self.appender.submit([("request", body), ("decision", decision_body)])
-            written = await asyncio.shield(fut)
-        except asyncio.CancelledError:
-            # The client hung up while its records were being written: they are written all the same,
-            # so the request is still admitted (listed, expires, closed at shutdown), never orphaned.
-            fut.add_done_callback(
-                lambda f: None if f.cancelled() or f.exception() else self._admit_untold(admit, f.result())
+            fut = self.appender.submit(
+                [("request", body), ("decision", decision_body)],
+                untold=lambda done: self._admit_untold(admit, done),
             )
+            written = await fut
+        except asyncio.CancelledError:
+            if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
+                self._admit_untold(admit, fut.result())
             raise
         except LedgerError as exc:
             raise GateError(LEDGER_UNAVAILABLE, f"denied: {exc}") from None
