@@ -129,6 +129,15 @@ class Connection:
         self.tasks: set[asyncio.Task] = set()
         self._write_lock = asyncio.Lock()
         self.closed = False
+        # The read timeout (_read_chunk): one timer per connection, moved only when it fires or a
+        # shorter limit starts, instead of a timer armed and cancelled around every read.
+        self._serve_task: asyncio.Task | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._reading = False
+        self._read_partial = False
+        self._read_limit = 0.0
+        self._read_deadline = 0.0
+        self._timed_out = False
 
     @property
     def peer(self) -> dict[str, Any]:
@@ -189,19 +198,49 @@ class Connection:
         return not self.tasks and self.events is None
 
     async def _read_chunk(self, partial: bool) -> bytes | None:
-        """The next chunk, or None when the connection has been silent too long (idle or mid-line)."""
+        """The next chunk, or None when the connection has been silent too long (idle or mid-line).
+        Called by `serve` only (the watchdog cancels the serve task's read)."""
         d = self.daemon
         limit = d.partial_timeout_s if partial else d.idle_timeout_s
-        while True:
-            try:  # asyncio.timeout, not wait_for: no task of its own per read (once per request)
-                async with asyncio.timeout(limit):
-                    return await self.reader.read(READ_CHUNK)
-            except TimeoutError:
-                if partial or self._idle():
-                    return None
-                # requests in flight or a subscription: not idle, keep listening
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        self._read_partial, self._read_limit, self._read_deadline = partial, limit, deadline
+        if self._watchdog is None or self._watchdog.when() > deadline:
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+            self._watchdog = loop.call_at(deadline, self._watch)
+        self._reading = True
+        try:
+            return await self.reader.read(READ_CHUNK)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._timed_out or task is None or task.uncancel() > 0:
+                raise  # cancelled by someone else (the daemon stopping), not (only) by the watchdog
+            return None
+        finally:
+            self._reading = False
+            self._timed_out = False
+
+    def _watch(self) -> None:
+        """The read timer: time the read out if its deadline has passed and the connection is silent
+        mid-line or idle; with requests in flight or a subscription it is not idle: keep listening
+        (another full limit). Between reads it lets the next read arm it again."""
+        self._watchdog = None
+        if self.closed or not self._reading or self._serve_task is None:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now < self._read_deadline:
+            self._watchdog = loop.call_at(self._read_deadline, self._watch)
+        elif self._read_partial or self._idle():
+            self._timed_out = True
+            self._serve_task.cancel()
+        else:
+            self._read_deadline = now + self._read_limit
+            self._watchdog = loop.call_at(self._read_deadline, self._watch)
 
     async def serve(self) -> None:
+        self._serve_task = asyncio.current_task()
         if not self.daemon.admitted(self):
             await self.send(_error(None, UNAUTHORIZED, "connections from another user are refused"))
             await self._linger()
@@ -248,6 +287,9 @@ class Connection:
             pass
         finally:
             self.closed = True
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
             for t in list(self.tasks):
                 t.cancel()
             self.daemon.subscribers.discard(self)
