@@ -13,7 +13,7 @@ the links of the paths and words it checks. Prints medians in microseconds per d
 parse and guard caches miss, as with real agents), in child processes that alternate within each rep:
 this tree, the tree in SRC (a folder holding an older `forge_tui/`, e.g. `git worktree add --detach
 /tmp/x <commit>`), and a trivial anchor (`json.loads` of the request line plus a dict lookup per
-action). Two mixes: `gate` (bench/gate.py's policy and its --distinct commands) and `solo` (the solo
+action), each timed in CPU time (process_time). Two mixes: `gate` (bench/gate.py's policy and its --distinct commands) and `solo` (the solo
 pack on tests, git, ls, ruff, rm, a write and a read). Prints medians and ratios.
 """
 
@@ -149,10 +149,10 @@ def _child(args: argparse.Namespace) -> None:
     times = []
     for rep in range(args.reps):
         actions = distinct_actions(args.mix, args.loops, rep + 1)
-        start = time.perf_counter()
+        start = time.process_time()  # CPU time: on a shared machine, waiting for a core is not cost
         for a in actions:
             fn(a)
-        times.append((time.perf_counter() - start) / len(actions) * 1e6)
+        times.append((time.process_time() - start) / len(actions) * 1e6)
     print(statistics.median(times))
 
 
@@ -185,7 +185,7 @@ def distinct(args: argparse.Namespace) -> None:
             if "baseline" in med:
                 ratios += f", x baseline {med[name] / med['baseline']:.3f}"
             shown = ", ".join(f"{v:.1f}" for v in values)
-            print(f"  {name:10} median {med[name]:7.1f} us/decision  ({ratios}; runs {shown})")
+            print(f"  {name:10} median {med[name]:7.1f} us CPU/decision  ({ratios}; runs {shown})")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -51,8 +51,8 @@ def _first(values: Any, value: str | None) -> str | None:
 class _Reference(ev._Evaluator):
     """The evaluator without the rule filter and the compiled globs: every rule, every key, fnmatch."""
 
-    def _live_rules(self) -> list[tuple[CompiledRule, tuple[str, ...]]]:
-        return [(comp, ()) for comp in self.p.compiled]
+    def _live_rules(self) -> tuple[tuple[CompiledRule, tuple[str, ...]], ...]:
+        return tuple((comp, ()) for comp in self.p.compiled)
 
     def _match(self, comp: CompiledRule, whys_so_far: tuple[str, ...], unit: Any) -> tuple[int, str, bool]:
         assert whys_so_far == ()

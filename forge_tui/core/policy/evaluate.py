@@ -56,6 +56,7 @@ from forge_tui.core.policy.normalize import CommandView, normalize
 from forge_tui.core.shell import Unparseable, parse_command
 
 _MAX_UNITS = 4096
+_MAX_LIVE_CACHE = 256  # (kind, tool, url) combinations remembered per policy
 _HOME_VAR = re.compile(r"^(\$HOME|\$\{HOME\})(?=/|$)")
 _RUN_TIME = re.compile(r"[$`*?\[{]")  # a written path known only at run time
 _CHANGE_KINDS = ("file.write", "file.delete", "git.commit")
@@ -86,7 +87,7 @@ class _Evaluator:
         self.p = policy
         self.action = action if isinstance(action, dict) else {}
         self.malformed = None if isinstance(action, dict) else "the action is not an object"
-        self.root = os.path.normpath(os.path.abspath(str(context.project_root)))
+        self.root = _normal_root(str(context.project_root))
         self.links = context.resolve_links
         self.real_root = CACHES.trusted_realpath(self.root) if self.links else self.root
         self.prior = frozenset(context.prior_succeeded)
@@ -197,10 +198,22 @@ class _Evaluator:
             instead=next((r.instead for r in self.p.rules if r.id == rule_id), None),
         )
 
-    def _live_rules(self) -> list[tuple[CompiledRule, tuple[str, ...]]]:
+    def _live_rules(self) -> tuple[tuple[CompiledRule, tuple[str, ...]], ...]:
         """The rules whose `kind`, `tool` and `url` patterns match the action, each with what it says
         about them (for explain). These keys are the same for every unit of the action and come first
-        in every rule's key order, so a rule left out here would match no unit (`_match` gives NO)."""
+        in every rule's key order, so a rule left out here would match no unit (`_match` gives NO).
+        A pure function of the policy and the three values: kept in `Policy.live_cache` (bounded)."""
+        cache = self.p.live_cache
+        key = (self.kind, self.tool, self.url)
+        live = cache.get(key)
+        if live is None:
+            live = self._find_live_rules()
+            if len(cache) >= _MAX_LIVE_CACHE:
+                cache.clear()
+            cache[key] = live
+        return live
+
+    def _find_live_rules(self) -> tuple[tuple[CompiledRule, tuple[str, ...]], ...]:
         live: list[tuple[CompiledRule, tuple[str, ...]]] = []
         url = normal_url(self.url) if self.url is not None else None
         for comp in self.p.compiled:
@@ -223,12 +236,12 @@ class _Evaluator:
                     whys.append(f"url {self.url} matches {hit!r}")
             else:
                 live.append((comp, tuple(whys)))
-        return live
+        return tuple(live)
 
     def _decide_unit(
         self,
         unit: _Unit,
-        live: list[tuple[CompiledRule, tuple[str, ...]]],
+        live: tuple[tuple[CompiledRule, tuple[str, ...]], ...],
         matches: dict[str, RuleMatch],
         counted: list[Rule],
         missing: list[str],
@@ -406,6 +419,22 @@ class _Evaluator:
                 else:
                     out.append(PartDecision("path", text, top.decision, top.rule))
         return tuple(out)
+
+
+_ROOTS: dict[str, str] = {}
+
+
+def _normal_root(root: str) -> str:
+    """os.path.normpath(os.path.abspath(root)); for an absolute root (a pure function of the string)
+    remembered."""
+    if not os.path.isabs(root):
+        return os.path.normpath(os.path.abspath(root))
+    normal = _ROOTS.get(root)
+    if normal is None:
+        if len(_ROOTS) >= 64:
+            _ROOTS.clear()
+        normal = _ROOTS[root] = os.path.normpath(root)
+    return normal
 
 
 def _who_may_allow(part: CommandView) -> str:

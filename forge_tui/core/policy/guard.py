@@ -15,11 +15,12 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from forge_tui.core.policy.cache import CACHES
+from forge_tui.core.policy.cache import CACHES, TRUSTED_TTL_S
 from forge_tui.core.policy.match import realpath_below
 from forge_tui.core.policy.normalize import CommandView
 
@@ -237,6 +238,7 @@ class Guard:
         self._dir_set = frozenset(self.dirs)
         self._prefixes = tuple(d.rstrip("/") + "/" for d in self.dirs)
         self._plans: dict[tuple[str, bool], bool | tuple[str, ...]] = {}  # see covers_word
+        self._entries: tuple[tuple[str, tuple[float, str] | None], ...] = ()  # see _remember_entries
         self.resolved = tuple(resolved)  # the trusted folders it resolved, and what they resolved to
 
     @classmethod
@@ -248,13 +250,32 @@ class Guard:
         cwd = os.getcwd() if any(not os.path.isabs(str(d)) for d in protected) else None
         key = (root, protected, os.environ.get("HOME"), cwd, include_forge)
         guard = CACHES.guards.get(key)
-        if guard is not None and all(CACHES.trusted_realpath(n) == real for n, real in guard.resolved):
-            return guard
+        if guard is not None:
+            if guard._unexpired(time.monotonic()):
+                return guard
+            if all(CACHES.trusted_realpath(n) == real for n, real in guard.resolved):
+                guard._remember_entries()
+                return guard
         guard = cls(root, protected, include_forge)
+        guard._remember_entries()
         if len(CACHES.guards) >= CACHES.max_guards:
             CACHES.guards.clear()
         CACHES.guards[key] = guard
         return guard
+
+    def _remember_entries(self) -> None:
+        """Note the trusted-realpath cache entries this guard was (re)validated against: while each is
+        still the very entry in the cache and unexpired, `CACHES.trusted_realpath` gives what it gave,
+        so the guard is valid without asking again (`_unexpired`)."""
+        table = CACHES.trusted_real
+        self._entries = tuple((n, table.get(n)) for n, _ in self.resolved)
+
+    def _unexpired(self, now: float) -> bool:
+        table = CACHES.trusted_real
+        for n, entry in self._entries:
+            if entry is None or table.get(n) is not entry or not now - entry[0] < TRUSTED_TTL_S:
+                return False
+        return bool(self._entries)
 
     def covers(self, raw: str, resolved: dict[str, str] | None = None) -> bool:
         if not raw:

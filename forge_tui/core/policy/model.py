@@ -145,6 +145,9 @@ class Policy:
     path: str
     max_per_minute: int | None = None
     _compiled: tuple[CompiledRule, ...] = field(default=(), init=False, repr=False, compare=False)
+    # (kind, tool, url) -> the rules whose kind/tool/url patterns match, with why (evaluate._live_rules):
+    # a pure function of the policy and those three values, bounded.
+    live_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         from forge_tui.core.policy.match import compile_rule
