@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import add
@@ -71,31 +72,38 @@ def check_chunk(
     `first_seq` and `prev_hex` the hash (hex) of the line before it. Unless `fast`, each record's
     signature is checked against `vkeys` (see `_key_ranges`) and each approval's against the reviewers
     of `reviewers_text` (reviewers.toml, or the ledger's enrolment rows)."""
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        block = fh.read(end - start)
     res = ChunkResult(first_seq, 0, [], [])
     if not fast:
         keys, reviewers = _key_ranges(vkeys), _reviewers_or_none(reviewers_text)
     parts = []
-    pos = 0
-    while pos < len(block):
-        # A part of the range at a time: each pass over its lines finds them still in the cache.
-        stop = block.find(b"\n", min(pos + PART_BYTES, len(block)) - 1) + 1
-        lines = block[pos:stop].split(b"\n")
-        lines.pop()  # the part ends with a newline
-        seq = first_seq + res.count
-        leaves = leaf_hashes(lines)
-        if not _chain_holds(lines, leaves, seq, prev_hex):
-            res.chain += _chain_findings(lines, leaves, seq, prev_hex)
-        if fast:
-            res.typed += _typed_records(lines)
-        else:
-            _check_records(lines, leaves, seq, res, origin, keys, reviewers)
-        parts.append(leaves)
-        prev_hex = leaves[-32:].hex().encode()
-        res.count += len(lines)
-        pos = stop
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        pos = start
+        while pos < end:
+            # A part of the range at a time, read straight into its lines: each pass over them finds
+            # them still in the cache. A line longer than a part is read whole with the rest.
+            part = os.pread(fd, min(PART_BYTES, end - pos), pos)
+            if b"\n" not in part:
+                part = os.pread(fd, end - pos, pos)
+            lines = part.split(b"\n")
+            tail = lines.pop()  # the bytes after the part's last newline: read again with the next
+            if not lines:
+                break  # the file shrank under us: the lines counted say so
+            pos += len(part) - len(tail)
+            del part
+            seq = first_seq + res.count
+            leaves = leaf_hashes(lines)
+            if not _chain_holds(lines, leaves, seq, prev_hex):
+                res.chain += _chain_findings(lines, leaves, seq, prev_hex)
+            if fast:
+                res.typed += _typed_records(lines)
+            else:
+                _check_records(lines, leaves, seq, res, origin, keys, reviewers)
+            parts.append(leaves)
+            prev_hex = leaves[-32:].hex().encode()
+            res.count += len(lines)
+    finally:
+        os.close(fd)
     res.runs = subtree_runs(first_seq, b"".join(parts))
     return res
 
