@@ -7,13 +7,14 @@ run, and against the shell parser alone.
 Caches stay warm, as in the daemon (the same command lines come back); every decision still resolves
 the links of the paths and words it checks. Prints medians in microseconds per decision.
 
-    .venv/bin/python bench/policy.py --distinct [--baseline SRC] [--reps 7] [--loops 3000]
+    .venv/bin/python bench/policy.py --distinct [--baseline SRC] [--reps 7] [--batches 5] [--loops 1000]
 
 --distinct decides actions never seen before (each command and path carries a fresh number, so the
-parse and guard caches miss, as with real agents), in child processes that alternate within each rep:
-this tree, the tree in SRC (a folder holding an older `forge_tui/`, e.g. `git worktree add --detach
-/tmp/x <commit>`), and a trivial anchor (`json.loads` of the request line plus a dict lookup per
-action), each timed in CPU time (process_time). Two mixes: `gate` (bench/gate.py's policy and its --distinct commands) and `solo` (the solo
+parse and guard caches miss, as with real agents), in child processes that alternate: this tree and
+the tree in SRC (a folder holding an older `forge_tui/`, e.g. `git worktree add --detach /tmp/x
+<commit>`). Each child times, batch after batch in CPU time (process_time), a trivial anchor on the
+actions (a JSON round trip and `shlex.split` of the command) and then `decide()` on the same actions:
+the ratio of the two, taken batch by batch, is what load on a shared machine disturbs least. Two mixes: `gate` (bench/gate.py's policy and its --distinct commands) and `solo` (the solo
 pack on tests, git, ls, ruff, rm, a write and a read). Prints medians and ratios.
 """
 
@@ -21,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -119,41 +122,53 @@ def distinct_actions(mix: str, n: int, salt: int) -> list[dict]:
     return out
 
 
+def _anchor(action: dict) -> object:
+    """The trivial anchor: what any gate does with an action at least (a JSON round trip of the request
+    and splitting its command into words with shlex)."""
+    a = json.loads(json.dumps(action))
+    return shlex.split(a["command"]) if "command" in a else a["paths"]
+
+
 def _child(args: argparse.Namespace) -> None:
-    """One measurement in this process: print the median µs per decision of `--reps` batches."""
+    """One measurement in this process, printed as JSON: per batch of new actions, the anchor and then
+    `decide()` on the same actions, each in CPU time; the medians of both and of their ratio."""
     root = Path(args.root)
-    if args.engine == "anchor":
-        import json
+    sys.path.insert(0, args.src)
+    for name in [m for m in sys.modules if m == "forge_tui" or m.startswith("forge_tui.")]:
+        del sys.modules[name]
+    from forge_tui.core.policy import Context as Ctx
+    from forge_tui.core.policy import decide as dec
+    from forge_tui.core.policy import load_policy as load
+    from forge_tui.core.policy import parse_policy
 
-        table = {"shell.exec": 1, "file.read": 2, "file.write": 3}
-        fn = lambda a: table.get(json.loads(json.dumps(a))["kind"])  # noqa: E731
-    else:
-        sys.path.insert(0, args.src)
-        for name in [m for m in sys.modules if m == "forge_tui" or m.startswith("forge_tui.")]:
-            del sys.modules[name]
-        from forge_tui.core.policy import Context as Ctx
-        from forge_tui.core.policy import decide as dec
-        from forge_tui.core.policy import load_policy as load
-        from forge_tui.core.policy import parse_policy
-
-        assert Path(sys.modules["forge_tui"].__file__).is_relative_to(Path(args.src))  # type: ignore[arg-type]
-        pol = (
-            parse_policy(GATE_POLICY.encode())
-            if args.mix == "gate"
-            else load(REPO / "policies" / "solo.toml")
-        )
-        ctx = Ctx.for_project(root)
-        fn = lambda a: dec(pol, a, ctx)  # noqa: E731
+    assert Path(sys.modules["forge_tui"].__file__).is_relative_to(Path(args.src))  # type: ignore[arg-type]
+    pol = parse_policy(GATE_POLICY.encode()) if args.mix == "gate" else load(REPO / "policies" / "solo.toml")
+    ctx = Ctx.for_project(root)
     for a in distinct_actions(args.mix, 200, 0):  # warm-up: imports, compiled patterns, guards
-        fn(a)
-    times = []
+        dec(pol, a, ctx)
+        _anchor(a)
+    decide_us, anchor_us = [], []
     for rep in range(args.reps):
         actions = distinct_actions(args.mix, args.loops, rep + 1)
         start = time.process_time()  # CPU time: on a shared machine, waiting for a core is not cost
         for a in actions:
-            fn(a)
-        times.append((time.process_time() - start) / len(actions) * 1e6)
-    print(statistics.median(times))
+            _anchor(a)
+        mid = time.process_time()
+        for a in actions:
+            dec(pol, a, ctx)
+        end = time.process_time()
+        anchor_us.append((mid - start) / len(actions) * 1e6)
+        decide_us.append((end - mid) / len(actions) * 1e6)
+    ratios = [d / a for d, a in zip(decide_us, anchor_us, strict=True)]
+    print(
+        json.dumps(
+            {
+                "decide": statistics.median(decide_us),
+                "anchor": statistics.median(anchor_us),
+                "ratio": statistics.median(ratios),
+            }
+        )
+    )
 
 
 def distinct(args: argparse.Namespace) -> None:
@@ -164,28 +179,44 @@ def distinct(args: argparse.Namespace) -> None:
     for sub in (".forge", "src/app", "build", "tests"):
         (root / sub).mkdir(parents=True)
     env = dict(os.environ, FORGE_DATA_DIR=str(home / "data"), HOME=str(home))
-    engines = {"this tree": str(REPO), **({"baseline": args.baseline} if args.baseline else {}), "anchor": ""}
+    engines = {"this tree": str(REPO), **({"baseline": args.baseline} if args.baseline else {})}
     print(f"cpu: {cpu_model()}; {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}")
     print(
-        f"{args.loops} distinct actions per batch, median of {args.reps} batches per child, {args.reps} children"
+        f"{args.loops} distinct actions per batch; {args.batches} batches per child process (the anchor,"
+        f" then decide() on the same actions); {args.reps} child processes per tree, alternating"
     )
     for mix in ("gate", "solo"):
-        runs: dict[str, list[float]] = {k: [] for k in engines}
+        runs: dict[str, list[dict[str, float]]] = {k: [] for k in engines}
         for _ in range(args.reps):
             for name, src in engines.items():
-                cmd = [sys.executable, __file__, "--child", "--mix", mix, "--root", str(root)]
-                cmd += ["--engine", "anchor" if name == "anchor" else "decide", "--src", src]
-                cmd += ["--reps", "3", "--loops", str(args.loops)]
+                cmd = [sys.executable, __file__, "--child", "--mix", mix, "--root", str(root), "--src", src]
+                cmd += ["--reps", str(args.batches), "--loops", str(args.loops)]
                 out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
-                runs[name].append(float(out.split()[-1]))
-        med = {k: statistics.median(v) for k, v in runs.items()}
+                runs[name].append(json.loads(out.splitlines()[-1]))
+        med = {
+            k: {f: statistics.median(r[f] for r in v) for f in ("decide", "anchor", "ratio")}
+            for k, v in runs.items()
+        }
         print(f"mix {mix}:")
-        for name, values in runs.items():
-            ratios = f"x anchor {med[name] / med['anchor']:.2f}"
+        for name, m in med.items():
+            line = (
+                f"  {name:10} decide median {m['decide']:6.1f} us CPU, anchor {m['anchor']:5.1f} us,"
+                f" decide/anchor {m['ratio']:5.2f}"
+            )
             if "baseline" in med:
-                ratios += f", x baseline {med[name] / med['baseline']:.3f}"
-            shown = ", ".join(f"{v:.1f}" for v in values)
-            print(f"  {name:10} median {med[name]:7.1f} us CPU/decision  ({ratios}; runs {shown})")
+                base = med["baseline"]
+                line += (
+                    f"; vs baseline: decide/anchor {m['ratio'] / base['ratio']:.3f},"
+                    f" us {m['decide'] / base['decide']:.3f}"
+                )
+            print(line)
+        print(
+            "  runs (decide us / ratio): "
+            + "; ".join(
+                f"{name}: " + ", ".join(f"{r['decide']:.0f}/{r['ratio']:.1f}" for r in v)
+                for name, v in runs.items()
+            )
+        )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
@@ -198,7 +229,7 @@ def main() -> None:
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mix", default="gate", help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
-    ap.add_argument("--engine", help=argparse.SUPPRESS)
+    ap.add_argument("--batches", type=int, default=5, help="with --distinct: batches per child process")
     ap.add_argument("--src", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

@@ -68,6 +68,7 @@ _HARMLESS_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/
 _PREFIX_KEYWORDS = frozenset(
     {"if", "then", "else", "elif", "fi", "while", "until", "do", "done", "!", "{", "}"}
 )
+_SEQUENCING_WORDS = _PREFIX_KEYWORDS | {"time"}
 _REFUSED_KEYWORDS = frozenset({"case", "esac", "function", "select", "coproc", "((", "in"})
 _SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "ash", "mksh", "yash"})
 # Folders whose programs are the ones their names say: `/usr/bin/env` is `env`, `./env` is not.
@@ -324,7 +325,7 @@ class _Parser:
         pending = list(redirs)
         redirs.clear()
         # Keywords that merely sequence commands; `time -p` is the keyword form of `time`.
-        while words and _plain(words[0]) and words[0].text in (*_PREFIX_KEYWORDS, "time"):
+        while words and _plain(words[0]) and words[0].text in _SEQUENCING_WORDS:
             kw = words.pop(0).text
             if kw == "time" and words and _plain(words[0]) and words[0].text == "-p":
                 words.pop(0)

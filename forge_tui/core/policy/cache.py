@@ -2,7 +2,8 @@
 
 * `guards`: built-in guards by their inputs (root, protected folders, $HOME, cwd), see `guard.Guard.get`;
 * `trusted_real`: realpaths of the trusted folders (project root, .forge, data folder), one second;
-* the shell parser's cache of parsed command lines (`forge_tui.core.shell`).
+* the shell parser's cache of parsed command lines (`forge_tui.core.shell`);
+* the guard's shapes of shell words (`guard._word_shape`: candidates and lexical paths, no file system).
 None of them holds anything an action chose: a cached guard is rebuilt when a trusted folder resolves
 differently, and a path or word from an action is resolved afresh on every decision.
 """
@@ -25,10 +26,12 @@ class PolicyCaches:
 
     def clear(self) -> None:
         from forge_tui.core import shell
+        from forge_tui.core.policy import guard
 
         self.guards.clear()
         self.trusted_real.clear()
         shell.clear_cache()
+        guard._word_shape.cache_clear()
 
     def trusted_realpath(self, path: str) -> str:
         """realpath of a trusted folder, reused for one second. Only these are cached, never a path or

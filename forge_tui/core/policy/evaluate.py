@@ -165,8 +165,7 @@ class _Evaluator:
         hit = None
         if decision != "deny" or rule_id is None or rule_id.startswith("builtin:"):
             # A policy rule that denies already says it; otherwise the built-in rules deny last.
-            guard = Guard.get(self.root, self.protected)
-            private = Guard.get(self.root, self.protected, include_forge=False)
+            guard, private = Guard.pair(self.root, self.protected)
             hit = check_builtins(
                 guard,
                 private,
@@ -184,15 +183,16 @@ class _Evaluator:
         approvals = 0
         if decision == "ask":
             approvals = max([r.approvals for r in counted if matches[r.id].decision == "ask"] + [1])
+        in_order = [r.id for r in self.p.rules if r.id in matches] if matches else []
         return Evaluation(
             decision=decision,
             rule=rule_id,
-            rules=tuple(r.id for r in self.p.rules if r.id in matches),
+            rules=tuple(in_order),
             reason=" ".join(reason.split()),
             approvals=approvals,
             distinct_from=distinct,
             missing_prior=tuple(missing),
-            matches=tuple(matches[r.id] for r in self.p.rules if r.id in matches),
+            matches=tuple(matches[i] for i in in_order),
             parts=self._part_decisions(results, hit),
             unparseable=self.unparseable,
             instead=next((r.instead for r in self.p.rules if r.id == rule_id), None),

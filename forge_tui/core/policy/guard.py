@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import re
 import time
@@ -212,6 +213,30 @@ def _word_candidates(word: str) -> list[str]:
     return cands
 
 
+_Shape = tuple[tuple[str, str | None, str, bool] | None, ...]
+
+
+@functools.lru_cache(maxsize=4096)
+def _word_shape(root: str, word: str, dynamic: bool) -> _Shape:
+    """What `Guard._plan` needs to know of a word that does not depend on the guard, candidate by
+    candidate in order (a pure function of its arguments): None for one naming a home folder (`~...`);
+    (glob, None, "", False) for a run-time glob; else (candidate, its lexical path under `root`, that
+    casefolded, whether a component is named `.forge`). Empty candidates are left out."""
+    out: list[tuple[str, str | None, str, bool] | None] = []
+    for c in _word_candidates(word):
+        if c.startswith("~"):
+            out.append(None)
+            break
+        if dynamic and _GLOB.search(c):
+            out.append((c, None, "", False))
+            continue
+        if not c:
+            continue
+        lexical = os.path.normpath(os.path.join(root, c))
+        out.append((c, lexical, lexical.casefold(), ".forge" in c.casefold().replace("\\", "/").split("/")))
+    return tuple(out)
+
+
 class Guard:
     """Tells whether a path (or a shell word) points under `.forge/` or a protected folder."""
 
@@ -248,7 +273,20 @@ class Guard:
         is reused while every one of those folders still resolves (`_trusted_realpath`) as it did."""
         protected = tuple(protected)
         cwd = os.getcwd() if any(not os.path.isabs(str(d)) for d in protected) else None
-        key = (root, protected, os.environ.get("HOME"), cwd, include_forge)
+        return cls._get((root, protected, os.environ.get("HOME"), cwd, include_forge))
+
+    @classmethod
+    def pair(cls, root: str, protected: Sequence[Path]) -> tuple[Guard, Guard]:
+        """`(Guard.get(root, protected), Guard.get(root, protected, include_forge=False))`, the two
+        guards of one decision, with their common inputs read once."""
+        protected = tuple(protected)
+        cwd = os.getcwd() if any(not os.path.isabs(str(d)) for d in protected) else None
+        home = os.environ.get("HOME")
+        return cls._get((root, protected, home, cwd, True)), cls._get((root, protected, home, cwd, False))
+
+    @classmethod
+    def _get(cls, key: tuple) -> Guard:
+        root, protected, _, _, include_forge = key
         guard = CACHES.guards.get(key)
         if guard is not None:
             if guard._unexpired(time.monotonic()):
@@ -326,22 +364,19 @@ class Guard:
 
     def _plan(self, word: str, dynamic: bool) -> bool | tuple[str, ...] | None:
         """True (covered whatever the file system holds), the lexical paths whose realpath decides, or
-        None for a word that names a home folder (`~...`: left to `_covers_word_afresh`)."""
-        cands = _word_candidates(word)
+        None for a word that names a home folder (`~...`: left to `_covers_word_afresh`). The part that
+        does not depend on the guard is `_word_shape` (shared by the guards of a decision)."""
         lexicals: list[str] = []
-        for c in cands:
-            if c.startswith("~"):
+        for entry in _word_shape(self.root, word, dynamic):
+            if entry is None:
                 return None
-            if dynamic and _GLOB.search(c):
+            c, lexical, folded, forge_named = entry
+            if lexical is None:
                 if self._glob_covers(c):
                     return True
                 continue
-            if not c:
-                continue
-            if self.forge and ".forge" in c.casefold().replace("\\", "/").split("/"):
+            if self.forge and forge_named:
                 return True
-            lexical = os.path.normpath(os.path.join(self.root, c))
-            folded = lexical.casefold()
             if folded in self._dir_set or folded.startswith(self._prefixes):
                 return True
             lexicals.append(lexical)
