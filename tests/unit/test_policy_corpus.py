@@ -5,9 +5,11 @@ bash really executes (or said it could not know)."""
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import subprocess
 import tempfile
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +174,17 @@ def bash_oracle() -> Path:
     shutil.rmtree(box, ignore_errors=True)
 
 
+def _wait_for_eof(fd: int, timeout: float) -> None:
+    """Block until every holder of the pipe's write end has closed it (at most `timeout` s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, "a program bash started was still running after its deadline"
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready and not os.read(fd, 4096):
+            return
+
+
 def _run_bash(command: str, stubs: Path, case_id: str) -> list[tuple[str, ...]]:
     """The argument vectors of the stubbed programs bash executes for `command`."""
     log = stubs.parent / f"log-{case_id}"
@@ -182,22 +195,35 @@ def _run_bash(command: str, stubs: Path, case_id: str) -> list[tuple[str, ...]]:
         "LC_ALL": "C.UTF-8",
         "FORGE_ORACLE_LOG": str(log),
     }
-    subprocess.run(
-        [
-            "/bin/bash" if os.path.exists("/bin/bash") else shutil.which("bash") or "bash",
-            "--norc",
-            "--noprofile",
-            "-c",
-            command,
-        ],
-        cwd=stubs.parent / "work",
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        timeout=20,
-        check=False,
-    )
+    # bash returns without waiting for a process substitution or a background job: every program it
+    # starts inherits the write end of this pipe, and its end of file says the last of them has exited
+    # (so the log is read whole, not while a late stub is still writing its record).
+    done_r, done_w = os.pipe()
+    try:
+        subprocess.run(
+            [
+                "/bin/bash" if os.path.exists("/bin/bash") else shutil.which("bash") or "bash",
+                "--norc",
+                "--noprofile",
+                "-c",
+                command,
+            ],
+            cwd=stubs.parent / "work",
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(done_w,),
+            timeout=20,
+            check=False,
+        )
+        os.close(done_w)
+        done_w = -1
+        _wait_for_eof(done_r, 20)
+    finally:
+        os.close(done_r)
+        if done_w >= 0:
+            os.close(done_w)
     records = log.read_bytes().decode("utf-8", "replace").split("\x1e")
     return [tuple(r.split("\x1f")) for r in records if r]
 
