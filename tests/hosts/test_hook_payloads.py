@@ -18,6 +18,7 @@ from hostkit import SHELL_TOOL, Hooked, make_project, payload
 from forge_tui.core.project import find_project
 from forge_tui.core.verify import verify_project
 from forge_tui.hooks.actions import input_digest
+from forge_tui.hooks.agent import WAIT_MARGIN_S
 
 HOSTS = ("claude-code", "codex", "gemini")
 
@@ -124,8 +125,15 @@ def test_pending_request_waits_and_a_reviewers_approval_allows(hooked: Hooked, h
     assert decision == "allow" and "approved by alice" in reason and rid in reason
 
 
+# A deadline no longer than the hook's wait margin: the daemon waits 0 s for a reviewer and answers "still
+# pending" at once, and the hook has the whole margin for that answer (a 1 s deadline was sometimes spent
+# on a loaded machine before the daemon's first answer, and the hook then denied for its deadline instead).
+SHORT_DEADLINE = WAIT_MARGIN_S
+
+
 def test_the_hooks_own_deadline_denies_a_request_still_pending(hooked: Hooked) -> None:
-    r = hooked.hook("codex", payload("codex", "pre", "Bash", {"command": "git push origin main"}), deadline=2)
+    call = payload("codex", "pre", "Bash", {"command": "git push origin main"})
+    r = hooked.hook("codex", call, deadline=SHORT_DEADLINE)
     assert r.returncode == 2
     decision, reason = decision_of("codex", r.stdout)
     assert decision == "deny" and "still waiting for a reviewer" in reason
@@ -137,7 +145,7 @@ def test_asking_again_after_the_deadline_waits_on_the_same_request(hooked: Hooke
     env = enrol_alice(hooked)
     call = payload("codex", "pre", "Bash", {"command": "git push origin main"})
     for _ in range(2):
-        r = hooked.hook("codex", call, deadline=1)
+        r = hooked.hook("codex", call, deadline=SHORT_DEADLINE)
         assert r.returncode == 2 and "still waiting for a reviewer" in decision_of("codex", r.stdout)[1]
     pending = [d for d in hooked.records("decision") if d["body"]["status"] == "pending"]
     assert len(pending) == 1, "the retry made a second request"
