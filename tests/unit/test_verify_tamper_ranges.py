@@ -19,7 +19,11 @@ import pytest
 from forge_tui.core import verify as V
 from forge_tui.core import verify_chunk as C
 from forge_tui.core import verify_ranges as R
+from forge_tui.core.keys import load_ledger_key
 from forge_tui.core.ledger import LedgerWriter
+from forge_tui.core.merkle import CompactTree, leaf_hash
+from forge_tui.core.note import Checkpoint
+from forge_tui.core.records import build_record, format_ts
 
 TS0 = 1_830_000_000_000
 RECORDS = 40  # notes after the genesis record
@@ -181,3 +185,48 @@ def test_the_intact_ledger_passes_both_and_ranges_do_not_change_the_report(proje
     path.write_bytes(b"\n".join(bad) + b"\n")
     for fast in (False, True):
         assert _verify(project, fast=fast) == _verify(project, fast=fast, workers=1)
+
+
+def _signed_ledger(project, stamps: list[int]) -> bytes:
+    """Replace the ledger with genesis + one note per stamp (its time in ms), signed by the ledger key,
+    with a checkpoint over all of it (the writer itself never lets time run backwards)."""
+    lid = project.local_ledger_id()
+    signer = load_ledger_key(lid)
+    tracked = project.tracked_ledger(lid)
+    lines, prev, tree = [tracked.read_bytes().split(b"\n")[0]], None, CompactTree()
+    for i, ts in enumerate(stamps, 1):
+        prev = leaf_hash(lines[-1]).hex()
+        _, line = build_record(
+            log=project.origin(lid),
+            seq=i,
+            ts=format_ts(ts),
+            type_="note",
+            prev=prev,
+            signer=signer,
+            body={"text": f"note {i:03d}"},
+        )
+        lines.append(line)
+    for line in lines:
+        tree.append(leaf_hash(line))
+    data = b"\n".join(lines) + b"\n"
+    tracked.write_bytes(data)
+    project.tracked_checkpoint(lid).write_text(
+        Checkpoint(project.origin(lid), tree.size, tree.root()).sign([signer])
+    )
+    return data
+
+
+def test_time_running_backwards_is_found_at_every_range_and_part_boundary(project, monkeypatch):
+    """Each worker carries the last timestamp from one part to the next, and the parent from one
+    range to the next: a step back in time is reported at the record that takes it, wherever it is."""
+    back = {5, 9, 19, 23, 30, RECORDS}  # records whose time is earlier than the one before
+    stamps = [TS0 + 1000 * i - (5000 if i in back else 0) for i in range(1, RECORDS + 1)]
+    data = _signed_ledger(project, stamps)
+    width = len(data) // data.count(b"\n")
+    monkeypatch.setattr(R, "FAST_POOL_BYTES", 0)
+    for chunk, part in ((5, 2), (3, 1), (7, 3), (1000, 1000)):
+        monkeypatch.setattr(R, "CHUNK_BYTES", chunk * width)
+        monkeypatch.setattr(C, "PART_BYTES", part * width)
+        exit_code, found = _verify(project, fast=False)
+        assert exit_code == 1
+        assert sorted(seq for code, seq in found if code == "time_backwards") == sorted(back), (chunk, part)
