@@ -374,7 +374,7 @@ class _Parser:
         if first.dynamic:
             self._add(words, via)
             return
-        name = os.path.basename(first.text)
+        name = os.path.basename(first.text) if "/" in first.text else first.text
         if "/" in first.text and _folder(first.text) not in STANDARD_BIN_DIRS:
             self._add(words, via)  # ./env, /tmp/x/sudo: not the wrapper its name says
             return

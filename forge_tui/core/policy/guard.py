@@ -161,7 +161,7 @@ def _forge_subcommand(part: CommandView) -> str | None:
     for k, w in enumerate(words):
         if k in part.dynamic:
             continue
-        base = os.path.basename(w)
+        base = os.path.basename(w) if "/" in w else w
         if base in ("forge-tui", "forge_tui") or (base.endswith(".py") and "forge_tui" in w):
             start = k + 1
             break
