@@ -214,9 +214,23 @@ class _Parser:
         """The fast path of `parse(None)` for a line `_PLAIN_LINE` matches. On such a line `parse` only
         ever skips blanks (space, tab) and reads words, and `_read_word` takes every other character
         literally: each word is its own text, its own unquoted lead, neither quoted nor dynamic (no
-        glob or brace character). Then the same `_finish` as `parse` (keywords, assignments, wrappers)."""
-        words = [_Word(t, False, t, False) for t in self.s.replace("\t", " ").split(" ") if t]
-        self._finish(words, [])
+        glob or brace character). Then the same `_finish` as `parse` (keywords, assignments, wrappers).
+
+        Most such lines are one ordinary command: a first word with no slash that is no keyword, no
+        assignment and no program `_emit` looks into (shells, wrappers, eval, trap, find). For those,
+        `_finish` and `_emit` only add the words as they are (`_add`): done here directly."""
+        texts = [t for t in self.s.replace("\t", " ").split(" ") if t]
+        if (
+            texts
+            and "/" not in texts[0]
+            and texts[0] not in _LOOKED_INTO
+            and not _ASSIGN_LEAD.match(texts[0])
+        ):
+            if len(self.out) >= _MAX_PARTS:
+                raise Unparseable("the command has too many parts")
+            self.out.append(SimpleCommand(tuple(texts), frozenset(), self.via))
+            return
+        self._finish([_Word(t, False, t, False) for t in texts], [])
 
     def parse(self, closer: str | None) -> None:
         """Parse a list of commands up to the end of input or, with closer=")", its matching ")"."""
@@ -849,6 +863,12 @@ _WRAPPERS: dict[str, _Options] = {
         frozenset({"portability", "verbose", "append", "quiet"}),
     ),
 }
+
+
+# First words that `_finish` or `_emit` treat specially (see `_Parser.plain`).
+_LOOKED_INTO = frozenset(
+    _SEQUENCING_WORDS | _REFUSED_KEYWORDS | _SHELLS | set(_WRAPPERS) | {"for", "eval", "trap", "find"}
+)
 
 
 def _skip_options(words: list[_Word], spec: _Options) -> int:
