@@ -4,8 +4,11 @@ strictly, check its shape and signature, and keep the few fields the forensic ru
 summary). `forge_tui.core.verify` splits the file into ranges, runs this over both cores and puts the
 results together in ledger order.
 
-The hash chain is checked a whole range at a time with C-level operations; only a range where that
-finds something is walked line by line, which words each finding exactly.
+A range is read a part (PART_BYTES) at a time, and every pass runs over one part's lines while they
+are in the cache. The hash chain is checked a whole part at a time with C-level operations; only a
+part where that finds something is walked line by line, which words each finding exactly. A record
+whose fields after `body` are plain (`_plain_record`) has only its body decoded and re-encoded; every
+other line takes the strict parse.
 """
 
 from __future__ import annotations
