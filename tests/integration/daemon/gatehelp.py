@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -156,23 +155,25 @@ def sign(
 # ---- subprocess daemons ------------------------------------------------------------------------
 
 
-def wait_for_socket(path: Path, proc: subprocess.Popen | None = None, timeout: float = 10.0) -> None:
-    """Bounded polling of a condition (the socket accepts a connection), not a sleep-as-synchronisation."""
+def wait_for_socket(path: Path, proc: subprocess.Popen | None = None, timeout: float = 60.0) -> None:
+    """Bounded polling until the daemon answers `hello` on `path` (not a sleep-as-synchronisation).
+
+    An answer, not a bare connect(): the daemon binds its agent socket before its reviewer socket, and a
+    connect() to the first can succeed in between (4 of 15 starts on a loaded machine, for up to 0.3 ms),
+    after which a test that opens the reviewer socket finds nothing there. The daemon serves no request
+    before its startup has bound both. The deadline is generous: a daemon starts in about a second, but
+    a loaded 2-core machine has taken several."""
+    from forge_tui.daemon.spawn import daemon_answers
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise AssertionError(
                 f"daemon exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}"
             )
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(0.2)
-        try:
-            s.connect(str(path))
+        if path.exists() and daemon_answers(path, timeout=max(0.2, min(5.0, deadline - time.monotonic()))):
             return
-        except OSError:
-            time.sleep(0.02)  # polling interval of a bounded condition loop
-        finally:
-            s.close()
+        time.sleep(0.02)  # polling interval of a bounded condition loop
     raise AssertionError(f"no daemon answered on {path} within {timeout} s")
 
 
