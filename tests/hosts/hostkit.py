@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ledger_read import complete_records
 
 from forge_tui.client import Client
 from forge_tui.core.project import Project, init_project
@@ -80,7 +81,7 @@ class Hooked:
         """The authoritative ledger's records, oldest first (optionally of one type)."""
         lid = self.project.local_ledger_id()
         path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
-        recs = [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
+        recs = complete_records(path)
         return [r for r in recs if type_ is None or r["type"] == type_]
 
     def query(self, **filters: Any) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ledger_read import complete_records
 
 from forge_tui.client import Client
 from forge_tui.core.keys import create_reviewer_key
@@ -83,7 +84,7 @@ class PairWorld:
     def records(self) -> list[dict]:
         lid = self.project.local_ledger_id()
         path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
-        return [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
+        return complete_records(path)
 
 
 def _useradd(name: str) -> pwd.struct_passwd:

@@ -8,7 +8,6 @@ They set what they need themselves, with or without tests/conftest.py's autouse 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ledger_read import complete_records
 from rpc_kit import RPC
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
@@ -85,7 +85,7 @@ class ConsoleWorld:
     def records(self) -> list[dict[str, Any]]:
         lid = self.project.local_ledger_id()
         path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
-        return [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
+        return complete_records(path)
 
     async def start_daemon(self) -> Daemon:
         d = Daemon(self.project, self.sock, review_socket_path=self.review_sock, policy_debounce_ms=50)

@@ -7,7 +7,6 @@ needs themselves so they work with or without it.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledger_read import complete_lines, complete_records
 from settle_kit import ledger_settled as settled
 
 from forge_tui.core.keys import ReviewerKey
@@ -75,12 +75,12 @@ class World:
         """Every record of the authoritative ledger copy, in order."""
         lid = self.project.local_ledger_id()
         path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
-        return [json.loads(line) for line in path.read_bytes().split(b"\n") if line]
+        return complete_records(path)
 
     def ledger_lines(self) -> list[bytes]:
         lid = self.project.local_ledger_id()
         path = self.project.state_dir / "ledger" / f"{lid}.jsonl"
-        return [line for line in path.read_bytes().split(b"\n") if line]
+        return complete_lines(path)
 
 
 def reviewer_key(name: str) -> ReviewerKey:
