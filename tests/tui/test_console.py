@@ -682,7 +682,7 @@ def test_forge_tui_without_a_command_starts_the_daemon_and_opens_the_console(mon
     assert not daemon_answers(sock)
     try:
         assert cli.main([]) == 0
-        assert daemon_answers(sock) and daemon_answers(review)
+        assert daemon_answers(sock, timeout=30) and daemon_answers(review, timeout=30)
         (app,) = opened  # the console talks to the reviewer socket, the agent socket stays the agents'
         assert app.socket == review and app.project.project_id == world.project.project_id
     finally:
