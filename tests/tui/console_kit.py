@@ -181,7 +181,7 @@ def auth_edit(summary: str = "Shorten session lifetime") -> dict[str, Any]:
     return {"kind": "file.write", "tool": "Edit", "paths": ["src/auth/session.py"], "summary": summary}
 
 
-async def wait_until(pilot, cond: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+async def wait_until(pilot, cond: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     """Let the app run until `cond()` is truthy; fail after `timeout` s. A bounded condition wait: each
     round lets Textual process its messages (pilot.pause) and the daemon serve its sockets."""
     deadline = time.monotonic() + timeout

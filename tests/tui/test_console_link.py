@@ -51,7 +51,7 @@ async def answer(reader, writer, results: dict, *, protocol: int = 1) -> None:
         await writer.drain()
 
 
-async def until(cond, timeout: float = 5.0) -> None:
+async def until(cond, timeout: float = 30.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not cond():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
