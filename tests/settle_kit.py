@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 
-def ledger_settled(project, timeout: float = 10.0) -> bool:
+def ledger_settled(project, timeout: float = 60.0) -> bool:
     """True when the signed checkpoint covers every record of this machine's ledger and the tracked
     copy and checkpoint equal the authoritative ones (False at the deadline)."""
     lid = project.local_ledger_id()

@@ -212,7 +212,7 @@ def run_cli(
     )
 
 
-def ledger_settled(world: World, timeout: float = 10.0) -> bool:
+def ledger_settled(world: World, timeout: float = 60.0) -> bool:
     """settle_kit.ledger_settled for a World (see there)."""
     return settled(world.project, timeout)
 
