@@ -8,13 +8,16 @@ Caches stay warm, as in the daemon (the same command lines come back); every dec
 the links of the paths and words it checks. Prints medians in microseconds per decision.
 
     .venv/bin/python bench/policy.py --distinct [--baseline SRC] [--reps 7] [--batches 5] [--loops 1000]
+                                     [--callgrind]
 
 --distinct decides actions never seen before (each command and path carries a fresh number, so the
 parse and guard caches miss, as with real agents), in child processes that alternate: this tree and
 the tree in SRC (a folder holding an older `forge_tui/`, e.g. `git worktree add --detach /tmp/x
 <commit>`). Each child times, batch after batch in CPU time (process_time), a trivial anchor on the
 actions (a JSON round trip and `shlex.split` of the command) and then `decide()` on the same actions:
-the ratio of the two, taken batch by batch, is what load on a shared machine disturbs least. Two mixes: `gate` (bench/gate.py's policy and its --distinct commands) and `solo` (the solo
+the ratio of the two, taken batch by batch, is what load on a shared machine disturbs least.
+--callgrind also counts the instructions per decision of each tree with valgrind, which load does not
+change at all. Two mixes: `gate` (bench/gate.py's policy and its --distinct commands) and `solo` (the solo
 pack on tests, git, ls, ruff, rm, a write and a read). Prints medians and ratios.
 """
 
@@ -24,7 +27,9 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -147,6 +152,10 @@ def _child(args: argparse.Namespace) -> None:
     for a in distinct_actions(args.mix, 200, 0):  # warm-up: imports, compiled patterns, guards
         dec(pol, a, ctx)
         _anchor(a)
+    if args.count_only:  # for --callgrind: only the decisions, nothing else to count
+        for a in distinct_actions(args.mix, args.loops, 1):
+            dec(pol, a, ctx)
+        return
     decide_us, anchor_us = [], []
     for rep in range(args.reps):
         actions = distinct_actions(args.mix, args.loops, rep + 1)
@@ -218,6 +227,33 @@ def distinct(args: argparse.Namespace) -> None:
             )
         )
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if args.callgrind:
+        callgrind(engines, root, env)
+
+
+def callgrind(engines: dict[str, str], root: Path, env: dict[str, str]) -> None:
+    """Instructions per decision, counted by valgrind's callgrind (user-space instructions: the same on
+    a loaded machine as on a quiet one; the kernel's share of lstat is not in it): the difference
+    between a child deciding 300 new actions and one deciding 20, over 280."""
+    if shutil.which("valgrind") is None:
+        print("callgrind: valgrind not found")
+        return
+    print("instructions per decision (callgrind, user space):")
+    for mix in ("gate", "solo"):
+        counts: dict[str, float] = {}
+        for name, src in engines.items():
+            totals = []
+            for loops in (20, 300):
+                cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+                cmd += [__file__, "--child", "--count-only", "--mix", mix, "--root", str(root), "--src", src]
+                cmd += ["--loops", str(loops)]
+                err = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stderr
+                totals.append(int(re.search(r"Collected : (\d+)", err).group(1)))  # type: ignore[union-attr]
+            counts[name] = (totals[1] - totals[0]) / 280
+        line = ", ".join(f"{name} {n:,.0f}" for name, n in counts.items())
+        if "baseline" in counts:
+            line += f"; ratio {counts['this tree'] / counts['baseline']:.3f}"
+        print(f"  mix {mix}: {line}")
 
 
 def main() -> None:
@@ -226,7 +262,11 @@ def main() -> None:
     ap.add_argument("--loops", type=int, default=2000)
     ap.add_argument("--distinct", action="store_true", help="actions never seen before, in child processes")
     ap.add_argument("--baseline", metavar="SRC", help="with --distinct: also time the forge_tui in SRC")
+    ap.add_argument(
+        "--callgrind", action="store_true", help="with --distinct: also count instructions (valgrind)"
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--count-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mix", default="gate", help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
     ap.add_argument("--batches", type=int, default=5, help="with --distinct: batches per child process")
