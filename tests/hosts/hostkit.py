@@ -44,7 +44,7 @@ class Hooked:
         return self.project.root
 
     def start(self) -> None:
-        self.proc = start_daemon(self.root, self.sock, log_path=self.root.parent / "daemon.log")
+        self.proc = start_daemon(self.root, self.sock, log_path=self.root.parent / "daemon.log", timeout=60)
 
     def stop(self) -> None:
         if self.proc is not None:

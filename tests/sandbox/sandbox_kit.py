@@ -174,7 +174,7 @@ def make_box(*, daemon: bool = True, runtime: str = "forge") -> Box:
     if daemon:
         from forge_tui.daemon.spawn import start_daemon
 
-        box.daemon = start_daemon(root, box.agent_sock, log_path=box.log, env=env)
+        box.daemon = start_daemon(root, box.agent_sock, log_path=box.log, env=env, timeout=60)
         assert box.review_sock.exists(), "the daemon should listen on the reviewer socket too"
     return box
 

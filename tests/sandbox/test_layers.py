@@ -73,7 +73,7 @@ def test_agent_socket_survives_a_daemon_restart(xdg_box):
     try:
         assert inner.stdout.readline().strip() == "ready"
         stop_daemon(box.daemon)
-        box.daemon = start_daemon(box.root, box.agent_sock, log_path=box.log, env=box.env)
+        box.daemon = start_daemon(box.root, box.agent_sock, log_path=box.log, env=box.env, timeout=60)
         out, _ = inner.communicate("go\n", timeout=60)
         assert out.strip().splitlines()[-1] == "ok"
     finally:

@@ -31,7 +31,7 @@ def pair_box():
     os.chmod(state / "pair.toml", 0o600)
     sock = default_socket(b.project_id)
     try:
-        b.daemon = start_daemon(b.root, b.agent_sock, log_path=b.log, env=b.env)
+        b.daemon = start_daemon(b.root, b.agent_sock, log_path=b.log, env=b.env, timeout=60)
         yield b, sock
     finally:
         close_box(b)
