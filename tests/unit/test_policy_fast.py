@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forge_tui.core import shell
 from forge_tui.core.policy import CACHES, Context, Evaluation, Policy, decide, load_policy
@@ -248,3 +250,33 @@ def test_decide_equals_the_reference_on_generated_actions(world: World) -> None:
     actions = _generated(400, seed=12)
     actions += [{"kind": "shell.exec", "command": 7}, "not an object", {"kind": "file.write", "paths": 3}]
     assert _check_all(actions, world) >= 6 * 400
+
+
+_WORD_PARTS = (
+    ".forge", ".FORGE", "forgelink", "datalink", "keys", "src", "..", ".", "~", "$HOME", "${HOME}", "*",
+    ".f*", "?", "[d]", "--out=", "of=", "-o", "x", "/", "etclink", "dangling", "applink",
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_WORD_PARTS), min_size=1, max_size=5).map("/".join)
+    | st.lists(st.sampled_from(_WORD_PARTS), min_size=1, max_size=3).map("".join),
+    st.booleans(),
+)
+def test_a_word_the_private_guard_covers_the_guard_covers(world: World, word: str, dynamic: bool) -> None:
+    """If this fails, check_builtins may miss a private folder: it asks the private guard only about
+    the words the full guard covers (its folders are the private ones and .forge)."""
+    data = world.home / ".local" / "share" / "forge-tui"
+    guard, private = gd.Guard.pair(str(world.root), (data,))
+    if private.covers_word(word, dynamic, {}):
+        assert guard.covers_word(word, dynamic, {}), word
+
+
+def test_the_private_guard_covers_some_words(world: World) -> None:
+    """If this fails, the implication above is checked on no word the private guard covers (vacuous)."""
+    data = world.home / ".local" / "share" / "forge-tui"
+    guard, private = gd.Guard.pair(str(world.root), (data,))
+    for word in ("datalink/keys", "--out=datalink/x", "~/.local/share/forge-tui/keys", "../.l*/share/f*/keys"):
+        dynamic = "*" in word
+        assert private.covers_word(word, dynamic, {}) and guard.covers_word(word, dynamic, {}), word

@@ -115,12 +115,13 @@ def check_builtins(
             in_protected_cwd = True
             continue
         src_dyn = part.source.dynamic if part.source is not None else part.dynamic
-        for k, w in enumerate(source):
-            if k > 0 and private.covers_word(w, k in src_dyn, seen):
+        # The words `guard` covers. `private` covers no word `guard` does not (its folders are among
+        # guard's, which adds .forge): only those words can name a private folder, checked in order.
+        named = [k for k, w in enumerate(source) if k > 0 and guard.covers_word(w, k in src_dyn, seen)]
+        for k in named:
+            if private.covers_word(source[k], k in src_dyn, seen):
                 return BuiltinHit(protect, f"{secret} (`{part.text()}`)", part=n)
-        mentions = in_protected_cwd or any(
-            guard.covers_word(w, k in src_dyn, seen) for k, w in enumerate(source) if k > 0
-        )
+        mentions = in_protected_cwd or bool(named)
         if mentions and not _reads_only(part):
             return BuiltinHit(
                 protect,
