@@ -27,7 +27,7 @@ def world(monkeypatch):
         monkeypatch.setenv(key, os.environ.get(key, ""))
         monkeypatch.delenv(key)
     w = make_world()  # under /tmp: socket paths must stay under 107 bytes
-    proc = start_daemon(w.project.root, w.sock, log_path=w.home / "daemon.log", env=w.env)
+    proc = start_daemon(w.project.root, w.sock, log_path=w.home / "daemon.log", env=w.env, timeout=60)
     yield w
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
