@@ -277,6 +277,11 @@ def test_the_private_guard_covers_some_words(world: World) -> None:
     """If this fails, the implication above is checked on no word the private guard covers (vacuous)."""
     data = world.home / ".local" / "share" / "forge-tui"
     guard, private = gd.Guard.pair(str(world.root), (data,))
-    for word in ("datalink/keys", "--out=datalink/x", "~/.local/share/forge-tui/keys", "../.l*/share/f*/keys"):
+    for word in (
+        "datalink/keys",
+        "--out=datalink/x",
+        "~/.local/share/forge-tui/keys",
+        "../.l*/share/f*/keys",
+    ):
         dynamic = "*" in word
         assert private.covers_word(word, dynamic, {}) and guard.covers_word(word, dynamic, {}), word
