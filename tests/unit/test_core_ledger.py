@@ -501,7 +501,17 @@ OPS = st.lists(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# The list replaces the suite profile's (tests/conftest.py), so it names too_slow again: generation is
+# timed, and a loaded 2-core machine is slow.
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(ops=OPS)
 def test_writer_history_always_verifies(tmp_path_factory, ops):
     import tempfile
