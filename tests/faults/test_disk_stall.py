@@ -27,7 +27,7 @@ from forge_tui.hooks.settings import DEADLINE_MARGIN_S, HOOK_SCRIPT, TIMEOUT_MAR
 
 DEADLINE = 2.0  # the hook's own deadline (init writes the host's timeout above it)
 HOST_TIMEOUT = DEADLINE + TIMEOUT_MARGIN_S - DEADLINE_MARGIN_S
-STALL = 6  # seconds the ledger's fdatasync is held: well past the hook's deadline
+STALL = 10  # seconds the ledger's fdatasync is held: well past the hook's deadline
 assert STALL > DEADLINE + 2
 
 
