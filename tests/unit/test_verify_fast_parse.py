@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from line_mutations import mutations
 
 from forge_tui.core.jcs import canonical, parse_canonical
 from forge_tui.core.verify import _parse_line, _signed_bytes
@@ -72,21 +73,6 @@ def outcome(fn, line):
         return ("error", None)
 
 
-def mutations(rng: random.Random, n: int):
-    for _ in range(n):
-        line = bytearray(BASE)
-        for _ in range(rng.randint(1, 3)):
-            i = rng.randrange(len(line) + 1)
-            op = rng.random()
-            if op < 0.4:
-                line[i:i] = rng.choice(PIECES)
-            elif op < 0.7 and i < len(line):
-                del line[i : i + rng.randint(1, 4)]
-            elif i < len(line):
-                line[i : i + 1] = rng.choice(PIECES)
-        yield bytes(line)
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_fast_parse_agrees_with_parse_canonical(seed):
     rng = random.Random(seed)
@@ -94,7 +80,7 @@ def test_fast_parse_agrees_with_parse_canonical(seed):
         outcome(_parse_line, BASE) == outcome(parse_canonical, BASE) and outcome(_parse_line, BASE)[0] == "ok"
     )
     accepted = 0
-    for line in mutations(rng, 3000):
+    for line in mutations(rng, BASE, 3000, PIECES, edits=3, cut=4):
         fast, full = outcome(_parse_line, line), outcome(parse_canonical, line)
         assert fast == full, line
         accepted += fast[0] == "ok"

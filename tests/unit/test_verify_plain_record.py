@@ -9,6 +9,7 @@ import base64
 import random
 
 import pytest
+from line_mutations import mutations
 
 from forge_tui.core import verify_chunk as C
 from forge_tui.core.jcs import canonical, parse_canonical
@@ -93,27 +94,12 @@ def _strict(line: bytes):
     return rec, base64.b64decode(rec["sig"]) + signing_message(rec)
 
 
-def _mutations(rng: random.Random, base: bytes, n: int):
-    for _ in range(n):
-        line = bytearray(base)
-        for _ in range(rng.randint(1, 2)):
-            i = rng.randrange(len(line) + 1)
-            op = rng.random()
-            if op < 0.4:
-                line[i:i] = rng.choice(PIECES)
-            elif op < 0.7 and i < len(line):
-                del line[i : i + rng.randint(1, 3)]
-            elif i < len(line):
-                line[i : i + 1] = rng.choice(PIECES)
-        yield bytes(line)
-
-
 @pytest.mark.parametrize("seed", range(3))
 def test_plain_record_gives_the_strict_answer_or_declines(seed):
     rng = random.Random(seed)
     taken = 0
     for base in BASES:
-        for line in [base, *_mutations(rng, base, 800)]:
+        for line in [base, *mutations(rng, base, 800, PIECES)]:
             got = C._plain_record(line)
             if got is not None:
                 assert got == _strict(line), line
