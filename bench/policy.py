@@ -40,6 +40,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import gate as gate_bench  # noqa: E402  (bench/, the script's folder, is first on sys.path)
+
 from forge_tui.core.policy import Context, decide, load_policy  # noqa: E402
 from forge_tui.core.shell import parse_command  # noqa: E402
 
@@ -82,22 +84,8 @@ def _per_decision_us(fn, loops: int) -> float:
     return (time.perf_counter() - start) / (loops * len(ACTIONS)) * 1e6
 
 
-GATE_POLICY = """\
-version = 1
-default = "ask"
-approval_timeout = "10m"
-
-[[rule]]
-id = "tests"
-match = { kind = "shell.exec", command = ["pytest*"] }
-decision = "allow"
-
-[[rule]]
-id = "no-rm"
-match = { kind = "shell.exec", command = ["rm -rf *"] }
-decision = "deny"
-reason = "no recursive deletes"
-"""
+# The policy bench/gate.py runs its daemon with: the gate mix decides what the gate bench decides.
+GATE_POLICY = gate_bench.POLICY
 
 
 def distinct_actions(mix: str, n: int, salt: int) -> list[dict]:
