@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from line_mutations import mutations
+from line_mutations import JSON_PIECES, mutations
 
 from forge_tui.core.jcs import canonical, parse_canonical
 from forge_tui.core.verify import _parse_line, _signed_bytes
@@ -24,46 +24,7 @@ BASE = canonical(
         "sig": "A" * 86 + "==",
     }
 )
-PIECES = [
-    b" ",
-    b"\r",
-    b"\t",
-    b"0",
-    b"1",
-    b"-",
-    b".",
-    b"e",
-    b"E",
-    b"+",
-    b'"',
-    b"\\",
-    b"/",
-    b"u",
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b",",
-    b":",
-    b"\x00",
-    b"\x7f",
-    b"\xc3\xa9",
-    b"\xff",
-    b"\\u00e9",
-    b"\\ud800",
-    b"\\u0041",
-    b"9007199254740992",
-    b"NaN",
-    b"Infinity",
-    b"1.0",
-    b"1e2",
-    b"-0",
-    b"00",
-    b'"a":1,',
-    b'"v":1,',
-    "e\u0301".encode(),
-    "\U0001f600".encode(),
-]
+PIECES = JSON_PIECES
 
 
 def outcome(fn, line):

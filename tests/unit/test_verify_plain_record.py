@@ -9,7 +9,7 @@ import base64
 import random
 
 import pytest
-from line_mutations import mutations
+from line_mutations import JSON_PIECES, mutations
 
 from forge_tui.core import verify_chunk as C
 from forge_tui.core.jcs import canonical, parse_canonical
@@ -48,32 +48,9 @@ BASES = [
     _line(type="reviewer", body={}),  # lacks what a reviewer record needs
     _line(kid="k with space ~ and [brackets]"),
 ]
+# The JSON pieces, and pieces of the record's own fields (where the quick path's pattern could be fooled).
 PIECES = [
-    b" ",
-    b"0",
-    b"1",
-    b"-",
-    b".",
-    b"e",
-    b'"',
-    b"\\",
-    b"/",
-    b"{",
-    b"}",
-    b"[",
-    b"]",
-    b",",
-    b":",
-    b"\x00",
-    b"\x7f",
-    b"\xc3\xa9",
-    b"\\u0041",
-    b"9007199254740992",
-    b"1.0",
-    b"-0",
-    b"00",
-    b'"a":1,',
-    b'"v":1,',
+    *JSON_PIECES,
     b'"kid":"x",',
     b',"kid":"',
     b'"body":{},',
