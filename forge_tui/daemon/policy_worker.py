@@ -89,9 +89,13 @@ def serve(sock: socket.socket) -> None:
         if not chunk:
             return  # the daemon closed its end or is gone
         buf += chunk
-        replies = [r for m in split_frames(buf) if (r := state.handle(pickle.loads(m))) is not None]
-        if replies:
-            sock.sendall(b"".join(replies))  # every answer to what one read brought, in one write
+        for m in split_frames(buf):
+            reply = state.handle(pickle.loads(m))
+            if reply is not None:
+                # Each answer leaves as soon as it is decided: the daemon builds and signs the records of
+                # the first requests of a burst while this worker still decides the rest (one write for
+                # a whole burst made the two processes take turns).
+                sock.sendall(reply)
 
 
 def main(argv: list[str]) -> int:
