@@ -33,6 +33,7 @@ from forge_tui.daemon.policy_worker import (
     READY,
     SET_CONTEXT,
     SET_POLICY,
+    evaluation_from_wire,
     frame,
     split_frames,
 )
@@ -181,10 +182,10 @@ class PolicyOffload:
             return
         self._link, self._transport = link, transport
 
-    def _received(self, link: _Link, raw: bytes) -> None:
+    def _received(self, link: _Link, raw: bytearray) -> None:
         if link is not self._link:
             return  # an older worker's late answer: its callers heard WorkerStopped already
-        rid, evaluation, error = pickle.loads(raw)
+        rid, wire, error = pickle.loads(raw)
         if rid == READY:
             self._ready = self._transport is not None
             self.log(f"policy worker {self.pid} ready: decisions under load are evaluated there")
@@ -196,7 +197,7 @@ class PolicyOffload:
         if error is not None:
             fut.set_exception(RuntimeError(error))
         else:
-            fut.set_result(evaluation)
+            fut.set_result(evaluation_from_wire(wire))
 
     def _lost(self, link: _Link, why: str) -> None:
         proc = link.proc

@@ -10,9 +10,11 @@ Frames both ways: a 4-byte big-endian length, then a pickle. The daemon sends, i
   (SET_POLICY, policy)              the policy later requests are decided under,
   (SET_CONTEXT, context)            the Context later requests are decided in (without prior steps),
   (EVALUATE, id, action, prior)     decide `action` with `prior` as the prior succeeded rule ids;
-the worker answers each EVALUATE with (id, evaluation, None), or (id, None, "why") when it raised, in
-the order received, and first sends (READY, None, None) once it is loaded. Only the daemon's own child
-reads the daemon's pickles and the other way round (same user, a private socket pair).
+the worker answers each EVALUATE with (id, wire, None), `wire` the Evaluation as plain tuples
+(`evaluation_wire`, read back by `evaluation_from_wire`: a pickle of strings and tuples costs both
+sides a third of one of the dataclasses), or (id, None, "why") when it raised, in the order received,
+and first sends (READY, None, None) once it is loaded. Only the daemon's own child reads the daemon's
+pickles and the other way round (same user, a private socket pair).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import sys
 from dataclasses import replace
 
 from forge_tui.core.policy import decide, default_policy
-from forge_tui.core.policy.model import Context
+from forge_tui.core.policy.model import Context, Evaluation, PartDecision, RuleMatch
 
 HEADER = struct.Struct(">I")
 EVALUATE, SET_POLICY, SET_CONTEXT = 0, 1, 2
@@ -39,9 +41,58 @@ def frame(obj: object) -> bytes:
     return HEADER.pack(len(data)) + data
 
 
-def split_frames(buf: bytearray) -> list[bytes]:
-    """Take every complete frame out of the front of `buf` (a partial one stays)."""
-    out: list[bytes] = []
+# The fields `evaluation_wire` sends, in order (tests/unit/test_policy_wire.py holds them to the
+# dataclasses': a field added there and not here fails that test, never silently drops a value).
+EVALUATION_FIELDS = (
+    "decision", "rule", "rules", "reason", "approvals", "distinct_from", "missing_prior", "matches",
+    "parts", "unparseable", "instead",
+)  # fmt: skip
+RULE_MATCH_FIELDS = ("rule_id", "decision", "why")
+PART_DECISION_FIELDS = ("kind", "text", "decision", "rule", "via")
+
+
+def evaluation_wire(ev: Evaluation) -> tuple:
+    """The Evaluation as a tuple of its fields (EVALUATION_FIELDS), its matches and parts as tuples of
+    theirs: what the worker pickles instead of the dataclasses."""
+    return (
+        ev.decision,
+        ev.rule,
+        ev.rules,
+        ev.reason,
+        ev.approvals,
+        ev.distinct_from,
+        ev.missing_prior,
+        tuple([(m.rule_id, m.decision, m.why) for m in ev.matches]),
+        tuple([(p.kind, p.text, p.decision, p.rule, p.via) for p in ev.parts]),
+        ev.unparseable,
+        ev.instead,
+    )
+
+
+def evaluation_from_wire(wire: tuple) -> Evaluation:
+    """The Evaluation `evaluation_wire` gave `wire` for (equal in every field)."""
+    decision, rule, rules, reason, approvals, distinct_from, missing, matches, parts, unparseable, instead = (
+        wire
+    )
+    return Evaluation(
+        decision,
+        rule,
+        rules,
+        reason,
+        approvals,
+        distinct_from,
+        missing,
+        tuple([RuleMatch(*m) for m in matches]),
+        tuple([PartDecision(*p) for p in parts]),
+        unparseable,
+        instead,
+    )
+
+
+def split_frames(buf: bytearray) -> list[bytearray]:
+    """Take every complete frame out of the front of `buf` (a partial one stays); each is a copy that
+    `pickle.loads` reads as it is."""
+    out: list[bytearray] = []
     pos = 0
     n = len(buf)
     while n - pos >= HEADER.size:
@@ -49,7 +100,7 @@ def split_frames(buf: bytearray) -> list[bytes]:
         end = pos + HEADER.size + size
         if end > n:
             break
-        out.append(bytes(buf[pos + HEADER.size : end]))
+        out.append(buf[pos + HEADER.size : end])
         pos = end
     if pos:
         del buf[:pos]
@@ -75,7 +126,7 @@ class _State:
     def evaluate(self, rid: int, action, prior: frozenset[str]) -> bytes:
         try:
             ctx = self.context if not prior else replace(self.context, prior_succeeded=prior)
-            return frame((rid, decide(self.policy, action, ctx), None))
+            return frame((rid, evaluation_wire(decide(self.policy, action, ctx)), None))
         except Exception as exc:  # the daemon denies (builtin:policy-error), as for a raise in-process
             return frame((rid, None, f"{type(exc).__name__}: {exc}"))
 
