@@ -40,6 +40,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from forge_tui.core.fastinit import fast_init
+
 REDIRECT = "<redirect>"
 ASSIGN = "<assign>"
 XARGS_WORD = "<stdin-args>"
@@ -81,6 +83,7 @@ class Unparseable(Exception):
     """The command uses shell syntax this splitter cannot analyse with confidence (never fail open)."""
 
 
+@fast_init
 @dataclass(frozen=True)
 class SimpleCommand:
     """One simple command (or a `<redirect>` / `<assign>` pseudo command) of a command line."""
@@ -228,7 +231,13 @@ class _Parser:
         ):
             if len(self.out) >= _MAX_PARTS:
                 raise Unparseable("the command has too many parts")
-            self.out.append(SimpleCommand(tuple(texts), frozenset(), self.via))
+            cmd = SimpleCommand(tuple(texts), frozenset(), self.via)
+            if self.s.isascii():
+                # No word needs quotes to be shown (`_display`): the line holds none of the characters
+                # `_NEEDS_QUOTES` names but blanks (space and tab, which split it; other ASCII blanks
+                # are control characters or newlines, refused before): `text()` is the words joined.
+                object.__setattr__(cmd, "_text", " ".join(texts))
+            self.out.append(cmd)
             return
         self._finish([_Word(t, False, t, False) for t in texts], [])
 

@@ -1,6 +1,6 @@
 """The shell parser's fast path for plain lines (`_Parser.plain`) is honest: on every command of the
 evasion corpus and on a generated set, the parser with the fast path gives exactly what the full parser
-gives (the same simple commands, or the same refusal)."""
+gives (the same simple commands, each shown the same, or the same refusal)."""
 
 from __future__ import annotations
 
@@ -36,8 +36,12 @@ def _outcome(parse, command: str) -> tuple:
 
 
 def _check(command: str) -> bool:
-    """Assert the two parsers agree on `command`; True if the fast path took it."""
-    assert _outcome(shell._parse, command) == _outcome(parse_full, command), repr(command)
+    """Assert the two parsers agree on `command`, and on how each command reads (`text()`, which the
+    fast path may set as it parses); True if the fast path took it."""
+    fast, full = _outcome(shell._parse, command), _outcome(parse_full, command)
+    assert fast == full, repr(command)
+    if fast[0] == "ok":
+        assert [c.text() for c in fast[1]] == [c._render() for c in full[1]], repr(command)
     return shell._PLAIN_LINE.fullmatch(command) is not None
 
 

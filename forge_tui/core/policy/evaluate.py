@@ -89,11 +89,17 @@ class _Evaluator:
         self.real_root = CACHES.trusted_realpath(self.root) if self.links else self.root
         self.prior = frozenset(context.prior_succeeded)
         self.protected = tuple(context.protected_dirs)
-        self.kind = self._field("kind")
-        self.tool = self._field("tool")
-        self.url = self._field("url")
-        self.command = self._field("command")
-        raw_paths = self.action.get("paths")
+        get = self.action.get
+        kind, tool, url, command = get("kind"), get("tool"), get("url"), get("command")
+        if not (
+            (kind is None or isinstance(kind, str))
+            and (tool is None or isinstance(tool, str))
+            and (url is None or isinstance(url, str))
+            and (command is None or isinstance(command, str))
+        ):  # one is neither: each asked in turn, as `_field` names the last bad one
+            kind, tool, url, command = (self._field(n) for n in ("kind", "tool", "url", "command"))
+        self.kind, self.tool, self.url, self.command = kind, tool, url, command
+        raw_paths = get("paths")
         if raw_paths is None:
             raw_paths = []
         elif isinstance(raw_paths, str):
@@ -103,20 +109,23 @@ class _Evaluator:
             raw_paths = [p for p in raw_paths if isinstance(p, str)] if isinstance(raw_paths, list) else []
         self.paths: list[str] = raw_paths
         self.resolved: dict[str, str] = {}  # lexical path -> realpath: each resolved once per decision
-        self.views: list[PathView] = [
-            v for p in raw_paths for v in path_views(p, self.root, self.real_root, self.links, self.resolved)
-        ]
+        self.views: list[PathView] = []
+        for p in raw_paths:
+            self.views += path_views(p, self.root, self.real_root, self.links, self.resolved)
         self.parts: tuple[CommandView, ...] = ()
         self.unparseable: str | None = None
-        if self.command is not None and self.command.strip():
+        if command is not None and command.strip():
             try:
-                parsed = parse_command(self.command)
+                parsed = parse_command(command)
                 self.parts = tuple(
-                    normalize(c, self.root, self.real_root, self.links, self.resolved) for c in parsed
+                    [normalize(c, self.root, self.real_root, self.links, self.resolved) for c in parsed]
                 )
             except Unparseable as exc:
                 self.unparseable = str(exc) or "unsupported shell syntax"
-        self.written = {k: self._written_views(v) for k, v in enumerate(self.parts) if v.writes}
+        self.written: dict[int, list[PathView]] = {}
+        for k, v in enumerate(self.parts):
+            if v.writes:
+                self.written[k] = self._written_views(v)
 
     def _field(self, name: str) -> str | None:
         value = self.action.get(name)
@@ -153,7 +162,7 @@ class _Evaluator:
         results += self._written_results(matches, counted)
 
         # The strongest part decides; among equals, one a rule decided explains more than the default.
-        top = max(results, key=lambda r: (RANK[r.decision], r.rule is not None))
+        top = results[0] if len(results) == 1 else max(results, key=_strength)
         decision, rule_id, reason = top.decision, top.rule, top.reason
         floor = self._floor(too_big)
         if floor and (rule_id is None or RANK[decision] < RANK["ask"]):
@@ -176,23 +185,29 @@ class _Evaluator:
         if hit:
             decision, rule_id, reason = "deny", hit.rule, hit.reason
 
-        distinct = frozenset({"requester"}).union(*(r.distinct_from for r in counted))
+        distinct = _REQUESTER.union(*[r.distinct_from for r in counted])
         approvals = 0
         if decision == "ask":
             approvals = max([r.approvals for r in counted if matches[r.id].decision == "ask"] + [1])
-        in_order = [r.id for r in self.p.rules if r.id in matches] if matches else []
+        policy = self.p
+        if not matches:
+            in_order: tuple[str, ...] = ()
+        elif len(matches) == 1 and policy.unique_ids:
+            in_order = tuple(matches)  # the one id, which names one rule
+        else:
+            in_order = tuple([r.id for r in policy.rules if r.id in matches])
         return Evaluation(
-            decision=decision,
-            rule=rule_id,
-            rules=tuple(in_order),
-            reason=" ".join(reason.split()),
-            approvals=approvals,
-            distinct_from=distinct,
-            missing_prior=tuple(missing),
-            matches=tuple(matches[i] for i in in_order),
-            parts=self._part_decisions(results, hit),
-            unparseable=self.unparseable,
-            instead=next((r.instead for r in self.p.rules if r.id == rule_id), None),
+            decision,
+            rule_id,
+            in_order,
+            " ".join(reason.split()),
+            approvals,
+            distinct,
+            tuple(missing),
+            tuple([matches[i] for i in in_order]),
+            self._part_decisions(results, hit),
+            self.unparseable,
+            policy.instead_of.get(rule_id) if rule_id is not None else None,
         )
 
     def _live_rules(self) -> tuple[tuple[CompiledRule, tuple[str, ...]], ...]:
@@ -356,11 +371,18 @@ class _Evaluator:
             names_program = (
                 hit_pat.program == part.program
                 and 0 not in part.dynamic
-                and all(any(w == r or w.startswith(r) for w in hit_pat.words) for r in part.explicit)
+                and (
+                    not part.explicit
+                    or all(any(w == r or w.startswith(r) for w in hit_pat.words) for r in part.explicit)
+                )
             )
             strength = min(strength, best)
             why_command = f"command part `{part.text()}` matches {hit_pat.source!r}"
-        whys = [*whys_so_far, *(w for w in (why_path, why_command) if w is not None)]
+        whys = list(whys_so_far)
+        if why_path is not None:
+            whys.append(why_path)
+        if why_command is not None:
+            whys.append(why_command)
         return strength, "; ".join(whys), names_program
 
     def _written_results(self, matches: dict[str, RuleMatch], counted: list[Rule]) -> list[_Result]:
@@ -400,12 +422,12 @@ class _Evaluator:
                 continue
             mine = [r for r in results if r.unit.cmd == k]
             if mine:
-                top = max(mine, key=lambda r: RANK[r.decision])
+                top = mine[0] if len(mine) == 1 else max(mine, key=_rank)
                 out.append(PartDecision(part.kind, part.text(), top.decision, top.rule, via))
         for k, view in enumerate(self.views):
             mine = [r for r in results if r.unit.path == k]
             if mine:
-                top = max(mine, key=lambda r: RANK[r.decision])
+                top = mine[0] if len(mine) == 1 else max(mine, key=_rank)
                 text = (
                     view.shown
                     if k == 0 or self.views[k - 1].shown != view.shown
@@ -416,6 +438,17 @@ class _Evaluator:
                 else:
                     out.append(PartDecision("path", text, top.decision, top.rule))
         return tuple(out)
+
+
+_REQUESTER = frozenset({"requester"})
+
+
+def _strength(r: _Result) -> tuple[int, bool]:
+    return RANK[r.decision], r.rule is not None
+
+
+def _rank(r: _Result) -> int:
+    return RANK[r.decision]
 
 
 _ROOTS: dict[str, str] = {}

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from forge_tui.core.fastinit import fast_init
 from forge_tui.core.policy.cache import CACHES, TRUSTED_TTL_S
 from forge_tui.core.policy.match import realpath_below
 from forge_tui.core.policy.normalize import CommandView
@@ -37,6 +38,7 @@ def data_folder() -> Path:
     return user_data_path("forge-tui")
 
 
+@fast_init
 @dataclass(frozen=True)
 class BuiltinHit:
     """A built-in rule that denies the action, and the part of it that made it."""
@@ -159,6 +161,8 @@ def _forge_subcommand(part: CommandView) -> str | None:
     start = None
     if 0 in part.dynamic and any(w in _SELF_REVIEW - {"init", "key", "keys"} for w in words):
         return "?"  # `$(which forge-tui) approve ...`: assume the worst
+    if "forge" not in " ".join(words):
+        return None  # each way below of naming forge-tui has "forge" in a word
     for k, w in enumerate(words):
         if k in part.dynamic:
             continue
@@ -213,6 +217,10 @@ def _word_candidates(word: str) -> list[str]:
         cands.append(text[2:])
     return cands
 
+
+# protected folders -> whether one is relative (then the working folder is an input of the guard):
+# a pure function of the paths, asked once per decision by `Guard.pair`.
+_RELATIVE: dict[tuple, bool] = {}
 
 _Shape = tuple[tuple[str, str | None, str, bool] | None, ...]
 
@@ -281,7 +289,13 @@ class Guard:
         """`(Guard.get(root, protected), Guard.get(root, protected, include_forge=False))`, the two
         guards of one decision, with their common inputs read once."""
         protected = tuple(protected)
-        cwd = os.getcwd() if any(not os.path.isabs(str(d)) for d in protected) else None
+        relative = _RELATIVE.get(protected)
+        if relative is None:
+            relative = any(not os.path.isabs(str(d)) for d in protected)
+            if len(_RELATIVE) >= 64:
+                _RELATIVE.clear()
+            _RELATIVE[protected] = relative
+        cwd = os.getcwd() if relative else None
         home = os.environ.get("HOME")
         return cls._get((root, protected, home, cwd, True)), cls._get((root, protected, home, cwd, False))
 

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from wcmatch import glob as wcglob
 
+from forge_tui.core.fastinit import fast_init
 from forge_tui.core.policy.model import OUTSIDE, Rule
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 MARKERS = ("<redirect>", "<assign>")
 
 
+@fast_init
 @dataclass(frozen=True)
 class PathView:
     shown: str  # the path as the action gave it

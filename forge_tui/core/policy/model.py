@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from forge_tui.core.fastinit import fast_init
+
 if TYPE_CHECKING:
     from forge_tui.core.policy.match import CompiledRule
 
@@ -64,6 +66,7 @@ class Rule:
     distinct_by: frozenset[str] = frozenset({"reviewer"})  # pair review (daemon/admission.py)
 
 
+@fast_init
 @dataclass(frozen=True)
 class RuleMatch:
     rule_id: str
@@ -71,6 +74,7 @@ class RuleMatch:
     why: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class PartDecision:
     """How one part of an action (a simple command, a redirection, an assignment, a path) was decided."""
@@ -82,6 +86,7 @@ class PartDecision:
     via: str = ""
 
 
+@fast_init
 @dataclass(frozen=True)
 class Evaluation:
     decision: str  # "allow" | "ask" | "deny"
@@ -148,11 +153,18 @@ class Policy:
     # (kind, tool, url) -> the rules whose kind/tool/url patterns match, with why (evaluate._live_rules):
     # a pure function of the policy and those three values, bounded.
     live_cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # rule id -> the `instead` of the first rule of that id; whether no two rules share an id (the loader
+    # refuses that, a Policy built otherwise may hold them): what `decide` looks up once per decision.
+    instead_of: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    unique_ids: bool = field(default=True, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         from forge_tui.core.policy.match import compile_rule
 
         object.__setattr__(self, "_compiled", tuple(compile_rule(r) for r in self.rules))
+        for r in self.rules:
+            self.instead_of.setdefault(r.id, r.instead)
+        object.__setattr__(self, "unique_ids", len(self.instead_of) == len(self.rules))
 
     @property
     def compiled(self) -> tuple[CompiledRule, ...]:

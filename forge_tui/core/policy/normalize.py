@@ -28,10 +28,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from forge_tui.core.fastinit import fast_init
 from forge_tui.core.policy.match import MARKERS, PathView, path_views
 from forge_tui.core.shell import STANDARD_BIN_DIRS, XARGS_WORD, SimpleCommand
 
 
+@fast_init
 @dataclass(frozen=True)
 class CommandView:
     """One command part as the matcher and the guard see it."""
@@ -264,7 +266,7 @@ def normalize(
         elif _looks_alike(name):
             opaque = f"the program word {name!r} has characters outside ASCII (a look-alike?)"
             explicit = never
-    if opaque is None and _has_format_chars(part.words):
+    if opaque is None and not all(w.isascii() for w in part.words) and _has_format_chars(part.words):
         opaque = "invisible or format Unicode characters in the command"
         explicit = never
     clusters: set[int] = set()
@@ -448,7 +450,21 @@ def _canonical(
 
 
 def _opaque(words: list[str], dynamic: set[int]) -> str | None:
-    """Why this command runs code the gate cannot read, or None."""
+    """Why this command runs code the gate cannot read, or None: `_opaque_full` for the programs it
+    looks into (`_OPAQUE_PROGRAMS`, or a python/pypy name), None at once for every other program."""
+    if (
+        words
+        and 0 not in dynamic
+        and words[0] not in _OPAQUE_PROGRAMS
+        and not words[0].startswith(("python", "pypy"))
+    ):
+        return None
+    return _opaque_full(words, dynamic)
+
+
+def _opaque_full(words: list[str], dynamic: set[int]) -> str | None:
+    """Why this command runs code the gate cannot read, or None (every program word in `_OPAQUE_PROGRAMS`:
+    tests/unit/test_policy_normalize_fast.py holds the two to it)."""
     if 0 in dynamic or not words:
         return None
     name = words[0]
@@ -538,6 +554,14 @@ def _opaque(words: list[str], dynamic: set[int]) -> str | None:
     return None
 
 
+# The program words `_opaque_full` can say something of (besides python*/pypy* names, whose version
+# suffix it strips): any other program word gives None there.
+_OPAQUE_PROGRAMS = frozenset(
+    {*_ALWAYS_CODE, "eval", "source", ".", *_SHELLS, *_INLINE_CODE, "[[", "test", "[", "printf", *_ASSIGNING,
+     "shopt", "hash", "git", "tar", "rsync", "ssh", "scp", "sftp", "find", "xargs"}
+)  # fmt: skip
+
+
 def _explicit(words: list[str]) -> tuple[str, ...]:
     """Besides the program, the option an allow pattern must name for an opaque part."""
     name = words[0]
@@ -599,25 +623,31 @@ def _paths_written(
     writes: list[str] = []
     destroys: list[str] = []
     name = words[0] if words else ""
-    operands = [
-        w for k, w in enumerate(words[1:], 1) if k not in clusters and (k in dynamic or not w.startswith("-"))
-    ]
-    for k, w in enumerate(words):
-        if k == 0:
-            continue
-        opt = w.split("=", 1)[0]
-        if opt in _WRITE_OPTIONS:
+    dash_o = name in _DASH_O_WRITES
+    dd = name == "dd"
+    for k in range(1, len(words)):
+        w = words[k]
+        # Every option of _WRITE_OPTIONS starts with "--" (tests/unit/test_policy_normalize_fast.py).
+        if w[:2] == "--" and (opt := w.split("=", 1)[0]) in _WRITE_OPTIONS:
             value = _option_value(words, k)
             if value:
                 writes.append(value)
                 if opt in _DESTROY_OPTIONS:
                     destroys.append(value)
-        elif name in _DASH_O_WRITES and w in ("-o", "-O", "--output") and k + 1 < len(words):
+        elif dash_o and w in ("-o", "-O", "--output") and k + 1 < len(words):
             writes.append(words[k + 1])
-        elif name in _DASH_O_WRITES and len(w) > 2 and w[:2] == "-o" and w[2] != "-":
+        elif dash_o and len(w) > 2 and w[:2] == "-o" and w[2] != "-":
             writes.append(w[2:])
-        elif name == "dd" and w.startswith("of="):
+        elif dd and w.startswith("of="):
             writes.append(w[3:])
+    if name not in _DESTROYERS and name not in _COPIERS and name not in _CREATORS:
+        operands = []  # not needed below
+    else:
+        operands = [
+            w
+            for k, w in enumerate(words[1:], 1)
+            if k not in clusters and (k in dynamic or not w.startswith("-"))
+        ]
     if name in _DESTROYERS:
         destroys.extend(operands)
         writes.extend(operands)
@@ -643,4 +673,7 @@ def _paths_written(
         and words[1] in ("checkout", "restore", "reset", "stash", "switch", "clean")
     ):
         pass  # paths under .forge are caught by the guard's word check
-    return tuple(dict.fromkeys(writes)), tuple(dict.fromkeys(destroys))
+    return (
+        tuple(dict.fromkeys(writes)) if writes else (),
+        tuple(dict.fromkeys(destroys)) if destroys else (),
+    )
