@@ -1,13 +1,17 @@
 """Group commit: concurrent callers share one ledger write and one fdatasync.
 
-Callers `await append(items)`; a single task drains everything queued while the previous batch was
-being built, builds and signs it as one batch on the event loop (while the previous batch's write and
-fdatasync run in the writer thread), has the writer thread write it once the previous one is durable,
-and resolves every caller's future with its own records. Building on the loop rather than in a thread
-keeps the CPU work under one holder of the GIL: a worker thread that signs gives up the GIL on every
-signature and then waits for the loop to hand it back. A caller hears back only after its records are durable; if the
-write fails, every caller in the batch gets the error (and the gate denies), and so do the callers of a
-batch already prepared on top of it (it is never written: the chain stays exact).
+Callers `await append(items)`; everything queued while the previous batch was being built becomes one
+batch. Two threads besides the event loop, in a pipeline: the *preparer* builds and signs batch N+1
+(canonical JSON, Ed25519) while the *writer* writes batch N and fdatasyncs it; the writer resolves
+every caller's future with its own records (on the loop, through `call_soon_threadsafe`). The loop only
+queues items and hands out answers: building and signing, about a third of its CPU per decision when it
+did them itself, run beside it (the signatures release the GIL, so they overlap the loop's own work).
+Batches are written strictly in the order they were prepared (each is chained onto the one before, and
+`commit` refuses one whose predecessor is not exactly the durable head). A caller hears back only after
+its records are durable; if the write fails, every caller in the batch gets the error (and the gate
+denies), and so do the callers of a batch already prepared on top of it (it is never written: the chain
+stays exact). A record body given as a callable (it needs earlier records of its batch) is called in the
+preparer thread: it must only read what it closed over.
 
 Callers are answered as soon as their records are durable (fdatasync returned), from the writer thread,
 before it signs anything: the checkpoint and the tracked copy follow in that thread while the loop sends
@@ -28,11 +32,12 @@ records that must not be dropped (a policy change is enforced only once its reco
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from forge_tui.core.ledger import Appended, LedgerWriter, Prepared, StaleBatch
@@ -69,6 +74,73 @@ def _scoped(body, start: int):
     return lambda done: body(done[start:])
 
 
+Batch = list[tuple[list[tuple[str, Any]], asyncio.Future]]
+
+
+class _Worker:
+    """A long-lived thread running jobs (callables) in the order they were posted: cheaper per batch
+    than an executor's future and wrapper, and `idle()` tells whether any job is waiting. `after` is
+    called in the thread after each job that leaves none waiting."""
+
+    def __init__(self, name: str, after: Callable[[], None]) -> None:
+        self._after = after
+        self._jobs: deque[Callable[[], None] | None] = deque()
+        self._ready = threading.Condition(threading.Lock())
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def post(self, job: Callable[[], None] | None) -> None:
+        """Queue a job (None: stop once the jobs before it are done)."""
+        with self._ready:
+            self._jobs.append(job)
+            self._ready.notify()
+
+    def idle(self) -> bool:
+        return not self._jobs
+
+    def wait_taken(self) -> None:
+        """Block until every job posted so far has been started."""
+        with self._ready:
+            while self._jobs:
+                self._ready.wait()
+
+    def call(self, fn: Callable[[], Any]) -> asyncio.Future:
+        """Run fn in this thread after the jobs already posted; an asyncio future of its result."""
+        done: concurrent.futures.Future = concurrent.futures.Future()
+
+        def job() -> None:
+            if done.set_running_or_notify_cancel():
+                try:
+                    done.set_result(fn())
+                except BaseException as exc:
+                    done.set_exception(exc)
+
+        self.post(job)
+        return asyncio.wrap_future(done)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self.post(None)
+            self._thread.join()
+
+    def _serve(self) -> None:
+        jobs, ready = self._jobs, self._ready
+        while True:
+            with ready:
+                while not jobs:
+                    ready.wait()
+                job = jobs.popleft()
+                if not jobs:
+                    ready.notify_all()  # a poster waiting in wait_taken
+            if job is None:
+                return
+            job()
+            if not jobs:
+                self._after()
+
+
 class GroupAppender:
     def __init__(
         self,
@@ -80,12 +152,16 @@ class GroupAppender:
         self.writer = writer
         self.log = log
         self.emit = emit  # `ledger.degraded` / `ledger.healed` events for the console
-        self._queue: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
-        self._wake = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
-        self._inflight: asyncio.Task | None = None  # the batch being written and fdatasync'ed
-        self._building = False  # a batch is being prepared (its commit follows)
-        self._task: asyncio.Task | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None  # the loop callers and answers live on
+        # Callers not yet taken by the preparer: appended on the loop, taken in the preparer thread.
+        self._queue: deque[tuple[list[tuple[str, Any]], asyncio.Future]] = deque()
+        self._wake = threading.Event()  # the preparer's: something is queued (set only when clear)
+        self._preparer = threading.Thread(target=self._prepare_loop, name="ledger-prepare", daemon=True)
+        self._writer = _Worker(
+            "ledger-writer", self._after_job
+        )  # commits, checkpoints and heals, one at a time
+        self._building = False  # the preparer holds a batch it has not yet handed to the writer
+        self._started = False
         self._closed = False
         self._stopped = False
         self._idle = asyncio.Event()
@@ -107,7 +183,10 @@ class GroupAppender:
         self._closing = asyncio.Event()
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="group-appender")
+        self.loop = asyncio.get_running_loop()
+        self._writer.start()
+        self._preparer.start()
+        self._started = True
         self._watch_faults()  # a fault or a stale tracked copy found while opening
 
     async def append(self, items: list[tuple[str, Any]]) -> list[Appended]:
@@ -129,14 +208,16 @@ class GroupAppender:
             raise LedgerUnavailable("ledger unavailable: the daemon is shutting down")
         if self.writer.fault:
             raise LedgerUnavailable(f"ledger unavailable: {self.writer.fault} (retrying)")
-        fut: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._queue.append((items, fut))
-        self._arrived.set()
-        self._idle.clear()
-        self._wake.set()
+        fut: asyncio.Future = self.loop.create_future()  # type: ignore[union-attr]
         self.waiting += 1
         if untold is not None:
             self._untold[fut] = untold
+        self._idle.clear()
+        self._queue.append((items, fut))
+        if not self._arrived.is_set():
+            self._arrived.set()
+        if not self._wake.is_set():  # the preparer clears it before it looks at the queue
+            self._wake.set()
         return fut
 
     async def append_durably(self, items: list[tuple[str, Any]]) -> list[Appended]:
@@ -211,7 +292,6 @@ class GroupAppender:
 
     async def _heal(self) -> None:
         """Call writer.heal() with back-off until neither a fault nor a stale tracked copy is left."""
-        loop = asyncio.get_running_loop()
         delay = HEAL_FIRST_S
         try:
             while (self.writer.fault or self.writer.tracked_error) and not self._closed:
@@ -220,87 +300,51 @@ class GroupAppender:
                 if self._closed:
                     return
                 self.heal_attempts += 1
-                await loop.run_in_executor(self._executor, self.writer.heal)
+                await self._writer.call(self.writer.heal)
                 self._report()
                 delay = min(delay * 2, HEAL_MAX_S)
         finally:
             self._heal_task = None
 
-    def _take(self) -> list[tuple[list[tuple[str, Any]], asyncio.Future]]:
-        batch: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
+    # ---- the preparer thread ----------------------------------------------------------------------
+
+    def _take(self) -> Batch:
+        batch: Batch = []
+        queue = self._queue
         count = 0
-        while self._queue and (not batch or count + len(self._queue[0][0]) <= MAX_BATCH_RECORDS):
-            entry = self._queue.pop(0)
+        while queue and (not batch or count + len(queue[0][0]) <= MAX_BATCH_RECORDS):
+            entry = queue.popleft()
             batch.append(entry)
             count += len(entry[0])
         return batch
 
-    async def _run(self) -> None:
-        """Two stages: the loop builds and signs batch N+1 while the writer thread writes and fdatasyncs
-        batch N. Batches are written strictly in the order they were prepared (each is chained onto the
-        one before, and `commit` refuses one whose predecessor is not exactly the durable head)."""
-        loop = asyncio.get_running_loop()
+    def _prepare_loop(self) -> None:
+        """Build and sign whatever is queued as one batch, hand it to the writer, and take the next once
+        the writer has started on it: one batch prepared ahead of the one being written, so callers that
+        come meanwhile share the next batch (and its fdatasync) instead of queueing small ones."""
+        queue, wake = self._queue, self._wake
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while True:
-                if self._queue:
-                    batch = self._take()
-                    self._building = True
-                    try:
-                        jobs = self._prepare(batch)
-                        for entries, prepared in jobs:
-                            await self._settle()  # batch N is durable (or failed) before N+1 is written
-                            self._inflight = loop.create_task(self._commit(entries, prepared, loop))
-                    finally:
-                        self._building = False
-                    continue
-                if self._inflight is None:
-                    break
-                # A batch is being made durable and nobody is queued: start the next one as soon as a
-                # caller comes, or stop waiting once the write is done.
-                self._wake.clear()
-                waiter = loop.create_task(self._wake.wait())
-                await asyncio.wait((self._inflight, waiter), return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                if self._inflight.done():
-                    await self._settle()
-            if self.writer.signed_size < self.writer.size and not self.writer.broken:
-                await self._checkpoint(loop)  # deferred ones (a batch whose write failed)
-            if not self._queue:  # a caller that came during the checkpoint above is served first
-                self._idle.set()
+            wake.clear()  # before looking: a caller queued from now on sets it again
+            if not queue:
+                if self._stopped:
+                    return
+                wake.wait()
+                continue
+            self._building = True  # before the batch leaves the queue (see _drained)
+            batch: Batch = []
+            jobs: list[tuple[Batch, Prepared]] = []
+            try:
+                batch = self._take()
+                jobs = self._prepare(batch)
+            except BaseException as exc:  # a bug here must not strand callers: they hear it, and deny
+                self.log(f"ledger: preparing a batch failed: {type(exc).__name__}: {exc}")
+                self._post_fail(batch, exc)
+            self._building = False
+            self._writer.post(lambda jobs=jobs: self._commit_all(jobs))  # (none: still see if drained)
+            self._writer.wait_taken()
 
-    async def _settle(self) -> None:
-        task = self._inflight
-        if task is not None:
-            self._inflight = None
-            await task
-
-    async def _checkpoint(self, loop) -> None:
-        try:
-            await loop.run_in_executor(self._executor, self.writer.checkpoint)
-            self.checkpoints += 1
-        except LedgerError:
-            pass  # the writer is in a fault now: appends are refused (the gate denies) until it heals
-        self._last_checkpoint = time.monotonic()
-        self._watch_faults()
-
-    def _checkpoint_now(self) -> bool:
-        """Asked in the writer thread once a batch is durable: sign now, unless the last checkpoint is
-        recent and another caller is queued, a batch is being prepared, or a caller arrives within
-        CHECKPOINT_WAIT_S (its batch comes next and signs or defers in turn, so the last batch of a burst
-        always signs). Its callers have been answered already: the wait delays only this thread."""
-        now = time.monotonic()
-        if now - self._last_checkpoint < CHECKPOINT_EVERY_S and not self._closed:
-            self._arrived.clear()
-            if self._queue or self._building or self._arrived.wait(CHECKPOINT_WAIT_S):
-                return False
-        self._last_checkpoint = time.monotonic()
-        self.checkpoints += 1
-        return True
-
-    def _prepare(self, batch) -> list[tuple[list, Prepared]]:
-        """Build and sign a batch (on the loop, nothing is written yet). A record that cannot be built (e.g. a string
+    def _prepare(self, batch: Batch) -> list[tuple[Batch, Prepared]]:
+        """Build and sign a batch (nothing is written yet). A record that cannot be built (e.g. a string
         that is not valid Unicode) fails before anything is written: each caller is then built alone so
         only its own caller hears the error. Returns the batches to write, in order."""
         try:
@@ -311,42 +355,100 @@ class GroupAppender:
                 for entry in batch:
                     jobs.extend(self._prepare([entry]))
                 return jobs
-            self._fail(batch, exc)
+            self._post_fail(batch, exc)
             return []
 
-    def _fail(self, batch, exc: BaseException) -> None:
+    def _post_fail(self, batch: Batch, exc: BaseException) -> None:
+        self.loop.call_soon_threadsafe(self._fail, batch, exc)  # type: ignore[union-attr]
+
+    def _fail(self, batch: Batch, exc: BaseException) -> None:
+        """(On the loop.) Every caller of the batch hears the failure and denies."""
         err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
-        for _, fut in batch:  # every caller of the batch hears the failure and denies
+        for _, fut in batch:
             self.waiting -= 1
             self._untold.pop(fut, None)
             if not fut.done():
                 fut.set_exception(err)
 
-    async def _commit(self, batch, prepared: Prepared, loop) -> None:
+    # ---- the writer thread ------------------------------------------------------------------------
+
+    def _commit_all(self, jobs: list[tuple[Batch, Prepared]]) -> None:
+        """Write the batches one preparation made (several only when a record could not be built and
+        its callers were split), in order."""
+        for i, (batch, prepared) in enumerate(jobs):
+            self._commit(batch, prepared, last=i == len(jobs) - 1)
+
+    def _commit(self, batch: Batch, prepared: Prepared, *, last: bool) -> None:
+        """Write one prepared batch; its callers are answered once it is durable, before the checkpoint."""
+        loop = self.loop
         answered: list[bool] = []
 
-        def durable(written: list[Appended]) -> None:  # writer thread, before the checkpoint: answer now
-            loop.call_soon_threadsafe(self._answer, batch, written, answered)
+        def durable(written: list[Appended]) -> None:  # before the checkpoint: answer now
+            loop.call_soon_threadsafe(self._answer, batch, written, answered)  # type: ignore[union-attr]
 
         try:
-            written = await loop.run_in_executor(
-                self._executor,
-                lambda: self.writer.commit(prepared, checkpoint=self._checkpoint_now, on_durable=durable),
+            self.writer.commit(
+                prepared, checkpoint=self._checkpoint_now if last else False, on_durable=durable
             )
         except Exception as exc:
             if not self.writer.is_durable(prepared):
-                self._fail(batch, exc)
-                self._watch_faults()
+                self._post_fail(batch, exc)
                 return
             # The records went through fdatasync before whatever failed after (the checkpoint, the
             # tracked copy): they are in the ledger, so their callers hear what they say. Answering
             # "failed" (denied) would contradict a durable `allowed` (docs/faults.md).
             self.log(f"ledger: {type(exc).__name__}: {exc} after batch {prepared.base} was durable")
             written = prepared.records[prepared.extra :]
-        self._watch_faults()
-        self._answer(batch, written, answered)  # (done already from `durable`, which ran first)
+            loop.call_soon_threadsafe(self._answer, batch, written, answered)  # type: ignore[union-attr]
 
-    def _answer(self, batch, written: list[Appended], answered: list[bool]) -> None:
+    def _drained(self) -> bool:
+        """Whether no caller is anywhere in the pipeline (queue, preparer, the writer's jobs). One caller
+        between the preparer and the writer at this instant may be missed: this only decides whether to
+        sign now (an extra checkpoint is harmless) and asks the loop to check for idle, which it
+        confirms by its own count of callers not yet answered."""
+        return not self._queue and not self._building and self._writer.idle()
+
+    def _after_job(self) -> None:
+        """After the writer's jobs: tell the loop of a change of health and, once the pipeline is drained, sign
+        what is still unsigned (batches that skipped their checkpoint, or whose write failed) and let
+        the loop mark the appender idle."""
+        w = self.writer
+        drained = self._drained()
+        if drained and w.signed_size < w.size and not w.broken:
+            try:
+                w.checkpoint()
+                self.checkpoints += 1
+            except LedgerError:
+                pass  # the writer is in a fault now: appends are refused (the gate denies) until it heals
+            self._last_checkpoint = time.monotonic()
+        if drained or w.fault or w.tracked_error or self._reported != (None, None):
+            self.loop.call_soon_threadsafe(self._settled, drained)  # type: ignore[union-attr]
+
+    def _settled(self, drained: bool) -> None:
+        """(On the loop.) Report the writer's health; idle once nobody waits (a caller that came since
+        the writer looked is still waiting: its own batch ends the same way)."""
+        self._watch_faults()
+        if drained and self.waiting == 0 and not self._queue:
+            self._idle.set()
+
+    def _checkpoint_now(self) -> bool:
+        """Asked in the writer thread once a batch is durable: sign now, unless the last checkpoint is
+        recent and another caller is queued, a batch is being prepared or waits to be written, or a
+        caller arrives within CHECKPOINT_WAIT_S (its batch comes next and signs or defers in turn, so
+        the last batch of a burst always signs). Its callers have been answered already: the wait
+        delays only this thread."""
+        now = time.monotonic()
+        if now - self._last_checkpoint < CHECKPOINT_EVERY_S and not self._closed:
+            self._arrived.clear()
+            if not self._drained() or self._arrived.wait(CHECKPOINT_WAIT_S):
+                return False
+        self._last_checkpoint = time.monotonic()
+        self.checkpoints += 1
+        return True
+
+    # ---- back on the loop -------------------------------------------------------------------------
+
+    def _answer(self, batch: Batch, written: list[Appended], answered: list[bool]) -> None:
         """The batch is durable: count it and give each caller its own records (once)."""
         if answered:
             return
@@ -368,12 +470,11 @@ class GroupAppender:
                     self.log(f"after a hung-up caller's records were written: {type(exc).__name__}: {exc}")
 
     async def synced(self) -> None:
-        """Return once the batch being written, if any, is done with its checkpoint (signed or deferred):
-        `health()` then tells how the work after the answers already given went. Waits for one batch at
-        most, never for the queue to empty."""
-        task = self._inflight
-        if task is not None and not task.done():
-            await asyncio.wait((task,))
+        """Return once the batches handed to the writer so far are done with their checkpoint (signed or
+        deferred): `health()` then tells how the work after the answers already given went. Never waits
+        for the queue to empty."""
+        if self._started and not self._stopped:
+            await self._writer.call(lambda: None)
 
     async def flushed(self) -> None:
         """Return once everything appended so far is durable and, unless the writer is in a fault,
@@ -389,17 +490,14 @@ class GroupAppender:
         if self._heal_task is not None:
             with contextlib.suppress(BaseException):
                 await self._heal_task
-        if self._task is not None and not self._task.done():
+        if self._started:
             await self._idle.wait()
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        self._executor.shutdown(wait=True)
         self._stopped = True
-        try:  # whatever is still unsigned (the task was stopped between a batch and its checkpoint)
+        if self._started:
+            self._wake.set()
+            self._preparer.join()
+            self._writer.stop()
+        try:  # whatever is still unsigned
             if self.writer.fault:
                 self.writer.heal()  # one last try: an unsigned tail is signed if the disk allows
             self.writer.checkpoint()

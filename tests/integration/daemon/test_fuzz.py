@@ -246,7 +246,7 @@ async def test_fuzzed_daemon_keeps_serving_and_never_disturbs_others(make_world,
     # tests/integration/containment tests on its own.
     d = thread_daemon(w, max_conn_per_peer=100_000)
     path = str(w.rsock)  # the reviewer socket answers every method
-    daemon_loop = d.appender._task.get_loop()
+    daemon_loop = d.appender.loop
 
     async def in_daemon(fn):
         """Run fn() on the daemon's own loop (its state is not thread-safe)."""
