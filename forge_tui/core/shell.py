@@ -63,6 +63,8 @@ _BRACE_EXPANSION = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
 # parser treats specially anywhere (operators, quotes, escapes, expansions, comments, globs, braces,
 # test brackets, newlines), so every word is read literally, whole and not dynamic (`_Parser.plain`).
 _PLAIN_LINE = re.compile(r"[^\n;&|()<>#\\'\"$`*?\[\]{}]*")
+# A plain line without control characters (`_CONTROL`): one scan tells both.
+_PLAIN_CLEAN_LINE = re.compile(r"[^\n;&|()<>#\\'\"$`*?\[\]{}\x00-\x08\x0b-\x1f\x7f]*")
 # Redirection operators, longest first so `>>` is not read as `>`.
 _REDIR_OPS = ("&>>", "&>", "<<<", "<<-", "<<", "<>", "<&", ">>", ">|", ">&", ">", "<")
 _HARMLESS_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
@@ -169,13 +171,14 @@ def _parse(command: str) -> tuple[SimpleCommand, ...]:
         raise Unparseable("the command is not a string")
     if len(command) > _MAX_LEN:
         raise Unparseable("the command is too long to analyse")
-    if _CONTROL.search(command):
+    plain = _PLAIN_CLEAN_LINE.fullmatch(command) is not None  # plain, and so without control characters
+    if not plain and _CONTROL.search(command):
         raise Unparseable("the command contains control characters")
     out: list[SimpleCommand] = []
     try:
-        if _PLAIN_LINE.fullmatch(command):
+        if plain:
             _Parser(command, 0, out, "").plain()
-        else:
+        else:  # without control characters, not plain_clean is not _PLAIN_LINE
             _Parser(command, 0, out, "").parse(None)
     except RecursionError:  # deeply nested input: refuse rather than crash
         raise Unparseable("the command is nested too deeply") from None

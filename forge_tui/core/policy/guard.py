@@ -23,7 +23,7 @@ from pathlib import Path
 
 from forge_tui.core.fastinit import fast_init
 from forge_tui.core.policy.cache import CACHES, TRUSTED_TTL_S
-from forge_tui.core.policy.match import realpath_below
+from forge_tui.core.policy.match import lexical_path, realpath_below
 from forge_tui.core.policy.normalize import CommandView
 
 
@@ -241,7 +241,7 @@ def _word_shape(root: str, word: str, dynamic: bool) -> _Shape:
             continue
         if not c:
             continue
-        lexical = os.path.normpath(os.path.join(root, c))
+        lexical = lexical_path(root, c)
         out.append((c, lexical, lexical.casefold(), ".forge" in c.casefold().replace("\\", "/").split("/")))
     return tuple(out)
 
@@ -336,7 +336,7 @@ class Guard:
         if self.forge and ".forge" in raw.casefold().replace("\\", "/").split("/"):
             return True  # any .forge folder, also another project's or one reached through $VARS
         path = os.path.expanduser(raw) if raw.startswith("~") else raw
-        lexical = os.path.normpath(os.path.join(self.root, path))
+        lexical = lexical_path(self.root, path)
         for cand in (lexical.casefold(), self.realpath(lexical, resolved).casefold()):
             if cand in self._dir_set or cand.startswith(self._prefixes):
                 return True
@@ -427,7 +427,7 @@ class Guard:
         if not text or "$" in text:
             return False
         path = os.path.expanduser(text) if text.startswith("~") else text
-        lexical = os.path.normpath(os.path.join(self.root, path))
+        lexical = lexical_path(self.root, path)
         for cand in {lexical.casefold(), self.realpath(lexical, resolved).casefold()}:
             prefix = cand.rstrip("/") + "/"
             if any(d == cand or d.startswith(prefix) for d in self.dirs):

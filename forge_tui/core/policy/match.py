@@ -60,6 +60,11 @@ class Pattern:
     regexes: tuple[re.Pattern[str] | None, ...] = field(default=(), init=False, repr=False, compare=False)
     literals: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
     any_tail: bool = field(default=False, init=False, repr=False, compare=False)
+    # A pattern of a program and one-word patterns (no `*` word, no path word), with or without a last
+    # `*`: the number of those words (the program's included), else None. Against a part without
+    # dynamic words each of them matches exactly the word at its place (`match_command`).
+    fixed: int | None = field(default=None, init=False, repr=False, compare=False)
+    tail: bool = field(default=False, init=False, repr=False, compare=False)  # ... and a last `*`
 
     def __post_init__(self) -> None:
         w = self.words
@@ -72,6 +77,11 @@ class Pattern:
         object.__setattr__(self, "regexes", regexes)
         object.__setattr__(self, "literals", literals)
         object.__setattr__(self, "any_tail", len(w) == 2 and w[0] != "*" and w[1] == "*")
+        tail = len(w) > 1 and w[-1] == "*"
+        head = w[:-1] if tail else w
+        if w[0] != "*" and "*" not in head and self.path_word is None:
+            object.__setattr__(self, "fixed", len(head))
+            object.__setattr__(self, "tail", tail)
 
     @property
     def program(self) -> str:
@@ -237,6 +247,19 @@ def match_command(pattern: Pattern, view: CommandView) -> int:
         return first_cap
     if not dynamic and pattern.literals and not all(w in words for w in pattern.literals):
         return NO
+    fixed = pattern.fixed
+    if fixed is not None and not dynamic:
+        # No dynamic word and no `*` but perhaps a last one: the search can only pair each pattern word
+        # with the word at its place, and a last `*` takes whatever follows (the program word is
+        # first_cap's).
+        if len(words) < fixed or (len(words) > fixed and not pattern.tail):
+            return NO
+        word_matches = _compiled_word_matcher(pattern)
+        clusters = view.clusters
+        for i in range(1, fixed):
+            if not word_matches(i, words[i], i in clusters):
+                return NO
+        return first_cap
     return _search(pattern, view, first_cap, _compiled_word_matcher(pattern))
 
 
@@ -330,6 +353,25 @@ def match_words(
 # -- paths -----------------------------------------------------------------------------------------
 
 
+_NORMAL_ROOTS: dict[str, bool] = {}  # root -> whether it is absolute and normalised (pure, bounded)
+
+
+def lexical_path(root: str, path: str) -> str:
+    """os.path.normpath(os.path.join(root, path)). A relative path of plain names (no empty, "." or
+    ".." component) below a root that is absolute and normalised is the two joined: no walk."""
+    if path and path[0] != "/":
+        normal = _NORMAL_ROOTS.get(root)
+        if normal is None:
+            if len(_NORMAL_ROOTS) >= 64:
+                _NORMAL_ROOTS.clear()
+            normal = _NORMAL_ROOTS[root] = os.path.isabs(root) and os.path.normpath(root) == root
+        if normal:
+            names = path.split("/")
+            if "" not in names and "." not in names and ".." not in names:
+                return root + "/" + path if root != "/" else "/" + path
+    return os.path.normpath(os.path.join(root, path))
+
+
 def relative(path: str, root: str) -> str | None:
     if path == root:
         return "."
@@ -368,7 +410,7 @@ def path_views(
     """The path as written (normalised lexically) and, when different, where its links lead.
     `resolved` (lexical path -> realpath) lets one decision resolve a path once (see Guard.covers_word)."""
     expanded = os.path.expanduser(raw) if raw.startswith("~") else raw
-    lexical = os.path.normpath(os.path.join(root, expanded or "."))
+    lexical = lexical_path(root, expanded or ".")
     views = [PathView(raw, lexical, relative(lexical, root))]
     if resolve_links:
         real = resolved.get(lexical) if resolved is not None else None
