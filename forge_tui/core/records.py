@@ -7,6 +7,8 @@ SHA-256(0x00 ‖ line bytes).
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import time
 from datetime import UTC, datetime
@@ -120,21 +122,40 @@ def build_record(
         and type(seq) is int
         and 0 <= seq <= MAX_SAFE_INT
     ):
-        unsigned = jcs_dumps(rec, astral)  # the body is checked, the other fields are ASCII strings
-    else:
-        unsigned = canonical(rec)
-    sig = b64(signer.sign(RECORD_CONTEXT + unsigned))
-    rec["sig"] = sig
-    # The line is the unsigned encoding with "sig" in its sorted place (after "seq", before "ts"): the
-    # fields after it are fixed, so splicing gives exactly canonical(rec) without encoding it twice.
-    tail = f',"ts":"{ts}","type":"{type_}","v":{VERSION}}}'.encode()
-    if unsigned.endswith(tail) and ts.isascii() and type_.isascii():
-        line = b"".join((unsigned[: -len(tail)], b',"sig":"', sig.encode(), b'"', tail))
-    else:  # not reached for well-formed records; kept so the line is canonical whatever comes in
+        # JCS of the record is its sorted fields written inline: {"body":<JCS of the body>,"kid":..,
+        # "log":..,"prev":..,"seq":..,("sig":..,)"ts":..,"type":..,"v":1} (a nested object's canonical
+        # text is its own; the other fields are ASCII strings, a safe integer and the constant v). So
+        # the body is encoded alone and the envelope around it is written piece by piece.
+        head = b"".join(
+            (
+                b'{"body":',
+                jcs_dumps(body, astral),
+                _envelope(kid, log),
+                _json_str(prev).encode(),
+                b',"seq":',
+                str(seq).encode(),
+            )
+        )
+        tail = f',"ts":{_json_str(ts)},"type":{_json_str(type_)},"v":{VERSION}}}'.encode()
+        sig = b64(signer.sign(b"".join((RECORD_CONTEXT, head, tail))))
+        line = b"".join((head, b',"sig":"', sig.encode(), b'"', tail))
+    else:  # not reached for records this package builds; kept so the line is canonical whatever comes in
+        sig = b64(signer.sign(RECORD_CONTEXT + canonical(rec)))
+        rec["sig"] = sig
         line = canonical(rec)
+    rec["sig"] = sig
     if len(line) > (1 << 20):
         raise CanonicalError(f"record would be {len(line)} bytes, over the 1 MiB limit")
     return rec, line
+
+
+_json_str = json.encoder.encode_basestring  # the C encoder's own string writer (ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=64)
+def _envelope(kid: str, log: str) -> bytes:
+    """The fields between the body and `prev`'s value, the same for every record of one key and log."""
+    return f',"kid":{_json_str(kid)},"log":{_json_str(log)},"prev":'.encode()
 
 
 def _plain(field: str) -> bool:

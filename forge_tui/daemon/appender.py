@@ -153,7 +153,9 @@ class GroupAppender:
         self.log = log
         self.emit = emit  # `ledger.degraded` / `ledger.healed` events for the console
         self.loop: asyncio.AbstractEventLoop | None = None  # the loop callers and answers live on
-        # Callers not yet taken by the preparer: appended on the loop, taken in the preparer thread.
+        # Callers not yet taken by the preparer: the loop's round (_incoming), then handed over (_queue,
+        # taken in the preparer thread).
+        self._incoming: list[tuple[list[tuple[str, Any]], asyncio.Future]] = []
         self._queue: deque[tuple[list[tuple[str, Any]], asyncio.Future]] = deque()
         self._wake = threading.Event()  # the preparer's: something is queued (set only when clear)
         self._preparer = threading.Thread(target=self._prepare_loop, name="ledger-prepare", daemon=True)
@@ -213,12 +215,20 @@ class GroupAppender:
         if untold is not None:
             self._untold[fut] = untold
         self._idle.clear()
-        self._queue.append((items, fut))
+        self._incoming.append((items, fut))
+        if len(self._incoming) == 1:
+            self.loop.call_soon(self._hand_over)  # type: ignore[union-attr]
+        return fut
+
+    def _hand_over(self) -> None:
+        """(On the loop, once per iteration with callers.) Give the preparer every caller that came in
+        the loop's last round at once, so that a burst is one batch, not one taken mid-way."""
+        self._queue.extend(self._incoming)
+        self._incoming.clear()
         if not self._arrived.is_set():
             self._arrived.set()
         if not self._wake.is_set():  # the preparer clears it before it looks at the queue
             self._wake.set()
-        return fut
 
     async def append_durably(self, items: list[tuple[str, Any]]) -> list[Appended]:
         """Append, and while the ledger is unavailable wait for it to heal and try again: returns only once
@@ -402,16 +412,16 @@ class GroupAppender:
             loop.call_soon_threadsafe(self._answer, batch, written, answered)  # type: ignore[union-attr]
 
     def _drained(self) -> bool:
-        """Whether no caller is anywhere in the pipeline (queue, preparer, the writer's jobs). One caller
-        between the preparer and the writer at this instant may be missed: this only decides whether to
-        sign now (an extra checkpoint is harmless) and asks the loop to check for idle, which it
-        confirms by its own count of callers not yet answered."""
-        return not self._queue and not self._building and self._writer.idle()
+        """Whether no caller is anywhere in the pipeline (handed over or not, in the preparer, in the
+        writer's jobs). One caller between the preparer and the writer at this instant may be missed:
+        this only decides whether to sign now (an extra checkpoint is harmless) and asks the loop to
+        check for idle, which it confirms by its own count of callers not yet answered."""
+        return not self._incoming and not self._queue and not self._building and self._writer.idle()
 
     def _after_job(self) -> None:
-        """After the writer's jobs: tell the loop of a change of health and, once the pipeline is drained, sign
-        what is still unsigned (batches that skipped their checkpoint, or whose write failed) and let
-        the loop mark the appender idle."""
+        """After the writer's jobs: tell the loop of a change of health and, once the pipeline is
+        drained, sign what is still unsigned (batches that skipped their checkpoint, or whose write
+        failed) and let the loop mark the appender idle."""
         w = self.writer
         drained = self._drained()
         if drained and w.signed_size < w.size and not w.broken:
@@ -428,7 +438,7 @@ class GroupAppender:
         """(On the loop.) Report the writer's health; idle once nobody waits (a caller that came since
         the writer looked is still waiting: its own batch ends the same way)."""
         self._watch_faults()
-        if drained and self.waiting == 0 and not self._queue:
+        if drained and self.waiting == 0 and not self._incoming and not self._queue:
             self._idle.set()
 
     def _checkpoint_now(self) -> bool:

@@ -127,3 +127,28 @@ def test_a_gate_request_body_is_the_same_line():
         prev="b" * 64, signer=SIGNER, body=body,
     )  # fmt: skip
     assert build_record(**args)[1] == old_build_record(**args)
+
+
+# Envelope fields (log, ts, prev, seq, the key's name) that need escapes, are not ASCII, not strings or
+# out of range: build_record writes the envelope around the body's encoding itself when every field is
+# a plain ASCII string (else it encodes the whole record); either way the line must be the reference's.
+envelope_text = (
+    st.sampled_from(["forge-tui.local/p/l", 'a"b', "a\\b", "t\tx", "caf\u00e9", "\ud800", ""]) | text
+)
+envelope_seq = st.sampled_from([0, 1, 2**53 - 1, 2**53, -1, True]) | st.integers(0, 2**53 - 1)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(envelope_text, envelope_text, envelope_text, envelope_seq, st.sampled_from(sorted(TYPES)), values)
+def test_build_record_writes_the_reference_line_whatever_the_envelope_holds(log, ts, prev, seq, type_, extra):
+    body = {**{k: "x" for k in REQUIRED_BODY[type_]}, "extra": extra}
+    args = dict(log=log, seq=seq, ts=ts, type_=type_, prev=prev, signer=SIGNER, body=body)
+    try:
+        want = old_build_record(**args)
+    except CanonicalError:
+        with pytest.raises(CanonicalError):
+            build_record(**args)
+        return
+    rec, line = build_record(**args)
+    assert line == want
+    assert canonical(rec) == line
