@@ -225,7 +225,10 @@ class _Parser:
         Most such lines are one ordinary command: a first word with no slash that is no keyword, no
         assignment and no program `_emit` looks into (shells, wrappers, eval, trap, find). For those,
         `_finish` and `_emit` only add the words as they are (`_add`): done here directly."""
-        texts = [t for t in self.s.replace("\t", " ").split(" ") if t]
+        is_ascii = self.s.isascii()
+        # On an ASCII plain line the only blanks are space and tab (newlines and the other ASCII
+        # blanks are refused or not plain): `split()` splits it as the blanks do.
+        texts = self.s.split() if is_ascii else [t for t in self.s.replace("\t", " ").split(" ") if t]
         if (
             texts
             and "/" not in texts[0]
@@ -235,7 +238,7 @@ class _Parser:
             if len(self.out) >= _MAX_PARTS:
                 raise Unparseable("the command has too many parts")
             cmd = SimpleCommand(tuple(texts), frozenset(), self.via)
-            if self.s.isascii():
+            if is_ascii:
                 # No word needs quotes to be shown (`_display`): the line holds none of the characters
                 # `_NEEDS_QUOTES` names but blanks (space and tab, which split it; other ASCII blanks
                 # are control characters or newlines, refused before): `text()` is the words joined.

@@ -84,7 +84,12 @@ class _Evaluator:
         self.p = policy
         self.action = action if isinstance(action, dict) else {}
         self.malformed = None if isinstance(action, dict) else "the action is not an object"
-        self.root = _normal_root(str(context.project_root))
+        root = context.__dict__.get("_normal_root")  # what an earlier decision in this context found
+        if root is None:
+            root = _normal_root(str(context.project_root))
+            if os.path.isabs(str(context.project_root)):  # a relative root depends on the working folder
+                object.__setattr__(context, "_normal_root", root)  # the context is immutable: cache it
+        self.root = root
         self.links = context.resolve_links
         self.real_root = CACHES.trusted_realpath(self.root) if self.links else self.root
         self.prior = frozenset(context.prior_succeeded)
@@ -414,20 +419,31 @@ class _Evaluator:
         return out
 
     def _part_decisions(self, results: list[_Result], hit: BuiltinHit | None) -> tuple[PartDecision, ...]:
+        # The strongest result of each part and of each path (the first among equals), in one pass.
+        by_cmd: dict[int, _Result] = {}
+        by_path: dict[int, _Result] = {}
+        for r in results:
+            cmd, path = r.unit
+            if cmd is not None and (
+                (top := by_cmd.get(cmd)) is None or RANK[r.decision] > RANK[top.decision]
+            ):
+                by_cmd[cmd] = r
+            if path is not None and (
+                (top := by_path.get(path)) is None or RANK[r.decision] > RANK[top.decision]
+            ):
+                by_path[path] = r
         out: list[PartDecision] = []
         for k, part in enumerate(self.parts):
             via = part.source.via if part.source is not None else ""
             if hit is not None and hit.part == k:
                 out.append(PartDecision(part.kind, part.text(), "deny", hit.rule, via))
                 continue
-            mine = [r for r in results if r.unit.cmd == k]
-            if mine:
-                top = mine[0] if len(mine) == 1 else max(mine, key=_rank)
+            top = by_cmd.get(k)
+            if top is not None:
                 out.append(PartDecision(part.kind, part.text(), top.decision, top.rule, via))
         for k, view in enumerate(self.views):
-            mine = [r for r in results if r.unit.path == k]
-            if mine:
-                top = mine[0] if len(mine) == 1 else max(mine, key=_rank)
+            top = by_path.get(k)
+            if top is not None:
                 text = (
                     view.shown
                     if k == 0 or self.views[k - 1].shown != view.shown
@@ -445,10 +461,6 @@ _REQUESTER = frozenset({"requester"})
 
 def _strength(r: _Result) -> tuple[int, bool]:
     return RANK[r.decision], r.rule is not None
-
-
-def _rank(r: _Result) -> int:
-    return RANK[r.decision]
 
 
 _ROOTS: dict[str, str] = {}

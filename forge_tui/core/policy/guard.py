@@ -218,9 +218,9 @@ def _word_candidates(word: str) -> list[str]:
     return cands
 
 
-# protected folders -> whether one is relative (then the working folder is an input of the guard):
-# a pure function of the paths, asked once per decision by `Guard.pair`.
-_RELATIVE: dict[tuple, bool] = {}
+# The protected folders `Guard.pair` was last asked about, their names as strings (cheaper to hash as
+# a key than paths) and whether one is relative (then the working folder is an input of the guard).
+_PROTECTED_SEEN: tuple[tuple, tuple[str, ...], bool] = ((), (), False)
 
 _Shape = tuple[tuple[str, str | None, str, bool] | None, ...]
 
@@ -288,16 +288,18 @@ class Guard:
     def pair(cls, root: str, protected: Sequence[Path]) -> tuple[Guard, Guard]:
         """`(Guard.get(root, protected), Guard.get(root, protected, include_forge=False))`, the two
         guards of one decision, with their common inputs read once."""
+        global _PROTECTED_SEEN
         protected = tuple(protected)
-        relative = _RELATIVE.get(protected)
-        if relative is None:
-            relative = any(not os.path.isabs(str(d)) for d in protected)
-            if len(_RELATIVE) >= 64:
-                _RELATIVE.clear()
-            _RELATIVE[protected] = relative
+        seen = _PROTECTED_SEEN
+        if seen[0] is protected:  # the same tuple as the last decision's (one context's)
+            names, relative = seen[1], seen[2]
+        else:
+            names = tuple([str(d) for d in protected])  # what the guard reads of them
+            relative = any(not os.path.isabs(n) for n in names)
+            _PROTECTED_SEEN = (protected, names, relative)  # holds `protected`: its id stays its own
         cwd = os.getcwd() if relative else None
         home = os.environ.get("HOME")
-        return cls._get((root, protected, home, cwd, True)), cls._get((root, protected, home, cwd, False))
+        return cls._get((root, names, home, cwd, True)), cls._get((root, names, home, cwd, False))
 
     @classmethod
     def _get(cls, key: tuple) -> Guard:

@@ -266,12 +266,14 @@ def normalize(
         elif _looks_alike(name):
             opaque = f"the program word {name!r} has characters outside ASCII (a look-alike?)"
             explicit = never
-    if opaque is None and not all(w.isascii() for w in part.words) and _has_format_chars(part.words):
+    if opaque is None and not "".join(part.words).isascii() and _has_format_chars(part.words):
         opaque = "invisible or format Unicode characters in the command"
         explicit = never
     clusters: set[int] = set()
+    same = words[0] == part.words[0]  # the words (and dynamic ones) are still the part's
     if words[0] == "git" and 0 not in dynamic:
         words, dynamic, why = _strip_git_globals(words, dynamic)
+        same = False
         if why and not opaque:
             opaque, explicit = why, never  # the option is gone from the words a pattern sees
     key = words[0] if words[0] != "git" or len(words) < 2 else f"git {words[1]}"
@@ -279,12 +281,17 @@ def normalize(
     if tool is not None:
         prefix = 2 if key.startswith("git ") else 1
         words, dynamic, clusters = _canonical(words, dynamic, prefix, tool, key)
+        same = False
     if opaque is None:
         opaque = _opaque(words, dynamic)
         explicit = _explicit(words) if opaque else ()
     writes, destroys = _paths_written(words, dynamic, clusters)
+    if same and type(part.words) is tuple and type(part.dynamic) is frozenset:
+        out_words, out_dynamic = part.words, part.dynamic  # equal to tuple(words), frozenset(dynamic)
+    else:
+        out_words, out_dynamic = tuple(words), frozenset(dynamic)
     return CommandView(
-        "command", tuple(words), frozenset(dynamic), frozenset(clusters), certain, opaque, explicit,
+        "command", out_words, out_dynamic, frozenset(clusters), certain, opaque, explicit,
         writes, destroys, source=part,
     )  # fmt: skip
 
