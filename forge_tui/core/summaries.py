@@ -114,29 +114,66 @@ def _strs(value: Any) -> tuple[str, ...]:
     return tuple(x for x in value if isinstance(x, str)) if isinstance(value, list) else ()
 
 
+# The summary classes by index: a worker sends each summary as (its class's index, its fields as a
+# plain tuple), which pickles at about half the cost of the NamedTuple, and the parent builds the
+# NamedTuples back with C calls only (`unpack`).
+CLASSES = (
+    RequestSummary,
+    DecisionSummary,
+    ApprovalSummary,
+    OutcomeSummary,
+    PolicySummary,
+    KeySummary,
+    GenesisSummary,
+    ViolationSummary,
+    ClockSummary,
+)
+REQUEST, DECISION, APPROVAL, OUTCOME, POLICY, KEY, GENESIS, VIOLATION, CLOCK = range(len(CLASSES))
+
+
 def summarise(rec: dict[str, Any], line: bytes, leaf: str | None = None) -> Summary | None:
     """The summary of a parsed, shape-checked record (`line`: its bytes without the LF; `leaf`: its
     leaf hash in hex when the caller has it already), or None for the types no rule reads (notes,
     recoveries)."""
-    t = rec["type"]
-    b = rec["body"]
-    ts = rec["ts"]
+    got = summary_row(rec["type"], rec["body"], rec["ts"])
+    if got is None:
+        return None
+    kind, row = got
+    if kind == REQUEST:
+        row = _with_leaf(row, leaf if leaf is not None else hashlib.sha256(b"\x00" + line).hexdigest())
+    return tuple.__new__(CLASSES[kind], row)
+
+
+def _with_leaf(row: tuple, leaf: str) -> tuple:
+    """A request's row with its leaf hash in its place (`summary_row` leaves it None)."""
+    return (*row[:6], leaf, *row[7:])
+
+
+def unpack(seqs: list[int], kinds: bytes, rows: list[tuple]) -> Summaries:
+    """The summaries by seq from what a worker sent: seq, class index and fields of each."""
+    return dict(zip(seqs, map(tuple.__new__, map(CLASSES.__getitem__, kinds), rows), strict=True))
+
+
+def summary_row(t: str, b: dict[str, Any], ts: str) -> tuple[int, tuple] | None:
+    """(class index, fields) of the summary of a shape-checked record of type `t`, body `b` and time
+    `ts`; None for the types no rule reads. A request's leaf hash (field 6) is None here: the caller
+    puts it in (`summarise`)."""
     if t == "request":
         actor = _dict(b.get("actor"))
-        return RequestSummary(
+        return REQUEST, (
             ts,
             b.get("request_id"),
             actor.get("id"),
             actor.get("kind"),
             b.get("principal"),
             actor.get("session"),
-            leaf if leaf is not None else hashlib.sha256(b"\x00" + line).hexdigest(),
+            None,
             _dict(b.get("action")),
             b.get("requirement"),
             _dict(b.get("process")).get("sandboxed"),
         )
     if t == "decision":
-        return DecisionSummary(
+        return DECISION, (
             ts,
             b.get("request_id"),
             b.get("request_hash"),
@@ -150,11 +187,16 @@ def summarise(rec: dict[str, Any], line: bytes, leaf: str | None = None) -> Summ
         )
     if t == "approval":
         appr = b.get("approval")
-        return ApprovalSummary(
-            ts, appr if isinstance(appr, dict) else None, b.get("reviewer_kid"), b.get("reviewer_sig")
+        return APPROVAL, (
+            ts,
+            appr if isinstance(appr, dict) else None,
+            b.get("reviewer_kid"),
+            b.get("reviewer_sig"),
+            False,
+            None,
         )
     if t == "outcome":
-        return OutcomeSummary(
+        return OUTCOME, (
             ts,
             b.get("request_id"),
             b.get("status"),
@@ -163,13 +205,13 @@ def summarise(rec: dict[str, Any], line: bytes, leaf: str | None = None) -> Summ
             b.get("input_digest"),
         )
     if t == "policy":
-        return PolicySummary(ts, b.get("digest"), b.get("error"), b.get("path"))
+        return POLICY, (ts, b.get("digest"), b.get("error"), b.get("path"))
     if t in ("key", "reviewer"):
-        return KeySummary(ts, t, b.get("action"), b.get("vkey"), b.get("from_seq"), b.get("name"))
+        return KEY, (ts, t, b.get("action"), b.get("vkey"), b.get("from_seq"), b.get("name"))
     if t == "genesis":
-        return GenesisSummary(ts, b.get("vkey"))
+        return GENESIS, (ts, b.get("vkey"))
     if t == "violation":
-        return ViolationSummary(ts, b.get("kind"), b.get("request_id"), b.get("detail"))
+        return VIOLATION, (ts, b.get("kind"), b.get("request_id"), b.get("detail"))
     if t == "note" and b.get("kind") == "clock":
-        return ClockSummary(ts, b.get("previous_ts"))
+        return CLOCK, (ts, b.get("previous_ts"))
     return None

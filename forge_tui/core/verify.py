@@ -463,9 +463,10 @@ def _verify_ledger(
                 tree.extend(res.runs)
                 for seq, code, msg in res.chain + res.findings:
                     add(seq, code, msg)
+                got = res.summaries()
                 if walk is not None:
-                    walk.feed(res.summaries)
-                summaries.update(res.summaries)
+                    walk.feed(got)
+                summaries.update(got)
                 if res.first_ts is not None:
                     if last_ts is not None and res.first_ts < last_ts:
                         stamps.append((res.first_seq, res.first_ts, last_ts))

@@ -31,7 +31,7 @@ from forge_tui.core.jcs import MAX_LINE, _dumps_fast, parse_canonical
 from forge_tui.core.merkle import leaf_hashes, subtree_runs
 from forge_tui.core.note import NoteError, parse_vkey
 from forge_tui.core.records import FIELDS, HEX64_RE, RECORD_CONTEXT, REQUIRED_BODY, TS_RE, TYPES, check_shape
-from forge_tui.core.summaries import ApprovalSummary, Summaries, summarise
+from forge_tui.core.summaries import APPROVAL, REQUEST, Summaries, _with_leaf, summary_row, unpack
 from forge_tui.errors import CanonicalError, ConfigError, SignatureError
 
 Triple = tuple[int, str, str]  # (seq, code, message)
@@ -54,11 +54,18 @@ class ChunkResult:
     runs: list[tuple[int, bytes]]  # the range's Merkle subtrees (merkle.subtree_runs); runs[0]: leaves
     chain: list[Triple]  # `prev` and `seq` findings
     findings: list[Triple] = field(default_factory=list)  # everything else the range's lines show
-    summaries: Summaries = field(default_factory=dict)
+    # The summaries as `summaries.unpack` takes them (seq, class index, fields): see `summaries()`.
+    seqs: list[int] = field(default_factory=list)
+    kinds: bytearray = field(default_factory=bytearray)
+    rows: list[tuple] = field(default_factory=list)
     first_ts: str | None = None
     last_ts: str | None = None
     backwards: list[tuple[int, str, str]] = field(default_factory=list)  # (seq, ts, previous ts)
     typed: list[dict[str, Any]] = field(default_factory=list)  # --fast: the TYPED records, parsed
+
+    def summaries(self) -> Summaries:
+        """The range's record summaries by seq, in seq order."""
+        return unpack(self.seqs, self.kinds, self.rows)
 
 
 def check_chunk(
@@ -184,7 +191,8 @@ def _check_records(
 ) -> None:
     """Strict parse, shape, log, key, signature and time of each line (the first is record `first`);
     the summaries the forensic rules read. Findings go to `res`."""
-    findings, summaries, backwards = res.findings, res.summaries, res.backwards
+    findings, backwards = res.findings, res.backwards
+    seqs, kinds, rows = res.seqs, res.kinds, res.rows
     first_ts, last_ts = res.first_ts, res.last_ts
     signed_ok = _signed_ok()
     for i, line in enumerate(lines, first):
@@ -218,14 +226,17 @@ def _check_records(
         elif ts < last_ts:
             backwards.append((i, ts, last_ts))
         last_ts = ts
-        k = 32 * (i - first)
-        s = summarise(rec, line, leaves[k : k + 32].hex())
-        if s is not None:
-            if reviewers is not None and type(s) is ApprovalSummary:
-                s = s._replace(
-                    sig_checked=True, sig_error=_approval_sig_error(rec["body"], reviewers, rec["seq"])
-                )
-            summaries[i] = s
+        summary = summary_row(rec["type"], rec["body"], ts)
+        if summary is not None:  # sent as a plain row (half the pickling of the NamedTuple)
+            kind, row = summary
+            if kind == REQUEST:
+                k = 32 * (i - first)
+                row = _with_leaf(row, leaves[k : k + 32].hex())
+            elif kind == APPROVAL and reviewers is not None:
+                row = (*row[:4], True, _approval_sig_error(rec["body"], reviewers, rec["seq"]))
+            seqs.append(i)
+            kinds.append(kind)
+            rows.append(row)
     res.first_ts, res.last_ts = first_ts, last_ts
 
 
