@@ -8,6 +8,8 @@ import base64
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forge_tui.core.note import (
     SIG_PREFIX,
@@ -284,3 +286,16 @@ def test_signer_validates_inputs():
         Signer("ok", b"\x00" * 31)
     with pytest.raises(NoteError):
         sign_note("no newline", [Signer.generate("ok")])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=2048))
+def test_signer_signs_exactly_as_pynacl_signing_key(seed, message):
+    """Signer.sign calls libsodium directly: the signature must be SigningKey.sign's (Ed25519 is
+    deterministic) and verify with the signer's own verifier."""
+    import nacl.signing
+
+    s = Signer("forge-tui.local/p/l", seed)
+    sig = s.sign(message)
+    assert sig == nacl.signing.SigningKey(seed).sign(message).signature
+    s.verifier.verify(message, sig)
