@@ -36,6 +36,7 @@ import concurrent.futures
 import contextlib
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -136,9 +137,12 @@ class _Worker:
                     ready.notify_all()  # a poster waiting in wait_taken
             if job is None:
                 return
-            job()
-            if not jobs:
-                self._after()
+            try:
+                job()
+                if not jobs:
+                    self._after()
+            except Exception:  # jobs handle their own errors: this is a bug, or a loop closed under us
+                traceback.print_exc()  # (the daemon's stderr is its log); the thread goes on serving
 
 
 class GroupAppender:
