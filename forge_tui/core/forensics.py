@@ -80,7 +80,15 @@ class LedgerWalk:
     def __init__(self, reviewers_text: str | dict | None, reevaluator=None, witnesses: list | None = None):
         from forge_tui.core.reviewers import parse_reviewers
 
-        self._found: list[tuple] = []
+        # The rules' findings wait here until `finish`. Kept through a closure over the list, not a
+        # bound method: walk -> rules -> method -> walk would be a cycle, and everything the rules
+        # hold (every request of the ledger) would wait for the cyclic collector to be freed.
+        found: list[tuple] = []
+        self._found = found
+
+        def keep(*finding) -> None:
+            found.append(finding)
+
         self._reviewers_error: str | None = None
         if isinstance(reviewers_text, dict):
             reviewers = reviewers_text
@@ -90,11 +98,8 @@ class LedgerWalk:
             except ConfigError as exc:
                 self._reviewers_error = f"reviewers.toml is invalid: {exc}"
                 reviewers = {}
-        self._walk = _Walk(self._keep, reviewers, reevaluator)
+        self._walk = _Walk(keep, reviewers, reevaluator)
         self._walk.witnesses = witnesses
-
-    def _keep(self, *finding) -> None:
-        self._found.append(finding)
 
     def feed(self, summaries: Summaries) -> None:
         """The next summaries, all after those fed before."""
@@ -119,7 +124,7 @@ class LedgerWalk:
         walk.finish(last_ts or walk.last_ts)
         for finding in self._found:
             add(*finding)
-        self._found = []
+        self._found.clear()
         return walk.requests
 
 

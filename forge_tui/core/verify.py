@@ -311,9 +311,11 @@ def verify_project(
     nworkers = workers or _cpu_workers()
     pool = Pool(nworkers)
     all_summaries: list[tuple[str, Summaries]] = []
+    summaries: Summaries = {}
     # The summaries kept for the forensic rules (small records, in no cycle) would have the cyclic
     # collector walk an ever larger heap again and again: it is off while the ledgers are read (a
-    # third of this process's CPU time on a 100,000-record ledger), and back as it was after.
+    # third of this process's CPU time on a 100,000-record ledger), and back as it was once they are
+    # let go (re-enabled while they lived, its next collection would walk every one of them).
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -336,8 +338,20 @@ def verify_project(
             all_summaries.append((lid, summaries))
             if update_seen and use_local_state and not any(f.severity == ERROR for f in found):
                 _update_seen(project, lid)
+        pool.shutdown()
+        if commits is not None:
+            from forge_tui.core.gitcheck import request_states
+
+            g = commits.check(request_states(all_summaries))
+            report.git = {"range": g.range, "commits": g.commits, "governed": g.governed}
+            report.findings.extend(
+                Finding("-", None, f.code, f.message, f.severity, commit=f.commit, path=f.path)
+                for f in g.findings
+            )
     finally:
         pool.shutdown()
+        all_summaries.clear()
+        summaries = {}
         if collecting:
             gc.enable()
     # An anchor the caller gave that names none of the ledgers checked nothing: say so and fail, or
@@ -352,15 +366,6 @@ def verify_project(
                     "-", None, Code.ANCHOR, f"anchor file for {log[:120]!r} matches no ledger of this project"
                 ),
             )
-    if commits is not None:
-        from forge_tui.core.gitcheck import request_states
-
-        g = commits.check(request_states(all_summaries))
-        report.git = {"range": g.range, "commits": g.commits, "governed": g.governed}
-        report.findings.extend(
-            Finding("-", None, f.code, f.message, f.severity, commit=f.commit, path=f.path)
-            for f in g.findings
-        )
     return report
 
 

@@ -42,6 +42,7 @@ class Pool:
     def shutdown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
+            self._pool = None
 
 
 class Ranges:
