@@ -22,6 +22,7 @@ from forge_tui.core.verify_chunk import PREV_KEY, SEQ_KEY, ChunkResult, check_ch
 
 CHUNK_BYTES = 4 << 20  # a range's size at most (about): results stream back while the rest is checked
 FAST_POOL_BYTES = 16 << 20  # --fast starts worker processes only for a ledger at least this big
+TAIL_BYTES = 256 << 10  # the smallest range the last ones shrink to (see byte_bounds)
 
 
 class Pool:
@@ -100,12 +101,17 @@ class Ranges:
 
 def byte_bounds(data, complete: int, parts: int) -> list[tuple[int, int]]:
     """Split the complete lines into byte ranges that start and end at line boundaries: about
-    `parts` of them, or more, of at most about CHUNK_BYTES each."""
+    `parts` of them, or more, of at most about CHUNK_BYTES each. With several parts (workers), the
+    ranges get smaller toward the end, each at most a (parts / 2)-th of what is left and at least
+    TAIL_BYTES: the workers then finish at about the same time, where with equal ranges one of them
+    would often check a last whole range alone while the other waits (half a range on average)."""
     size = max(1, min(CHUNK_BYTES, -(-complete // max(parts, 1))))
+    floor, share = min(size, TAIL_BYTES), max(1, parts // 2)
     bounds = []
     start = 0
     while start < complete:
-        end = data.find(b"\n", min(start + size, complete) - 1) + 1
+        step = size if parts < 2 else max(floor, min(size, (complete - start) // share))
+        end = data.find(b"\n", min(start + step, complete) - 1) + 1
         if end <= start or end > complete:
             end = complete
         bounds.append((start, end))

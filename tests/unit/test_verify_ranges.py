@@ -153,6 +153,38 @@ def test_quick_shape_check_passes_only_what_check_shape_passes(changes, dropped)
         assert got == want == bytes(range(64))
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(0, 30), min_size=1, max_size=120),
+    st.sampled_from([1, 2, 8]),
+    st.integers(1, 200),
+    st.integers(1, 80),
+)
+def test_ranges_cover_the_lines_and_shrink_toward_the_end(widths, parts, chunk, tail):
+    """byte_bounds hands out every complete line once, in order, each range whole lines; with several
+    parts the last ranges are no bigger than the tail size (and a line), so no worker is left with a
+    whole big range at the end."""
+    data = b"".join(b"x" * w + b"\n" for w in widths) + b"torn"
+    complete = len(data) - 4
+    old = R.CHUNK_BYTES, R.TAIL_BYTES
+    R.CHUNK_BYTES, R.TAIL_BYTES = chunk, tail
+    try:
+        bounds = R.byte_bounds(data, complete, parts)
+    finally:
+        R.CHUNK_BYTES, R.TAIL_BYTES = old
+    assert bounds[0][0] == 0 and bounds[-1][1] == complete
+    assert all(a < b and data[b - 1 : b] == b"\n" for a, b in bounds)
+    assert all(b == a2 for (_a, b), (a2, _b2) in zip(bounds, bounds[1:], strict=False))
+    size = max(1, min(chunk, -(-complete // parts)))
+    longest = max(widths) + 1
+    assert all(b - a <= size + longest for a, b in bounds)
+    if parts > 1:  # never growing toward the end (but for a line's slack) ...
+        sizes = [b - a for a, b in bounds]
+        assert all(later <= earlier + longest for earlier, later in zip(sizes, sizes[1:], strict=False))
+        if complete >= 2 * parts * (size + longest):  # ... and, where there is room, small at the end
+            assert sizes[-1] <= min(size, tail) + longest
+
+
 def _tampered(project, unreadable: bool) -> None:
     """A ledger with forensic findings and damaged lines spread over its length; with `unreadable`,
     one whose `seq` cannot be read from its bytes (verify then counts the lines before each range;

@@ -31,8 +31,8 @@ RECORDS = 40  # notes after the genesis record
 
 @pytest.fixture
 def ledger(project, monkeypatch):
-    """(path, intact lines) of a ledger of notes, with ranges of about 5 lines and parts of about 2
-    (both workers take part, and --fast uses them too)."""
+    """(path, intact lines) of a ledger of notes, with ranges of about 5 lines (the last ones fewer)
+    and parts of about 2 (both workers take part, and --fast uses them too)."""
     with LedgerWriter.open(project, clock=lambda: TS0) as w:
         for i in range(RECORDS):
             w.append([("note", {"text": f"note {i:03d}", "n": i})])
@@ -41,6 +41,7 @@ def ledger(project, monkeypatch):
     lines = data.split(b"\n")[:-1]
     width = len(data) // len(lines)
     monkeypatch.setattr(R, "CHUNK_BYTES", 5 * width)
+    monkeypatch.setattr(R, "TAIL_BYTES", 2 * width)  # the last ranges shrink to about 2 lines
     monkeypatch.setattr(R, "FAST_POOL_BYTES", 0)
     monkeypatch.setattr(C, "PART_BYTES", 2 * width)
     return path, lines
