@@ -174,6 +174,10 @@ def _parse(command: str) -> tuple[SimpleCommand, ...]:
     plain = _PLAIN_CLEAN_LINE.fullmatch(command) is not None  # plain, and so without control characters
     if not plain and _CONTROL.search(command):
         raise Unparseable("the command contains control characters")
+    if plain and command.isascii():
+        simple = _plain_simple(command)
+        if simple is not None:
+            return simple
     out: list[SimpleCommand] = []
     try:
         if plain:
@@ -183,6 +187,20 @@ def _parse(command: str) -> tuple[SimpleCommand, ...]:
     except RecursionError:  # deeply nested input: refuse rather than crash
         raise Unparseable("the command is nested too deeply") from None
     return tuple(out)
+
+
+_NO_DYNAMIC: frozenset[int] = frozenset()
+
+
+def _plain_simple(command: str) -> tuple[SimpleCommand, ...] | None:
+    """What `_Parser.plain` gives for an ASCII plain line without control characters whose first word
+    is an ordinary program (its first branch), without building a parser; None for any other line."""
+    texts = command.split()  # ASCII, plain and without control characters: the blanks are space and tab
+    if not texts or "/" in texts[0] or texts[0] in _LOOKED_INTO or _ASSIGN_LEAD.match(texts[0]):
+        return None
+    cmd = SimpleCommand(tuple(texts), _NO_DYNAMIC, "")
+    object.__setattr__(cmd, "_text", " ".join(texts))  # as `_Parser.plain` sets it (see there)
+    return (cmd,)
 
 
 def parse_full(command: str) -> tuple[SimpleCommand, ...]:

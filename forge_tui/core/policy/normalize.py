@@ -203,10 +203,6 @@ def _program(word: str) -> tuple[str, bool]:
     return name, re.sub("^/+", "/", os.path.normpath(folder)) in STANDARD_BIN_DIRS
 
 
-def _looks_alike(word: str) -> bool:
-    return not word.isascii()  # a character above 127
-
-
 def _has_format_chars(words: tuple[str, ...]) -> bool:
     return any(
         unicodedata.category(c) in ("Cf", "Co", "Cn", "Zl", "Zp")
@@ -258,12 +254,12 @@ def normalize(
     if 0 in dynamic:
         opaque = "the program is known only at run time"
     else:
-        name, certain = _program(words[0])
+        name, certain = (words[0], True) if "/" not in words[0] else _program(words[0])
         words[0] = name
         if not certain and (name in _LOOKALIKE_NAMES or name in _INLINE_CODE or name in _SHELLS):
             opaque = f"`{part.words[0]}` is not the standard `{name}`: what it runs cannot be seen"
             explicit = never
-        elif _looks_alike(name):
+        elif not name.isascii():  # a character above 127: a look-alike?
             opaque = f"the program word {name!r} has characters outside ASCII (a look-alike?)"
             explicit = never
     if opaque is None and not "".join(part.words).isascii() and _has_format_chars(part.words):
