@@ -169,7 +169,7 @@ class _Evaluator:
         # The strongest part decides; among equals, one a rule decided explains more than the default.
         top = results[0] if len(results) == 1 else max(results, key=_strength)
         decision, rule_id, reason = top.decision, top.rule, top.reason
-        floor = self._floor(too_big)
+        floor = self._floor(too_big) if self.malformed or self.unparseable or too_big else None
         if floor and (rule_id is None or RANK[decision] < RANK["ask"]):
             decision = decision if RANK[decision] > RANK["ask"] else "ask"
             rule_id, reason = "builtin:unparseable", floor
@@ -394,6 +394,8 @@ class _Evaluator:
         """The ask and deny rules on `paths` for file.write, applied to the paths command parts write
         (`> f`, `--output=f`, `tee f`...): a shell command is held to the rules a Write would be."""
         out: list[_Result] = []
+        if not self.written:
+            return out
         for k, views in self.written.items():
             for comp in self.p.compiled:
                 rule = comp.rule
