@@ -272,3 +272,36 @@ async def test_close_during_a_faulty_burst_strands_nobody(make_world, monkeypatc
     # the next writer to open signs it, as after a crash (docs/design.md §4.6 recovery)
     LedgerWriter.open(world.project).close()
     verify_clean(world)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="appender.py _after_job catches only LedgerError around w.checkpoint(); anything else (a "
+    "bug) escapes to _Worker._serve, which skips posting _settled: flushed()/close() never return",
+)
+async def test_an_unexpected_error_in_the_deferred_checkpoint_does_not_hang_flushed(make_world, monkeypatch):
+    world = make_world(POLICY)
+    w = LedgerWriter.open(world.project)
+    a = GroupAppender(w)
+    monkeypatch.setattr(a, "_checkpoint_now", lambda: False)  # every batch defers to _after_job
+    raised = threading.Event()
+    real_checkpoint = w.checkpoint
+
+    def buggy_checkpoint() -> None:
+        raised.set()
+        raise RuntimeError("a bug in the checkpoint")
+
+    monkeypatch.setattr(w, "checkpoint", buggy_checkpoint)
+    monkeypatch.setattr("traceback.print_exc", lambda: None)  # the writer prints the bug; not here
+    a.start()
+    try:
+        rec = await asyncio.wait_for(a.append([("note", {"text": "durable"})]), DEADLINE_S)
+        assert rec[0].seq == w.size - 1
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, raised.wait, DEADLINE_S)
+        await asyncio.wait_for(a.flushed(), 5)  # returns (the writer may be in a fault), never hangs
+    finally:
+        monkeypatch.setattr(w, "checkpoint", real_checkpoint)
+        a._idle.set()  # the bug under test leaves it clear: close() would wait forever
+        await asyncio.wait_for(a.close(), DEADLINE_S)
+        w.close()
