@@ -210,3 +210,33 @@ async def test_a_base_exception_in_the_preparer_counts_each_caller_once(make_wor
         await asyncio.wait_for(a.flushed(), DEADLINE_S)
     finally:
         await _close_anyway(a, w)
+
+
+def _raise_ledger_error(done: list[Appended]) -> dict[str, Any]:
+    raise LedgerError("a body that could not read what it needs")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="appender.py _prepare: a LedgerError from a record body is taken for a writer fault (no "
+    "split per caller): every other caller of the batch is denied with it",
+)
+async def test_a_body_raising_a_ledger_error_fails_only_its_own_caller(make_world):
+    world = make_world(POLICY)
+    w = LedgerWriter.open(world.project)
+    a = GroupAppender(w)
+    a.start()
+    try:
+        burst = [
+            a.submit([("note", {"text": "ok1"})]),
+            a.submit([("note", _raise_ledger_error)]),
+            a.submit([("note", {"text": "ok2"})]),
+        ]
+        results = await asyncio.wait_for(asyncio.gather(*burst, return_exceptions=True), DEADLINE_S)
+        assert isinstance(results[1], LedgerError)
+        assert not isinstance(results[0], BaseException), results[0]
+        assert not isinstance(results[2], BaseException), results[2]
+    finally:
+        await asyncio.wait_for(a.close(), DEADLINE_S)
+        w.close()
+    verify_clean(world)
