@@ -805,6 +805,12 @@ class LedgerWriter:
                 self.fault = f"checkpoint failed: {exc.strerror or exc}"
         return written
 
+    def discard_prepared(self) -> None:
+        """Forget batches prepared but never to be committed (their callers were told they failed): the
+        next batch chains onto the durable head. Only when no prepared batch is still to be committed."""
+        with self._head_lock:
+            self._spec = None
+
     def is_durable(self, batch: Prepared) -> bool:
         """Whether `batch` went through fdatasync: its leaves are in the tree only once it did."""
         with self._head_lock:

@@ -101,6 +101,12 @@ class _Worker:
     def idle(self) -> bool:
         return not self._jobs
 
+    def drain(self) -> None:
+        """Block until every job posted so far has finished (not from this worker's own thread)."""
+        done = threading.Event()
+        self.post(done.set)
+        done.wait()
+
     def wait_taken(self) -> None:
         """Block until every job posted so far has been started."""
         with self._ready:
@@ -172,7 +178,9 @@ class GroupAppender:
         self._stopped = False
         self._idle = asyncio.Event()
         self._idle.set()
-        self.waiting = 0  # callers of append() not yet answered (the gate offloads evaluations meanwhile)
+        # Callers of append() not yet answered (loop only). A set, not a count: a caller failed twice (a
+        # split batch whose preparation then broke) or answered after a failure is still owed once.
+        self._owed: set[asyncio.Future] = set()
         self._untold: dict[asyncio.Future, Callable[[list[Appended]], None]] = {}  # see submit()
         self.batches = 0
         self.records = 0
@@ -187,6 +195,11 @@ class GroupAppender:
         self.faults = 0  # faults entered since start
         self._reported: tuple[str | None, str | None] = (None, None)
         self._closing = asyncio.Event()
+
+    @property
+    def waiting(self) -> int:
+        """Callers of append() not yet answered (the gate offloads evaluations meanwhile)."""
+        return len(self._owed)
 
     def start(self) -> None:
         self.loop = asyncio.get_running_loop()
@@ -215,7 +228,7 @@ class GroupAppender:
         if self.writer.fault:
             raise LedgerUnavailable(f"ledger unavailable: {self.writer.fault} (retrying)")
         fut: asyncio.Future = self.loop.create_future()  # type: ignore[union-attr]
-        self.waiting += 1
+        self._owed.add(fut)
         if untold is not None:
             self._untold[fut] = untold
         self._idle.clear()
@@ -352,7 +365,13 @@ class GroupAppender:
                 jobs = self._prepare(batch)
             except BaseException as exc:  # a bug here must not strand callers: they hear it, and deny
                 self.log(f"ledger: preparing a batch failed: {type(exc).__name__}: {exc}")
-                self._post_fail(batch, exc)
+                self._post_fail(batch, exc)  # (a caller the split already failed hears only once)
+                # Part of the batch may have been built and chained (the writer's head points past
+                # it) and is now never written: once the writer has finished what it was given, the
+                # next batch chains onto the durable head again, or every later one would be stale.
+                jobs = []
+                self._writer.drain()
+                self.writer.discard_prepared()
             self._building = False
             self._writer.post(lambda jobs=jobs: self._commit_all(jobs))  # (none: still see if drained)
             self._writer.wait_taken()
@@ -363,8 +382,11 @@ class GroupAppender:
         only its own caller hears the error. Returns the batches to write, in order."""
         try:
             return [(batch, self.writer.prepare(_flatten(batch)))]
-        except Exception as exc:
-            if len(batch) > 1 and not isinstance(exc, LedgerError):
+        except BaseException as exc:  # this thread gets no KeyboardInterrupt: a body's bug, or the writer
+            # The writer refusing (in a fault, or chained onto a batch that failed) refuses every caller
+            # alike; anything else came from one record (its body raised, even a LedgerError, or it
+            # cannot be encoded), and only its own caller hears it.
+            if len(batch) > 1 and not isinstance(exc, (LedgerUnavailable, StaleBatch)):
                 jobs = []
                 for entry in batch:
                     jobs.extend(self._prepare([entry]))
@@ -379,7 +401,9 @@ class GroupAppender:
         """(On the loop.) Every caller of the batch hears the failure and denies."""
         err = exc if isinstance(exc, LedgerError) else LedgerError(f"ledger write failed: {exc}")
         for _, fut in batch:
-            self.waiting -= 1
+            if fut not in self._owed:
+                continue  # already failed (or answered): each caller hears once
+            self._owed.discard(fut)
             self._untold.pop(fut, None)
             if not fut.done():
                 fut.set_exception(err)
@@ -428,21 +452,33 @@ class GroupAppender:
         failed) and let the loop mark the appender idle."""
         w = self.writer
         drained = self._drained()
-        if drained and w.signed_size < w.size and not w.broken:
-            try:
-                w.checkpoint()
-                self.checkpoints += 1
-            except LedgerError:
-                pass  # the writer is in a fault now: appends are refused (the gate denies) until it heals
-            self._last_checkpoint = time.monotonic()
+        if drained:
+            self._sign_unsigned()
         if drained or w.fault or w.tracked_error or self._reported != (None, None):
             self.loop.call_soon_threadsafe(self._settled, drained)  # type: ignore[union-attr]
+
+    def _sign_unsigned(self) -> None:
+        """(Writer thread.) Sign a checkpoint over whatever is still unsigned, if the writer can. A
+        failure is a fault (appends refused, the gate denies, the heal task retries), never an escape
+        that would leave the loop waiting for `_settled`."""
+        w = self.writer
+        if w.signed_size >= w.size or w.broken:
+            return
+        try:
+            w.checkpoint()
+            self.checkpoints += 1
+        except LedgerError:
+            pass  # the writer is in a fault now: appends are refused (the gate denies) until it heals
+        except Exception as exc:  # a bug, or an OSError checkpoint() does not turn into a fault itself
+            self.log(f"ledger: signing a checkpoint failed: {type(exc).__name__}: {exc}")
+            w.fault = w.fault or f"checkpoint failed: {type(exc).__name__}: {exc}"
+        self._last_checkpoint = time.monotonic()
 
     def _settled(self, drained: bool) -> None:
         """(On the loop.) Report the writer's health; idle once nobody waits (a caller that came since
         the writer looked is still waiting: its own batch ends the same way)."""
         self._watch_faults()
-        if drained and self.waiting == 0 and not self._incoming and not self._queue:
+        if drained and not self._owed and not self._incoming and not self._queue:
             self._idle.set()
 
     def _checkpoint_now(self) -> bool:
@@ -473,7 +509,7 @@ class GroupAppender:
         for items, fut in batch:
             mine = written[pos : pos + len(items)]
             pos += len(items)
-            self.waiting -= 1
+            self._owed.discard(fut)
             untold = self._untold.pop(fut, None)
             if not fut.done():
                 fut.set_result(mine)
@@ -484,11 +520,12 @@ class GroupAppender:
                     self.log(f"after a hung-up caller's records were written: {type(exc).__name__}: {exc}")
 
     async def synced(self) -> None:
-        """Return once the batches handed to the writer so far are done with their checkpoint (signed or
-        deferred): `health()` then tells how the work after the answers already given went. Never waits
-        for the queue to empty."""
+        """Return once the batches handed to the writer so far are written and a checkpoint over them
+        was tried: `health()` then tells how the work after the answers already given went (a batch
+        that deferred its checkpoint, seeing this very request queued behind it, is signed here). Never
+        waits for the queue to empty."""
         if self._started and not self._stopped:
-            await self._writer.call(lambda: None)
+            await self._writer.call(self._sign_unsigned)
 
     async def flushed(self) -> None:
         """Return once everything appended so far is durable and, unless the writer is in a fault,

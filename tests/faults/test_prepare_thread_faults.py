@@ -201,12 +201,6 @@ async def test_a_checkpoint_failing_after_durability_answers_and_refuses_the_nex
     verify_clean(world)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="appender.py synced()/_checkpoint_now: synced()'s own job makes the writer defer the "
-    "answered batch's checkpoint to _after_job, which runs after that job: status reports ok before "
-    "the checkpoint covering the answer is even tried",
-)
 async def test_status_after_an_answer_shows_its_failed_checkpoint(make_world, faults, monkeypatch):
     world = make_world(POLICY)
     w = LedgerWriter.open(world.project)
@@ -274,11 +268,6 @@ async def test_close_during_a_faulty_burst_strands_nobody(make_world, monkeypatc
     verify_clean(world)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="appender.py _after_job catches only LedgerError around w.checkpoint(); anything else (a "
-    "bug) escapes to _Worker._serve, which skips posting _settled: flushed()/close() never return",
-)
 async def test_an_unexpected_error_in_the_deferred_checkpoint_does_not_hang_flushed(make_world, monkeypatch):
     world = make_world(POLICY)
     w = LedgerWriter.open(world.project)

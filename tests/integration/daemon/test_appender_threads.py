@@ -173,11 +173,6 @@ async def _close_anyway(a: GroupAppender, w: LedgerWriter) -> None:
     w.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="appender.py _prepare_loop: a BaseException after a split sub-batch was prepared leaves "
-    "LedgerWriter._spec chained past a batch never written; every later batch is StaleBatch forever",
-)
 async def test_a_base_exception_in_the_preparer_does_not_wedge_the_chain(make_world):
     world = make_world(POLICY)
     w = LedgerWriter.open(world.project)
@@ -194,11 +189,6 @@ async def test_a_base_exception_in_the_preparer_does_not_wedge_the_chain(make_wo
     verify_clean(world)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="appender.py _prepare_loop: the BaseException handler fails the whole batch again, so a "
-    "caller already failed in the split is counted twice (waiting < 0): flushed()/close() never return",
-)
 async def test_a_base_exception_in_the_preparer_counts_each_caller_once(make_world):
     world = make_world(POLICY)
     w = LedgerWriter.open(world.project)
@@ -216,11 +206,6 @@ def _raise_ledger_error(done: list[Appended]) -> dict[str, Any]:
     raise LedgerError("a body that could not read what it needs")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="appender.py _prepare: a LedgerError from a record body is taken for a writer fault (no "
-    "split per caller): every other caller of the batch is denied with it",
-)
 async def test_a_body_raising_a_ledger_error_fails_only_its_own_caller(make_world):
     world = make_world(POLICY)
     w = LedgerWriter.open(world.project)
