@@ -13,7 +13,7 @@ import random
 import threading
 
 import pytest
-from gatehelp import verify_clean
+from gatehelp import started_appender, verify_clean
 
 from forge_tui.core import oscalls
 from forge_tui.core.jcs import parse_canonical
@@ -86,9 +86,7 @@ async def test_random_write_faults_under_bursts_keep_answers_and_chain_exact(
     world = make_world(POLICY)
     inject = RandomFaults(seed)
     monkeypatch.setattr(oscalls.DEFAULT, "before", inject.before)
-    w = LedgerWriter.open(world.project)
-    a = GroupAppender(w)
-    a.start()
+    w, a = started_appender(world)
     rng = random.Random(seed + 100)
     told: dict[str, asyncio.Future] = {}
     refused = 0
@@ -130,9 +128,7 @@ async def test_appends_are_refused_while_the_heal_is_held_and_resume_after(
     make_world, monkeypatch, faults, fast_heal
 ):
     world = make_world(POLICY)
-    w = LedgerWriter.open(world.project)
-    a = GroupAppender(w)
-    a.start()
+    w, a = started_appender(world)
     healing = threading.Event()  # the heal has started (in the writer thread)
     release = threading.Event()  # the test lets it go on
     real_heal = w.heal
@@ -176,9 +172,7 @@ async def test_a_checkpoint_failing_after_durability_answers_and_refuses_the_nex
     make_world, faults, fast_heal
 ):
     world = make_world(POLICY)
-    w = LedgerWriter.open(world.project)
-    a = GroupAppender(w)
-    a.start()
+    w, a = started_appender(world)
     try:
         faults.arm("replace", "checkpoint")
         rec = await asyncio.wait_for(a.append([("note", {"text": "durable"})]), DEADLINE_S)
@@ -235,9 +229,7 @@ async def test_close_during_a_faulty_burst_strands_nobody(make_world, monkeypatc
     world = make_world(POLICY)
     inject = RandomFaults(seed)
     monkeypatch.setattr(oscalls.DEFAULT, "before", inject.before)
-    w = LedgerWriter.open(world.project)
-    a = GroupAppender(w)
-    a.start()
+    w, a = started_appender(world)
     rng = random.Random(seed)
     told: dict[str, asyncio.Future] = {}
     try:

@@ -226,3 +226,14 @@ def verify_clean(world: World) -> None:
     lines = [f.line() for f in report.findings]
     assert report.exit_code() == 0, lines
     assert not [f for f in report.findings if f.severity == "error"], lines
+
+
+def started_appender(world: World):
+    """(writer, appender) on the world's ledger, the appender's threads started (on the running loop)."""
+    from forge_tui.core.ledger import LedgerWriter
+    from forge_tui.daemon.appender import GroupAppender
+
+    writer = LedgerWriter.open(world.project)
+    appender = GroupAppender(writer)
+    appender.start()
+    return writer, appender

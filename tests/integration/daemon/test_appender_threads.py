@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from gatehelp import verify_clean
+from gatehelp import started_appender, verify_clean
 
 from forge_tui.core.jcs import parse_canonical
 from forge_tui.core.ledger import Appended, LedgerWriter
@@ -175,9 +175,7 @@ async def _close_anyway(a: GroupAppender, w: LedgerWriter) -> None:
 
 async def test_a_base_exception_in_the_preparer_does_not_wedge_the_chain(make_world):
     world = make_world(POLICY)
-    w = LedgerWriter.open(world.project)
-    a = GroupAppender(w)
-    a.start()
+    w, a = started_appender(world)
     try:
         burst = _split_then_boom(a)
         results = await asyncio.gather(*burst, return_exceptions=True)
@@ -191,9 +189,7 @@ async def test_a_base_exception_in_the_preparer_does_not_wedge_the_chain(make_wo
 
 async def test_a_base_exception_in_the_preparer_counts_each_caller_once(make_world):
     world = make_world(POLICY)
-    w = LedgerWriter.open(world.project)
-    a = GroupAppender(w)
-    a.start()
+    w, a = started_appender(world)
     try:
         await asyncio.gather(*_split_then_boom(a), return_exceptions=True)
         assert a.waiting == 0, f"waiting is {a.waiting} with every caller answered"
@@ -208,9 +204,7 @@ def _raise_ledger_error(done: list[Appended]) -> dict[str, Any]:
 
 async def test_a_body_raising_a_ledger_error_fails_only_its_own_caller(make_world):
     world = make_world(POLICY)
-    w = LedgerWriter.open(world.project)
-    a = GroupAppender(w)
-    a.start()
+    w, a = started_appender(world)
     try:
         burst = [
             a.submit([("note", {"text": "ok1"})]),
