@@ -107,39 +107,6 @@ def peer_credentials(sock: socket.socket) -> tuple[int | None, int | None, int |
         return None, None, None
 
 
-class LineReader(asyncio.StreamReader):
-    """The connection's StreamReader. Until a connection attaches to it, it buffers like any other (the
-    refusal path reads from it); once attached, every chunk goes straight to the connection, which
-    splits lines and starts their requests inside the protocol's own callback, instead of waking a task
-    that reads it (one task step and one future fewer per request)."""
-
-    sink: Connection | None = None
-
-    def attach(self, sink: Connection) -> bytes:
-        """Send what arrives from now on to `sink`; returns what was buffered before."""
-        early = bytes(self._buffer)
-        self._buffer.clear()
-        self.sink = sink
-        return early
-
-    def feed_data(self, data: bytes) -> None:
-        sink = self.sink
-        if sink is None:
-            super().feed_data(data)
-        else:
-            sink.received(data)
-
-    def feed_eof(self) -> None:
-        super().feed_eof()
-        if self.sink is not None:
-            self.sink.end("eof")
-
-    def set_exception(self, exc: BaseException) -> None:
-        super().set_exception(exc)
-        if self.sink is not None:
-            self.sink.end("eof")
-
-
 class Connection:
     def __init__(
         self,
@@ -162,19 +129,15 @@ class Connection:
         self.tasks: set[asyncio.Task] = set()
         self._write_lock = asyncio.Lock()
         self.closed = False
-        # The read timeout (_arm, _watch): one timer per connection, moved only when it fires or a
+        # The read timeout (_read_chunk): one timer per connection, moved only when it fires or a
         # shorter limit starts, instead of a timer armed and cancelled around every read.
+        self._serve_task: asyncio.Task | None = None
         self._watchdog: asyncio.TimerHandle | None = None
-        self._reading = False  # attached and not paused: the read timer applies
+        self._reading = False
         self._read_partial = False
         self._read_limit = 0.0
         self._read_deadline = 0.0
-        self._buf = bytearray()  # the start of a line not yet complete
-        self._discarding = False  # inside a line over MAX_LINE, dropped up to its end
-        self._paused = False  # MAX_INFLIGHT_PER_CONN requests in flight: lines wait in the buffer
-        self._transport_paused = False  # and past 2 MiB of them the socket is no longer read
-        self._held = False  # reading stopped for good (the daemon is shutting down)
-        self._ended: asyncio.Future | None = None  # "eof", "timeout" or "closed": serve() returns
+        self._timed_out = False
 
     @property
     def peer(self) -> dict[str, Any]:
@@ -225,14 +188,6 @@ class Connection:
         if not self.closed:
             self.closed = True
             self.writer.close()
-        self.end("closed")
-
-    def hold(self) -> None:
-        """Stop reading for good (shutdown): requests in flight still send their replies."""
-        self._held = True
-        self._reading = False
-        with contextlib.suppress(Exception):
-            self.writer.transport.pause_reading()
 
     @property
     def peer_key(self) -> str:
@@ -242,124 +197,96 @@ class Connection:
     def _idle(self) -> bool:
         return not self.tasks and self.events is None
 
-    def _arm(self) -> None:
-        """(Re)start the read timeout after a chunk or a resume: the partial-line limit while a line is
-        unfinished, else the idle one. One timer per connection, moved only when it fires or a shorter
-        limit starts, instead of a timer armed and cancelled around every read."""
-        if self.closed or self._paused or self._held:
-            self._reading = False
-            return
+    async def _read_chunk(self, partial: bool) -> bytes | None:
+        """The next chunk, or None when the connection has been silent too long (idle or mid-line).
+        Called by `serve` only (the watchdog cancels the serve task's read)."""
         d = self.daemon
-        partial = bool(self._buf) or self._discarding
         limit = d.partial_timeout_s if partial else d.idle_timeout_s
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        self._reading, self._read_partial, self._read_limit, self._read_deadline = (
-            True,
-            partial,
-            limit,
-            deadline,
-        )
+        self._read_partial, self._read_limit, self._read_deadline = partial, limit, deadline
         if self._watchdog is None or self._watchdog.when() > deadline:
             if self._watchdog is not None:
                 self._watchdog.cancel()
             self._watchdog = loop.call_at(deadline, self._watch)
+        self._reading = True
+        try:
+            return await self.reader.read(READ_CHUNK)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not self._timed_out or task is None or task.uncancel() > 0:
+                raise  # cancelled by someone else (the daemon stopping), not (only) by the watchdog
+            return None
+        finally:
+            self._reading = False
+            self._timed_out = False
 
     def _watch(self) -> None:
-        """The read timer: time the connection out if its deadline has passed and it is silent mid-line
-        or idle; with requests in flight or a subscription it is not idle: keep listening (another full
-        limit). While reading is paused it lets the resume arm it again."""
+        """The read timer: time the read out if its deadline has passed and the connection is silent
+        mid-line or idle; with requests in flight or a subscription it is not idle: keep listening
+        (another full limit). Between reads it lets the next read arm it again."""
         self._watchdog = None
-        if self.closed or not self._reading:
+        if self.closed or not self._reading or self._serve_task is None:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
         if now < self._read_deadline:
             self._watchdog = loop.call_at(self._read_deadline, self._watch)
         elif self._read_partial or self._idle():
-            self.end("timeout")
+            self._timed_out = True
+            self._serve_task.cancel()
         else:
             self._read_deadline = now + self._read_limit
             self._watchdog = loop.call_at(self._read_deadline, self._watch)
 
-    def end(self, why: str) -> None:
-        """The connection is done reading (end of file, a timeout, closed): `serve` returns."""
-        if self._ended is not None and not self._ended.done():
-            self._ended.set_result(why)
-
-    def received(self, data: bytes) -> None:
-        """A chunk from the socket (LineReader, in the protocol's callback): split and start its lines."""
-        if self.closed:
-            return
-        self._buf += data
-        self._take_lines()
-        if self._paused and len(self._buf) > 2 * MAX_LINE and not self._transport_paused:
-            # Lines wait for room and the buffer is full: now the socket stops being read too (as a
-            # StreamReader pauses its transport past twice its limit).
-            self._transport_paused = True
-            with contextlib.suppress(Exception):
-                self.writer.transport.pause_reading()
-        self._arm()
-
-    def _take_lines(self) -> None:
-        """Start a request for each complete line buffered, until MAX_INFLIGHT_PER_CONN are in flight:
-        then the rest waits until one finishes, and past 2 MiB buffered the socket is not read either
-        (back-pressure: a peer that sends without reading its replies holds a bounded number of tasks
-        and buffers). A line over 1 MiB gets error 4013."""
-        buf = self._buf
-        while not self.closed:
-            if len(self.tasks) >= MAX_INFLIGHT_PER_CONN:
-                self._paused = True  # the lines wait in the buffer until a request finishes
-                self._reading = False
-                return
-            nl = buf.find(b"\n")
-            if nl < 0:
-                if len(buf) > MAX_LINE:
-                    if not self._discarding:
-                        self._reply_soon(_error(None, TOO_LARGE, "message over 1 MiB"))
-                    self._discarding = True
-                    buf.clear()
-                return
-            line = bytes(buf[:nl])
-            del buf[: nl + 1]
-            if self._discarding:  # the end of an overlong line
-                self._discarding = False
-                continue
-            if len(line) > MAX_LINE:
-                self._reply_soon(_error(None, TOO_LARGE, "message over 1 MiB"))
-                continue
-            if line.strip():
-                self._dispatch(line)
-
-    def _reply_soon(self, obj: dict[str, Any]) -> None:
-        self._track(asyncio.ensure_future(self.send(obj)))
-
     async def serve(self) -> None:
+        self._serve_task = asyncio.current_task()
         if not self.daemon.admitted(self):
             await self.send(_error(None, UNAUTHORIZED, "connections from another user are refused"))
             await self._linger()
             self.close()
             return
-        reader = self.reader
-        assert isinstance(reader, LineReader), "connections are served from a LineReader"
-        self._ended = asyncio.get_running_loop().create_future()
+        buf = bytearray()
+        discarding = False
         try:
-            early = reader.attach(self)
-            if early:
-                self.received(early)
-            else:
-                self._arm()
-            if reader.at_eof() or reader.exception() is not None:
-                self.end("eof")
-            if await self._ended == "timeout":
-                what = "a partial line" if self._read_partial else "an idle connection"
-                await self.send(_error(None, INVALID_REQUEST, f"closing {what} after its timeout"))
+            while not self.closed:
+                chunk = await self._read_chunk(partial=bool(buf) or discarding)
+                if chunk is None:
+                    what = "a partial line" if buf or discarding else "an idle connection"
+                    await self.send(_error(None, INVALID_REQUEST, f"closing {what} after its timeout"))
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+                while True:
+                    nl = buf.find(b"\n")
+                    if nl < 0:
+                        if len(buf) > MAX_LINE:
+                            if not discarding:
+                                await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
+                            discarding = True
+                            buf.clear()
+                        break
+                    line = bytes(buf[:nl])
+                    del buf[: nl + 1]
+                    if discarding:  # the end of an overlong line
+                        discarding = False
+                        continue
+                    if len(line) > MAX_LINE:
+                        await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
+                        continue
+                    if line.strip():
+                        while len(self.tasks) >= MAX_INFLIGHT_PER_CONN and not self.closed:
+                            # Back-pressure: stop reading until a request finishes, so a peer that sends
+                            # without reading its replies holds a bounded number of tasks and buffers.
+                            await asyncio.wait(set(self.tasks), return_when=asyncio.FIRST_COMPLETED)
+                        if self.closed:
+                            break
+                        self._dispatch(line)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            reader.sink = None
             self.closed = True
-            self._reading = False
             if self._watchdog is not None:
                 self._watchdog.cancel()
                 self._watchdog = None
@@ -370,22 +297,9 @@ class Connection:
                 self.writer.close()
 
     def _dispatch(self, line: bytes) -> None:
-        self._track(asyncio.create_task(self._handle(line)))
-
-    def _track(self, task: asyncio.Task) -> None:
+        task = asyncio.create_task(self._handle(line))
         self.tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self.tasks.discard(task)
-        if self._paused and len(self.tasks) < MAX_INFLIGHT_PER_CONN and not self.closed:
-            self._paused = False
-            self._take_lines()  # the lines already buffered: they may fill the room again
-            if self._transport_paused and len(self._buf) <= MAX_LINE and not self._held:
-                self._transport_paused = False
-                with contextlib.suppress(Exception):
-                    self.writer.transport.resume_reading()
-            self._arm()
+        task.add_done_callback(self.tasks.discard)
 
     async def _handle(self, line: bytes) -> None:
         try:
@@ -586,14 +500,11 @@ class Daemon:
         async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await self._on_connect(reader, writer, role)
 
-        loop = asyncio.get_running_loop()
-
-        def protocol() -> asyncio.StreamReaderProtocol:  # asyncio.start_unix_server, with a LineReader
-            return asyncio.StreamReaderProtocol(LineReader(limit=MAX_LINE, loop=loop), on_connect, loop=loop)
-
         old = os.umask(0o177)
         try:
-            server = await loop.create_unix_server(protocol, path=str(path), backlog=BACKLOG)
+            server = await asyncio.start_unix_server(
+                on_connect, path=str(path), limit=MAX_LINE, backlog=BACKLOG
+            )
         finally:
             os.umask(old)
         os.chmod(path, 0o600)  # the socket file the daemon just made, never a folder
@@ -734,7 +645,8 @@ class Daemon:
         if not conns:
             return
         for c in conns:
-            c.hold()
+            with contextlib.suppress(Exception):
+                c.writer.transport.pause_reading()
         busy = [t for c in conns for t in c.tasks if t is not c.pump]
         if busy:
             await asyncio.wait(busy, timeout=grace)
