@@ -139,11 +139,10 @@ def build_record(
         tail = f',"ts":{_json_str(ts)},"type":{_json_str(type_)},"v":{VERSION}}}'.encode()
         sig = b64(signer.sign(b"".join((RECORD_CONTEXT, head, tail))))
         line = b"".join((head, b',"sig":"', sig.encode(), b'"', tail))
-    else:  # not reached for records this package builds; kept so the line is canonical whatever comes in
-        sig = b64(signer.sign(RECORD_CONTEXT + canonical(rec)))
         rec["sig"] = sig
+    else:  # not reached for records this package builds; kept so the line is canonical whatever comes in
+        rec["sig"] = b64(signer.sign(RECORD_CONTEXT + canonical(rec)))
         line = canonical(rec)
-    rec["sig"] = sig
     if len(line) > (1 << 20):
         raise CanonicalError(f"record would be {len(line)} bytes, over the 1 MiB limit")
     return rec, line

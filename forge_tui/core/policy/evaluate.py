@@ -84,12 +84,7 @@ class _Evaluator:
         self.p = policy
         self.action = action if isinstance(action, dict) else {}
         self.malformed = None if isinstance(action, dict) else "the action is not an object"
-        root = context.__dict__.get("_normal_root")  # what an earlier decision in this context found
-        if root is None:
-            root = _normal_root(str(context.project_root))
-            if os.path.isabs(str(context.project_root)):  # a relative root depends on the working folder
-                object.__setattr__(context, "_normal_root", root)  # the context is immutable: cache it
-        self.root = root
+        self.root = _normal_root(str(context.project_root))
         self.links = context.resolve_links
         self.real_root = CACHES.trusted_realpath(self.root) if self.links else self.root
         self.prior = frozenset(context.prior_succeeded)
