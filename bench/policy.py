@@ -19,6 +19,22 @@ the ratio of the two, taken batch by batch, is what load on a shared machine dis
 --callgrind also counts the instructions per decision of each tree with valgrind, which load does not
 change at all. Two mixes: `gate` (bench/gate.py's policy and its --distinct commands) and `solo` (the solo
 pack on tests, git, ls, ruff, rm, a write and a read). Prints medians and ratios.
+
+    .venv/bin/python bench/policy.py --worker [--baseline SRC] [--reps 7] [--loops 4000] [--clients 32]
+                                     [--loop-work-us 150]
+
+--worker measures the policy worker (daemon/policy_worker.py) through the daemon's own side of it
+(daemon/policy_offload.PolicyOffload) in an event loop: `--clients` evaluations in flight, each caller
+spending `--loop-work-us` of CPU on the loop after its answer (the gate's record building), on the gate
+mix's distinct actions. Per decision: the worker's CPU (from /proc), the loop's CPU less the callers'
+own work, and decide() alone in the same child (the anchor). worker - decide is the worker's share of the
+IPC. Child processes alternate between the trees, as with --distinct.
+
+    .venv/bin/python bench/policy.py --imports [--baseline SRC] [--reps 15]
+
+--imports times `import forge_tui.core.policy` (and the other imports listed in IMPORTS) in fresh
+interpreters with byte code cached (the median of the import's CPU time), and with --callgrind counts
+their instructions.
 """
 
 from __future__ import annotations
@@ -137,6 +153,9 @@ def _child(args: argparse.Namespace) -> None:
     assert Path(sys.modules["forge_tui"].__file__).is_relative_to(Path(args.src))  # type: ignore[arg-type]
     pol = parse_policy(GATE_POLICY.encode()) if args.mix == "gate" else load(REPO / "policies" / "solo.toml")
     ctx = Ctx.for_project(root)
+    if args.worker:
+        _worker_child(args, pol, ctx, dec)
+        return
     for a in distinct_actions(args.mix, 200, 0):  # warm-up: imports, compiled patterns, guards
         dec(pol, a, ctx)
         _anchor(a)
@@ -166,6 +185,197 @@ def _child(args: argparse.Namespace) -> None:
             }
         )
     )
+
+
+def _proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _spin(us: float) -> None:
+    end = time.thread_time() + us / 1e6
+    while time.thread_time() < end:
+        pass
+
+
+async def _drive_worker(args: argparse.Namespace, pol, ctx, actions: list[dict]) -> dict[str, float]:
+    import asyncio
+
+    from forge_tui.daemon.policy_offload import PolicyOffload
+
+    offload = PolicyOffload()
+    deadline = time.monotonic() + 60
+    while not offload.available():
+        if time.monotonic() > deadline:
+            raise SystemExit("the policy worker never became ready")
+        await asyncio.sleep(0.01)
+    pid = offload.pid
+    assert pid is not None
+    todo = iter(actions[:200])  # warm-up: the worker's imports, compiled patterns, guards
+    work = args.loop_work_us
+
+    async def caller(it) -> None:
+        for a in it:
+            await offload.evaluate(pol, ctx, a, frozenset())
+            _spin(work)
+
+    await asyncio.gather(*(caller(todo) for _ in range(args.clients)))
+    rest = actions[200:]
+    todo = iter(rest)
+    w0, l0 = _proc_cpu(pid), time.process_time()
+    await asyncio.gather(*(caller(todo) for _ in range(args.clients)))
+    w1, l1 = _proc_cpu(pid), time.process_time()
+    await offload.close()
+    n = len(rest)
+    return {"worker": (w1 - w0) / n * 1e6, "loop": (l1 - l0) / n * 1e6 - work}
+
+
+def _worker_child(args: argparse.Namespace, pol, ctx, dec) -> None:
+    import asyncio
+
+    decide_us, worker_us, loop_us = [], [], []
+    for rep in range(args.reps):
+        actions = distinct_actions("gate", args.loops, 2 * rep + 1)
+        start = time.process_time()
+        for a in actions:
+            dec(pol, a, ctx)
+        decide_us.append((time.process_time() - start) / len(actions) * 1e6)
+        got = asyncio.run(
+            _drive_worker(args, pol, ctx, distinct_actions("gate", args.loops + 200, 2 * rep + 2))
+        )
+        worker_us.append(got["worker"])
+        loop_us.append(got["loop"])
+    over = [w - d for w, d in zip(worker_us, decide_us, strict=True)]
+    print(
+        json.dumps(
+            {
+                "decide": statistics.median(decide_us),
+                "worker": statistics.median(worker_us),
+                "over": statistics.median(over),
+                "loop": statistics.median(loop_us),
+            }
+        )
+    )
+
+
+def worker(args: argparse.Namespace) -> None:
+    from machine import cpu_model
+
+    home = Path(tempfile.mkdtemp(prefix="fbw-", dir="/tmp"))
+    root = home / "proj"
+    for sub in (".forge", "src/app", "build", "tests"):
+        (root / sub).mkdir(parents=True)
+    env = dict(os.environ, FORGE_DATA_DIR=str(home / "data"), HOME=str(home))
+    engines = {"this tree": str(REPO), **({"baseline": args.baseline} if args.baseline else {})}
+    print(f"cpu: {cpu_model()}; {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}")
+    print(
+        f"policy worker: {args.loops} distinct gate-mix actions per batch, {args.clients} in flight, each"
+        f" caller spending {args.loop_work_us:.0f} us on the loop per answer; {args.batches} batches per"
+        f" child, {args.reps} children per tree, alternating (CPU us per decision)"
+    )
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in engines}
+    for _ in range(args.reps):
+        for name, src in engines.items():
+            cmd = [sys.executable, __file__, "--child", "--worker", "--root", str(root), "--src", src]
+            cmd += ["--reps", str(args.batches), "--loops", str(args.loops), "--clients", str(args.clients)]
+            cmd += ["--loop-work-us", str(args.loop_work_us)]
+            out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+            runs[name].append(json.loads(out.splitlines()[-1]))
+    fields = ("decide", "worker", "over", "loop")
+    med = {k: {f: statistics.median(r[f] for r in v) for f in fields} for k, v in runs.items()}
+    for name, m in med.items():
+        line = (
+            f"  {name:10} decide alone {m['decide']:6.1f}, worker {m['worker']:6.1f} (IPC share"
+            f" {m['over']:5.1f}), loop's IPC {m['loop']:5.1f}"
+        )
+        if "baseline" in med:
+            b = med["baseline"]
+            line += "; vs baseline: " + ", ".join(f"{f} {m[f] / b[f]:.3f}" for f in fields)
+        print(line)
+    print(
+        "  runs (worker/loop us): "
+        + "; ".join(
+            f"{name}: " + ", ".join(f"{r['worker']:.0f}/{r['loop']:.0f}" for r in v)
+            for name, v in runs.items()
+        )
+    )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+# What --imports times: the package alone, the constant verify's re-evaluation imports first, the whole
+# engine (what deciding needs), and verify's own module.
+IMPORTS = (
+    "import forge_tui.core.policy",
+    "from forge_tui.core.policy.model import MATCH_KEYS",
+    "from forge_tui.core.policy import decide, parse_policy",
+    "import forge_tui.core.verify",
+)
+_TIME_IMPORT = "import time; t = time.process_time(); {stmt}; print(time.process_time() - t)"
+
+
+def _import_env(src: str, cached: bool, prefix: str) -> tuple[dict[str, str], list[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = src
+    if cached:
+        return env, []
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env, ["-X", f"pycache_prefix={prefix}"]  # an empty cache folder: every module compiled afresh
+
+
+def imports(args: argparse.Namespace) -> None:
+    engines = {"this tree": str(REPO), **({"baseline": args.baseline} if args.baseline else {})}
+    empty = tempfile.mkdtemp(
+        prefix="fbi-", dir="/tmp"
+    )  # also the working folder: `-c` puts it first on sys.path
+    print(f"load average before: {os.getloadavg()[0]:.2f}; CPU ms of the import statement in a fresh")
+    print(f"interpreter, median of {args.reps} alternating runs per tree")
+    for cached in (True, False):
+        print("byte code cached (__pycache__):" if cached else "no byte code cache (compiled from source):")
+        for stmt in IMPORTS:
+            times: dict[str, list[float]] = {k: [] for k in engines}
+            for src in engines.values():  # write the byte code once, outside the timing
+                env, flags = _import_env(src, True, empty)
+                subprocess.run([sys.executable, "-c", stmt], env=env, check=True, cwd=empty)
+            for _ in range(args.reps):
+                for name, src in engines.items():
+                    env, flags = _import_env(src, cached, empty)
+                    cmd = [sys.executable, *flags, "-c", _TIME_IMPORT.format(stmt=stmt)]
+                    out = subprocess.run(
+                        cmd, env=env, capture_output=True, text=True, check=True, cwd=empty
+                    ).stdout
+                    times[name].append(float(out) * 1e3)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            line = f"  {stmt:55} " + ", ".join(f"{k} {v:6.1f} ms" for k, v in med.items())
+            if "baseline" in med:
+                line += f"; ratio {med['this tree'] / med['baseline']:.3f}"
+            print(line)
+    if args.callgrind and shutil.which("valgrind") is not None:
+        print(
+            "instructions of the import (callgrind; less `import forge_tui` in the same tree), byte code cached:"
+        )
+        for stmt in IMPORTS:
+            counts: dict[str, float] = {}
+            for name, src in engines.items():
+                env, _ = _import_env(src, True, empty)
+                totals = []
+                for code in ("import forge_tui", stmt):
+                    cmd = [
+                        "valgrind",
+                        "--tool=callgrind",
+                        "--callgrind-out-file=/dev/null",
+                        sys.executable,
+                        "-c",
+                    ]
+                    err = subprocess.run(
+                        [*cmd, code], env=env, capture_output=True, text=True, check=True, cwd=empty
+                    ).stderr
+                    totals.append(int(re.search(r"Collected : (\d+)", err).group(1)))  # type: ignore[union-attr]
+                counts[name] = totals[1] - totals[0]
+            line = f"  {stmt:55} " + ", ".join(f"{k} {v / 1e6:7.1f}M" for k, v in counts.items())
+            if "baseline" in counts:
+                line += f"; ratio {counts['this tree'] / counts['baseline']:.3f}"
+            print(line)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
 def distinct(args: argparse.Namespace) -> None:
@@ -253,11 +463,19 @@ def main() -> None:
     ap.add_argument(
         "--callgrind", action="store_true", help="with --distinct: also count instructions (valgrind)"
     )
+    ap.add_argument("--worker", action="store_true", help="the policy worker's CPU per decision")
+    ap.add_argument("--imports", action="store_true", help="the CPU time of importing the policy engine")
+    ap.add_argument("--clients", type=int, default=32, help="with --worker: evaluations in flight")
+    ap.add_argument(
+        "--loop-work-us", type=float, default=150.0, help="with --worker: each caller's loop CPU per answer"
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--count-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mix", default="gate", help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
-    ap.add_argument("--batches", type=int, default=5, help="with --distinct: batches per child process")
+    ap.add_argument(
+        "--batches", type=int, default=5, help="with --distinct, --worker: batches per child process"
+    )
     ap.add_argument("--src", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -265,6 +483,12 @@ def main() -> None:
         return
     if args.distinct:
         distinct(args)
+        return
+    if args.worker:
+        worker(args)
+        return
+    if args.imports:
+        imports(args)
         return
     root = Path(tempfile.mkdtemp(prefix="fb-", dir="/tmp")) / "proj"
     for sub in (".forge", "src/app", "build"):

@@ -41,6 +41,7 @@ import re
 from dataclasses import dataclass
 
 from forge_tui.core.fastinit import fast_init
+from forge_tui.core.lazyre import LazyPattern
 
 REDIRECT = "<redirect>"
 ASSIGN = "<assign>"
@@ -50,21 +51,21 @@ _MAX_DEPTH = 12
 _MAX_LEN = 256 * 1024
 _MAX_PARTS = 2000
 _META = frozenset(" \t\n;&|()<>")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ASSIGN_LEAD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\+?=")
-_ARRAY_LEAD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[")
+_CONTROL = LazyPattern(globals(), r"[\x00-\x08\x0b-\x1f\x7f]")
+_NAME = LazyPattern(globals(), r"[A-Za-z_][A-Za-z0-9_]*")
+_ASSIGN_LEAD = LazyPattern(globals(), r"[A-Za-z_][A-Za-z0-9_]*\+?=")
+_ARRAY_LEAD = LazyPattern(globals(), r"[A-Za-z_][A-Za-z0-9_]*\[")
 _SPECIAL_PARAMS = frozenset("@*#?-$!0123456789")
-_ARITH_SAFE = re.compile(r"[0-9\s+\-*/%<>=!&|^~?:(),]*")
-_HEX_ESCAPE = re.compile(r"x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})")
-_OCTAL_ESCAPE = re.compile(r"[0-7]{1,3}")
-_BRACE_EXPANSION = re.compile(r"\{[^{}]*(,|\.\.)[^{}]*\}")
+_ARITH_SAFE = LazyPattern(globals(), r"[0-9\s+\-*/%<>=!&|^~?:(),]*")
+_HEX_ESCAPE = LazyPattern(globals(), r"x([0-9A-Fa-f]{1,2})|u([0-9A-Fa-f]{1,4})|U([0-9A-Fa-f]{1,8})")
+_OCTAL_ESCAPE = LazyPattern(globals(), r"[0-7]{1,3}")
+_BRACE_EXPANSION = LazyPattern(globals(), r"\{[^{}]*(,|\.\.)[^{}]*\}")
 # A plain line: one simple command of plain words between blanks. None of its characters is one the
 # parser treats specially anywhere (operators, quotes, escapes, expansions, comments, globs, braces,
 # test brackets, newlines), so every word is read literally, whole and not dynamic (`_Parser.plain`).
-_PLAIN_LINE = re.compile(r"[^\n;&|()<>#\\'\"$`*?\[\]{}]*")
+_PLAIN_LINE = LazyPattern(globals(), r"[^\n;&|()<>#\\'\"$`*?\[\]{}]*")
 # A plain line without control characters (`_CONTROL`): one scan tells both.
-_PLAIN_CLEAN_LINE = re.compile(r"[^\n;&|()<>#\\'\"$`*?\[\]{}\x00-\x08\x0b-\x1f\x7f]*")
+_PLAIN_CLEAN_LINE = LazyPattern(globals(), r"[^\n;&|()<>#\\'\"$`*?\[\]{}\x00-\x08\x0b-\x1f\x7f]*")
 # Redirection operators, longest first so `>>` is not read as `>`.
 _REDIR_OPS = ("&>>", "&>", "<<<", "<<-", "<<", "<>", "<&", ">>", ">|", ">&", ">", "<")
 _HARMLESS_TARGETS = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"})
@@ -119,7 +120,7 @@ class SimpleCommand:
         return " ".join(w if k in self.dynamic else _display(w) for k, w in enumerate(self.words))
 
 
-_NEEDS_QUOTES = re.compile(r"[\s'\"\\;&|()<>$`]")
+_NEEDS_QUOTES = LazyPattern(globals(), r"[\s'\"\\;&|()<>$`]")
 
 
 def _display(word: str) -> str:

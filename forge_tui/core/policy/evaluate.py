@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from forge_tui.core.lazyre import LazyPattern
 from forge_tui.core.policy.cache import CACHES
 from forge_tui.core.policy.guard import BuiltinHit, Guard, check_builtins
 from forge_tui.core.policy.match import (
@@ -56,8 +56,8 @@ from forge_tui.core.shell import Unparseable, parse_command
 
 _MAX_UNITS = 4096
 _MAX_LIVE_CACHE = 256  # (kind, tool, url) combinations remembered per policy
-_HOME_VAR = re.compile(r"^(\$HOME|\$\{HOME\})(?=/|$)")
-_RUN_TIME = re.compile(r"[$`*?\[{]")  # a written path known only at run time
+_HOME_VAR = LazyPattern(globals(), r"^(\$HOME|\$\{HOME\})(?=/|$)")
+_RUN_TIME = LazyPattern(globals(), r"[$`*?\[{]")  # a written path known only at run time
 _CHANGE_KINDS = ("file.write", "file.delete", "git.commit")
 
 

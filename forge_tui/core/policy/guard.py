@@ -15,13 +15,13 @@ from __future__ import annotations
 import fnmatch
 import functools
 import os
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from forge_tui.core.fastinit import fast_init
+from forge_tui.core.lazyre import LazyPattern
 from forge_tui.core.policy.cache import CACHES, TRUSTED_TTL_S
 from forge_tui.core.policy.match import lexical_path, realpath_below
 from forge_tui.core.policy.normalize import CommandView
@@ -133,9 +133,9 @@ def check_builtins(
     return None
 
 
-_HOME_VAR = re.compile(r"^(\$HOME|\$\{HOME\})(?=/|$)")  # `$HOME/x` names what `~/x` names
-_SHORT_OPTION_PATH = re.compile(r"-[A-Za-z]./?")  # `-oPATH`
-_GLOB = re.compile(r"[*?\[]")
+_HOME_VAR = LazyPattern(globals(), r"^(\$HOME|\$\{HOME\})(?=/|$)")  # `$HOME/x` names what `~/x` names
+_SHORT_OPTION_PATH = LazyPattern(globals(), r"-[A-Za-z]./?")  # `-oPATH`
+_GLOB = LazyPattern(globals(), r"[*?\[]")
 _SELF_REVIEW = frozenset({"approve", "reject", "reviewer", "reviewers", "key", "keys", "init"})
 _FORGE_READ_ONLY = frozenset({"verify", "log", "query", "policy", "trace", "status", "doctor", "browse"})
 _READ_ONLY = frozenset(

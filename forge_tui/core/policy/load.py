@@ -6,11 +6,11 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from forge_tui.core.lazyre import LazyPattern
 from forge_tui.core.policy.match import pattern_words
 from forge_tui.core.policy.model import (
     ACTION_KINDS,
@@ -27,8 +27,8 @@ from forge_tui.core.policy.model import (
 )
 from forge_tui.errors import PolicyError
 
-_RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
-_DURATION = re.compile(r"(\d+)([smh]?)")
+_RULE_ID = LazyPattern(globals(), r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
+_DURATION = LazyPattern(globals(), r"(\d+)([smh]?)")
 
 
 class PolicyFileError(PolicyError):
@@ -60,6 +60,8 @@ def parse_policy(data: bytes, path: str = "<policy>") -> Policy:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         raise PolicyFileError(path, line, col, "the policy is not valid UTF-8") from None
+    import tomllib  # only what reads a policy file needs it (not `import forge_tui.core.policy`)
+
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -22,19 +22,16 @@ import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-
-from wcmatch import glob as wcglob
 
 from forge_tui.core.fastinit import fast_init
+from forge_tui.core.lazyre import LazyPattern
 from forge_tui.core.policy.model import OUTSIDE, Rule
 
 if TYPE_CHECKING:
     from forge_tui.core.policy.normalize import CommandView
 
 NO, MAYBE, YES = 0, 1, 2  # how well a rule matches a part
-_GLOB_FLAGS = wcglob.GLOBSTAR | wcglob.DOTMATCH | wcglob.BRACE
-_GLOB_CHARS = re.compile(r"[*?\[]")
+_GLOB_CHARS = LazyPattern(globals(), r"[*?\[]")
 MARKERS = ("<redirect>", "<assign>")
 
 
@@ -460,8 +457,11 @@ class PathGlob:
 def compile_path(pattern: str) -> PathGlob | None:
     if pattern == OUTSIDE:
         return None
+    from wcmatch import glob as wcglob  # imported by the first path pattern compiled, not by this module
+
+    flags = wcglob.GLOBSTAR | wcglob.DOTMATCH | wcglob.BRACE
     return PathGlob.of(
-        wcglob.compile(os.path.expanduser(pattern) if pattern.startswith("~") else pattern, flags=_GLOB_FLAGS)
+        wcglob.compile(os.path.expanduser(pattern) if pattern.startswith("~") else pattern, flags=flags)
     )
 
 
@@ -479,6 +479,8 @@ def match_path(pattern: str, matcher: Any, view: PathView) -> bool:
 
 def normal_url(url: str) -> str:
     """Scheme and host lower-cased, user info dropped: `https://pypi.org@evil.example/` is evil.example."""
+    from urllib.parse import urlsplit  # only a policy or an action with a URL needs it
+
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()

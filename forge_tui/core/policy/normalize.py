@@ -29,6 +29,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from forge_tui.core.fastinit import fast_init
+from forge_tui.core.lazyre import LazyPattern
 from forge_tui.core.policy.match import MARKERS, PathView, path_views
 from forge_tui.core.shell import STANDARD_BIN_DIRS, XARGS_WORD, SimpleCommand
 
@@ -111,7 +112,8 @@ _GIT_GLOBAL_FLAG = frozenset(
     }
 )  # fmt: skip
 # `git -c NAME=VALUE` names that cannot make git run a program.
-_GIT_SAFE_CONFIG = re.compile(
+_GIT_SAFE_CONFIG = LazyPattern(
+    globals(),
     r"(color|advice|column|i18n|log|format\.pretty|user\.(name|email)|init\.defaultbranch|"
     r"core\.quotepath|core\.autocrlf|pull\.rebase|push\.default|diff\.(renames|algorithm|context)|"
     r"status\.\w+|safe\.directory)(\..*)?",
@@ -174,7 +176,7 @@ _CODE_VARS = frozenset(
 )  # fmt: skip
 _CODE_VAR_PREFIXES = ("GIT_CONFIG", "BASH_FUNC_", "LD_", "DYLD_")
 _ARITH_OPS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
-_INTEGER = re.compile(r"[+-]?\d+")
+_INTEGER = LazyPattern(globals(), r"[+-]?\d+")
 
 # Options whose value is a path the command writes (also `--opt=PATH`), and those it empties first.
 _WRITE_OPTIONS = frozenset(
