@@ -18,9 +18,24 @@ from forge_tui.errors import CanonicalError
 MAX_SAFE_INT = 2**53 - 1
 MAX_LINE = 1 << 20  # 1 MiB, docs/design.md §4.1
 
-_dumps_fast = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
-).encode
+_dumps_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+# The C encoder that `_dumps_encoder.encode` makes anew for each call, made once. Without its check for
+# circular references (markers None): it only ever encodes values `_check` or `_norm_check` walked first,
+# and their depth limit refuses a cycle before it is encoded.
+_c_encoder = (
+    json.encoder.c_make_encoder(
+        None, _dumps_encoder.default, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)
+
+
+def _dumps_fast(value: Any) -> str:
+    """`_dumps_encoder.encode(value)` of a checked value."""
+    if _c_encoder is None:
+        return _dumps_encoder.encode(value)
+    return "".join(_c_encoder(value, 0))
 
 
 def _utf16_key(key: str) -> bytes:
@@ -121,22 +136,7 @@ def _norm_check(value: Any, astral: list[bool], depth: int) -> Any:
         _check_str(value)
         return unicodedata.normalize("NFC", value)
     if t is dict:
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if type(k) is not str:
-                raise CanonicalError(f"object key {k!r} is not a string")
-            if not k.isascii():
-                _check_str(k)
-                nk = unicodedata.normalize("NFC", k)
-                if max(nk) > "\uffff":
-                    astral[0] = True
-                if nk in out:
-                    raise CanonicalError(f"keys {k!r} collide after NFC normalisation")
-                k = nk
-            elif k in out:
-                raise CanonicalError(f"keys {k!r} collide after NFC normalisation")
-            out[k] = _norm_check(v, astral, depth + 1)
-        return out
+        return _norm_dict(value, astral, depth)
     if t is int:
         if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
             raise CanonicalError(f"integer {value} is outside ±(2^53-1)")
@@ -144,10 +144,67 @@ def _norm_check(value: Any, astral: list[bool], depth: int) -> Any:
     if t is bool or value is None:
         return value
     if t is list or t is tuple:
-        return [_norm_check(v, astral, depth + 1) for v in value]
+        return _norm_list(value, astral, depth)
     if t is float:
         raise CanonicalError("floats are not allowed in records")
     raise CanonicalError(f"a {t.__name__} cannot be stored in a record")
+
+
+# `_norm_dict` and `_norm_list` are `_norm_check` of a dict and of a list (or tuple) at `depth`, with the
+# members that need no walk of their own (ASCII strings, None, booleans, safe integers: most of a record
+# body) taken inline instead of through one call each. The same checks in the same order, the same
+# errors; `deep` is `_norm_check`'s own test of the member's depth, made where it would make it.
+
+
+def _norm_dict(value: dict, astral: list[bool], depth: int) -> dict[str, Any]:
+    deep = depth + 1 > 64
+    out: dict[str, Any] = {}
+    folded = False  # a key was NFC-normalised: an ASCII key may now collide with it
+    for k, v in value.items():
+        if type(k) is not str:
+            raise CanonicalError(f"object key {k!r} is not a string")
+        if not k.isascii():
+            _check_str(k)
+            nk = unicodedata.normalize("NFC", k)
+            if max(nk) > "\uffff":
+                astral[0] = True
+            if nk in out:
+                raise CanonicalError(f"keys {k!r} collide after NFC normalisation")
+            k = nk
+            folded = True
+        elif folded and k in out:
+            raise CanonicalError(f"keys {k!r} collide after NFC normalisation")
+        if deep:
+            raise CanonicalError("value nested more than 64 levels deep")
+        t = type(v)
+        if t is str:
+            out[k] = v if v.isascii() else _norm_check(v, astral, depth + 1)
+        elif v is None or t is bool:
+            out[k] = v
+        elif t is dict:
+            out[k] = _norm_dict(v, astral, depth + 1)
+        elif t is int and -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+            out[k] = v
+        else:
+            out[k] = _norm_check(v, astral, depth + 1)
+    return out
+
+
+def _norm_list(value: list | tuple, astral: list[bool], depth: int) -> list[Any]:
+    if value and depth + 1 > 64:
+        raise CanonicalError("value nested more than 64 levels deep")
+    out: list[Any] = []
+    for v in value:
+        t = type(v)
+        if (t is str and v.isascii()) or v is None or t is bool:
+            out.append(v)
+        elif t is dict:
+            out.append(_norm_dict(v, astral, depth + 1))
+        elif t is int and -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+            out.append(v)
+        else:
+            out.append(_norm_check(v, astral, depth + 1))
+    return out
 
 
 def jcs_dumps(value: Any, astral: bool) -> bytes:

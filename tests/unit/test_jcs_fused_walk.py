@@ -150,3 +150,22 @@ def test_build_record_writes_the_reference_line_whatever_the_envelope_holds(log,
     body = {**{k: "x" for k in REQUIRED_BODY[type_]}, "extra": extra}
     args = dict(log=log, seq=seq, ts=ts, type_=type_, prev=prev, signer=SIGNER, body=body)
     assert_reference_line(args)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-MAX_SAFE_INT, MAX_SAFE_INT) | text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(text, inner, max_size=4),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(json_values)
+def test_the_encoder_made_once_writes_what_a_json_encoder_writes(value):
+    """jcs._dumps_fast calls the C encoder made once; the text must be json's own compact sorted text."""
+    import json
+
+    from forge_tui.core.jcs import _dumps_fast
+
+    want = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    assert _dumps_fast(value) == want.encode(value)
