@@ -40,6 +40,7 @@ from forge_tui.protocol import (
 )
 
 ACTOR_KINDS = frozenset({"agent", "human", "ci"})
+ACTION_FIELDS = frozenset({"kind", "tool", "command", "paths", "url", "summary", "input_digest"})
 EXECUTED = ("succeeded", "failed")  # outcomes saying the action ran ("skipped": it did not)
 DECIDED_MEMORY = 20_000
 SESSION_MEMORY = 10_000
@@ -105,7 +106,7 @@ def _str_or_none(v: Any, name: str, limit: int = 4096) -> str | None:
 def validate_action(raw: Any) -> dict[str, Any]:
     if type(raw) is not dict:
         raise GateError(BAD_PARAMS, "action must be an object")
-    unknown = set(raw) - {"kind", "tool", "command", "paths", "url", "summary", "input_digest"}
+    unknown = raw.keys() - ACTION_FIELDS
     if unknown:
         raise GateError(BAD_PARAMS, f"unknown action fields: {', '.join(sorted(unknown))}")
     kind = raw.get("kind")
@@ -265,7 +266,7 @@ class Gate:
             "actor": actor,
             "principal": self.principal,
             "process": peer,
-            "action": {k: v for k, v in action.items()},
+            "action": dict(action),
             "requirement": requirement,
             "client": client,
         }

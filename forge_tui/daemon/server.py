@@ -97,6 +97,8 @@ AGENT, REVIEWER = "agent", "reviewer"
 PAIR = "pair"  # the reviewer role for the other OS accounts the owner admitted (daemon/admission.py)
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # made once, not per reply
+# json.loads(text) without its own checks (a BOM at the start fails the decoder's parse all the same).
+_decode = json.JSONDecoder().decode
 
 
 def peer_credentials(sock: socket.socket) -> tuple[int | None, int | None, int | None]:
@@ -146,9 +148,12 @@ class Connection:
             self._peer = peer_process(self.pid, self.uid)
         return dict(self._peer)
 
-    async def send(self, obj: dict[str, Any]) -> None:
+    def _write_now(self, obj: dict[str, Any]) -> bytes | None:
+        """The part of `send` that does not wait: None when it is done (all sent, or the connection is
+        closed), else what `_write_queued` must still do (the bytes to write under the lock, or b"" when
+        they were written but not all sent)."""
         if self.closed:
-            return
+            return None
         data = (_encode(obj) + "\n").encode("utf-8", "surrogatepass")
         if not self._write_lock.locked():
             # Nobody is waiting for the buffer to drain: write now, and wait (under the lock, so later
@@ -156,11 +161,14 @@ class Connection:
             try:
                 self.writer.write(data)
                 if not self.writer.transport.get_write_buffer_size():
-                    return
+                    return None
             except (ConnectionError, RuntimeError):
                 self.close()
-                return
-            data = b""
+                return None
+            return b""
+        return data
+
+    async def _write_queued(self, data: bytes) -> None:
         async with self._write_lock:
             try:
                 if data:
@@ -169,6 +177,11 @@ class Connection:
                     await asyncio.wait_for(self.writer.drain(), timeout=30)
             except (ConnectionError, TimeoutError, RuntimeError):
                 self.close()
+
+    async def send(self, obj: dict[str, Any]) -> None:
+        data = self._write_now(obj)
+        if data is not None:
+            await self._write_queued(data)
 
     async def _linger(self) -> None:
         """After a refusal: end our side and read (and drop) what the client is still sending, a little
@@ -257,6 +270,19 @@ class Connection:
                     break
                 if not chunk:
                     break
+                if not buf and not discarding and chunk.find(b"\n") == len(chunk) - 1:
+                    # The usual chunk: exactly one whole line (a client sends a request, then reads its
+                    # reply). The same as the general case below, without copying it through `buf`.
+                    line = chunk[:-1]
+                    if len(line) > MAX_LINE:
+                        await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
+                    elif line.strip():
+                        if len(self.tasks) >= MAX_INFLIGHT_PER_CONN:
+                            await self._room()
+                        if self.closed:
+                            break
+                        self._dispatch(line)
+                    continue
                 buf += chunk
                 while True:
                     nl = buf.find(b"\n")
@@ -276,10 +302,8 @@ class Connection:
                         await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
                         continue
                     if line.strip():
-                        while len(self.tasks) >= MAX_INFLIGHT_PER_CONN and not self.closed:
-                            # Back-pressure: stop reading until a request finishes, so a peer that sends
-                            # without reading its replies holds a bounded number of tasks and buffers.
-                            await asyncio.wait(set(self.tasks), return_when=asyncio.FIRST_COMPLETED)
+                        if len(self.tasks) >= MAX_INFLIGHT_PER_CONN:
+                            await self._room()
                         if self.closed:
                             break
                         self._dispatch(line)
@@ -296,6 +320,12 @@ class Connection:
             with contextlib.suppress(Exception):
                 self.writer.close()
 
+    async def _room(self) -> None:
+        """Back-pressure: stop reading until a request finishes, so a peer that sends without reading its
+        replies holds a bounded number of tasks and buffers."""
+        while len(self.tasks) >= MAX_INFLIGHT_PER_CONN and not self.closed:
+            await asyncio.wait(set(self.tasks), return_when=asyncio.FIRST_COMPLETED)
+
     def _dispatch(self, line: bytes) -> None:
         task = asyncio.create_task(self._handle(line))
         self.tasks.add(task)
@@ -303,7 +333,7 @@ class Connection:
 
     async def _handle(self, line: bytes) -> None:
         try:
-            msg = json.loads(line.decode("utf-8"))
+            msg = _decode(line.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError):
             await self.send(_error(None, PARSE_ERROR, "parse error: not UTF-8 JSON"))
             return
@@ -361,8 +391,10 @@ class Connection:
             if reply:
                 await self.send(_error(rid, INTERNAL, "internal error (denied)"))
             return
-        if reply:
-            await self.send({"jsonrpc": "2.0", "id": rid, "result": result})
+        if reply:  # `send`, without a coroutine of its own when the reply goes out at once
+            data = self._write_now({"jsonrpc": "2.0", "id": rid, "result": result})
+            if data is not None:
+                await self._write_queued(data)
 
     async def _wrong_socket(self, method: str) -> None:
         """A reviewer method asked on the agent socket: refused, and written once per connection as a
