@@ -43,6 +43,7 @@ import argparse
 import importlib.util
 import json
 import os
+import pickle
 import re
 import shlex
 import shutil
@@ -156,6 +157,9 @@ def _child(args: argparse.Namespace) -> None:
     if args.worker:
         _worker_child(args, pol, ctx, dec)
         return
+    if args.ipc:
+        _ipc_child(args, pol, ctx, dec)
+        return
     for a in distinct_actions(args.mix, 200, 0):  # warm-up: imports, compiled patterns, guards
         dec(pol, a, ctx)
         _anchor(a)
@@ -256,6 +260,58 @@ def _worker_child(args: argparse.Namespace, pol, ctx, dec) -> None:
             }
         )
     )
+
+
+def _ipc_child(args: argparse.Namespace, pol, ctx, dec) -> None:
+    """For --worker --callgrind: one side of the policy worker's wire, `args.loops` decisions, nothing
+    else to count. `worker`: the worker's serve() on a socket pair already holding the daemon's frames
+    (the policy, the context, then one request per action), its answers left in the socket; `decide`:
+    decide() alone on the same actions; `loop`: the daemon's side, framing each request as
+    PolicyOffload.evaluate does and reading the answers (made beforehand by `answers`, from args.root's
+    answers file) through its _Link as they arrive; `answers`: writes that file."""
+    import asyncio
+    import socket
+
+    from forge_tui.daemon import policy_offload as po
+    from forge_tui.daemon import policy_worker as pw
+
+    for a in distinct_actions("gate", 200, 0):  # warm-up, as for --distinct
+        dec(pol, a, ctx)
+    actions = distinct_actions("gate", args.loops, 1)
+    answers = Path(args.root).parent / "answers.bin"
+    if args.ipc == "decide":
+        for a in actions:
+            dec(pol, a, ctx)
+    elif args.ipc == "answers":
+        state = pw._State()
+        state.policy, state.context = pol, ctx
+        replies = [state.evaluate(i + 1, a, frozenset()) for i, a in enumerate(actions)]
+        answers.write_bytes(pickle.dumps(replies))  # each the bytes the worker writes for one answer
+    elif args.ipc == "worker":
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        for s in (ours, theirs):
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
+        ours.sendall(pw.frame((pw.SET_POLICY, pol)) + pw.frame((pw.SET_CONTEXT, ctx)))
+        for i, a in enumerate(actions):
+            ours.sendall(pw.frame((pw.EVALUATE, i + 1, a, frozenset())))
+        ours.shutdown(socket.SHUT_WR)
+        pw.serve(theirs)
+    elif args.ipc == "loop":
+        replies = pickle.loads(answers.read_bytes())
+        loop = asyncio.new_event_loop()
+        off = po.PolicyOffload()
+        link = po._Link(off, None)
+        off._link = link
+        futs = []
+        for i, a in enumerate(actions):
+            frames = [pw.frame((pw.EVALUATE, i + 1, a, frozenset()))]  # what evaluate() queues for it
+            futs.append(loop.create_future())
+            off._waiting[i + 1] = futs[-1]
+            del frames
+            if i % 4 == 3:  # the answers of every fourth request arrive together
+                link.data_received(b"".join(replies[i - 3 : i + 1]))
+        assert all(f.done() and f.exception() is None for f in futs[: len(actions) // 4 * 4])
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -429,6 +485,40 @@ def distinct(args: argparse.Namespace) -> None:
         callgrind(engines, root, env)
 
 
+def ipc_callgrind(engines: dict[str, str], root: Path, env: dict[str, str]) -> None:
+    """Instructions per decision of each side of the policy worker's wire (callgrind, user space; the
+    kernel's share of the socket calls is not in it): 300 decisions less 20, over 280 (_ipc_child)."""
+    if shutil.which("valgrind") is None:
+        print("callgrind: valgrind not found")
+        return
+    print("instructions per decision (callgrind, user space), gate mix:")
+    counts: dict[str, dict[str, float]] = {}
+    for name, src in engines.items():
+        base = [sys.executable, __file__, "--child", "--root", str(root), "--src", src]
+        subprocess.run([*base, "--ipc", "answers", "--loops", "300"], env=env, check=True)
+        counts[name] = {}
+        for side in ("decide", "worker", "loop"):
+            totals = []
+            for loops in (20, 300):
+                cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *base]
+                cmd += ["--ipc", side, "--loops", str(loops)]
+                err = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stderr
+                totals.append(int(re.search(r"Collected : (\d+)", err).group(1)))  # type: ignore[union-attr]
+            counts[name][side] = (totals[1] - totals[0]) / 280
+        c = counts[name]
+        c["worker IPC"] = c["worker"] - c["decide"]
+    for name, c in counts.items():
+        line = f"  {name:10} " + ", ".join(
+            f"{k} {c[k]:,.0f}" for k in ("decide", "worker", "worker IPC", "loop")
+        )
+        if "baseline" in counts and name != "baseline":
+            b = counts["baseline"]
+            line += "; vs baseline: " + ", ".join(
+                f"{k} {c[k] / b[k]:.3f}" for k in ("decide", "worker", "worker IPC", "loop")
+            )
+        print(line)
+
+
 def callgrind(engines: dict[str, str], root: Path, env: dict[str, str]) -> None:
     """Instructions per decision, counted by valgrind's callgrind (user-space instructions: the same on
     a loaded machine as on a quiet one; the kernel's share of lstat is not in it): the difference
@@ -469,6 +559,7 @@ def main() -> None:
     ap.add_argument(
         "--loop-work-us", type=float, default=150.0, help="with --worker: each caller's loop CPU per answer"
     )
+    ap.add_argument("--ipc", help=argparse.SUPPRESS)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--count-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--mix", default="gate", help=argparse.SUPPRESS)

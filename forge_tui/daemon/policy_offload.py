@@ -33,9 +33,9 @@ from forge_tui.daemon.policy_worker import (
     READY,
     SET_CONTEXT,
     SET_POLICY,
+    FrameReader,
     evaluation_from_wire,
     frame,
-    split_frames,
 )
 
 RESTART_FIRST_S = 0.05
@@ -54,15 +54,15 @@ class _Link(asyncio.Protocol):
     def __init__(self, owner: PolicyOffload, proc: subprocess.Popen | None) -> None:
         self.owner = owner
         self.proc = proc  # the worker at the other end
-        self.buf = bytearray()
+        self.reader = FrameReader()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.owner._connected(self, transport)  # type: ignore[arg-type]
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
-        for raw in split_frames(self.buf):
-            self.owner._received(self, raw)
+        received = self.owner._received
+        for raw in self.reader.feed(data):
+            received(self, raw)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.owner._lost(self, "the policy worker stopped" + (f" ({exc})" if exc else ""))
@@ -149,7 +149,7 @@ class PolicyOffload:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "forge_tui.daemon.policy_worker", str(theirs.fileno())],
+                worker_argv(theirs.fileno()),
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -182,7 +182,7 @@ class PolicyOffload:
             return
         self._link, self._transport = link, transport
 
-    def _received(self, link: _Link, raw: bytearray) -> None:
+    def _received(self, link: _Link, raw: memoryview) -> None:
         if link is not self._link:
             return  # an older worker's late answer: its callers heard WorkerStopped already
         rid, wire, error = pickle.loads(raw)
@@ -273,6 +273,11 @@ def _stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def worker_argv(fd: int) -> list[str]:
+    """The worker's command line, its end of the socket pair being `fd` (a test may put another)."""
+    return [sys.executable, "-m", "forge_tui.daemon.policy_worker", str(fd)]
 
 
 def _worker_env() -> dict[str, str]:

@@ -36,9 +36,9 @@ READY = 0  # the id of the worker's first frame (request ids start at 1)
 RECV_CHUNK = 1 << 16
 
 
-def frame(obj: object) -> bytes:
-    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    return HEADER.pack(len(data)) + data
+def frame(obj: object, _dumps=pickle.dumps, _pack=HEADER.pack, _protocol=pickle.HIGHEST_PROTOCOL) -> bytes:
+    data = _dumps(obj, _protocol)
+    return _pack(len(data)) + data
 
 
 # The fields `evaluation_wire` sends, in order (tests/unit/test_policy_wire.py holds them to the
@@ -82,29 +82,44 @@ def evaluation_from_wire(wire: tuple) -> Evaluation:
         approvals,
         distinct_from,
         missing,
-        tuple([RuleMatch(*m) for m in matches]),
-        tuple([PartDecision(*p) for p in parts]),
+        # one match and one part are what most decisions have: built without a list in between
+        (RuleMatch(*matches[0]),) if len(matches) == 1 else tuple([RuleMatch(*m) for m in matches]),
+        (PartDecision(*parts[0]),) if len(parts) == 1 else tuple([PartDecision(*p) for p in parts]),
         unparseable,
         instead,
     )
 
 
-def split_frames(buf: bytearray) -> list[bytearray]:
-    """Take every complete frame out of the front of `buf` (a partial one stays); each is a copy that
-    `pickle.loads` reads as it is."""
-    out: list[bytearray] = []
-    pos = 0
-    n = len(buf)
-    while n - pos >= HEADER.size:
-        (size,) = HEADER.unpack_from(buf, pos)
-        end = pos + HEADER.size + size
-        if end > n:
-            break
-        out.append(buf[pos + HEADER.size : end])
-        pos = end
-    if pos:
-        del buf[:pos]
-    return out
+class FrameReader:
+    """The frames of a byte stream, read in place: `feed(data)` gives the body of every frame `data`
+    completes (views into the bytes received, no copies: `pickle.loads` reads them as they are) and
+    keeps a partial frame for the next call (tests/unit/test_policy_wire.py holds it to a plain
+    split of the stream, however the stream is cut)."""
+
+    __slots__ = ("_rest",)
+
+    def __init__(self) -> None:
+        self._rest = b""
+
+    def feed(self, data: bytes) -> list[memoryview]:
+        if self._rest:
+            data = self._rest + data
+        n = len(data)
+        view = memoryview(data)
+        out: list[memoryview] = []
+        pos = 0
+        unpack = _unpack_header
+        while n - pos >= 4:
+            end = pos + 4 + unpack(data, pos)[0]
+            if end > n:
+                break
+            out.append(view[pos + 4 : end])
+            pos = end
+        self._rest = data[pos:] if pos < n else b""
+        return out
+
+
+_unpack_header = HEADER.unpack_from
 
 
 class _State:
@@ -134,19 +149,19 @@ class _State:
 def serve(sock: socket.socket) -> None:
     state = _State()
     sock.sendall(frame((READY, None, None)))
-    buf = bytearray()
+    reader = FrameReader()
+    recv, send, loads, handle = sock.recv, sock.sendall, pickle.loads, state.handle
     while True:
-        chunk = sock.recv(RECV_CHUNK)
+        chunk = recv(RECV_CHUNK)
         if not chunk:
             return  # the daemon closed its end or is gone
-        buf += chunk
-        for m in split_frames(buf):
-            reply = state.handle(pickle.loads(m))
+        for m in reader.feed(chunk):
+            reply = handle(loads(m))
             if reply is not None:
                 # Each answer leaves as soon as it is decided: the daemon builds and signs the records of
                 # the first requests of a burst while this worker still decides the rest (one write for
                 # a whole burst made the two processes take turns).
-                sock.sendall(reply)
+                send(reply)
 
 
 def main(argv: list[str]) -> int:

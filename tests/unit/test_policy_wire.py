@@ -15,11 +15,14 @@ import pytest
 from forge_tui.core.policy import Context, Evaluation, decide, load_policy
 from forge_tui.core.policy.model import PartDecision, RuleMatch
 from forge_tui.daemon.policy_worker import (
+    EVALUATE,
     EVALUATION_FIELDS,
     PART_DECISION_FIELDS,
     RULE_MATCH_FIELDS,
+    FrameReader,
     evaluation_from_wire,
     evaluation_wire,
+    frame,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,3 +88,62 @@ def test_every_optional_field_crosses_the_wire() -> None:
     _same(_round_trip(ev), ev)
     pending = Evaluation("ask", None, (), "no rule", 2, frozenset({"requester"}), (), ())
     _same(_round_trip(pending), pending)
+
+
+def _reference_split(stream: bytes) -> list[bytes]:
+    """The bodies of the complete frames of `stream` (4-byte big-endian length, then the body)."""
+    out, pos = [], 0
+    while len(stream) - pos >= 4:
+        end = pos + 4 + int.from_bytes(stream[pos : pos + 4], "big")
+        if end > len(stream):
+            break
+        out.append(stream[pos + 4 : end])
+        pos = end
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_frame_reader_gives_every_frame_however_the_stream_is_cut(seed: int) -> None:
+    """If this fails, a frame cut across two reads (or several frames in one) is lost, merged or
+    garbled: the worker or the daemon would answer the wrong request or none."""
+    import random
+
+    rng = random.Random(seed)
+    bodies = [
+        bytes(rng.randrange(256) for _ in range(rng.choice((0, 1, 3, 4, 5, 200, 5000)))) for _ in range(40)
+    ]
+    stream = b"".join(len(b).to_bytes(4, "big") + b for b in bodies)
+    reader = FrameReader()
+    got: list[bytes] = []
+    pos = 0
+    while pos < len(stream):
+        step = rng.choice((1, 2, 3, 4, 5, 7, 64, 300, 70000))
+        got += [bytes(m) for m in reader.feed(stream[pos : pos + step])]
+        pos += step
+    assert got == bodies == _reference_split(stream)
+    assert reader.feed(b"") == []
+
+
+def test_a_framed_object_reads_back_through_the_frame_reader() -> None:
+    """If this fails, `frame` and `FrameReader` disagree on the framing (the two ends of the wire)."""
+    objs = [(EVALUATE, 7, {"kind": "shell.exec", "command": "ls"}, frozenset({"tests"})), (3, None, "why")]
+    data = b"".join(frame(o) for o in objs)
+    assert [pickle.loads(m) for m in FrameReader().feed(data)] == objs
+
+
+@pytest.mark.parametrize("n_matches, n_parts", [(0, 0), (1, 0), (0, 1), (1, 1), (2, 1), (1, 3)])
+def test_any_number_of_matches_and_parts_crosses_the_wire(n_matches: int, n_parts: int) -> None:
+    """If this fails, the daemon reads an Evaluation with no, one or several matches or parts otherwise
+    than the worker decided it (one of each is built without a list, the others with one)."""
+    ev = Evaluation(
+        "ask",
+        "r0" if n_matches else None,
+        tuple(f"r{i}" for i in range(n_matches)),
+        "why",
+        1,
+        frozenset({"requester"}),
+        (),
+        tuple(RuleMatch(f"r{i}", "ask", f"w{i}") for i in range(n_matches)),
+        tuple(PartDecision("command", f"c{i}", "ask", None, "") for i in range(n_parts)),
+    )
+    _same(_round_trip(ev), ev)

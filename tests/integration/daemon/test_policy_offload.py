@@ -210,3 +210,63 @@ def test_the_worker_does_not_outlive_a_killed_daemon(make_world):
         for f in (proc.stdout, proc.stderr):
             if f:
                 f.close()
+
+
+# A worker that says it is ready and then answers its first request with bytes that are no pickle.
+_GARBLING_WORKER = """
+import pickle, socket, struct, sys
+s = socket.socket(fileno=int(sys.argv[1]))
+ready = pickle.dumps((0, None, None))
+s.sendall(struct.pack(">I", len(ready)) + ready)
+s.recv(1 << 16)
+s.sendall(struct.pack(">I", 5) + b"garbl")
+while s.recv(1 << 16):
+    pass
+"""
+
+
+async def test_a_garbled_answer_fails_what_the_worker_owed(offload, tmp_path, monkeypatch):
+    """Broken if an answer the daemon cannot read is taken for a decision, or leaves the callers
+    waiting: every evaluation owed fails (the gate denies, builtin:policy-error) and the worker is
+    dropped (evaluations go in-process until a new one is ready)."""
+    import sys
+
+    from forge_tui.daemon import policy_offload
+
+    monkeypatch.setattr(
+        policy_offload, "worker_argv", lambda fd: [sys.executable, "-c", _GARBLING_WORKER, str(fd)]
+    )
+    policy = parse_policy(POLICY.encode())
+    context = Context.for_project(tmp_path)
+    await _ready(offload)
+    owed = [
+        asyncio.ensure_future(offload.evaluate(policy, context, action, frozenset()))
+        for action in ACTIONS[:3]
+    ]
+    for fut in owed:
+        with pytest.raises(WorkerStopped):
+            await asyncio.wait_for(fut, 30)
+    assert offload.lost == 1 and offload.pending == 0
+    assert not offload.available(), "the worker that garbled its answer is still used"
+
+
+async def test_a_policy_reloaded_mid_flight_decides_each_request_under_its_own(offload, tmp_path):
+    """Broken if a request sent before a reload is decided under the new policy, or one sent after it
+    under the old one, when both are in flight together (one write holds both and the policy between)."""
+    old = parse_policy(POLICY.encode())
+    new = parse_policy(
+        b'version = 1\ndefault = "ask"\n[[rule]]\nid = "no-tests"\nmatch = { command = "pytest*" }\ndecision = "deny"\n'
+    )
+    context = Context.for_project(tmp_path)
+    actions = [ACTIONS[0], ACTIONS[5]]  # a test run and a deploy without prior steps
+    await _ready(offload)
+    order = [old, new, old, new, new, old]
+    got = await asyncio.gather(
+        *(offload.evaluate(p, context, actions[k % 2], frozenset()) for k, p in enumerate(order))
+    )
+    for k, (p, ev) in enumerate(zip(order, got, strict=True)):
+        assert ev == decide(p, actions[k % 2], context), f"request {k} was decided under the other policy"
+    for action in actions:
+        assert decide(old, action, context).decision != decide(new, action, context).decision, (
+            "the two policies decide alike: this test would not see a mix-up"
+        )
