@@ -20,7 +20,6 @@ from __future__ import annotations
 import gc
 import mmap
 import os
-import subprocess
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +28,6 @@ from typing import Any
 from forge_tui.core.findings import Code, Severity
 from forge_tui.core.merkle import PerfectLevels
 from forge_tui.core.note import Checkpoint, NoteError, Verifier, b64, open_checkpoint, parse_vkey
-from forge_tui.core.reevaluate import Reevaluator, policy_texts
 from forge_tui.core.summaries import Summaries
 from forge_tui.core.verify_chunk import TYPED, _enrolled, check_chunk
 from forge_tui.core.verify_chunk import _approval_sig_error as _approval_sig_error  # forensics' name
@@ -201,6 +199,8 @@ class TrustSource:
             )
 
     def _git(self, args: list[str], what: str) -> bytes:
+        import subprocess
+
         try:
             res = subprocess.run(
                 ["git", "-C", str(self.project.root), *args], capture_output=True, check=False, timeout=60
@@ -307,7 +307,11 @@ def verify_project(
         report.findings.append(Finding("-", None, Code.NO_LEDGER, "no ledger found in .forge/ledger/"))
         return report
     reviewers_text = trust.read("reviewers.toml")
-    texts = None if fast else policy_texts(project, trust)
+    texts = None
+    if not fast:  # --fast runs no forensic rule: it never loads the policy modules
+        from forge_tui.core.reevaluate import policy_texts
+
+        texts = policy_texts(project, trust)
     nworkers = workers or _cpu_workers()
     pool = Pool(nworkers)
     all_summaries: list[tuple[str, Summaries]] = []
@@ -454,6 +458,7 @@ def _verify_ledger(
             if not fast:
                 witnesses = list(chain.witnesses)
                 from forge_tui.core.forensics import LedgerWalk
+                from forge_tui.core.reevaluate import Reevaluator
 
                 reviewers = _enrolled(reviewers_text) if isinstance(reviewers_text, list) else reviewers_text
                 reevaluator = Reevaluator(project, texts or {})

@@ -143,23 +143,44 @@ def _chain_holds(lines: list[bytes], leaves: bytes, first_seq: int, prev_hex: by
 
     Per line, `_chain_findings` reads the last `"prev":"` of the line (in a canonical record the
     top-level one: only scalars follow it) at k, the 64 bytes after it, `","seq":` after those and the
-    number up to the next comma. Here each line's expected text from k + 8 on, the previous line's
-    hash (hex), `","seq":`, its position and a comma, is built for all lines with C-level joins and
-    splits and tested with one `startswith` per line: the position's digits hold no comma, so a line
-    passes exactly when `_chain_findings` finds nothing in it."""
+    number up to the next comma. Here each line's expected text from k on (`_expected_prevs`: the
+    key, the previous line's hash in hex, `","seq":`, its position and a comma) is built for all lines
+    with C-level joins and splits, and tested with one `startswith` at the line's last `"prev":"`: the
+    position's digits hold no comma, so a line passes exactly when `_chain_findings` finds nothing in
+    it (a line without the key has k = -1, where the expected text, longer than one byte, never
+    starts)."""
     n = len(lines)
     if not n:
         return True
-    ks = list(map(bytes.rfind, lines, repeat(PREV_KEY)))
-    if min(ks) < 0:
-        return False
-    # What each line's prev must be: the hex of the hash before it, then of each line but the last.
-    hexes = [prev_hex]
-    if n > 1:
-        hexes += leaves[:-32].hex("\n", 32).encode().split(b"\n")
-    seqs = ('","seq":' + ',\n","seq":'.join(map(str, range(first_seq, first_seq + n))) + ",").encode()
-    wants = map(add, hexes, seqs.split(b"\n"))
-    return all(map(bytes.startswith, lines, wants, map(add, ks, repeat(8))))
+    wants = _expected_prevs(leaves, first_seq, prev_hex, n)
+    return all(map(bytes.startswith, lines, wants, map(bytes.rfind, lines, repeat(PREV_KEY))))
+
+
+# A position's last three digits and the comma after them: zero-padded after the thousands, plain below.
+_LOW_PADDED = [b"%03d," % i for i in range(1000)]
+_LOW_PLAIN = [b"%d," % i for i in range(1000)]
+
+
+def _expected_prevs(leaves: bytes, first_seq: int, prev_hex: bytes, n: int) -> list[bytes]:
+    """For each of n lines from position `first_seq`: `"prev":"`, the hash (hex) of the line before it
+    (`prev_hex` for the first, then each of `leaves` but the last), `","seq":`, its position and a
+    comma. Built a thousand positions at a time (those share their digits but the last three), with
+    one hex conversion, one replace and one split for the hashes, the last digits from a table."""
+    out: list[bytes] = []
+    i = 0
+    while i < n:
+        high, low = divmod(first_seq + i, 1000)
+        run = min(n - i, 1000 - low)
+        mid = SEQ_KEY + (str(high).encode() if high else b"")
+        tails = (_LOW_PADDED if high else _LOW_PLAIN)[low : low + run]
+        heads = [PREV_KEY + prev_hex + mid] if i == 0 else []
+        hashes = leaves[32 * max(i - 1, 0) : 32 * (i - 1 + run)]  # of the lines before i+1 .. i+run-1
+        if hashes:
+            joined = binascii.hexlify(hashes, b"\n", 32).replace(b"\n", mid + b"\n" + PREV_KEY)
+            heads += (PREV_KEY + joined + mid).split(b"\n")
+        out += map(add, heads, tails)
+        i += run
+    return out
 
 
 def _chain_findings(lines: list[bytes], leaves: bytes, first_seq: int, prev_hex: bytes) -> list[Triple]:
