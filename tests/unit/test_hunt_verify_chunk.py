@@ -227,3 +227,184 @@ def test_fast_typed_records_are_a_plain_scans(tmp_path, monkeypatch, seed):
     quick, strict = _both(tmp_path, monkeypatch, lines, fast=True)
     assert quick == strict
     assert quick["typed"] == _typed_reference(lines)
+
+
+# ---- the summaries against the summary rows as they were built before (771c328) ----------------------
+
+SUMMARY_FIELDS = [
+    "request_id",
+    "actor",
+    "action",
+    "process",
+    "principal",
+    "requirement",
+    "status",
+    "commit",
+    "tool_use_id",
+    "input_digest",
+    "request_hash",
+    "decided_by",
+    "rule",
+    "policy_digest",
+    "approvals_needed",
+    "distinct_from",
+    "rules",
+    "approval",
+    "reviewer_kid",
+    "reviewer_sig",
+    "digest",
+    "error",
+    "path",
+    "vkey",
+    "from_seq",
+    "name",
+    "kind",
+    "detail",
+    "previous_ts",
+]
+POOL: list[Any] = [
+    None,
+    True,
+    False,
+    0,
+    -5,
+    2**53 - 1,
+    "s",
+    "caf\u00e9",
+    "clock",
+    [],
+    ["a", "b"],
+    ["a", 1, None, "b"],
+    [["x"]],
+    {},
+    {"id": "i", "kind": "agent", "session": "s"},
+    {"id": 3, "sandboxed": True},
+    {"sandboxed": "yes", "reviewer": "ren"},
+    {"kind": "shell.exec", "command": "ls"},
+]
+
+
+def _old_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _old_strs(value: Any) -> tuple[str, ...]:
+    return tuple(x for x in value if isinstance(x, str)) if isinstance(value, list) else ()
+
+
+def _old_summary_row(t: str, b: dict[str, Any], ts: str, leaf: str) -> tuple[int, tuple] | None:
+    """summaries.summary_row at 771c328 (with the leaf put in as check_chunk put it), verbatim."""
+    from forge_tui.core import summaries as S
+
+    if t == "request":
+        actor = _old_dict(b.get("actor"))
+        return S.REQUEST, (
+            ts,
+            b.get("request_id"),
+            actor.get("id"),
+            actor.get("kind"),
+            b.get("principal"),
+            actor.get("session"),
+            leaf,
+            _old_dict(b.get("action")),
+            b.get("requirement"),
+            _old_dict(b.get("process")).get("sandboxed"),
+        )
+    if t == "decision":
+        return S.DECISION, (
+            ts,
+            b.get("request_id"),
+            b.get("request_hash"),
+            b.get("status"),
+            b.get("decided_by"),
+            b.get("rule"),
+            b.get("policy_digest"),
+            b.get("approvals_needed"),
+            _old_strs(b.get("distinct_from")),
+            _old_strs(b.get("rules")),
+        )
+    if t == "approval":
+        appr = b.get("approval")
+        return S.APPROVAL, (
+            ts,
+            appr if isinstance(appr, dict) else None,
+            b.get("reviewer_kid"),
+            b.get("reviewer_sig"),
+            False,
+            None,
+        )
+    if t == "outcome":
+        return S.OUTCOME, (
+            ts,
+            b.get("request_id"),
+            b.get("status"),
+            b.get("commit"),
+            b.get("tool_use_id"),
+            b.get("input_digest"),
+        )
+    if t == "policy":
+        return S.POLICY, (ts, b.get("digest"), b.get("error"), b.get("path"))
+    if t in ("key", "reviewer"):
+        return S.KEY, (ts, t, b.get("action"), b.get("vkey"), b.get("from_seq"), b.get("name"))
+    if t == "genesis":
+        return S.GENESIS, (ts, b.get("vkey"))
+    if t == "violation":
+        return S.VIOLATION, (ts, b.get("kind"), b.get("request_id"), b.get("detail"))
+    if t == "note" and b.get("kind") == "clock":
+        return S.CLOCK, (ts, b.get("previous_ts"))
+    return None
+
+
+def _odd_ledger(rng: random.Random, n: int) -> list[bytes]:
+    from forge_tui.core.records import REQUIRED_BODY
+
+    types = sorted(REQUIRED_BODY)
+    lines, prev = [], ZERO_HASH
+    for seq in range(n):
+        t = rng.choice(types)
+        body = {f: rng.choice(POOL) for f in REQUIRED_BODY[t]}
+        body.update({f: rng.choice(POOL) for f in SUMMARY_FIELDS if rng.random() < 0.4})
+        _, line = build_record(
+            log=LOG,
+            seq=seq,
+            ts=f"2026-11-25T14:00:{seq % 60:02d}.000Z",
+            type_=t,
+            prev=prev,
+            signer=A if seq < 40 else B,
+            body=body,
+        )
+        lines.append(line)
+        prev = hashlib.sha256(b"\x00" + line).hexdigest()
+    return lines
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_summaries_are_the_rows_built_before(tmp_path, seed):
+    """Fails if a record's summary (what every forensic rule reads) differs from the one the code
+    before this session's changes built: a field read from the wrong key, an odd-typed field (an actor
+    that is no object, a list of mixed items) read otherwise, the leaf hash misplaced."""
+    from forge_tui.core.merkle import leaf_hashes
+
+    rng = random.Random(3000 + seed)
+    lines = _odd_ledger(rng, 80)
+    r = _result(tmp_path / "o.jsonl", lines, False)
+    assert not r["findings"], r["findings"][:3]
+    leaves = leaf_hashes(lines)
+    reviewers = C._reviewers_or_none(None)
+    want_seqs, want_kinds, want_rows = [], [], []
+    for i, line in enumerate(lines):
+        rec = parse_canonical(line)
+        got = _old_summary_row(rec["type"], rec["body"], rec["ts"], leaves[32 * i : 32 * i + 32].hex())
+        if got is None:
+            continue
+        kind, row = got
+        if rec["type"] == "approval" and reviewers is not None:
+            row = (*row[:4], True, C._approval_sig_error(rec["body"], reviewers, rec["seq"]))
+        want_seqs.append(i)
+        want_kinds.append(kind)
+        want_rows.append(row)
+    assert r["seqs"] == want_seqs
+    assert r["kinds"] == bytes(want_kinds)
+    assert r["rows"] == want_rows
+    # same types too (a list where a tuple was, a bool where an int was)
+    assert [[type(x) for x in row] for row in r["rows"]] == [[type(x) for x in row] for row in want_rows]
