@@ -18,6 +18,10 @@ for each repetition, interleaved so that background load hits all alike:
     shared file pages count once per process, so it over-states);
   - `verify_project` in this process (no interpreter start-up), full and fast.
 `--fast-only` skips everything about signatures (the signature loop, full verify): for big ledgers.
+`--stages` instead prints where the CPU of `--fast` goes: each stage of a worker's loop over the
+ledger's lines (verify_chunk.check_chunk's, timed stage by stage in this process, best of --reps), and
+the interpreter start and the imports of the command (`python -c pass` and the command's imports, in
+fresh processes).
 Reports medians and ratios, as a markdown table, and writes it to --out (default
 bench/results/verify.txt, or verify-fast-N.txt with --fast-only).
 """
@@ -184,16 +188,101 @@ def in_process(info: dict, fast: bool) -> tuple[float, float, tuple[float, float
     return dt, cpu, NO_RSS
 
 
+def worker_stages(path: str) -> tuple[int, dict[str, float]]:
+    """CPU seconds of each stage of a --fast worker's loop (verify_chunk.check_chunk) over the file."""
+    from forge_tui.core import verify_chunk as vc
+    from forge_tui.core.merkle import leaf_hashes, subtree_runs
+
+    cpu = time.process_time
+    acc = dict.fromkeys(("read", "split", "leaf hashes", "chain", "typed records", "merkle nodes"), 0.0)
+    fd = os.open(path, os.O_RDONLY)
+    end, pos, n, parts, prev_hex = os.fstat(fd).st_size, 0, 0, [], b"0" * 64
+    try:
+        while pos < end:
+            t0 = cpu()
+            part = os.pread(fd, min(vc.PART_BYTES, end - pos), pos)
+            t1 = cpu()
+            lines = part.split(b"\n")
+            tail = lines.pop()
+            t2 = cpu()
+            if not lines:
+                break
+            pos += len(part) - len(tail)
+            leaves = leaf_hashes(lines)
+            t3 = cpu()
+            vc._chain_holds(lines, leaves, n, prev_hex)
+            t4 = cpu()
+            vc._typed_records(lines)
+            t5 = cpu()
+            parts.append(leaves)
+            prev_hex = leaves[-32:].hex().encode()
+            n += len(lines)
+            for key, dt in zip(acc, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=False):
+                acc[key] += dt
+    finally:
+        os.close(fd)
+    t0 = cpu()
+    subtree_runs(0, b"".join(parts))  # a worker does this once per range; here once for the file
+    acc["merkle nodes"] = cpu() - t0
+    return n, acc
+
+
+def startup_cpu(code: str, reps: int) -> float:
+    """Median CPU seconds (user + sys) of a fresh interpreter running `code`."""
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    out = []
+    for _ in range(reps):
+        c = _children_cpu()
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+        out.append(_children_cpu() - c)
+    return statistics.median(out)
+
+
+def stages(info: dict, reps: int) -> str:
+    """The --stages report (markdown)."""
+    runs = [worker_stages(info["ledger"]) for _ in range(reps)]
+    n = runs[0][0]
+    best = {k: min(r[1][k] for r in runs) for k in runs[0][1]}
+    total = sum(best.values())
+    imports = "import forge_tui.cli, forge_tui.core.project, forge_tui.core.verify"
+    bare, full = startup_cpu("pass", reps), startup_cpu(imports, reps)
+    lines = [
+        f"# where `verify --fast` spends its CPU: {n:,} lines, best of {reps}",
+        "",
+        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {os.getloadavg()[0]:.2f}",
+        "",
+        "| stage (one process, every line of the ledger) | CPU (s) | µs/line | share |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    lines += [f"| {k} | {v:.3f} | {v / n * 1e6:.2f} | {v / total:.0%} |" for k, v in best.items()]
+    lines += [
+        f"| **all stages** | **{total:.3f}** | **{total / n * 1e6:.2f}** | 100% |",
+        "",
+        f"Interpreter start (`python -c pass`): CPU {bare:.3f} s; with the command's imports ({imports}):"
+        f" {full:.3f} s, so the imports cost {full - bare:.3f} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--records", type=int, default=100_000)
     p.add_argument("--dir", type=Path, default=None, help="ledger folder (default /tmp/forge-bench-verify-N)")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--fast-only", action="store_true", help="only --fast and the hash loop (big ledgers)")
+    p.add_argument("--stages", action="store_true", help="where --fast's CPU goes, stage by stage")
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args(argv)
     folder = (args.dir or Path(f"/tmp/forge-bench-verify-{args.records}")).resolve()
     info = make_ledger.ensure(folder, args.records)
+    if args.stages:
+        text = stages(info, args.reps)
+        print(text)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(text)
+        return 0
     n = args.records
     out = args.out or HERE / "results" / (f"verify-fast-{n}.txt" if args.fast_only else "verify.txt")
     fns = {
