@@ -11,7 +11,8 @@ difference in each thread's instruction count by the difference in replies: star
 cancel out. Threads are numbered as callgrind numbers them, by creation: 1 the event loop, 2 the
 group commit's writer, 3 its preparer (daemon/appender.py starts the writer first); others (the
 policy file's reads, queries) do little here. Under valgrind the daemon runs slowly, so its batches
-are larger than at full speed: the counts compare trees, they are not a profile of a real run.
+are larger than at full speed and nearly every one signs a checkpoint (its 50 ms have passed): the
+counts compare trees, they are not a profile of a real run.
 User-space instructions only: system calls (fdatasync, socket writes) and cache misses are not in
 them.
 """
