@@ -8,6 +8,7 @@ NamedTuples (cheap to pickle) holding plain values. Every summary carries the re
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 
@@ -106,11 +107,15 @@ Summary = (
 Summaries = dict[int, Summary]  # by seq
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def _strs(value: Any) -> tuple[str, ...]:
+    """The strings of a list, in order ((): not a list)."""
+    if type(value) is list:
+        try:
+            "".join(value)  # the common list, strings only, is kept whole (checked by one C call)
+        except TypeError:
+            pass
+        else:
+            return tuple(value)
     return tuple(x for x in value if isinstance(x, str)) if isinstance(value, list) else ()
 
 
@@ -157,61 +162,106 @@ def unpack(seqs: list[int], kinds: bytes, rows: list[tuple]) -> Summaries:
 def summary_row(t: str, b: dict[str, Any], ts: str) -> tuple[int, tuple] | None:
     """(class index, fields) of the summary of a shape-checked record of type `t`, body `b` and time
     `ts`; None for the types no rule reads. A request's leaf hash (field 6) is None here: the caller
-    puts it in (`summarise`)."""
-    if t == "request":
-        actor = _dict(b.get("actor"))
-        return REQUEST, (
-            ts,
-            b.get("request_id"),
-            actor.get("id"),
-            actor.get("kind"),
-            b.get("principal"),
-            actor.get("session"),
-            None,
-            _dict(b.get("action")),
-            b.get("requirement"),
-            _dict(b.get("process")).get("sandboxed"),
-        )
-    if t == "decision":
-        return DECISION, (
-            ts,
-            b.get("request_id"),
-            b.get("request_hash"),
-            b.get("status"),
-            b.get("decided_by"),
-            b.get("rule"),
-            b.get("policy_digest"),
-            b.get("approvals_needed"),
-            _strs(b.get("distinct_from")),
-            _strs(b.get("rules")),
-        )
-    if t == "approval":
-        appr = b.get("approval")
-        return APPROVAL, (
-            ts,
-            appr if isinstance(appr, dict) else None,
-            b.get("reviewer_kid"),
-            b.get("reviewer_sig"),
-            False,
-            None,
-        )
-    if t == "outcome":
-        return OUTCOME, (
-            ts,
-            b.get("request_id"),
-            b.get("status"),
-            b.get("commit"),
-            b.get("tool_use_id"),
-            b.get("input_digest"),
-        )
-    if t == "policy":
-        return POLICY, (ts, b.get("digest"), b.get("error"), b.get("path"))
-    if t in ("key", "reviewer"):
-        return KEY, (ts, t, b.get("action"), b.get("vkey"), b.get("from_seq"), b.get("name"))
-    if t == "genesis":
-        return GENESIS, (ts, b.get("vkey"))
-    if t == "violation":
-        return VIOLATION, (ts, b.get("kind"), b.get("request_id"), b.get("detail"))
-    if t == "note" and b.get("kind") == "clock":
-        return CLOCK, (ts, b.get("previous_ts"))
-    return None
+    puts it in (`summarise`), or builds the row with it (`request_row`)."""
+    row = _ROWS.get(t)
+    return None if row is None else row(b, ts)
+
+
+def request_row(b: dict[str, Any], ts: str, leaf: str | None) -> tuple:
+    """The fields of a request's summary, `leaf` its leaf hash (hex)."""
+    actor = b.get("actor")
+    if not isinstance(actor, dict):
+        actor = _NO_FIELDS
+    action = b.get("action")
+    process = b.get("process")
+    return (
+        ts,
+        b.get("request_id"),
+        actor.get("id"),
+        actor.get("kind"),
+        b.get("principal"),
+        actor.get("session"),
+        leaf,
+        action if isinstance(action, dict) else {},
+        b.get("requirement"),
+        process.get("sandboxed") if isinstance(process, dict) else None,
+    )
+
+
+_NO_FIELDS: dict[str, Any] = {}  # read only: stands for a field that is not an object
+
+
+def _request(b: dict[str, Any], ts: str) -> tuple[int, tuple]:
+    return REQUEST, request_row(b, ts, None)
+
+
+def _decision(b: dict[str, Any], ts: str) -> tuple[int, tuple]:
+    g = b.get
+    return DECISION, (
+        ts,
+        g("request_id"),
+        g("request_hash"),
+        g("status"),
+        g("decided_by"),
+        g("rule"),
+        g("policy_digest"),
+        g("approvals_needed"),
+        _strs(g("distinct_from")),
+        _strs(g("rules")),
+    )
+
+
+def _approval(b: dict[str, Any], ts: str) -> tuple[int, tuple]:
+    appr = b.get("approval")
+    return APPROVAL, (
+        ts,
+        appr if isinstance(appr, dict) else None,
+        b.get("reviewer_kid"),
+        b.get("reviewer_sig"),
+        False,
+        None,
+    )
+
+
+def _outcome(b: dict[str, Any], ts: str) -> tuple[int, tuple]:
+    g = b.get
+    return OUTCOME, (ts, g("request_id"), g("status"), g("commit"), g("tool_use_id"), g("input_digest"))
+
+
+def _policy(b: dict[str, Any], ts: str) -> tuple[int, tuple]:
+    return POLICY, (ts, b.get("digest"), b.get("error"), b.get("path"))
+
+
+def _key(b: dict[str, Any], ts: str) -> tuple[int, tuple]:
+    return KEY, (ts, "key", b.get("action"), b.get("vkey"), b.get("from_seq"), b.get("name"))
+
+
+def _reviewer(b: dict[str, Any], ts: str) -> tuple[int, tuple]:
+    return KEY, (ts, "reviewer", b.get("action"), b.get("vkey"), b.get("from_seq"), b.get("name"))
+
+
+def _genesis(b: dict[str, Any], ts: str) -> tuple[int, tuple]:
+    return GENESIS, (ts, b.get("vkey"))
+
+
+def _violation(b: dict[str, Any], ts: str) -> tuple[int, tuple]:
+    return VIOLATION, (ts, b.get("kind"), b.get("request_id"), b.get("detail"))
+
+
+def _note(b: dict[str, Any], ts: str) -> tuple[int, tuple] | None:
+    return (CLOCK, (ts, b.get("previous_ts"))) if b.get("kind") == "clock" else None
+
+
+# The row of each record type a rule reads, by type.
+_ROWS: dict[str, Callable[[dict[str, Any], str], tuple[int, tuple] | None]] = {
+    "request": _request,
+    "decision": _decision,
+    "approval": _approval,
+    "outcome": _outcome,
+    "policy": _policy,
+    "key": _key,
+    "reviewer": _reviewer,
+    "genesis": _genesis,
+    "violation": _violation,
+    "note": _note,
+}

@@ -7,7 +7,7 @@ results together in ledger order.
 A range is read a part (PART_BYTES) at a time, and every pass runs over one part's lines while they
 are in the cache. The hash chain is checked a whole part at a time with C-level operations; only a
 part where that finds something is walked line by line, which words each finding exactly. A record
-whose fields after `body` are plain (`_plain_record`) has only its body decoded and re-encoded; every
+whose fields after `body` are plain (`_quick_record`) has only its body decoded and re-encoded; every
 other line takes the strict parse.
 """
 
@@ -27,11 +27,11 @@ import nacl.bindings
 import nacl.exceptions
 
 from forge_tui.core.findings import Code
-from forge_tui.core.jcs import MAX_LINE, _dumps_fast, parse_canonical
+from forge_tui.core.jcs import MAX_LINE, MAX_SAFE_INT, _dumps_fast, parse_canonical
 from forge_tui.core.merkle import leaf_hashes, subtree_runs
 from forge_tui.core.note import NoteError, parse_vkey
 from forge_tui.core.records import FIELDS, HEX64_RE, RECORD_CONTEXT, REQUIRED_BODY, TS_RE, TYPES, check_shape
-from forge_tui.core.summaries import APPROVAL, REQUEST, Summaries, _with_leaf, summary_row, unpack
+from forge_tui.core.summaries import APPROVAL, REQUEST, Summaries, request_row, summary_row, unpack
 from forge_tui.errors import CanonicalError, ConfigError, SignatureError
 
 Triple = tuple[int, str, str]  # (seq, code, message)
@@ -211,54 +211,74 @@ def _check_records(
     lines: list[bytes], leaves: bytes, first: int, res: ChunkResult, origin: str, keys: dict, reviewers
 ) -> None:
     """Strict parse, shape, log, key, signature and time of each line (the first is record `first`);
-    the summaries the forensic rules read. Findings go to `res`."""
+    the summaries the forensic rules read. Findings go to `res`. A line in the common shape takes
+    `_quick_record`; any other the strict parse, which also words what is wrong."""
     findings, backwards = res.findings, res.backwards
     seqs, kinds, rows = res.seqs, res.kinds, res.rows
     first_ts, last_ts = res.first_ts, res.last_ts
     signed_ok = _signed_ok()
+    seen = ["\x00", "", "", 1]  # the part's last `,"kid":"…","log":"…","prev":"`, its kid, log and length
     for i, line in enumerate(lines, first):
-        got = _plain_record(line)
-        if got is None:  # not the common shape: the strict parse and the shape check decide
+        got = _quick_record(line, seen)
+        if got is not None:
+            seq, ts, t, body, signed = got
+            kid, log = seen[1], seen[2]
+        else:  # not the common shape: the strict parse and the shape check decide
             try:
-                rec = _parse_line(line)
-                sig = _shape_sig(rec)
-                if sig is None:  # something is off: the full check says what
-                    check_shape(rec)
-                    sig = base64.b64decode(rec["sig"])
+                rec, signed = _strict_record(line)
             except (CanonicalError, NoteError) as exc:
                 findings.append((i, Code.MALFORMED, f"record is malformed: {exc}"))
                 continue
-            signed = sig + _signed_bytes(line)
-        else:
-            rec, signed = got
-        if rec["log"] != origin:
-            findings.append((i, Code.LOG, f"record belongs to log {rec['log']!r}"))
-        kr = keys.get(rec["kid"])
+            seq, ts, t, body, kid, log = (
+                rec["seq"],
+                rec["ts"],
+                rec["type"],
+                rec["body"],
+                rec["kid"],
+                rec["log"],
+            )
+        if log != origin:
+            findings.append((i, Code.LOG, f"record belongs to log {log!r}"))
+        kr = keys.get(kid)
         if kr is None:
-            findings.append((i, Code.UNKNOWN_KEY, f"signed by untrusted key {rec['kid']!r}"))
+            findings.append((i, Code.UNKNOWN_KEY, f"signed by untrusted key {kid!r}"))
         else:
-            if kr[1] > rec["seq"] or (kr[2] is not None and rec["seq"] >= kr[2]):
-                findings.append(_range_finding(i, rec, kr))
+            if kr[1] > seq or (kr[2] is not None and seq >= kr[2]):
+                findings.append(_range_finding(i, seq, kid, kr))
             if not signed_ok(signed, kr[0]):
                 findings.append((i, Code.SIGNATURE, "record signature does not verify"))
-        ts = rec["ts"]
         if first_ts is None:
             first_ts = ts
         elif ts < last_ts:
             backwards.append((i, ts, last_ts))
         last_ts = ts
-        summary = summary_row(rec["type"], rec["body"], ts)
-        if summary is not None:  # sent as a plain row (half the pickling of the NamedTuple)
+        # The summary, sent as a plain row (half the pickling of the NamedTuple).
+        if t == "request":
+            k = 32 * (i - first)
+            seqs.append(i)
+            kinds.append(REQUEST)
+            rows.append(request_row(body, ts, leaves[k : k + 32].hex()))
+            continue
+        summary = summary_row(t, body, ts)
+        if summary is not None:
             kind, row = summary
-            if kind == REQUEST:
-                k = 32 * (i - first)
-                row = _with_leaf(row, leaves[k : k + 32].hex())
-            elif kind == APPROVAL and reviewers is not None:
-                row = (*row[:4], True, _approval_sig_error(rec["body"], reviewers, rec["seq"]))
+            if kind == APPROVAL and reviewers is not None:
+                row = (*row[:4], True, _approval_sig_error(body, reviewers, seq))
             seqs.append(i)
             kinds.append(kind)
             rows.append(row)
     res.first_ts, res.last_ts = first_ts, last_ts
+
+
+def _strict_record(line: bytes) -> tuple[dict[str, Any], bytes]:
+    """(record, signature ‖ signed message) of any line, by the strict parse and the shape check;
+    raises CanonicalError or NoteError, worded, for a line they reject."""
+    rec = _parse_line(line)
+    sig = _shape_sig(rec)
+    if sig is None:  # something is off: the full check says what
+        check_shape(rec)
+        sig = base64.b64decode(rec["sig"])
+    return rec, sig + _signed_bytes(line)
 
 
 class _SignedOk:
@@ -339,52 +359,75 @@ def _shape_sig(rec: dict[str, Any]) -> bytes | None:
     return raw
 
 
-# The fields after `body` of a record whose strings are all plain ASCII (no quote, backslash or control
-# character: JCS writes such a string as it is), in canonical form: keys in order, each once, no space,
-# integers without sign or leading zero, `v` 1, `prev` 64 hex digits, `ts` RFC 3339 with milliseconds,
-# `sig` the padded standard base64 of 64 bytes, as that encoder writes it (nothing else decodes to them).
-_PLAIN = r"[ !#-\[\]-~]*"
-_TOP_FIELDS = re.compile(
-    r',"kid":"(' + _PLAIN + r')","log":"(' + _PLAIN + r')","prev":"([0-9a-f]{64})","seq":(0|[1-9][0-9]*)'
-    r',"sig":"([A-Za-z0-9+/]{85}[AQgw]==)"'  # 64 bytes: the last character's low 4 bits are 0
-    r',"ts":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)","type":"([a-z_]+)","v":1\}'
+# ---- the common line, quickly -----------------------------------------------------------------------
+#
+# A record line in its common shape, every field after `body` a plain ASCII string or integer, is
+#     {"body":BODY,"kid":"K","log":"L","prev":"H","seq":N,"sig":"S","ts":"T","type":"Y","v":1}
+# and is canonical exactly when BODY is the compact sorted encoding of what it decodes to and the rest
+# is in the form JCS writes: K and L without quote, backslash or control character (JCS writes such a
+# string as it is), H 64 lowercase hex digits, N an integer without sign or leading zero, S the padded
+# standard base64 of 64 bytes as that encoder writes it (nothing else decodes to them), T RFC 3339
+# with milliseconds, Y a record type. The `,"kid":"K","log":"L","prev":"` of the line before (one per
+# ledger key) is compared whole, and only a new one goes through a pattern (`_PREFIX`); the rest after
+# it is one pattern (`_REST`).
+
+_HEAD = '{"body":{'
+_PLAIN = r"[ !#-\[\]-~]*"  # printable ASCII but quote and backslash
+_PREFIX = re.compile(r',"kid":"(' + _PLAIN + r')","log":"(' + _PLAIN + r')","prev":"')
+_REST = re.compile(  # prev's 64 characters are checked apart (a class of two ranges is slow here)
+    r'.{64}","seq":(0|[1-9][0-9]{0,15}),"sig":"([A-Za-z0-9+/]{85}[AQgw]==)"'  # 64 bytes: the last
+    r',"ts":"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)"'  # character's low
+    r',"type":"([a-z]+)","v":1\}'  # 4 bits are 0
 )
+_HEX_AS_ZERO = bytes.maketrans(b"123456789abcdef", b"0" * 15)
+_ZEROS_64 = b"0" * 64
+_TYPE_NAMES = {t: t for t in TYPES if t in REQUIRED_BODY}
 
 
-def _plain_record(line: bytes) -> tuple[dict[str, Any], bytes] | None:
-    """(record, signature ‖ signed message) for the common line, whose fields after `body` are plain
-    (`_TOP_FIELDS`) and which passes `_parse_line`'s guards; None for any other line, or when
-    anything is off (the strict path then decides and words it). Only the body is decoded and
-    re-encoded: the rest is proved canonical by the pattern, so the line is canonical exactly when
-    the body's text is its compact sorted encoding. Never returns a record that `parse_canonical` or
-    `check_shape` would reject."""
-    if not (
-        line.startswith(b'{"body":{')
-        and line.isascii()
-        and len(line) <= MAX_LINE
-        and line.count(b"{") + line.count(b"[") <= 64
-        and _LONG_NUMBER not in line.translate(_DIGITS_AS_ZERO)
-    ):  # _guards_pass, spelled out: this runs for every line
-        return None
-    text = line.decode("ascii")
-    k = text.rfind(',"kid":"')
-    m = _TOP_FIELDS.fullmatch(text, k) if k > 8 else None
-    if m is None:
+def _quick_record(line: bytes, seen: list) -> tuple[int, str, str, dict[str, Any], bytes] | None:
+    """(seq, ts, type, body, signature ‖ signed message) of a line in the common shape (above), whose
+    kid and log are then `seen[1]` and `seen[2]`; None for any other line, or when anything is off
+    (the strict path then decides and words it). `seen`: [the `,"kid":"…","log":"…","prev":"` of the
+    last line taken, its kid, its log, its length], updated here. Never takes a line that
+    `parse_canonical` or `check_shape` would reject."""
+    if len(line) > MAX_LINE:
         return None
     try:
-        body, end = _scan(text, 8)
+        text = line.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    k = text.rfind(',"kid":"')  # the top-level one: `,"` cannot occur inside a JSON string
+    if text[k : k + seen[3]] != seen[0] and not _learn_prefix(text, k, seen):
+        return None
+    p = k + seen[3]
+    m = _REST.fullmatch(text, p)
+    if m is None or text[:9] != _HEAD or line[p : p + 64].translate(_HEX_AS_ZERO) != _ZEROS_64:
+        return None
+    n, sig, ts, t = m.groups()
+    t = _TYPE_NAMES.get(t)
+    seq = int(n)
+    body_text = text[8:k]
+    # At most 64 brackets in the record (its own and the body's), so nothing nested over 64 deep.
+    if t is None or seq > MAX_SAFE_INT or body_text.count("{") + body_text.count("[") > 63:
+        return None
+    try:
+        body, end = _scan_body(body_text, 0)
     except (_NotFast, StopIteration, ValueError, RecursionError):
+        return None  # StopIteration: no JSON value at the start; ValueError: not JSON
+    # The text starts with `{`: what it decoded to is an object.
+    if end != len(body_text) or not body.keys() >= _REQUIRED[t] or _encode(body) != body_text:
         return None
-    kid, log, prev, seq, sig, ts, t = m.groups()
-    if end != k or type(body) is not dict or t not in _REQUIRED or not body.keys() >= _REQUIRED[t]:
-        return None
-    if _encode(body) != text[8:k]:
-        return None
-    raw = binascii.a2b_base64(sig)
-    rec = {"body": body, "kid": kid, "log": log, "prev": prev, "seq": int(seq), "sig": sig, "ts": ts}
-    rec["type"], rec["v"] = t, 1
-    i, j = m.start(5) - 8, m.end(5) + 1  # the `,"sig":"…"` member, left out of the signed message
-    return rec, b"".join((raw, RECORD_CONTEXT, line[:i], line[j:]))
+    q = m.start(2) - 8  # the `,"sig":"…"` member, left out of the signed message
+    return seq, ts, t, body, b"".join((binascii.a2b_base64(sig), RECORD_CONTEXT, line[:q], line[q + 97 :]))
+
+
+def _learn_prefix(text: str, k: int, seen: list) -> bool:
+    """Whether the `,"kid":"…","log":"…","prev":"` at `k` has plain kid and log; if so it goes to `seen`."""
+    m = _PREFIX.match(text, k) if k > 8 else None
+    if m is None:
+        return False
+    seen[:] = [m.group(), m.group(1), m.group(2), m.end() - k]
+    return True
 
 
 class _NotFast(Exception):
@@ -400,6 +443,19 @@ def _not_fast(_text: str):
 # No object_pairs_hook: a duplicate key cannot survive the re-encoding comparison (the encoded object
 # holds each key once, the line twice), so the fast path needs no duplicate check of its own.
 _scan = json.JSONDecoder(parse_float=_not_fast, parse_constant=_not_fast).scan_once
+
+
+def _safe_int(text: str) -> int:
+    """An integer of a body within +-(2^53-1), where JCS allows it; else the strict path decides."""
+    n = int(text)
+    if -MAX_SAFE_INT <= n <= MAX_SAFE_INT:
+        return n
+    raise _NotFast
+
+
+# The quick path's scanner checks each integer's range as it reads it: a Python call per integer (a
+# body holds a few), where the line guards of `_parse_line` cost a pass over every byte.
+_scan_body = json.JSONDecoder(parse_float=_not_fast, parse_int=_safe_int, parse_constant=_not_fast).scan_once
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_NUMBER = b"0" * 16
 
@@ -476,11 +532,12 @@ def _key_ranges(vkeys: list) -> dict[str, tuple[bytes, int, int | None]]:
     return out
 
 
-def _range_finding(seq: int, rec: dict[str, Any], kr: tuple[bytes, int, int | None]) -> Triple:
+def _range_finding(i: int, seq: int, kid: str, kr: tuple[bytes, int, int | None]) -> Triple:
+    """The finding of record `i` (its own `seq`), signed by `kid` outside that key's range `kr`."""
     lo, hi = kr[1], kr[2]
-    if hi is not None and rec["seq"] >= hi:
-        return (seq, Code.RETIRED_KEY, f"signed by {rec['kid']}, a ledger key retired from seq {hi}")
-    return (seq, Code.PREMATURE_KEY, f"signed by {rec['kid']}, a ledger key valid only from seq {lo}")
+    if hi is not None and seq >= hi:
+        return (i, Code.RETIRED_KEY, f"signed by {kid}, a ledger key retired from seq {hi}")
+    return (i, Code.PREMATURE_KEY, f"signed by {kid}, a ledger key valid only from seq {lo}")
 
 
 def _reviewers_or_none(text):
