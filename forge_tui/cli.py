@@ -12,10 +12,13 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from forge_tui import __version__
 from forge_tui.errors import EXIT_INTERNAL, EXIT_USAGE, ForgeError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 # Order is the order shown in --help.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -107,13 +110,32 @@ def _command_module(name: str):
         return None
 
 
+def _takes_value(arg: str) -> bool:
+    """Whether `arg` is the top-level -C/--project option (or an abbreviation argparse accepts) without
+    its value attached, so the next word is the folder, not the command."""
+    return arg == "-C" or (len(arg) >= 3 and "--project".startswith(arg))
+
+
+def _first_word(argv: Sequence[str]) -> str | None:
+    """The command word: the first argument that is neither an option nor the value of -C/--project."""
+    words = iter(argv)
+    for arg in words:
+        if arg == "--":
+            return next(words, None)
+        if not arg.startswith("-"):
+            return arg
+        if _takes_value(arg):
+            next(words, None)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (tests call this in-process)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     # Fast path: build only the named subcommand's parser (the hook and request run on every agent call).
-    first = next((a for a in argv if not a.startswith("-")), None)
+    first = _first_word(argv)
     only = None
-    if first is not None and "-C" not in argv and "--project" not in argv and _command_module(first):
+    if first is not None and _command_module(first):
         only = first
     parser = build_parser(only)
     args = parser.parse_args(argv)

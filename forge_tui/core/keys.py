@@ -12,23 +12,25 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import nacl.exceptions
-import nacl.pwhash
-import nacl.secret
-import nacl.utils
-
 from forge_tui.core.note import Signer, Verifier, b64, b64decode_strict, parse_vkey
-from forge_tui.core.passphrase import check_passphrase
 from forge_tui.errors import ConfigError, KeyError_
 from forge_tui.paths import keys_dir, private_dir, write_private_file
 
 REVIEWER_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 REVIEWER_KEY_PREFIX = "forge-tui.reviewer/"
-KDF_LEVELS = {
-    "interactive": (nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE, nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE),
-    "moderate": (nacl.pwhash.argon2id.OPSLIMIT_MODERATE, nacl.pwhash.argon2id.MEMLIMIT_MODERATE),
-    "sensitive": (nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE, nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE),
-}
+# nacl.pwhash/nacl.secret and the passphrase rules are imported where a reviewer key is sealed or
+# unlocked: verify only parses public keys here (tests/unit/test_cli_imports.py).
+
+
+def kdf_levels() -> dict[str, tuple[int, int]]:
+    """argon2id (opslimit, memlimit) by level name."""
+    from nacl.pwhash import argon2id
+
+    return {
+        "interactive": (argon2id.OPSLIMIT_INTERACTIVE, argon2id.MEMLIMIT_INTERACTIVE),
+        "moderate": (argon2id.OPSLIMIT_MODERATE, argon2id.MEMLIMIT_MODERATE),
+        "sensitive": (argon2id.OPSLIMIT_SENSITIVE, argon2id.MEMLIMIT_SENSITIVE),
+    }
 
 
 # ---- ledger keys ----------------------------------------------------------------------------------
@@ -125,6 +127,8 @@ def create_reviewer_key(
     """Create and store reviewer `name`'s key, encrypted with `passphrase`, which must be strong
     (core/passphrase.py; ConfigError otherwise). `demo_insecure_passphrase` skips that check: only
     `forge-tui demo` passes it, for throwaway keys in a temporary folder."""
+    from forge_tui.core.passphrase import check_passphrase
+
     check_reviewer_name(name)
     if not passphrase:
         raise ConfigError("a reviewer key needs a non-empty passphrase")
@@ -133,7 +137,7 @@ def create_reviewer_key(
     path = reviewer_key_path(name)
     if path.exists() and not overwrite:
         raise ConfigError(f"a key for reviewer {name!r} already exists on this machine ({path})")
-    ops, mem = KDF_LEVELS[kdf]
+    ops, mem = kdf_levels()[kdf]
     signer = Signer.generate(REVIEWER_KEY_PREFIX + name)
     write_private_file(path, _sealed_doc(name, signer, passphrase, ops, mem))
     return ReviewerKey(name, signer)
@@ -142,6 +146,8 @@ def create_reviewer_key(
 def change_reviewer_passphrase(name: str, old: str, new: str) -> ReviewerKey:
     """Re-encrypt reviewer `name`'s key under `new` (which must be strong), after `old` unlocks it;
     the key and its argon2id cost stay the same. The file is replaced atomically."""
+    from forge_tui.core.passphrase import check_passphrase
+
     check_passphrase(new)
     key = unlock_reviewer(name, old)
     doc = _read_reviewer_doc(name)
@@ -152,6 +158,10 @@ def change_reviewer_passphrase(name: str, old: str, new: str) -> ReviewerKey:
 
 
 def _sealed_doc(name: str, signer: Signer, passphrase: str, ops: int, mem: int) -> bytes:
+    import nacl.pwhash
+    import nacl.secret
+    import nacl.utils
+
     salt = nacl.utils.random(nacl.pwhash.argon2id.SALTBYTES)
     box_key = nacl.pwhash.argon2id.kdf(
         nacl.secret.SecretBox.KEY_SIZE, passphrase.encode(), salt, opslimit=ops, memlimit=mem
@@ -189,6 +199,10 @@ def _read_reviewer_doc(name: str) -> dict:
 
 
 def unlock_reviewer(name: str, passphrase: str) -> ReviewerKey:
+    import nacl.exceptions
+    import nacl.pwhash
+    import nacl.secret
+
     doc = _read_reviewer_doc(name)
     try:
         salt = b64decode_strict(doc["salt"], "salt")

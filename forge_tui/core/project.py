@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import time
 import tomllib
-import uuid
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import tomli_w
-
-from forge_tui.core.note import Verifier, parse_vkey
 from forge_tui.errors import ConfigError, ForgeError, NotAProject
 from forge_tui.paths import FORGE_DIR, atomic_write, find_project_root, private_dir, project_state_dir
+
+if TYPE_CHECKING:
+    from forge_tui.core.note import Verifier
+
+# Imports used by one path only (init, join, packs, copies) live in the functions that use them:
+# `verify`, `log` and `status` load a project on their critical path (tests/unit/test_cli_imports.py).
 
 PROJECT_FILE = "project.toml"
 GITATTRIBUTES_LINES = (
@@ -93,6 +91,8 @@ class Project:
 
 
 def read_pub_file(path: Path) -> list[Verifier]:
+    from forge_tui.core.note import parse_vkey
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -115,7 +115,7 @@ def load_project_file(forge_dir: Path) -> Project:
         raise ConfigError(f"{path} is not UTF-8") from None
     pid = doc.get("project_id")
     try:
-        uuid.UUID(str(pid))
+        _check_uuid(str(pid))
     except ValueError:
         raise ConfigError(f"{path}: project_id {pid!r} is not a UUID") from None
     return Project(
@@ -124,6 +124,15 @@ def load_project_file(forge_dir: Path) -> Project:
         name=str(doc.get("name", forge_dir.parent.name)),
         settings=dict(doc.get("settings", {})),
     )
+
+
+def _check_uuid(text: str) -> None:
+    """ValueError unless `text` is a UUID in a form `uuid.UUID(text)` accepts (the same rule, without
+    importing uuid, which imports platform: this runs on every command that loads a project)."""
+    hexits = text.replace("urn:", "").replace("uuid:", "").strip("{}").replace("-", "")
+    if len(hexits) != 32:
+        raise ValueError("badly formed hexadecimal UUID string")
+    int(hexits, 16)
 
 
 def find_project(start: Path | None = None) -> Project:
@@ -140,15 +149,25 @@ def find_project(start: Path | None = None) -> Project:
 def pack_text(pack: str) -> bytes:
     if pack not in PACKS:
         raise ConfigError(f"unknown policy pack {pack!r}", hint=f"choose one of {', '.join(PACKS)}")
+    from importlib import resources
+
     return (resources.files("forge_tui") / "packs" / f"{pack}.toml").read_bytes()
 
 
 def new_ledger_id() -> str:
+    import secrets
+
     return secrets.token_hex(8)
 
 
 def init_project(root: Path, *, pack: str = "solo", name: str | None = None, force: bool = False) -> Project:
     """Create `.forge/` in `root`: project id, this machine's ledger and key, policy, genesis, checkpoint."""
+    import shutil
+    import time
+    import uuid
+
+    import tomli_w
+
     root = root.resolve()
     forge = root / FORGE_DIR
     policy = pack_text(pack)
@@ -203,6 +222,8 @@ def init_project(root: Path, *, pack: str = "solo", name: str | None = None, for
 
 def join_project(project: Project) -> str:
     """Give this machine its own ledger (key, public key file, genesis record) in an existing project."""
+    import tomli_w
+
     from forge_tui.core.keys import save_ledger_key
     from forge_tui.core.ledger import LedgerWriter
     from forge_tui.core.note import Signer
@@ -238,6 +259,8 @@ def private_state(project: Project, *parts: str) -> Path:
 
 
 def copy_file(src: Path, dst: Path) -> None:
+    import shutil
+
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
