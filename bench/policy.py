@@ -268,7 +268,8 @@ def _ipc_child(args: argparse.Namespace, pol, ctx, dec) -> None:
     (the policy, the context, then one request per action), its answers left in the socket; `decide`:
     decide() alone on the same actions; `loop`: the daemon's side, framing each request as
     PolicyOffload.evaluate does and reading the answers (made beforehand by `answers`, from args.root's
-    answers file) through its _Link as they arrive; `answers`: writes that file."""
+    answers file) through its _Link as they arrive; `answers`: writes that file, and the daemon's
+    request frames the `worker` side reads."""
     import asyncio
     import socket
 
@@ -279,6 +280,7 @@ def _ipc_child(args: argparse.Namespace, pol, ctx, dec) -> None:
         dec(pol, a, ctx)
     actions = distinct_actions("gate", args.loops, 1)
     answers = Path(args.root).parent / "answers.bin"
+    requests = Path(args.root).parent / "requests.bin"
     if args.ipc == "decide":
         for a in actions:
             dec(pol, a, ctx)
@@ -287,14 +289,17 @@ def _ipc_child(args: argparse.Namespace, pol, ctx, dec) -> None:
         state.policy, state.context = pol, ctx
         replies = [state.evaluate(i + 1, a, frozenset()) for i, a in enumerate(actions)]
         answers.write_bytes(pickle.dumps(replies))  # each the bytes the worker writes for one answer
+        requests.write_bytes(
+            pickle.dumps([pw.frame((pw.EVALUATE, i + 1, a, frozenset())) for i, a in enumerate(actions)])
+        )
     elif args.ipc == "worker":
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         for s in (ours, theirs):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 22)
         ours.sendall(pw.frame((pw.SET_POLICY, pol)) + pw.frame((pw.SET_CONTEXT, ctx)))
-        for i, a in enumerate(actions):
-            ours.sendall(pw.frame((pw.EVALUATE, i + 1, a, frozenset())))
+        # the daemon's frames, made beforehand (`answers`): framing them is the loop's work, not this side's
+        ours.sendall(b"".join(pickle.loads(requests.read_bytes())[: len(actions)]))
         ours.shutdown(socket.SHUT_WR)
         pw.serve(theirs)
     elif args.ipc == "loop":
