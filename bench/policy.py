@@ -40,6 +40,7 @@ their instructions.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import json
 import os
@@ -292,7 +293,11 @@ def _ipc_child(args: argparse.Namespace, pol, ctx, dec) -> None:
         requests.write_bytes(
             pickle.dumps([pw.frame((pw.EVALUATE, i + 1, a, frozenset())) for i, a in enumerate(actions)])
         )
-    elif args.ipc == "worker":
+    elif args.ipc in ("worker", "wire"):  # wire: the worker with decide() stubbed, its wire alone
+        if args.ipc == "wire":
+            evs = [dec(pol, a, ctx) for a in distinct_actions("gate", 8, 9)]
+            picks = iter(range(1 << 30))
+            pw.decide = lambda p, a, c: evs[next(picks) % 8]
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         for s in (ours, theirs):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 22)
@@ -301,6 +306,8 @@ def _ipc_child(args: argparse.Namespace, pol, ctx, dec) -> None:
         # the daemon's frames, made beforehand (`answers`): framing them is the loop's work, not this side's
         ours.sendall(b"".join(pickle.loads(requests.read_bytes())[: len(actions)]))
         ours.shutdown(socket.SHUT_WR)
+        gc.collect()
+        gc.freeze()  # a full collection over the warmed-up caches in one run and not the other: scatter
         pw.serve(theirs)
     elif args.ipc == "loop":
         replies = pickle.loads(answers.read_bytes())
@@ -309,6 +316,8 @@ def _ipc_child(args: argparse.Namespace, pol, ctx, dec) -> None:
         link = po._Link(off, None)
         off._link = link
         futs = []
+        gc.collect()
+        gc.freeze()
         for i, a in enumerate(actions):
             frames = [pw.frame((pw.EVALUATE, i + 1, a, frozenset()))]  # what evaluate() queues for it
             futs.append(loop.create_future())
@@ -502,24 +511,25 @@ def ipc_callgrind(engines: dict[str, str], root: Path, env: dict[str, str]) -> N
         base = [sys.executable, __file__, "--child", "--root", str(root), "--src", src]
         subprocess.run([*base, "--ipc", "answers", "--loops", "300"], env=env, check=True)
         counts[name] = {}
-        for side in ("decide", "worker", "loop"):
+        for side in ("decide", "worker", "wire", "loop"):
             totals = []
             for loops in (20, 300):
                 cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *base]
                 cmd += ["--ipc", side, "--loops", str(loops)]
-                err = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stderr
+                run_env = dict(env, PYTHONHASHSEED="0")  # the same dict layouts in both runs
+                err = subprocess.run(cmd, env=run_env, capture_output=True, text=True, check=True).stderr
                 totals.append(int(re.search(r"Collected : (\d+)", err).group(1)))  # type: ignore[union-attr]
             counts[name][side] = (totals[1] - totals[0]) / 280
         c = counts[name]
         c["worker IPC"] = c["worker"] - c["decide"]
     for name, c in counts.items():
         line = f"  {name:10} " + ", ".join(
-            f"{k} {c[k]:,.0f}" for k in ("decide", "worker", "worker IPC", "loop")
+            f"{k} {c[k]:,.0f}" for k in ("decide", "worker", "worker IPC", "wire", "loop")
         )
         if "baseline" in counts and name != "baseline":
             b = counts["baseline"]
             line += "; vs baseline: " + ", ".join(
-                f"{k} {c[k] / b[k]:.3f}" for k in ("decide", "worker", "worker IPC", "loop")
+                f"{k} {c[k] / b[k]:.3f}" for k in ("decide", "worker", "worker IPC", "wire", "loop")
             )
         print(line)
 
