@@ -102,6 +102,8 @@ def _action(args: argparse.Namespace) -> dict:
             raise ConfigError(
                 f"--action is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
             ) from None
+        except ValueError as exc:  # an integer past the interpreter's digit limit
+            raise ConfigError(f"--action is not valid JSON: {exc}") from None
         if not isinstance(action, dict):
             raise ConfigError("--action must be a JSON object")
     for key in ("kind", "tool", "command", "url"):

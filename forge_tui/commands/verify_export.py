@@ -53,13 +53,13 @@ def run(args: argparse.Namespace) -> int:
     reviewers = {n: r.verifier for n, r in parse_reviewers(reviewers_text or "").items()}
     try:
         bundles = [json.loads(text)] if text.lstrip().startswith("{\n") or "\n{" not in text.strip() else None
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON (json.JSONDecodeError), or an integer past the digit limit
         bundles = None
     if bundles is None:
         try:
             bundles = [json.loads(line) for line in text.split("\n") if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{args.file} is not JSON: {exc.msg}") from None
+        except ValueError as exc:  # json.JSONDecodeError, or an integer past the digit limit
+            raise ConfigError(f"{args.file} is not JSON: {getattr(exc, 'msg', exc)}") from None
     results, code = [], 0
     for b in bundles:
         try:

@@ -250,6 +250,8 @@ def loads_strict(data: bytes | str) -> Any:
         return _strict_decoder.decode(data)
     except json.JSONDecodeError as exc:
         raise CanonicalError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except ValueError as exc:  # an integer past the interpreter's digit limit (sys.set_int_max_str_digits)
+        raise CanonicalError(f"invalid JSON: {exc}") from None
     except RecursionError:
         raise CanonicalError("JSON nested too deeply") from None
 

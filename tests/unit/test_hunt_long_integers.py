@@ -1,11 +1,11 @@
 """A ledger line holding an integer of more digits than Python converts (sys.get_int_max_str_digits(),
-4300 by default) must be *reported* (a `malformed` finding, exit 1), never crash the check.
+4300 by default) must be *reported* (a `malformed` finding, exit 1), never crash the check; a JSON
+argument holding one is a usage error (exit 2).
 
-Found while hunting this session's verify changes; the defect predates them (771c328 shows it too):
-`jcs.loads_strict` catches json.JSONDecodeError only, and the int conversion limit raises a plain
-ValueError, which escapes `parse_canonical`, `verify_chunk._check_records` (it catches CanonicalError and
-NoteError) and `_typed_records` (CanonicalError): `forge-tui verify` ends with "internal error" (exit 70,
-not a documented code) for a ledger anyone can append one such line to."""
+Found while hunting this session's verify changes (the defect was older): `jcs.loads_strict` caught
+json.JSONDecodeError only, and the int conversion limit raises a plain ValueError, which escaped
+`parse_canonical` and every `except CanonicalError` behind it, so `forge-tui verify` ended with
+"internal error" for a ledger anyone can append one such line to."""
 
 from __future__ import annotations
 
@@ -20,15 +20,8 @@ from forge_tui.errors import CanonicalError
 
 DIGITS = sys.get_int_max_str_digits() + 10 if hasattr(sys, "get_int_max_str_digits") else 5000
 HUGE = b"9" * DIGITS
-REASON = (
-    "core/jcs.py:loads_strict catches json.JSONDecodeError only; the int conversion limit raises a plain "
-    "ValueError that escapes parse_canonical (and verify_chunk's `except CanonicalError`): verify crashes "
-    "(exit 70) instead of a malformed finding. Fix: `except ValueError` there (JSONDecodeError is one), "
-    "or a parse_int hook that refuses more than 16 digits with CanonicalError. Predates this session."
-)
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 def test_parse_canonical_refuses_an_overlong_integer_with_canonical_error() -> None:
     with pytest.raises(CanonicalError):
         parse_canonical(b'{"a":' + HUGE + b"}")
@@ -41,7 +34,6 @@ def _line(tail: bytes) -> bytes:
     )
 
 
-@pytest.mark.xfail(strict=True, reason=REASON)
 @pytest.mark.parametrize("fast", [False, True], ids=["full", "fast"])
 def test_verify_reports_an_overlong_integer_as_malformed(tmp_path, fast: bool) -> None:
     """Full verify: a malformed finding for the line; --fast: a typed (key) line that does not parse is
@@ -54,3 +46,16 @@ def test_verify_reports_an_overlong_integer_as_malformed(tmp_path, fast: bool) -
         assert res.typed == []
     else:
         assert [c for _, c, _ in res.findings] == ["malformed"]
+
+
+def test_policy_explain_refuses_an_overlong_integer_as_usage(project, run_cli) -> None:
+    action = '{"kind":"shell.exec","command":"pytest","n":' + HUGE.decode() + "}"
+    code, _, err = run_cli("policy", "explain", "--action", action)
+    assert code == 2 and "--action is not valid JSON" in err
+
+
+def test_verify_export_refuses_an_overlong_integer_as_usage(project, run_cli, tmp_path) -> None:
+    bundle = tmp_path / "b.json"
+    bundle.write_text('{"n":' + HUGE.decode() + "}\n")
+    code, _, err = run_cli("verify-export", str(bundle))
+    assert code == 2 and "is not JSON" in err
