@@ -60,6 +60,29 @@ when none runs). Exit codes: 0 success, 1 check failed / denied, 2 usage or conf
 `run` passes on the agent's code, or 125 when the sandbox cannot start (126/127: command not runnable/found)."""
 
 
+def _columns() -> int:
+    """`shutil.get_terminal_size().columns` (COLUMNS, else the terminal on stdout, else 80) without
+    importing shutil, which pulls in zlib, bz2 and lzma: argparse's own formatter imports it on the
+    first `add_argument`, on the path of every command (`request` and `hook` included)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width=None):
+        super().__init__(
+            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
+        )
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other usage error
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
@@ -81,7 +104,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="forge-tui",
         description="A pre-execution gate for AI agents: policy, human approval, and a signed ledger.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"forge-tui {__version__}")
     parser.add_argument(
@@ -93,7 +116,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             mod.NAME,
             help=mod.HELP,
             description=getattr(mod, "DESCRIPTION", mod.HELP),
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=_Formatter,
         )
         mod.configure(p)
         p.set_defaults(_module=mod)

@@ -60,6 +60,35 @@ def test_a_command_imports_only_what_it_uses(project, argv) -> None:
     assert mods & others == set()
     allowed = {"tomli_w"} if "--fast" not in argv and command == "verify" else set()
     assert mods & set(HEAVY) - allowed == set()
+    # argparse's formatter no longer imports shutil (and bz2, lzma); verify's worker pool and
+    # platformdirs (log: the data folder, without FORGE_DATA_DIR) import tempfile, hence shutil, anyway.
+    if command == "status":
+        assert mods & {"shutil", "bz2", "lzma"} == set()
+
+
+def test_help_is_laid_out_for_the_terminal_width(monkeypatch) -> None:
+    """The parser's formatter reads COLUMNS like shutil.get_terminal_size (without importing shutil):
+    if this fails, --help no longer wraps to the width argparse itself would use."""
+    import argparse
+
+    from forge_tui.cli import _columns, build_parser
+
+    for columns in ("", "0", "x", "57", "203"):
+        monkeypatch.setenv("COLUMNS", columns)
+        import shutil
+
+        assert _columns() == shutil.get_terminal_size().columns
+        ours = build_parser("verify").format_help()
+        monkeypatch.setattr(argparse.ArgumentParser, "_get_formatter", _stdlib_formatter)
+        assert build_parser("verify").format_help() == ours
+        monkeypatch.undo()
+        monkeypatch.setenv("COLUMNS", columns)
+
+
+def _stdlib_formatter(self):
+    import argparse
+
+    return argparse.RawDescriptionHelpFormatter(prog=self.prog)
 
 
 def test_the_command_word_after_the_project_option(run_cli, project) -> None:
