@@ -38,8 +38,10 @@ TYPES = frozenset(
         "note",
     }
 )
-TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-HEX64_RE = re.compile(r"^[0-9a-f]{64}$")
+# ASCII digits only (`\d` would take any Unicode digit) and nothing after the end (`$` would allow a
+# final newline): the text is exactly what the daemon writes.
+TS_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z\Z")
+HEX64_RE = re.compile(r"[0-9a-f]{64}\Z")
 
 # Fields each body must carry (more may be present); checked by verify and at append.
 REQUIRED_BODY: dict[str, tuple[str, ...]] = {

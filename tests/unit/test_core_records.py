@@ -183,3 +183,22 @@ def test_timestamps():
 
 def test_origin_format():
     assert origin_for("p", "l") == "forge-tui.local/p/l"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ts", TS + "\n"),  # `$` matched before a final newline
+        ("ts", "\u0662\u0660\u0662\u0666" + TS[4:]),  # Arabic-Indic digits: `\d` took any Unicode digit
+        ("ts", TS.replace("19", "\uff11\uff19")),  # fullwidth digits
+        ("prev", ZERO_HASH + "\n"),
+    ],
+    ids=["ts-newline", "ts-arabic-digits", "ts-fullwidth", "prev-newline"],
+)
+def test_only_the_exact_ascii_text_passes_the_shape_check(field, value):
+    """If this fails, a record whose ts or prev is not exactly what the daemon writes passes the check."""
+    rec, _ = make()
+    check_shape(rec)
+    rec[field] = value
+    with pytest.raises(CanonicalError):
+        check_shape(rec)
