@@ -273,15 +273,7 @@ class Connection:
                 if not buf and not discarding and chunk.find(b"\n") == len(chunk) - 1:
                     # The usual chunk: exactly one whole line (a client sends a request, then reads its
                     # reply). The same as the general case below, without copying it through `buf`.
-                    line = chunk[:-1]
-                    if len(line) > MAX_LINE:
-                        await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
-                    elif line.strip():
-                        if len(self.tasks) >= MAX_INFLIGHT_PER_CONN:
-                            await self._room()
-                        if self.closed:
-                            break
-                        self._dispatch(line)
+                    await self._take(chunk[:-1])
                     continue
                 buf += chunk
                 while True:
@@ -298,15 +290,9 @@ class Connection:
                     if discarding:  # the end of an overlong line
                         discarding = False
                         continue
-                    if len(line) > MAX_LINE:
-                        await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
-                        continue
-                    if line.strip():
-                        if len(self.tasks) >= MAX_INFLIGHT_PER_CONN:
-                            await self._room()
-                        if self.closed:
-                            break
-                        self._dispatch(line)
+                    await self._take(line)
+                    if self.closed:
+                        break
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -319,6 +305,17 @@ class Connection:
             self.daemon.subscribers.discard(self)
             with contextlib.suppress(Exception):
                 self.writer.close()
+
+    async def _take(self, line: bytes) -> None:
+        """One whole line read (without its LF): refused if over the limit, skipped if blank, else
+        dispatched once there is room (not if the connection closed while it waited)."""
+        if len(line) > MAX_LINE:
+            await self.send(_error(None, TOO_LARGE, "message over 1 MiB"))
+        elif line.strip():
+            if len(self.tasks) >= MAX_INFLIGHT_PER_CONN:
+                await self._room()
+            if not self.closed:
+                self._dispatch(line)
 
     async def _room(self) -> None:
         """Back-pressure: stop reading until a request finishes, so a peer that sends without reading its
