@@ -108,18 +108,18 @@ class FrameReader:
         view = memoryview(data)
         out: list[memoryview] = []
         pos = 0
-        unpack = _unpack_header
-        while n - pos >= 4:
-            end = pos + 4 + unpack(data, pos)[0]
+        unpack, size = _unpack_header, _HEADER_SIZE
+        while n - pos >= size:
+            end = pos + size + unpack(data, pos)[0]
             if end > n:
                 break
-            out.append(view[pos + 4 : end])
+            out.append(view[pos + size : end])
             pos = end
         self._rest = data[pos:] if pos < n else b""
         return out
 
 
-_unpack_header = HEADER.unpack_from
+_unpack_header, _HEADER_SIZE = HEADER.unpack_from, HEADER.size
 
 
 class _State:
