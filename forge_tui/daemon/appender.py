@@ -274,8 +274,14 @@ class GroupAppender:
                 healed.cancel()
 
     def health(self) -> dict[str, Any]:
-        """The write path's state for `status`: `ok`, `degraded` (appends refused: the gate denies while
-        the writer retries) or `tracked_stale` (decisions go on; the copy in .forge/ledger/ lags)."""
+        """(On the loop.) The write path's state for `status`: `ok`, `degraded` (appends refused: the gate
+        denies while the writer retries) or `tracked_stale` (decisions go on; the copy in .forge/ledger/
+        lags). The writer thread may have entered or left a fault since the loop last heard (its report
+        is a callback still queued): it is taken in first, so `since` and `faults` go with the state."""
+        self._watch_faults()
+        return self._health()
+
+    def _health(self) -> dict[str, Any]:
         w = self.writer
         state = "degraded" if w.fault else "tracked_stale" if w.tracked_error else "ok"
         return {
@@ -307,11 +313,11 @@ class GroupAppender:
                     self.faults += 1
                 what = w.fault or f"tracked copy stale: {w.tracked_error}"
                 self.log(f"ledger degraded: {what}")
-                self.emit({"type": "ledger.degraded", **self.health()})
+                self.emit({"type": "ledger.degraded", **self._health()})
             else:
                 self.log(f"ledger healed after {self.heal_attempts} retries")
                 self._fault_since_ms = None
-                self.emit({"type": "ledger.healed", **self.health()})
+                self.emit({"type": "ledger.healed", **self._health()})
         if w.fault:
             self._healthy.clear()
         else:

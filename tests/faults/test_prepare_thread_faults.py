@@ -286,3 +286,27 @@ async def test_an_unexpected_error_in_the_deferred_checkpoint_does_not_hang_flus
         a._idle.set()  # the bug under test leaves it clear: close() would wait forever
         await asyncio.wait_for(a.close(), DEADLINE_S)
         w.close()
+
+
+async def test_health_reports_a_fault_the_loop_has_not_heard_of_yet_with_its_since_and_count(
+    make_world, fast_heal
+):
+    """If this fails, `status` can show `degraded` with no `since` and `faults` 0: the writer thread
+    sets the fault, and the loop's report of it is a callback that may still be queued when a status
+    request comes in (seen in a full run of tests/faults/test_policy_and_status.py). Here the fault is
+    set as the writer thread sets it, with no report queued at all."""
+    world = make_world(POLICY)
+    w, a = started_appender(world)
+    try:
+        assert a.health()["state"] == "ok"
+        w.fault = "write failed: No space left on device"  # what the writer thread does on a fault
+        health = a.health()
+        assert health["state"] == "degraded" and "No space" in health["fault"]
+        assert health["since"] is not None and health["faults"] == 1
+        assert a.health()["faults"] == 1, "asking twice counted the fault twice"
+        await asyncio.wait_for(a.wait_healthy(), DEADLINE_S)  # the heal the report started clears it
+        assert a.health()["state"] == "ok" and a.health()["since"] is None
+    finally:
+        await asyncio.wait_for(a.close(), DEADLINE_S)
+        w.close()
+    verify_clean(world)
