@@ -328,16 +328,23 @@ def _ipc_child(args: argparse.Namespace, pol, ctx, dec) -> None:
         assert all(f.done() and f.exception() is None for f in futs[: len(actions) // 4 * 4])
 
 
-def worker(args: argparse.Namespace) -> None:
+def _scratch(args: argparse.Namespace, prefix: str) -> tuple[Path, dict[str, str], dict[str, str]]:
+    """A scratch project folder, the environment that isolates it, and the trees to compare (this one
+    and --baseline); prints the machine line."""
     from machine import cpu_model
 
-    home = Path(tempfile.mkdtemp(prefix="fbw-", dir="/tmp"))
+    home = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     root = home / "proj"
     for sub in (".forge", "src/app", "build", "tests"):
         (root / sub).mkdir(parents=True)
     env = dict(os.environ, FORGE_DATA_DIR=str(home / "data"), HOME=str(home))
     engines = {"this tree": str(REPO), **({"baseline": args.baseline} if args.baseline else {})}
     print(f"cpu: {cpu_model()}; {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}")
+    return root, env, engines
+
+
+def worker(args: argparse.Namespace) -> None:
+    root, env, engines = _scratch(args, "fbw-")
     print(
         f"policy worker: {args.loops} distinct gate-mix actions per batch, {args.clients} in flight, each"
         f" caller spending {args.loop_work_us:.0f} us on the loop per answer; {args.batches} batches per"
@@ -449,15 +456,7 @@ def imports(args: argparse.Namespace) -> None:
 
 
 def distinct(args: argparse.Namespace) -> None:
-    from machine import cpu_model
-
-    home = Path(tempfile.mkdtemp(prefix="fbd-", dir="/tmp"))
-    root = home / "proj"
-    for sub in (".forge", "src/app", "build", "tests"):
-        (root / sub).mkdir(parents=True)
-    env = dict(os.environ, FORGE_DATA_DIR=str(home / "data"), HOME=str(home))
-    engines = {"this tree": str(REPO), **({"baseline": args.baseline} if args.baseline else {})}
-    print(f"cpu: {cpu_model()}; {os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}")
+    root, env, engines = _scratch(args, "fbd-")
     print(
         f"{args.loops} distinct actions per batch; {args.batches} batches per child process (the anchor,"
         f" then decide() on the same actions); {args.reps} child processes per tree, alternating"
