@@ -19,6 +19,7 @@ from rpc_kit import RPC
 
 from forge_tui.core.project import init_project
 from forge_tui.core.reviewers import enrol_reviewers
+from forge_tui.daemon.policy_offload import PolicyOffload
 from forge_tui.daemon.server import Daemon
 
 
@@ -122,3 +123,11 @@ def thread_daemon():
         loop.call_soon_threadsafe(loop.stop)
         t.join(timeout=10)
         loop.close()
+
+
+@pytest.fixture
+async def offload():
+    """A PolicyOffload (its worker starts on first use), closed after the test."""
+    o = PolicyOffload()
+    yield o
+    await o.close()

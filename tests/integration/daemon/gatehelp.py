@@ -237,3 +237,13 @@ def started_appender(world: World):
     appender = GroupAppender(writer)
     appender.start()
     return writer, appender
+
+
+async def worker_ready(offload, timeout: float = 60.0) -> None:
+    """Wait (polling a bounded condition) until the PolicyOffload's worker has said it is ready."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while not offload.available():
+        assert time.monotonic() < deadline, "the policy worker never became ready"
+        await asyncio.sleep(0.01)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 
 import pytest
+from gatehelp import worker_ready
 
 from forge_tui.core.policy import decide, parse_policy
 from forge_tui.core.policy.model import Context
 from forge_tui.daemon import policy_offload
-from forge_tui.daemon.policy_offload import PolicyOffload, WorkerStopped
+from forge_tui.daemon.policy_offload import WorkerStopped
 
 POLICY = b"""version = 1
 default = "ask"
@@ -86,20 +86,6 @@ s.close()
 """
 
 
-async def _ready(offload: PolicyOffload, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not offload.available():
-        assert time.monotonic() < deadline, "the policy worker never became ready"
-        await asyncio.sleep(0.01)  # polling a bounded condition
-
-
-@pytest.fixture
-async def offload():
-    o = PolicyOffload()
-    yield o
-    await o.close()
-
-
 def _use_worker(monkeypatch, script: str) -> None:
     monkeypatch.setattr(policy_offload, "worker_argv", lambda fd: [sys.executable, "-c", script, str(fd)])
 
@@ -109,7 +95,7 @@ async def test_frames_cut_at_every_byte_both_ways_decide_as_in_process(offload, 
     policy = parse_policy(POLICY)
     other = parse_policy(b'version = 1\ndefault = "deny"\n')
     context = Context.for_project(tmp_path)
-    await _ready(offload)
+    await worker_ready(offload)
     order = [(policy, a) for a in ACTIONS] + [(other, a) for a in ACTIONS] + [(policy, a) for a in ACTIONS]
     got = await asyncio.wait_for(
         asyncio.gather(*(offload.evaluate(p, context, a, frozenset()) for p, a in order)), 60
@@ -124,7 +110,7 @@ async def test_a_worker_dying_mid_frame_fails_what_it_owed(offload, tmp_path, mo
     _use_worker(monkeypatch, script)
     policy = parse_policy(POLICY)
     context = Context.for_project(tmp_path)
-    await _ready(offload)
+    await worker_ready(offload)
     owed = [asyncio.ensure_future(offload.evaluate(policy, context, a, frozenset())) for a in ACTIONS[:3]]
     for fut in owed:
         with pytest.raises(WorkerStopped):

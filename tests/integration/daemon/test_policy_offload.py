@@ -13,11 +13,11 @@ import signal
 import time
 
 import pytest
-from gatehelp import SMALL_POLICY, req, verify_clean
+from gatehelp import SMALL_POLICY, req, verify_clean, worker_ready
 
 from forge_tui.core.policy import decide, parse_policy
 from forge_tui.core.policy.model import Context
-from forge_tui.daemon.policy_offload import PolicyOffload, WorkerStopped
+from forge_tui.daemon.policy_offload import WorkerStopped
 
 POLICY = (
     SMALL_POLICY
@@ -40,24 +40,10 @@ ACTIONS = [
 ]
 
 
-async def _ready(offload: PolicyOffload, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not offload.available():
-        assert time.monotonic() < deadline, "the policy worker never became ready"
-        await asyncio.sleep(0.01)  # polling a bounded condition
-
-
-@pytest.fixture
-async def offload():
-    o = PolicyOffload()
-    yield o
-    await o.close()
-
-
 async def test_the_worker_decides_as_decide_does_in_process(offload, tmp_path):
     policy = parse_policy(POLICY.encode())
     context = Context.for_project(tmp_path, protected_dirs=(tmp_path / "keys",))
-    await _ready(offload)
+    await worker_ready(offload)
     for prior in (frozenset(), frozenset({"tests"})):
         for action in ACTIONS:
             got = await offload.evaluate(policy, context, action, prior)
@@ -74,7 +60,7 @@ async def test_the_worker_decides_as_decide_does_in_process(offload, tmp_path):
 async def test_a_worker_that_dies_fails_what_it_owed_and_is_replaced(offload, tmp_path):
     policy = parse_policy(POLICY.encode())
     context = Context.for_project(tmp_path)
-    await _ready(offload)
+    await worker_ready(offload)
     first = offload.pid
     assert first is not None
     os.kill(first, signal.SIGSTOP)  # it can no longer answer: the evaluation below stays owed
@@ -91,7 +77,7 @@ async def test_a_worker_that_dies_fails_what_it_owed_and_is_replaced(offload, tm
         with contextlib.suppress(ProcessLookupError):
             os.kill(first, signal.SIGKILL)
     assert not offload.available() or offload.pid != first, "the dead worker is still used"
-    await _ready(offload)
+    await worker_ready(offload)
     assert offload.pid != first and offload.starts == 2 and offload.lost == 1
     ev = await offload.evaluate(policy, context, ACTIONS[0], frozenset())
     assert ev.decision == "allow", "the new worker does not decide"
@@ -106,7 +92,7 @@ async def test_under_load_the_daemon_decides_in_the_worker(make_world, start_dae
     assert d.offload.starts == 0, "a request that came alone started a worker"
     d.gate._busy = lambda: True  # as if other requests were in progress
     assert not d.offload.available()  # starts it
-    await _ready(d.offload)
+    await worker_ready(d.offload)
     results = await asyncio.gather(
         *(c.call("gate.request", req(f"pytest -q t{i}" if i % 2 else f"rm -rf b{i}")) for i in range(20))
     )
@@ -124,7 +110,7 @@ async def test_a_worker_that_dies_mid_decision_denies_and_the_daemon_goes_on(
     d = await start_daemon(w)
     d.gate._busy = lambda: True
     d.offload.available()
-    await _ready(d.offload)
+    await worker_ready(d.offload)
     c = await connect(w.sock)
     pid = d.offload.pid
     os.kill(pid, signal.SIGSTOP)
@@ -238,7 +224,7 @@ async def test_a_garbled_answer_fails_what_the_worker_owed(offload, tmp_path, mo
     )
     policy = parse_policy(POLICY.encode())
     context = Context.for_project(tmp_path)
-    await _ready(offload)
+    await worker_ready(offload)
     owed = [
         asyncio.ensure_future(offload.evaluate(policy, context, action, frozenset()))
         for action in ACTIONS[:3]
@@ -259,7 +245,7 @@ async def test_a_policy_reloaded_mid_flight_decides_each_request_under_its_own(o
     )
     context = Context.for_project(tmp_path)
     actions = [ACTIONS[0], ACTIONS[5]]  # a test run and a deploy without prior steps
-    await _ready(offload)
+    await worker_ready(offload)
     order = [old, new, old, new, new, old]
     got = await asyncio.gather(
         *(offload.evaluate(p, context, actions[k % 2], frozenset()) for k, p in enumerate(order))
